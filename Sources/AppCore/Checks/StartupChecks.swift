@@ -1,0 +1,127 @@
+import Foundation
+
+/// What a check may look at.
+public struct CheckContext: Sendable {
+    public var config: AppConfig
+    /// Nil when the database could not even be set up; the database checks then report it unreachable.
+    public var database: AppDatabase?
+    public var migrations: [Migration]
+
+    public init(config: AppConfig, database: AppDatabase?, migrations: [Migration] = Migration.all) {
+        self.config = config
+        self.database = database
+        self.migrations = migrations
+    }
+}
+
+/// A registered check: a name and a function from the context to its results.
+public struct StartupCheck: Sendable {
+    public var name: String
+    public var run: @Sendable (CheckContext) async -> [CheckResult]
+
+    public init(name: String, run: @escaping @Sendable (CheckContext) async -> [CheckResult]) {
+        self.name = name
+        self.run = run
+    }
+
+    /// Every check the app ships, run on every cold start.
+    public static let all: [StartupCheck] = [
+        StartupCheck(name: "migration-secret") { checkMigrationSecret($0.config) },
+        StartupCheck(name: "session-secret") { checkSessionSecret($0.config) },
+        StartupCheck(name: "alerts") { checkAlerts($0.config) },
+        StartupCheck(name: "database") { await checkDatabase($0) },
+    ]
+}
+
+/// Runs every registered check and gathers the results.
+public func runStartupChecks(_ context: CheckContext, checks: [StartupCheck] = StartupCheck.all) async -> CheckReport {
+    var results: [CheckResult] = []
+    for check in checks {
+        results += await check.run(context)
+    }
+    return CheckReport(results: results)
+}
+
+private let generateHint = "Generate one with `app secret`; it must differ from NEXTAUTH_SECRET and AUTH_SECRET."
+
+/// The user's page's check: the migration secret is set, is not a session-signing key, and is strong.
+public func checkMigrationSecret(_ config: AppConfig) -> [CheckResult] {
+    guard let secret = config.migrationSecret else {
+        return [CheckResult(
+            id: "migration-secret.missing", level: .error,
+            message: "MIGRATION_SECRET is not set; POST /api/migrate answers 503 until it is.",
+            hint: "\(generateHint) There is no fallback to any other variable."
+        )]
+    }
+    var results: [CheckResult] = []
+    let reusedAs = [("NEXTAUTH_SECRET", config.nextAuthSecret), ("AUTH_SECRET", config.authSecret)]
+        .filter { $0.1.map(secret.matches) ?? false }
+        .map(\.0)
+    if !reusedAs.isEmpty {
+        results.append(CheckResult(
+            id: "migration-secret.reused", level: .error,
+            message: "MIGRATION_SECRET equals \(reusedAs.joined(separator: " and ")), a session-signing key; POST /api/migrate answers 503 until they differ.",
+            hint: generateHint
+        ))
+    }
+    if secret.value.count < 32 || Set(secret.value).count < 8 {
+        results.append(CheckResult(
+            id: "migration-secret.weak", level: .warning,
+            message: "MIGRATION_SECRET is shorter than 32 characters or has fewer than 8 distinct characters.",
+            hint: "The endpoint still works. \(generateHint)"
+        ))
+    }
+    if case .postgres(let pg) = config.database, let password = pg.password, secret.matches(password) {
+        results.append(CheckResult(
+            id: "migration-secret.shared-with-database", level: .warning,
+            message: "MIGRATION_SECRET equals the password in DATABASE_URL.",
+            hint: "Never reuse a database password. \(generateHint)"
+        ))
+    }
+    return results
+}
+
+/// Production needs a session-signing key.
+public func checkSessionSecret(_ config: AppConfig) -> [CheckResult] {
+    guard config.environment == .production, config.nextAuthSecret == nil, config.authSecret == nil else { return [] }
+    return [CheckResult(
+        id: "session-secret.missing", level: .error,
+        message: "Neither NEXTAUTH_SECRET nor AUTH_SECRET is set in production; sessions cannot be signed.",
+        hint: "Set NEXTAUTH_SECRET (or AUTH_SECRET) to the value your Next.js app uses; generate one with `app secret`."
+    )]
+}
+
+/// Production should be able to raise alerts.
+public func checkAlerts(_ config: AppConfig) -> [CheckResult] {
+    if let dsn = config.sentryDSN, (try? SentryDSN(dsn.value)) == nil {
+        return [CheckResult(
+            id: "alerts.invalid-dsn", level: .warning,
+            message: "SENTRY_DSN is malformed; alerts cannot be sent.",
+            hint: "Copy the DSN from your Sentry project's Client Keys page: https://PUBLIC_KEY@HOST/PROJECT_ID."
+        )]
+    }
+    guard config.environment == .production, config.sentryDSN == nil else { return [] }
+    return [CheckResult(
+        id: "alerts.not-configured", level: .warning,
+        message: "SENTRY_DSN is not set in production; startup errors are only logged.",
+        hint: "Set SENTRY_DSN to your Sentry project's DSN so misconfiguration raises an alert."
+    )]
+}
+
+/// The database answers, and how many migrations wait (a fresh deploy before its migrate call is normal).
+public func checkDatabase(_ context: CheckContext) async -> [CheckResult] {
+    let unreachable = CheckResult(
+        id: "database.unreachable", level: .error,
+        message: "The database named by DATABASE_URL does not answer.",
+        hint: "Check DATABASE_URL, that the server is running and reachable, and its credentials."
+    )
+    guard let database = context.database, await database.ping(timeout: .seconds(5)) else { return [unreachable] }
+    let migrator = Migrator(database: database, migrations: context.migrations, lockTimeout: .seconds(1), logger: .init(label: "checks"))
+    guard let status = try? await withTimeout(.seconds(5), { try await migrator.status() }) else { return [unreachable] }
+    guard !status.pending.isEmpty else { return [] }
+    return [CheckResult(
+        id: "database.pending-migrations", level: .info,
+        message: "\(status.pending.count) migration(s) pending.",
+        hint: "Apply them with POST /api/migrate (Authorization: Bearer $MIGRATION_SECRET) or `app migrate`."
+    )]
+}

@@ -1,0 +1,81 @@
+import Crypto
+import Foundation
+
+/// Decides, for every request to the migration endpoint, whether it may reach the migrator.
+///
+/// The state is worked out once, at startup, from the config: a missing `MIGRATION_SECRET`, or one
+/// equal to a session-signing key (`NEXTAUTH_SECRET`, `AUTH_SECRET`), makes the endpoint
+/// misconfigured, and no request gets past that. There is no fallback to any other variable.
+public struct MigrationGate: Sendable {
+    public enum State: Sendable, Equatable {
+        case misconfigured
+        case ready
+    }
+
+    public enum Decision: Sendable, Equatable {
+        /// 503: the endpoint cannot be used until the configuration is fixed.
+        case misconfigured
+        /// 401: missing, malformed or wrong credentials.
+        case unauthorized
+        /// The request may run migrations.
+        case authorized
+    }
+
+    public let state: State
+    /// SHA-256 of the migration secret; the secret itself is not kept here.
+    private let expected: Data?
+
+    public init(config: AppConfig) {
+        self.init(migrationSecret: config.migrationSecret, sessionSecrets: [config.nextAuthSecret, config.authSecret])
+    }
+
+    public init(migrationSecret: Secret?, sessionSecrets: [Secret?]) {
+        guard let migrationSecret,
+              !sessionSecrets.contains(where: { $0.map(migrationSecret.matches) ?? false })
+        else {
+            self.state = .misconfigured
+            self.expected = nil
+            return
+        }
+        self.state = .ready
+        self.expected = Data(migrationSecret.digest)
+    }
+
+    /// Decides on the raw `Authorization` header values of a request (nil or empty when absent).
+    /// Only the header is read: a token in the query string or the body never counts.
+    public func decide(authorization: [String]) -> Decision {
+        guard state == .ready, let expected else { return .misconfigured }
+        // More than one Authorization header is ambiguous; refuse it.
+        guard authorization.count == 1, let token = Self.bearerToken(authorization[0]) else { return .unauthorized }
+        // Digests of equal length, compared in constant time: neither content nor length leaks.
+        return SHA256.hash(data: Data(token.utf8)) == expected ? .authorized : .unauthorized
+    }
+
+    /// The RFC 6750 credentials in `Bearer <b64token>`, or nil when the value is not of that form.
+    /// The scheme is case-insensitive; `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+    public static func bearerToken(_ header: String) -> Substring? {
+        let utf8 = header.utf8
+        guard utf8.count > 7 else { return nil }
+        let scheme = header.prefix(6)
+        guard scheme.lowercased() == "bearer" else { return nil }
+        var rest = header.dropFirst(6)
+        guard rest.first == " " else { return nil }
+        rest = rest.drop(while: { $0 == " " })
+        guard !rest.isEmpty else { return nil }
+        var seenPadding = false
+        for byte in rest.utf8 {
+            switch byte {
+            case UInt8(ascii: "="):
+                seenPadding = true
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "+"), UInt8(ascii: "/"):
+                if seenPadding { return nil }
+            default:
+                return nil
+            }
+        }
+        // Padding alone is not a token.
+        if rest.first == "=" { return nil }
+        return rest
+    }
+}

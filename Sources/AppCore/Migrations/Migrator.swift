@@ -1,0 +1,242 @@
+import Foundation
+import Logging
+import PostgresKit
+import SQLiteKit
+
+/// Why a migration call did not apply everything.
+public enum MigrationError: Error, Equatable, CustomStringConvertible {
+    /// A migration's SQL failed; it and its history row were rolled back.
+    case failed(migration: String)
+    /// Another runner held the lock for longer than `MIGRATION_LOCK_TIMEOUT`.
+    case lockTimeout
+    /// An applied migration's checksum no longer matches the code.
+    case drift(migration: String)
+
+    public var description: String {
+        switch self {
+        case .failed(let id): "migration \(id) failed and was rolled back"
+        case .lockTimeout: "another migration runner held the lock past MIGRATION_LOCK_TIMEOUT"
+        case .drift(let id): "applied migration \(id) no longer matches its checksum"
+        }
+    }
+}
+
+/// A row of the history table.
+public struct AppliedMigration: Sendable, Equatable, Codable {
+    public var id: String
+    public var checksum: String
+    public var appliedAt: String
+    public var executionMs: Int64
+}
+
+/// What `status` reports.
+public struct MigrationStatus: Sendable, Equatable, Codable {
+    public var applied: [AppliedMigration]
+    public var pending: [String]
+    /// History rows with no migration in the code (applied by a newer build, or removed).
+    public var unknown: [String]
+}
+
+/// Applies migrations one transaction each, one runner at a time across every instance.
+///
+/// The lock: PostgreSQL takes a transaction-level advisory lock (released at COMMIT, so it works
+/// behind a transaction-mode pooler); SQLite takes the write lock with `BEGIN IMMEDIATE`. After the
+/// lock is held the history is read again, so a migration another instance applied meanwhile is skipped.
+public struct Migrator: Sendable {
+    public static let historyTable = "schema_migrations"
+    /// The advisory lock key: "migrate1" as a 64-bit integer.
+    static let advisoryLockKey: Int64 = 0x6D69_6772_6174_6531
+
+    let database: AppDatabase
+    let migrations: [Migration]
+    let lockTimeout: Duration
+    let logger: Logger
+
+    public init(database: AppDatabase, migrations: [Migration] = Migration.all, lockTimeout: Duration, logger: Logger) {
+        self.database = database
+        self.migrations = migrations
+        self.lockTimeout = lockTimeout
+        self.logger = logger
+    }
+
+    // MARK: Reading
+
+    public func status() async throws -> MigrationStatus {
+        let history = try await database.withConnection { db in try await readHistory(db, createIfMissing: false) }
+        let known = Set(migrations.map(\.id))
+        let applied = Set(history.map(\.id))
+        return MigrationStatus(
+            applied: history,
+            pending: migrations.map(\.id).filter { !applied.contains($0) },
+            unknown: history.map(\.id).filter { !known.contains($0) }
+        )
+    }
+
+    /// What `migrate()` would apply now, changing nothing. Throws `.drift` where `migrate()` would.
+    public func pending() async throws -> [String] {
+        let history = try await database.withConnection { db in try await readHistory(db, createIfMissing: false) }
+        return try pending(given: history).map(\.id)
+    }
+
+    private func pending(given history: [AppliedMigration]) throws -> [Migration] {
+        let byID = Dictionary(history.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        for migration in migrations {
+            if let row = byID[migration.id], row.checksum != migration.checksum {
+                throw MigrationError.drift(migration: migration.id)
+            }
+        }
+        return migrations.filter { byID[$0.id] == nil }
+    }
+
+    // MARK: Applying
+
+    /// Applies every pending migration and returns the ids this call applied, in order.
+    public func migrate() async throws -> [String] {
+        // Fast path without the lock: a committed history with nothing pending needs no writer.
+        if try await pending().isEmpty { return [] }
+
+        let deadline = ContinuousClock.now + lockTimeout
+        var applied: [String] = []
+        while true {
+            let next = try await database.withConnection(busyTimeout: Self.sqliteBusyPoll) { db in
+                try await applyNext(db, deadline: deadline)
+            }
+            guard let next else { return applied }
+            applied.append(next)
+        }
+    }
+
+    /// One transaction: lock, re-read the history, apply the first pending migration and its row.
+    /// Returns nil when nothing is pending.
+    private func applyNext(_ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws -> String? {
+        try await lock(db, deadline: deadline)
+        do {
+            let history = try await readHistory(db, createIfMissing: true)
+            guard let migration = try pending(given: history).first else {
+                try await db.raw("COMMIT").run()
+                return nil
+            }
+            let started = ContinuousClock.now
+            do {
+                for statement in migration.statements {
+                    try await db.raw("\(unsafeRaw: statement)").run()
+                }
+            } catch {
+                logger.error("migration failed", metadata: [
+                    "migration": "\(migration.id)", "cause": "\(Self.describe(error))",
+                ])
+                throw MigrationError.failed(migration: migration.id)
+            }
+            let elapsed = (ContinuousClock.now - started).milliseconds
+            try await db.raw("""
+                INSERT INTO \(unsafeRaw: Self.historyTable) (id, checksum, applied_at, execution_ms)
+                VALUES (\(bind: migration.id), \(bind: migration.checksum), \(bind: Self.timestamp()), \(bind: elapsed))
+                """).run()
+            try await db.raw("COMMIT").run()
+            logger.info("migration applied", metadata: ["migration": "\(migration.id)", "executionMs": "\(elapsed)"])
+            return migration.id
+        } catch {
+            try? await db.raw("ROLLBACK").run()
+            throw error
+        }
+    }
+
+    /// How long one `BEGIN IMMEDIATE` attempt may block a thread-pool thread in SQLite's busy handler.
+    static let sqliteBusyPoll = Duration.milliseconds(10)
+
+    /// Opens the transaction and takes the runner lock, waiting until `deadline` at most.
+    private func lock(_ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws {
+        switch database.engine {
+        case .sqlite:
+            // Poll with short busy waits and async sleeps in between, so waiting runners never hold
+            // SQLite's thread pool (and with it every other request) for the whole lock wait.
+            while true {
+                do {
+                    try await db.raw("BEGIN IMMEDIATE").run()
+                    return
+                } catch let error as SQLiteError where Self.isBusy(error) {
+                    guard ContinuousClock.now < deadline else { throw MigrationError.lockTimeout }
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 5...25)))
+                }
+            }
+        case .postgres:
+            let wait = max(deadline - ContinuousClock.now, .milliseconds(1))
+            try await db.raw("BEGIN").run()
+            do {
+                try await db.raw("SET LOCAL lock_timeout = '\(unsafeRaw: String(max(wait.milliseconds, 1)))ms'").run()
+                try await db.raw("SELECT pg_advisory_xact_lock(\(bind: Self.advisoryLockKey))").run()
+                // The bound is for the runner lock only; the migration's own statements get the server default.
+                try await db.raw("SET LOCAL lock_timeout TO DEFAULT").run()
+            } catch {
+                try? await db.raw("ROLLBACK").run()
+                if let pg = error as? PSQLError, pg.serverInfo?[.sqlState] == "55P03" {
+                    throw MigrationError.lockTimeout
+                }
+                throw error
+            }
+        }
+    }
+
+    private static func isBusy(_ error: SQLiteError) -> Bool {
+        [.busy, .busyTimeout, .busyInRecovery, .busyInSnapshot, .locked].contains(error.reason)
+    }
+
+    private func readHistory(_ db: any SQLDatabase, createIfMissing: Bool) async throws -> [AppliedMigration] {
+        if createIfMissing {
+            try await db.raw("""
+                CREATE TABLE IF NOT EXISTS \(unsafeRaw: Self.historyTable) (
+                    id TEXT PRIMARY KEY,
+                    checksum TEXT NOT NULL,
+                    applied_at TEXT NOT NULL,
+                    execution_ms BIGINT NOT NULL
+                )
+                """).run()
+        } else if try await !historyTableExists(db) {
+            return []
+        }
+        let rows = try await db.raw("""
+            SELECT id, checksum, applied_at, execution_ms FROM \(unsafeRaw: Self.historyTable) ORDER BY id
+            """).all()
+        return try rows.map { row in
+            AppliedMigration(
+                id: try row.decode(column: "id", as: String.self),
+                checksum: try row.decode(column: "checksum", as: String.self),
+                appliedAt: try row.decode(column: "applied_at", as: String.self),
+                executionMs: try row.decode(column: "execution_ms", as: Int64.self)
+            )
+        }
+    }
+
+    private func historyTableExists(_ db: any SQLDatabase) async throws -> Bool {
+        switch database.engine {
+        case .sqlite:
+            try await db.raw("""
+                SELECT name FROM sqlite_master WHERE type = 'table' AND name = \(bind: Self.historyTable)
+                """).first() != nil
+        case .postgres:
+            try await db.raw("""
+                SELECT table_name FROM information_schema.tables
+                WHERE table_schema = current_schema() AND table_name = \(bind: Self.historyTable)
+                """).first() != nil
+        }
+    }
+
+    static func timestamp() -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date())
+    }
+
+    /// A log-safe account of a database error: the server's message, never connection parameters.
+    public static func describe(_ error: any Error) -> String {
+        if let pg = error as? PSQLError {
+            let state = pg.serverInfo?[.sqlState] ?? "?"
+            let message = pg.serverInfo?[.message] ?? "\(pg.code)"
+            return "PostgreSQL \(state): \(message)"
+        }
+        if let lite = error as? SQLiteError {
+            return "SQLite: \(lite.message)"
+        }
+        return String(describing: type(of: error))
+    }
+}

@@ -1,0 +1,55 @@
+import AppCore
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// Keeps the database's background work (the PostgreSQL pool) alive for the server's lifetime.
+struct DatabaseService: Service {
+    let database: AppDatabase
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            await database.run()
+        }
+    }
+}
+
+/// The alert sink a config asks for: Sentry when `SENTRY_DSN` parses, none otherwise
+/// (a malformed DSN is reported by the `alerts` check, and never crashes the app).
+public func makeAlertSink(config: AppConfig, logger: Logger) -> (any AlertSink)? {
+    guard let raw = config.sentryDSN, let dsn = try? SentryDSN(raw.value) else { return nil }
+    return SentryClient(dsn: dsn, environment: config.environmentName, release: config.sentryRelease, logger: logger)
+}
+
+/// Builds the server: database, gate, migrator, routes, and the startup checks that run on every
+/// cold start before the first request is accepted. `app serve` and the tests both call this.
+public func buildApplication(
+    config: AppConfig,
+    logger: Logger,
+    alerts: (any AlertSink)? = nil,
+    migrations: [Migration] = Migration.all,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) throws -> some ApplicationProtocol {
+    let database = try AppDatabase(location: config.database, logger: logger)
+    let migrator = Migrator(database: database, migrations: migrations, lockTimeout: config.migrationLockTimeout, logger: logger)
+    let gate = MigrationGate(config: config)
+
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: MethodNotAllowedMiddleware())
+    addHealthRoutes(to: router, database: database)
+    MigrateRoutes(gate: gate, migrator: migrator).add(to: router)
+
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
+        services: [DatabaseService(database: database)],
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? config.port) },
+        logger: logger
+    )
+    let sink = alerts ?? makeAlertSink(config: config, logger: logger)
+    app.beforeServerStarts {
+        let report = await runStartupChecks(CheckContext(config: config, database: database, migrations: migrations))
+        await CheckReporter(environment: config.environment, logger: logger, alerts: sink).report(report)
+    }
+    return app
+}

@@ -1,0 +1,16 @@
+import Hummingbird
+import NIOCore
+
+/// The request context: Hummingbird's core storage plus the client's address, for the migrate log line.
+public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress
+    }
+
+    /// Request bodies are never read by our routes; a large upload is refused before anything buffers it.
+    public var maxUploadSize: Int { 16 * 1024 }
+}

@@ -1,0 +1,12 @@
+import AppCore
+import Hummingbird
+
+/// `GET /healthz`: 200 while the database answers, 503 otherwise.
+func addHealthRoutes(to router: Router<AppRequestContext>, database: AppDatabase) {
+    struct Health: Encodable { var status: String }
+    router.get("/healthz") { _, _ -> Response in
+        await database.ping()
+            ? .json(.ok, Health(status: "ok"))
+            : .json(.serviceUnavailable, Health(status: "unavailable"))
+    }
+}

@@ -1,0 +1,134 @@
+import AppCore
+import Hummingbird
+import Logging
+
+/// `/api/migrate`: the gate first (503, then 401), then the migrator.
+struct MigrateRoutes: Sendable {
+    static let path = "/api/migrate"
+    static let allow = "GET, POST"
+    /// Bodies are ignored; an authorised request with a larger one gets 413.
+    static let maxBodyBytes = 16 * 1024
+
+    let gate: MigrationGate
+    let migrator: Migrator
+
+    struct Applied: Encodable {
+        var success = true
+        var message = "Migrations applied"
+        var applied: [String]
+    }
+
+    struct DryRun: Encodable {
+        var success = true
+        var message = "Dry run: nothing applied"
+        var dryRun = true
+        var pending: [String]
+    }
+
+    func add(to router: Router<AppRequestContext>) {
+        router.post(RouterPath(Self.path)) { request, context in
+            await self.post(request, context)
+        }
+        router.get(RouterPath(Self.path)) { request, context in
+            await self.get(request, context)
+        }
+    }
+
+    /// The gate's answer as a response, or nil when the request is authorised.
+    private func refusal(_ request: Request) -> Response? {
+        switch gate.decide(authorization: request.headers[values: .authorization]) {
+        case .misconfigured:
+            return .json(.serviceUnavailable, Failure("Migration endpoint misconfigured"))
+        case .unauthorized:
+            return .json(.unauthorized, Failure("Unauthorized"), headers: [.wwwAuthenticate: #"Bearer realm="migrate""#])
+        case .authorized:
+            return nil
+        }
+    }
+
+    /// Reads (and drops) the body within the cap; false when it is over.
+    private func bodyWithinCap(_ request: Request) async -> Bool {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > Self.maxBodyBytes { return false }
+        do {
+            _ = try await request.body.collect(upTo: Self.maxBodyBytes)
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    private func post(_ request: Request, _ context: AppRequestContext) async -> Response {
+        var applied: [String] = []
+        let response = await decidePost(request, applied: &applied)
+        log(context, request: request, status: response.status, applied: applied)
+        return response
+    }
+
+    private func decidePost(_ request: Request, applied: inout [String]) async -> Response {
+        if let refusal = refusal(request) { return refusal }
+        guard await bodyWithinCap(request) else {
+            return .json(.contentTooLarge, Failure("Request body too large"))
+        }
+        let dryRun = ["1", "true"].contains(request.uri.queryParameters.get("dryRun")?.lowercased() ?? "")
+        do {
+            if dryRun {
+                return .json(.ok, DryRun(pending: try await migrator.pending()))
+            }
+            applied = try await migrator.migrate()
+            return .json(.ok, Applied(applied: applied))
+        } catch {
+            return Self.failure(error)
+        }
+    }
+
+    private func get(_ request: Request, _ context: AppRequestContext) async -> Response {
+        let response: Response
+        if let refusal = refusal(request) {
+            response = refusal
+        } else {
+            do {
+                response = .json(.ok, try await migrator.status())
+            } catch {
+                response = Self.failure(error)
+            }
+        }
+        log(context, request: request, status: response.status, applied: nil)
+        return response
+    }
+
+    static func failure(_ error: any Error) -> Response {
+        switch error {
+        case MigrationError.failed(let id):
+            .json(.internalServerError, Failure("Migration failed", migration: id))
+        case MigrationError.lockTimeout:
+            .json(.conflict, Failure("Migration already in progress"))
+        case MigrationError.drift(let id):
+            .json(.conflict, Failure("Migration history does not match", migration: id))
+        default:
+            .json(.serviceUnavailable, Failure("Database unavailable"))
+        }
+    }
+
+    /// One info line per call. Never the Authorization header, never the secret.
+    private func log(_ context: AppRequestContext, request: Request, status: HTTPResponse.Status, applied: [String]?) {
+        var metadata: Logger.Metadata = [
+            "method": "\(request.method.rawValue)",
+            "status": "\(status.code)",
+            "client": "\(context.remoteAddress?.ipAddress ?? "unknown")",
+        ]
+        if let applied { metadata["applied"] = .array(applied.map { .string($0) }) }
+        context.logger.info("migrate call", metadata: metadata)
+    }
+}
+
+/// Any method but GET and POST on the migrate path gets 405 with `Allow`.
+struct MethodNotAllowedMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if request.uri.path == MigrateRoutes.path, request.method != .get, request.method != .post {
+            return .json(.methodNotAllowed, Failure("Method not allowed"), headers: [.allow: MigrateRoutes.allow])
+        }
+        return try await next(request, context)
+    }
+}

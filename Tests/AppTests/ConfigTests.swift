@@ -1,0 +1,138 @@
+import AppCore
+import Foundation
+import Testing
+
+@Suite("config")
+struct ConfigTests {
+    @Test("defaults: development, 127.0.0.1:8080, SQLite under ./data/, no secrets, 30 s lock wait")
+    func defaults() throws {
+        let config = try AppConfig(variables: [:])
+        #expect(config.environment == .development)
+        #expect(config.host == "127.0.0.1")
+        #expect(config.port == 8080)
+        #expect(config.database == .sqlite(path: "data/app.sqlite"))
+        #expect(config.migrationSecret == nil && config.nextAuthSecret == nil && config.authSecret == nil && config.sentryDSN == nil)
+        #expect(config.migrationLockTimeout == .seconds(30))
+        #expect(config.logLevel == .info)
+    }
+
+    @Test("each variable is read")
+    func everyVariable() throws {
+        let config = try AppConfig(variables: [
+            "APP_ENV": "staging", "HOST": "0.0.0.0", "PORT": "9090",
+            "DATABASE_URL": "postgresql://app:pw@db.example:6543/appdb?sslmode=require",
+            "MIGRATION_SECRET": "m", "NEXTAUTH_SECRET": "n", "AUTH_SECRET": "a",
+            "SENTRY_DSN": "https://key@sentry.example/42", "SENTRY_RELEASE": "1.2.3",
+            "MIGRATION_LOCK_TIMEOUT": "2.5", "LOG_LEVEL": "debug",
+        ])
+        #expect(config.environment == .staging)
+        #expect(config.host == "0.0.0.0")
+        #expect(config.port == 9090)
+        guard case .postgres(let pg) = config.database else { Issue.record("expected PostgreSQL"); return }
+        #expect(pg.host == "db.example" && pg.port == 6543 && pg.username == "app" && pg.database == "appdb")
+        #expect(pg.password?.value == "pw")
+        #expect(pg.sslMode == .require)
+        #expect(config.migrationSecret?.value == "m")
+        #expect(config.nextAuthSecret?.value == "n")
+        #expect(config.authSecret?.value == "a")
+        #expect(config.sentryDSN?.value == "https://key@sentry.example/42")
+        #expect(config.sentryRelease == "1.2.3")
+        #expect(config.migrationLockTimeout == .milliseconds(2500))
+        #expect(config.logLevel == .debug)
+    }
+
+    @Test("an empty secret is not set", arguments: ["MIGRATION_SECRET", "NEXTAUTH_SECRET", "AUTH_SECRET", "SENTRY_DSN"])
+    func emptySecret(_ key: String) throws {
+        let config = try AppConfig(variables: [key: ""])
+        #expect(config.migrationSecret == nil && config.nextAuthSecret == nil && config.authSecret == nil && config.sentryDSN == nil)
+    }
+
+    @Test("unknown APP_ENV is treated as production; --env wins over APP_ENV")
+    func environments() throws {
+        #expect(try AppConfig(variables: ["APP_ENV": "prod-eu"]).environment == .production)
+        let dir = try TempDir()
+        let config = try AppConfig.load(processEnvironment: ["APP_ENV": "production"], directory: dir.url, environmentName: "test")
+        #expect(config.environment == .test)
+    }
+
+    @Test("an unfilled copy of .env.example leaves MIGRATION_SECRET unset")
+    func unfilledExample() throws {
+        let dir = try TempDir()
+        let example = try String(contentsOfFile: Self.repoFile(".env.example"), encoding: .utf8)
+        try dir.write(".env", example)
+        let config = try AppConfig.load(processEnvironment: [:], directory: dir.url)
+        #expect(config.migrationSecret == nil)
+        #expect(MigrationGate(config: config).state == .misconfigured)
+    }
+
+    @Test("DATABASE_URL forms", arguments: [
+        ("sqlite:///var/lib/app/db.sqlite", DatabaseLocation.sqlite(path: "/var/lib/app/db.sqlite")),
+        ("sqlite://data/other.sqlite", .sqlite(path: "data/other.sqlite")),
+        ("", .sqlite(path: "data/app.sqlite")),
+    ])
+    func sqliteURLs(_ raw: String, _ expected: DatabaseLocation) throws {
+        #expect(try DatabaseLocation(url: raw) == expected)
+    }
+
+    @Test("postgres:// and postgresql:// URLs, with defaults and percent-encoded credentials")
+    func postgresURLs() throws {
+        guard case .postgres(let a) = try DatabaseLocation(url: "postgres://me@localhost/app") else { Issue.record(); return }
+        #expect(a.port == 5432 && a.sslMode == .prefer && a.password == nil && a.database == "app")
+        guard case .postgres(let b) = try DatabaseLocation(url: "postgresql://us%40er:p%3Ass@[::1]:5433/d?sslmode=verify-full") else { Issue.record(); return }
+        #expect(b.username == "us@er" && b.password?.value == "p:ss" && b.host == "::1" && b.port == 5433 && b.sslMode == .verifyFull)
+    }
+
+    @Test("a malformed DATABASE_URL fails with an error naming the variable and not the password", arguments: [
+        "mysql://u:hunter2secret@h/d",
+        "postgres://u:hunter2secret@/d",
+        "postgres://u:hunter2secret@h",
+        "postgres://u:hunter2secret@h:99999/d",
+        "postgres://u:hunter2secret@h/d?sslmode=sometimes",
+        "postgres://:hunter2secret@h/d",
+        "hunter2secret",
+    ])
+    func malformedDatabaseURL(_ raw: String) {
+        do {
+            _ = try AppConfig(variables: ["DATABASE_URL": raw])
+            Issue.record("accepted \(raw)")
+        } catch {
+            let message = "\(error)"
+            #expect(message.contains("DATABASE_URL"))
+            #expect(!message.contains("hunter2"))
+        }
+    }
+
+    @Test("a malformed PORT fails with an error naming the variable", arguments: ["http", "-1", "65536", "80x"])
+    func malformedPort(_ raw: String) {
+        #expect {
+            _ = try AppConfig(variables: ["PORT": raw])
+        } throws: { "\($0)".contains("PORT") }
+    }
+
+    @Test("MIGRATION_LOCK_TIMEOUT and LOG_LEVEL are validated")
+    func otherValidation() {
+        #expect(throws: ConfigError.invalidLockTimeout) { try AppConfig(variables: ["MIGRATION_LOCK_TIMEOUT": "soon"]) }
+        #expect(throws: ConfigError.invalidLogLevel) { try AppConfig(variables: ["LOG_LEVEL": "loud"]) }
+    }
+
+    @Test("secrets are redacted in description, debugDescription and the config's description")
+    func redaction() throws {
+        let config = try AppConfig(variables: [
+            "MIGRATION_SECRET": "migration-value-123", "NEXTAUTH_SECRET": "session-value-456",
+            "AUTH_SECRET": "auth-value-789", "SENTRY_DSN": "https://dsnkey@s.example/1",
+            "DATABASE_URL": "postgres://u:dbpass-000@h/d",
+        ])
+        let rendered = [
+            "\(config)", String(reflecting: config), "\(config.migrationSecret!)", String(reflecting: config.migrationSecret!),
+            "\(config.database)", String(reflecting: config.database),
+        ].joined(separator: "\n")
+        for value in ["migration-value-123", "session-value-456", "auth-value-789", "dsnkey", "dbpass-000"] {
+            #expect(!rendered.contains(value), "\(value) leaked")
+        }
+    }
+
+    static func repoFile(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(name).path
+    }
+}

@@ -1,0 +1,137 @@
+import AppCore
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+
+@Suite("app serve and the command line", .serialized)
+struct ServerProcessTests {
+    func get(_ url: String, headers: [(String, String)] = [], method: HTTPMethod = .GET) async throws -> (Int, String) {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        return (Int(response.status.code), String(buffer: body))
+    }
+
+    @Test("the server starts with no setup on SQLite under ./data/, logs the checks' warnings, and shuts down on SIGTERM")
+    func startsOnDefaultSQLite() async throws {
+        let dir = try TempDir()
+        let server = try await ServerProcess.start(environment: [:], directory: dir.url)
+        let (status, body) = try await get("\(server.baseURL)/healthz")
+        #expect(status == 200)
+        #expect(body == #"{"status":"ok"}"#)
+        #expect(FileManager.default.fileExists(atPath: dir.url.appendingPathComponent("data/app.sqlite").path))
+        #expect(await server.stop() == 0, "graceful shutdown exits 0")
+        // Development: the missing migration secret is a warning, naming the check id.
+        #expect(server.output.contains("warning") && server.output.contains("migration-secret.missing"))
+        #expect(!server.output.contains("error "), "development logs issues as warnings only")
+    }
+
+    @Test("/healthz follows the database", arguments: Engine.available)
+    func healthFollowsDatabase(_ engine: Engine) async throws {
+        let db = try await TestDatabase.make(engine)
+        let dir = try TempDir()
+        let server = try await ServerProcess.start(environment: ["DATABASE_URL": db.url, "APP_ENV": "test"], directory: dir.url)
+        defer { Task { await server.stop() } }
+        #expect(try await get("\(server.baseURL)/healthz").0 == 200)
+        switch engine {
+        case .sqlite:
+            try FileManager.default.removeItem(at: db.dir.url)
+        case .postgres:
+            let admin = try AppDatabase(location: try DatabaseLocation(url: ProcessInfo.processInfo.environment["TEST_DATABASE_URL"]), logger: quietLogger)
+            guard case .postgres(let pg) = db.location else { return }
+            try await admin.withRunning {
+                try await admin.withConnection { try await $0.raw("DROP DATABASE \(unsafeRaw: pg.database) WITH (FORCE)").run() }
+            }
+        }
+        let (status, body) = try await get("\(server.baseURL)/healthz")
+        #expect(status == 503)
+        #expect(body == #"{"status":"unavailable"}"#)
+        await server.stop()
+    }
+
+    @Test("app serve on PostgreSQL answers the migrate contract end to end")
+    func servesOnPostgres() async throws {
+        guard Engine.available.contains(.postgres) else { return }
+        let db = try await TestDatabase.make(.postgres)
+        let dir = try TempDir()
+        let server = try await ServerProcess.start(environment: [
+            "DATABASE_URL": db.url, "MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session,
+        ], directory: dir.url)
+        #expect(try await get("\(server.baseURL)/healthz").0 == 200)
+        #expect(try await get("\(server.baseURL)/api/migrate", method: .POST).0 == 401)
+        let (status, body) = try await get("\(server.baseURL)/api/migrate", headers: [("Authorization", "Bearer \(Secrets.migration)")], method: .POST)
+        #expect(status == 200)
+        #expect(body.contains(#""message":"Migrations applied""#))
+        await server.stop()
+        #expect(!server.output.contains(Secrets.migration) && !server.output.contains(Secrets.session))
+    }
+
+    @Test("three app serve processes on one PostgreSQL, 100 concurrent POSTs: each migration once, schema complete")
+    func threeInstances() async throws {
+        guard Engine.available.contains(.postgres) else { return }
+        let db = try await TestDatabase.make(.postgres)
+        let dir = try TempDir()
+        let env = ["DATABASE_URL": db.url, "MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session, "APP_ENV": "test"]
+        var servers: [ServerProcess] = []
+        for _ in 0..<3 { servers.append(try await ServerProcess.start(environment: env, directory: dir.url)) }
+        let urls = servers.map(\.baseURL)
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for i in 0..<100 {
+                group.addTask {
+                    try await get("\(urls[i % 3])/api/migrate", headers: [("Authorization", "Bearer \(Secrets.migration)")], method: .POST).0
+                }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        for server in servers { await server.stop() }
+        #expect(statuses.count == 100)
+        #expect(statuses.allSatisfy { $0 == 200 || $0 == 409 }, "got \(Set(statuses))")
+        #expect(try await historyIDs(db) == Migration.all.map(\.id), "each migration exactly once")
+        #expect(try await tableNames(db).isSuperset(of: ["users", "accounts", "sessions", "verification_tokens"]))
+        let logs = servers.map(\.output).joined()
+        #expect(!logs.contains(Secrets.migration))
+    }
+
+    @Test("app secret prints 64 lowercase hex characters and a newline, and two runs differ")
+    func secret() throws {
+        let a = try AppBinary.run(["secret"]), b = try AppBinary.run(["secret"])
+        #expect(a.status == 0 && b.status == 0)
+        #expect(a.out.range(of: #"^[0-9a-f]{64}\n$"#, options: .regularExpression) != nil)
+        #expect(b.out.range(of: #"^[0-9a-f]{64}\n$"#, options: .regularExpression) != nil)
+        #expect(a.out != b.out)
+        #expect(a.err.isEmpty)
+    }
+
+    @Test("a malformed DATABASE_URL stops startup with a message naming the variable, not the password")
+    func malformedURLAtStartup() throws {
+        let dir = try TempDir()
+        let result = try AppBinary.run(["serve", "--port", "0"], environment: ["DATABASE_URL": "postgres://u:hunter2pass@/db"], directory: dir.url)
+        #expect(result.status != 0)
+        #expect(result.err.contains("DATABASE_URL"))
+        #expect(!(result.out + result.err).contains("hunter2pass"))
+    }
+
+    @Test("app migrate, --status and --dry-run run the same migrator", arguments: Engine.available)
+    func migrateCommand(_ engine: Engine) async throws {
+        let db = try await TestDatabase.make(engine)
+        let dir = try TempDir()
+        let env = ["DATABASE_URL": db.url, "APP_ENV": "test"]
+        let dry = try AppBinary.run(["migrate", "--dry-run"], environment: env, directory: dir.url)
+        #expect(dry.status == 0)
+        #expect(dry.out.contains("would apply  0001_create_users"))
+        #expect(try await historyIDs(db) == nil)
+        let applied = try AppBinary.run(["migrate"], environment: env, directory: dir.url)
+        #expect(applied.status == 0)
+        #expect(applied.out.contains("applied  0004_create_verification_tokens"))
+        let status = try AppBinary.run(["migrate", "--status"], environment: env, directory: dir.url)
+        #expect(status.out.components(separatedBy: "applied  ").count == Migration.all.count + 1)
+        #expect(!status.out.contains("pending"))
+        #expect(try await historyIDs(db) == Migration.all.map(\.id))
+        let broken = try AppBinary.run(["migrate"], environment: ["DATABASE_URL": "sqlite:///proc/no-such-dir/app.sqlite"], directory: dir.url)
+        #expect(broken.status != 0)
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import Synchronization
+import Testing
+
+/// The built `app` executable, run as a real process.
+enum AppBinary {
+    static var url: URL {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/app")
+    }
+
+    /// Runs `app` to completion and returns its exit status, stdout and stderr.
+    static func run(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil) throws -> (status: Int32, out: String, err: String) {
+        let process = Process()
+        process.executableURL = url
+        process.arguments = arguments
+        process.environment = baseEnvironment.merging(environment) { $1 }
+        if let directory { process.currentDirectoryURL = directory }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    }
+
+    /// A clean environment: only PATH and HOME, so the machine's own variables don't leak into a test.
+    static var baseEnvironment: [String: String] {
+        let env = ProcessInfo.processInfo.environment
+        return ["PATH": env["PATH"] ?? "/usr/bin:/bin", "HOME": env["HOME"] ?? "/tmp"]
+    }
+}
+
+/// `app serve` in the background on a port the OS picks; its log is kept for assertions.
+final class ServerProcess: Sendable {
+    let process: Process
+    let port: Int
+    private let log: LogBuffer
+
+    var output: String { log.text }
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    private init(process: Process, port: Int, log: LogBuffer) {
+        self.process = process
+        self.port = port
+        self.log = log
+    }
+
+    static func start(environment: [String: String], directory: URL, arguments: [String] = []) async throws -> ServerProcess {
+        let process = Process()
+        process.executableURL = AppBinary.url
+        process.arguments = ["serve", "--hostname", "127.0.0.1", "--port", "0"] + arguments
+        process.environment = AppBinary.baseEnvironment.merging(environment) { $1 }
+        process.currentDirectoryURL = directory
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let collected = LogBuffer()
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if !data.isEmpty { collected.append(data) }
+        }
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            let text = collected.text
+            if let range = text.range(of: #"listening on 127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                let port = Int(text[range].split(separator: ":").last!)!
+                return ServerProcess(process: process, port: port, log: collected)
+            }
+            if !process.isRunning { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        process.terminate()
+        throw ServerDidNotStart(log: collected.text)
+    }
+
+    /// SIGTERM, then wait for a graceful exit; returns the exit status.
+    @discardableResult
+    func stop() async -> Int32 {
+        if process.isRunning { process.terminate() }
+        for _ in 0..<200 where process.isRunning { try? await Task.sleep(for: .milliseconds(50)) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    struct ServerDidNotStart: Error, CustomStringConvertible {
+        var log: String
+        var description: String { "app serve did not start:\n\(log)" }
+    }
+}
+
+/// A process's output, gathered from its pipe's handler thread.
+final class LogBuffer: Sendable {
+    private let storage = Mutex(Data())
+    func append(_ data: Data) { storage.withLock { $0.append(data) } }
+    var text: String { String(decoding: storage.withLock { $0 }, as: UTF8.self) }
+}
