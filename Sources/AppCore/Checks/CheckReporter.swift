@@ -16,6 +16,7 @@ public struct CheckReporter: Sendable {
 
     public func report(_ report: CheckReport) async {
         guard environment != .test else { return }
+        var toSend: [Alert] = []
         for result in report.results {
             let metadata: Logger.Metadata = ["check": "\(result.id)", "hint": "\(result.hint)"]
             switch (result.level, environment) {
@@ -23,9 +24,16 @@ public struct CheckReporter: Sendable {
                 logger.info("\(result.message)", metadata: metadata)
             case (.error, .production):
                 logger.error("\(result.message)", metadata: metadata)
-                await alerts?.send(Alert(checkID: result.id, message: result.message))
+                toSend.append(Alert(checkID: result.id, message: result.message))
             case (.warning, _), (.error, _):
                 logger.warning("\(result.message)", metadata: metadata)
+            }
+        }
+        guard let alerts, !toSend.isEmpty else { return }
+        // Sent side by side, so startup waits at most one send timeout however many errors there are.
+        await withTaskGroup(of: Void.self) { group in
+            for alert in toSend {
+                group.addTask { await alerts.send(alert) }
             }
         }
     }

@@ -68,6 +68,7 @@ public final class AppDatabase: Sendable {
     }
 
     /// Runs the connection pool until the task is cancelled. SQLite needs no background work.
+    /// Call it (or `withRunning`) once per instance: PostgreSQL's pool cannot be restarted.
     public func run() async {
         if let postgres {
             await postgres.run()

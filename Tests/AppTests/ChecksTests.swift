@@ -1,0 +1,222 @@
+import AppCore
+import AppServer
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Testing
+
+@Suite("startup checks")
+struct ChecksTests {
+    static func config(_ variables: [String: String]) throws -> AppConfig {
+        try AppConfig(variables: variables)
+    }
+
+    static let good = ["MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session]
+
+    // MARK: Each check id: triggers, and does not trigger.
+
+    struct IDCase: CustomTestStringConvertible, Sendable {
+        var id: String
+        var level: CheckLevel
+        var triggering: [String: String]
+        var fine: [String: String]
+        var testDescription: String { id }
+    }
+
+    static let idCases: [IDCase] = [
+        .init(id: "migration-secret.missing", level: .error, triggering: ["NEXTAUTH_SECRET": Secrets.session, "MIGRATION_SECRET": ""], fine: good),
+        .init(id: "migration-secret.reused", level: .error, triggering: ["MIGRATION_SECRET": Secrets.session, "NEXTAUTH_SECRET": Secrets.session], fine: good),
+        .init(id: "migration-secret.reused", level: .error, triggering: ["MIGRATION_SECRET": Secrets.migration, "AUTH_SECRET": Secrets.migration], fine: ["MIGRATION_SECRET": Secrets.migration, "AUTH_SECRET": Secrets.session]),
+        .init(id: "session-secret.missing", level: .error, triggering: ["APP_ENV": "production", "MIGRATION_SECRET": Secrets.migration],
+              fine: ["APP_ENV": "production", "MIGRATION_SECRET": Secrets.migration, "AUTH_SECRET": Secrets.session]),
+        .init(id: "migration-secret.weak", level: .warning, triggering: ["MIGRATION_SECRET": "short-but-varied"], fine: good),
+        .init(id: "migration-secret.weak", level: .warning, triggering: ["MIGRATION_SECRET": String(repeating: "ab", count: 20)], fine: good),
+        .init(id: "migration-secret.shared-with-database", level: .warning,
+              triggering: ["MIGRATION_SECRET": Secrets.migration, "DATABASE_URL": "postgres://u:\(Secrets.migration)@127.0.0.1:9/d"],
+              fine: ["MIGRATION_SECRET": Secrets.migration, "DATABASE_URL": "postgres://u:other-password@127.0.0.1:9/d"]),
+        .init(id: "alerts.not-configured", level: .warning, triggering: ["APP_ENV": "production"],
+              fine: ["APP_ENV": "production", "SENTRY_DSN": "https://k@sentry.example/1"]),
+        .init(id: "alerts.invalid-dsn", level: .warning, triggering: ["SENTRY_DSN": "not-a-dsn"], fine: ["SENTRY_DSN": "https://k@sentry.example/1"]),
+    ]
+
+    @Test("each configuration check triggers, and does not trigger", arguments: idCases)
+    func configurationCheck(_ c: IDCase) async throws {
+        let on = await runStartupChecks(CheckContext(config: try Self.config(c.triggering), database: nil), checks: Self.configChecks)
+        #expect(on.results.contains { $0.id == c.id && $0.level == c.level })
+        let off = await runStartupChecks(CheckContext(config: try Self.config(c.fine), database: nil), checks: Self.configChecks)
+        #expect(!off.ids.contains(c.id))
+    }
+
+    static let configChecks = StartupCheck.all.filter { $0.name != "database" }
+
+    @Test("database.unreachable triggers for a database that does not answer, and not for one that does", arguments: Engine.available)
+    func unreachable(_ engine: Engine) async throws {
+        let dead: DatabaseLocation = engine == .sqlite ? .sqlite(path: "/proc/no-such-dir/x.sqlite") : try DatabaseLocation(url: "postgres://u@127.0.0.1:9/d?sslmode=disable")
+        let deadDB = try? AppDatabase(location: dead, logger: quietLogger)
+        let down = await Self.runDatabaseCheck(try Self.config([:]), deadDB)
+        #expect(down.ids == ["database.unreachable"])
+        #expect(down.results.first?.level == .error)
+
+        let db = try await TestDatabase.make(engine)
+        let up = await Self.runDatabaseCheck(try Self.config(["DATABASE_URL": db.url]), try AppDatabase(location: db.location, logger: quietLogger))
+        #expect(!up.ids.contains("database.unreachable"))
+    }
+
+    @Test("database.pending-migrations is info with the count, and gone once applied", arguments: Engine.available)
+    func pending(_ engine: Engine) async throws {
+        let db = try await TestDatabase.make(engine)
+        let database = try AppDatabase(location: db.location, logger: quietLogger)
+        let config = try Self.config(["DATABASE_URL": db.url])
+        let checks = StartupCheck.all.filter { $0.name == "database" }
+        try await database.withRunning {
+            let before = await runStartupChecks(CheckContext(config: config, database: database), checks: checks)
+            let result = try #require(before.results.first { $0.id == "database.pending-migrations" })
+            #expect(result.level == .info)
+            #expect(result.message.contains("\(Migration.all.count)"))
+            #expect(!before.hasIssues, "info is never an issue")
+            _ = try await Migrator(database: database, lockTimeout: .seconds(5), logger: quietLogger).migrate()
+            let after = await runStartupChecks(CheckContext(config: config, database: database), checks: checks)
+            #expect(after.results.isEmpty)
+        }
+    }
+
+    static func runDatabaseCheck(_ config: AppConfig, _ database: AppDatabase?) async -> CheckReport {
+        let checks = StartupCheck.all.filter { $0.name == "database" }
+        guard let database else { return await runStartupChecks(CheckContext(config: config, database: nil), checks: checks) }
+        return (try? await database.withRunning {
+            await runStartupChecks(CheckContext(config: config, database: database), checks: checks)
+        }) ?? CheckReport(results: [])
+    }
+
+    @Test("hasIssues is true for warnings and errors, never for info alone")
+    func hasIssues() {
+        func report(_ levels: [CheckLevel]) -> CheckReport {
+            CheckReport(results: levels.map { CheckResult(id: "x", level: $0, message: "", hint: "") })
+        }
+        #expect(!report([]).hasIssues)
+        #expect(!report([.info, .info]).hasIssues)
+        #expect(report([.info, .warning]).hasIssues)
+        #expect(report([.error]).hasIssues)
+    }
+
+    @Test("no message or hint contains a secret value")
+    func noSecretsInResults() async throws {
+        let weak = "weak-secret-value"
+        let variables = ["APP_ENV": "production", "MIGRATION_SECRET": weak, "NEXTAUTH_SECRET": weak, "AUTH_SECRET": weak,
+                         "DATABASE_URL": "postgres://u:\(weak)@127.0.0.1:9/d", "SENTRY_DSN": "garbage-\(weak)"]
+        let report = await runStartupChecks(CheckContext(config: try Self.config(variables), database: nil))
+        #expect(report.ids.contains("migration-secret.reused") && report.ids.contains("migration-secret.weak"))
+        let text = report.results.map { "\($0.id) \($0.message) \($0.hint)" }.joined(separator: "\n")
+        #expect(!text.contains(weak))
+        let json = String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
+        #expect(!json.contains(weak))
+    }
+
+    // MARK: The page's "Startup check behaviour" table, one row each.
+
+    struct BehaviourRow: CustomTestStringConvertible, Sendable {
+        var environment: String
+        var misconfigured: Bool
+        var testDescription: String { "\(environment), \(misconfigured ? "MIGRATION_SECRET missing or equal to NEXTAUTH_SECRET" : "correctly configured")" }
+    }
+
+    static let behaviourRows: [BehaviourRow] = ["production", "development", "staging"].flatMap {
+        [BehaviourRow(environment: $0, misconfigured: true), BehaviourRow(environment: $0, misconfigured: false)]
+    }
+
+    @Test("startup check behaviour table", arguments: behaviourRows, [false, true])
+    func behaviour(_ row: BehaviourRow, _ reused: Bool) async throws {
+        let db = try await TestDatabase.make(.sqlite)
+        // A migrated database, so a correct configuration has nothing at all to report.
+        let database = try AppDatabase(location: db.location, logger: quietLogger)
+        _ = try await Migrator(database: database, lockTimeout: .seconds(5), logger: quietLogger).migrate()
+
+        let listener = SentryListener()
+        let logs = LogCapture()
+        try await listener.run { port in
+            var variables = ["APP_ENV": row.environment, "DATABASE_URL": db.url, "NEXTAUTH_SECRET": Secrets.session,
+                             "SENTRY_DSN": "http://publickey@127.0.0.1:\(port)/42"]
+            if row.misconfigured {
+                variables["MIGRATION_SECRET"] = reused ? Secrets.session : ""
+            } else {
+                variables["MIGRATION_SECRET"] = Secrets.migration
+            }
+            let config = try AppConfig(variables: variables)
+            let app = try buildApplication(config: config, logger: logs.logger(level: .info))
+            try await app.test(.router) { _ in }
+        }
+        let checkLines = logs.lines.filter { $0.metadata.contains("check=") }
+        let envelopes = listener.requests
+        switch (row.environment, row.misconfigured) {
+        case ("production", true):
+            #expect(checkLines.contains { $0.level == .error && $0.message.contains("MIGRATION_SECRET") })
+            #expect(envelopes.count == 1)
+            let tag = reused ? "migration-secret.reused" : "migration-secret.missing"
+            #expect(envelopes.first.map { String(decoding: $0.body, as: UTF8.self).contains(#""check":"\#(tag)""#) } == true)
+        case (_, true):
+            #expect(checkLines.contains { $0.level == .warning && $0.message.contains("MIGRATION_SECRET") })
+            #expect(!checkLines.contains { $0.level >= .error })
+            #expect(envelopes.isEmpty)
+        case (_, false):
+            #expect(checkLines.isEmpty, "a correct configuration produces no output about checks: \(checkLines.map(\.text))")
+            #expect(envelopes.isEmpty)
+        }
+        let everything = logs.text + envelopes.map { String(decoding: $0.body, as: UTF8.self) }.joined()
+        #expect(!everything.contains(Secrets.session) && !everything.contains(Secrets.migration))
+    }
+
+    @Test("test environment: results are returned but nothing is logged or sent")
+    func testEnvironment() async throws {
+        let logs = LogCapture()
+        let listener = SentryListener()
+        try await listener.run { port in
+            let config = try AppConfig(variables: ["APP_ENV": "test", "SENTRY_DSN": "http://k@127.0.0.1:\(port)/1"])
+            let report = await runStartupChecks(CheckContext(config: config, database: nil))
+            #expect(report.hasIssues)
+            await CheckReporter(environment: config.environment, logger: logs.logger(), alerts: makeAlertSink(config: config, logger: logs.logger())).report(report)
+        }
+        #expect(logs.lines.isEmpty)
+        #expect(listener.requests.isEmpty)
+    }
+
+    @Test("an unknown APP_ENV reports like production")
+    func unknownEnvironment() async throws {
+        let logs = LogCapture()
+        let config = try AppConfig(variables: ["APP_ENV": "qa-eu", "NEXTAUTH_SECRET": Secrets.session])
+        let report = await runStartupChecks(CheckContext(config: config, database: nil), checks: Self.configChecks)
+        await CheckReporter(environment: config.environment, logger: logs.logger(), alerts: nil).report(report)
+        #expect(logs.lines.contains { $0.level == .error && $0.metadata.contains("migration-secret.missing") })
+    }
+
+    // MARK: app check
+
+    @Test("app check: exit 0 and no issues when configured; exit 1 and the JSON shape when not")
+    func checkCommand() async throws {
+        let db = try await TestDatabase.make(.sqlite)
+        let dir = try TempDir()
+        let database = try AppDatabase(location: db.location, logger: quietLogger)
+        _ = try await Migrator(database: database, lockTimeout: .seconds(5), logger: quietLogger).migrate()
+
+        let ok = try AppBinary.run(["check"], environment: ["DATABASE_URL": db.url, "MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session], directory: dir.url)
+        #expect(ok.status == 0)
+        #expect(ok.out.contains("No issues."))
+
+        let bad = try AppBinary.run(["check", "--format", "json", "--env", "production"],
+                                    environment: ["DATABASE_URL": db.url, "MIGRATION_SECRET": Secrets.session, "NEXTAUTH_SECRET": Secrets.session],
+                                    directory: dir.url)
+        #expect(bad.status == 1)
+        let json = try JSONSerialization.jsonObject(with: Data(bad.out.utf8)) as! [String: Any]
+        #expect(json["hasIssues"] as? Bool == true)
+        let results = json["results"] as! [[String: String]]
+        #expect(results.contains { $0["id"] == "migration-secret.reused" && $0["level"] == "error" })
+        #expect(results.contains { $0["id"] == "alerts.not-configured" && $0["level"] == "warning" })
+        #expect(results.allSatisfy { Set($0.keys) == ["id", "level", "message", "hint"] })
+        #expect(!(bad.out + bad.err).contains(Secrets.session))
+
+        let text = try AppBinary.run(["check"], environment: ["DATABASE_URL": db.url], directory: dir.url)
+        #expect(text.status == 1)
+        #expect(text.out.contains("ERROR migration-secret.missing"))
+        #expect(text.out.contains("hint: Generate one with `app secret`"))
+    }
+}
