@@ -9,7 +9,7 @@ struct AppCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "app",
         abstract: "A web server whose schema migrations are applied by POST /api/migrate, guarded by MIGRATION_SECRET.",
-        subcommands: [Serve.self, Migrate.self, Check.self, SecretCommand.self],
+        subcommands: [Serve.self, Migrate.self, Check.self, SecretCommand.self, SessionCommand.self],
         defaultSubcommand: Serve.self
     )
 }

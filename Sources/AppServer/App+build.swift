@@ -38,6 +38,7 @@ public func buildApplication(
     router.add(middleware: MethodNotAllowedMiddleware())
     addHealthRoutes(to: router, database: database)
     MigrateRoutes(gate: gate, migrator: migrator).add(to: router)
+    addSessionRoutes(to: router, reader: SessionReader(config: config))
 
     var app = Application(
         router: router,
