@@ -55,6 +55,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Benchmarks (scripts/bench): the migrator against sqlite3/psql running the same SQL.
+        .executableTarget(
+            name: "AppBench",
+            dependencies: ["AppCore"]
+        ),
         .testTarget(
             name: "AppTests",
             dependencies: [

@@ -34,15 +34,16 @@ struct MigrateRoutes: Sendable {
         }
     }
 
+    // The refusals never vary, so they are encoded once: the 401 path is the one an attacker drives.
+    static let misconfigured = Response.json(.serviceUnavailable, Failure("Migration endpoint misconfigured"))
+    static let unauthorized = Response.json(.unauthorized, Failure("Unauthorized"), headers: [.wwwAuthenticate: #"Bearer realm="migrate""#])
+
     /// The gate's answer as a response, or nil when the request is authorised.
     private func refusal(_ request: Request) -> Response? {
         switch gate.decide(authorization: request.headers[values: .authorization]) {
-        case .misconfigured:
-            return .json(.serviceUnavailable, Failure("Migration endpoint misconfigured"))
-        case .unauthorized:
-            return .json(.unauthorized, Failure("Unauthorized"), headers: [.wwwAuthenticate: #"Bearer realm="migrate""#])
-        case .authorized:
-            return nil
+        case .misconfigured: Self.misconfigured
+        case .unauthorized: Self.unauthorized
+        case .authorized: nil
         }
     }
 
@@ -111,6 +112,7 @@ struct MigrateRoutes: Sendable {
 
     /// One info line per call. Never the Authorization header, never the secret.
     private func log(_ context: AppRequestContext, request: Request, status: HTTPResponse.Status, applied: [String]?) {
+        guard context.logger.logLevel <= .info else { return }
         var metadata: Logger.Metadata = [
             "method": "\(request.method.rawValue)",
             "status": "\(status.code)",

@@ -50,6 +50,7 @@ struct ServerProcessTests {
         let (status, body) = try await get("\(server.baseURL)/healthz")
         #expect(status == 503)
         #expect(body == #"{"status":"unavailable"}"#)
+        #expect(try await get("\(server.baseURL)/livez").0 == 200, "liveness does not depend on the database")
         await server.stop()
     }
 

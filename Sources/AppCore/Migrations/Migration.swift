@@ -11,15 +11,21 @@ public struct Migration: Sendable, Identifiable {
     /// Executed in order inside one transaction, with the migration's history row.
     public let statements: [String]
 
+    /// SHA-256, as lowercase hex, of the migration's SQL; computed once, compared on every run.
+    public let checksum: String
+
     public init(id: String, statements: [String]) {
         self.id = id
         self.statements = statements
-    }
-
-    /// SHA-256, as lowercase hex, of the migration's SQL.
-    public var checksum: String {
-        let sql = statements.joined(separator: ";\n")
-        return SHA256.hash(data: Data(sql.utf8)).map { String(format: "%02x", $0) }.joined()
+        let digest = SHA256.hash(data: Data(statements.joined(separator: ";\n").utf8))
+        let hex = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(64)
+        for byte in digest {
+            text.append(hex[Int(byte >> 4)])
+            text.append(hex[Int(byte & 0x0F)])
+        }
+        self.checksum = String(decoding: text, as: UTF8.self)
     }
 }
 

@@ -62,7 +62,7 @@ public struct Migrator: Sendable {
     // MARK: Reading
 
     public func status() async throws -> MigrationStatus {
-        let history = try await database.withConnection { db in try await readHistory(db, createIfMissing: false) }
+        let history = try await database.withConnection { db in try await readHistory(db) }
         let known = Set(migrations.map(\.id))
         let applied = Set(history.map(\.id))
         return MigrationStatus(
@@ -74,7 +74,7 @@ public struct Migrator: Sendable {
 
     /// What `migrate()` would apply now, changing nothing. Throws `.drift` where `migrate()` would.
     public func pending() async throws -> [String] {
-        let history = try await database.withConnection { db in try await readHistory(db, createIfMissing: false) }
+        let history = try await database.withConnection { db in try await readHistory(db) }
         return try pending(given: history).map(\.id)
     }
 
@@ -96,22 +96,23 @@ public struct Migrator: Sendable {
         if try await pending().isEmpty { return [] }
 
         let deadline = ContinuousClock.now + lockTimeout
-        var applied: [String] = []
-        while true {
-            let next = try await database.withConnection(busyTimeout: Self.sqliteBusyPoll) { db in
-                try await applyNext(db, deadline: deadline)
+        // One connection for the whole run; still one transaction (and one lock) per migration.
+        return try await database.withConnection(busyTimeout: Self.sqliteBusyPoll) { db in
+            var applied: [String] = []
+            while let next = try await applyNext(db, deadline: deadline, createHistory: applied.isEmpty) {
+                applied.append(next)
             }
-            guard let next else { return applied }
-            applied.append(next)
+            return applied
         }
     }
 
     /// One transaction: lock, re-read the history, apply the first pending migration and its row.
     /// Returns nil when nothing is pending.
-    private func applyNext(_ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws -> String? {
+    private func applyNext(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, createHistory: Bool) async throws -> String? {
         try await lock(db, deadline: deadline)
         do {
-            let history = try await readHistory(db, createIfMissing: true)
+            if createHistory { try await createHistoryTable(db) }
+            let history = try await selectHistory(db)
             guard let migration = try pending(given: history).first else {
                 try await db.raw("COMMIT").run()
                 return nil
@@ -160,19 +161,20 @@ public struct Migrator: Sendable {
                 }
             }
         case .postgres:
-            let wait = max(deadline - ContinuousClock.now, .milliseconds(1))
-            try await db.raw("BEGIN").run()
-            do {
-                try await db.raw("SET LOCAL lock_timeout = '\(unsafeRaw: String(max(wait.milliseconds, 1)))ms'").run()
-                try await db.raw("SELECT pg_advisory_xact_lock(\(bind: Self.advisoryLockKey))").run()
-                // The bound is for the runner lock only; the migration's own statements get the server default.
-                try await db.raw("SET LOCAL lock_timeout TO DEFAULT").run()
-            } catch {
-                try? await db.raw("ROLLBACK").run()
-                if let pg = error as? PSQLError, pg.serverInfo?[.sqlState] == "55P03" {
-                    throw MigrationError.lockTimeout
+            // A transaction-level advisory lock, so it is released at COMMIT and works behind a
+            // transaction-mode pooler; polled with pg_try_, so the wait is bounded by the deadline.
+            while true {
+                try await db.raw("BEGIN").run()
+                do {
+                    let row = try await db.raw("SELECT pg_try_advisory_xact_lock(\(bind: Self.advisoryLockKey)) AS locked").first()
+                    if try row?.decode(column: "locked", as: Bool.self) == true { return }
+                    try await db.raw("ROLLBACK").run()
+                } catch {
+                    try? await db.raw("ROLLBACK").run()
+                    throw error
                 }
-                throw error
+                guard ContinuousClock.now < deadline else { throw MigrationError.lockTimeout }
+                try await Task.sleep(for: .milliseconds(Int.random(in: 10...50)))
             }
         }
     }
@@ -181,19 +183,23 @@ public struct Migrator: Sendable {
         [.busy, .busyTimeout, .busyInRecovery, .busyInSnapshot, .locked].contains(error.reason)
     }
 
-    private func readHistory(_ db: any SQLDatabase, createIfMissing: Bool) async throws -> [AppliedMigration] {
-        if createIfMissing {
-            try await db.raw("""
-                CREATE TABLE IF NOT EXISTS \(unsafeRaw: Self.historyTable) (
-                    id TEXT PRIMARY KEY,
-                    checksum TEXT NOT NULL,
-                    applied_at TEXT NOT NULL,
-                    execution_ms BIGINT NOT NULL
-                )
-                """).run()
-        } else if try await !historyTableExists(db) {
-            return []
-        }
+    /// The history, or none when the table does not exist yet; creates nothing.
+    private func readHistory(_ db: any SQLDatabase) async throws -> [AppliedMigration] {
+        try await historyTableExists(db) ? selectHistory(db) : []
+    }
+
+    private func createHistoryTable(_ db: any SQLDatabase) async throws {
+        try await db.raw("""
+            CREATE TABLE IF NOT EXISTS \(unsafeRaw: Self.historyTable) (
+                id TEXT PRIMARY KEY,
+                checksum TEXT NOT NULL,
+                applied_at TEXT NOT NULL,
+                execution_ms BIGINT NOT NULL
+            )
+            """).run()
+    }
+
+    private func selectHistory(_ db: any SQLDatabase) async throws -> [AppliedMigration] {
         let rows = try await db.raw("""
             SELECT id, checksum, applied_at, execution_ms FROM \(unsafeRaw: Self.historyTable) ORDER BY id
             """).all()

@@ -1,0 +1,116 @@
+import AppCore
+import Foundation
+import Logging
+
+// Times the migrator applying N generated migrations to a fresh database, against the same SQL run by
+// the engine's own command-line client (sqlite3 / psql) in one transaction per migration, with the same
+// history-row insert. Prints figures only; scripts/bench runs it and docs/benchmarks.md records them.
+//
+// usage: AppBench sqlite DIR [N]
+//        AppBench postgres ADMIN_URL [N]
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 3 else {
+    FileHandle.standardError.write(Data("usage: AppBench sqlite DIR [N] | AppBench postgres ADMIN_URL [N]\n".utf8))
+    exit(2)
+}
+let engine = arguments[1]
+let target = arguments[2]
+let count = arguments.count > 3 ? Int(arguments[3]) ?? 200 : 200
+let rounds = 3
+
+var logger = Logger(label: "bench")
+logger.logLevel = .error
+
+func generated(_ n: Int) -> [Migration] {
+    (1...n).map { i in
+        Migration(id: String(format: "%04d_bench_%d", i, i), statements: [
+            "CREATE TABLE bench_\(i) (id INTEGER PRIMARY KEY, name TEXT NOT NULL, created_at TEXT)",
+            "CREATE INDEX bench_\(i)_name ON bench_\(i) (name)",
+        ])
+    }
+}
+
+/// The baseline script: the same statements and history rows, one BEGIN/COMMIT per migration.
+func baselineScript(_ migrations: [Migration]) -> String {
+    var sql = "CREATE TABLE schema_migrations (id TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL, execution_ms BIGINT NOT NULL);\n"
+    for m in migrations {
+        sql += "BEGIN;\n"
+        for statement in m.statements { sql += statement + ";\n" }
+        sql += "INSERT INTO schema_migrations (id, checksum, applied_at, execution_ms) VALUES ('\(m.id)', '\(m.checksum)', '2026-01-01T00:00:00Z', 0);\n"
+        sql += "COMMIT;\n"
+    }
+    return sql
+}
+
+func run(_ tool: String, _ args: [String], stdin: String) throws -> Duration {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [tool] + args
+    let input = Pipe()
+    process.standardInput = input
+    process.standardOutput = FileHandle.nullDevice
+    let started = ContinuousClock.now
+    try process.run()
+    input.fileHandleForWriting.write(Data(stdin.utf8))
+    try input.fileHandleForWriting.close()
+    process.waitUntilExit()
+    let elapsed = ContinuousClock.now - started
+    guard process.terminationStatus == 0 else { throw BenchError("\(tool) failed") }
+    return elapsed
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+func seconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+}
+
+let migrations = generated(count)
+let script = baselineScript(migrations)
+var ours: [Double] = []
+var baseline: [Double] = []
+
+for round in 0..<rounds {
+    switch engine {
+    case "sqlite":
+        let ourPath = "\(target)/ours-\(round).sqlite", basePath = "\(target)/base-\(round).sqlite"
+        let database = try AppDatabase(location: .sqlite(path: ourPath), logger: logger)
+        let started = ContinuousClock.now
+        let applied = try await Migrator(database: database, migrations: migrations, lockTimeout: .seconds(30), logger: logger).migrate()
+        ours.append(seconds(ContinuousClock.now - started))
+        guard applied.count == count else { throw BenchError("applied \(applied.count) of \(count)") }
+        baseline.append(seconds(try run("sqlite3", [basePath], stdin: script)))
+    case "postgres":
+        let admin = try AppDatabase(location: try DatabaseLocation(url: target), logger: logger)
+        let names = ["bench_ours_\(round)_\(getpid())", "bench_base_\(round)_\(getpid())"]
+        try await admin.withRunning {
+            for name in names {
+                try await admin.withConnection { try await $0.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
+            }
+        }
+        var components = URLComponents(string: target)!
+        components.path = "/\(names[0])"
+        let database = try AppDatabase(location: try DatabaseLocation(url: components.string!), logger: logger)
+        let elapsed = try await database.withRunning {
+            let started = ContinuousClock.now
+            let applied = try await Migrator(database: database, migrations: migrations, lockTimeout: .seconds(30), logger: logger).migrate()
+            guard applied.count == count else { throw BenchError("applied \(applied.count) of \(count)") }
+            return ContinuousClock.now - started
+        }
+        ours.append(seconds(elapsed))
+        components.path = "/\(names[1])"
+        components.query = nil
+        baseline.append(seconds(try run("psql", ["-q", "-v", "ON_ERROR_STOP=1", components.string!], stdin: script)))
+    default:
+        throw BenchError("unknown engine \(engine)")
+    }
+}
+
+let bestOurs = ours.min()!, bestBase = baseline.min()!
+let tool = engine == "sqlite" ? "sqlite3" : "psql"
+func fmt(_ x: Double) -> String { String(format: "%.3f", x) }
+print("\(engine): \(count) migrations, best of \(rounds): migrator \(fmt(bestOurs)) s, \(tool) \(fmt(bestBase)) s, ratio \(String(format: "%.2f", bestOurs / bestBase))x (goal <= 1.5x)")

@@ -1,0 +1,41 @@
+# Sourced by scripts/test and scripts/bench: a throwaway PostgreSQL cluster in a temp folder on a free
+# loopback port, run as the postgres user when we are root. `pg_start` sets PG_URL and arranges for
+# the cluster to be stopped and removed when the calling script exits, whatever its exit status.
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+pg_run() {
+  if [ "$(id -u)" = 0 ]; then
+    su postgres -s /bin/bash -c "$(printf '%q ' "$@")"
+  else
+    "$@"
+  fi
+}
+
+pg_start() {
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then
+    echo "installing PostgreSQL from Debian" >&2
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq postgresql >/dev/null
+    pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  fi
+  pg_tmp=$(mktemp -d /tmp/app-pg.XXXXXX)
+  chmod 755 "$pg_tmp"
+  if [ "$(id -u)" = 0 ]; then chown postgres "$pg_tmp"; fi
+  trap pg_stop EXIT
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+  pg_run "$pg_bin/initdb" -D "$pg_tmp/data" -U postgres --auth=trust --no-sync >/dev/null
+  pg_run "$pg_bin/pg_ctl" -D "$pg_tmp/data" -l "$pg_tmp/postgres.log" -w \
+    -o "-p $port -k $pg_tmp -c listen_addresses=127.0.0.1 -c max_connections=200 $*" start >/dev/null
+  PG_URL="postgres://postgres:test-db-password@127.0.0.1:$port/postgres?sslmode=disable"
+  export PATH="$pg_bin:$PATH"
+  echo "PostgreSQL on 127.0.0.1:$port" >&2
+}
+
+pg_stop() {
+  [ -n "${pg_tmp:-}" ] || return 0
+  pg_run "$pg_bin/pg_ctl" -D "$pg_tmp/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$pg_tmp"
+}
