@@ -125,3 +125,16 @@ struct MigratorTests {
         #expect(try await historyIDs(db) == many.map(\.id))
     }
 }
+
+@Suite("migrator timestamps")
+struct TimestampTests {
+    @Test("history timestamps are RFC 3339 UTC with milliseconds, and agree with Foundation's formatter")
+    func rfc3339() {
+        for seconds in [0.0, 1_700_000_000.123, 4_102_444_799.999, 951_782_400.5] {
+            let date = Date(timeIntervalSince1970: seconds)
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            #expect(Migrator.timestamp(date) == formatter.string(from: date))
+        }
+    }
+}

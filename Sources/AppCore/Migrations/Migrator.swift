@@ -99,7 +99,8 @@ public struct Migrator: Sendable {
         // One connection for the whole run; still one transaction (and one lock) per migration.
         return try await database.withConnection(busyTimeout: Self.sqliteBusyPoll) { db in
             var applied: [String] = []
-            while let next = try await applyNext(db, deadline: deadline, createHistory: applied.isEmpty) {
+            var known: [AppliedMigration]? = nil
+            while let next = try await applyNext(db, deadline: deadline, known: &known) {
                 applied.append(next)
             }
             return applied
@@ -107,12 +108,20 @@ public struct Migrator: Sendable {
     }
 
     /// One transaction: lock, re-read the history, apply the first pending migration and its row.
-    /// Returns nil when nothing is pending.
-    private func applyNext(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, createHistory: Bool) async throws -> String? {
+    /// Returns nil when nothing is pending. `known` carries the history this call last saw: history
+    /// rows are only ever appended, so when the count and the last id still match it, the rows are not
+    /// fetched and decoded again (which would make a long run quadratic).
+    private func applyNext(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, known: inout [AppliedMigration]?) async throws -> String? {
         try await lock(db, deadline: deadline)
         do {
-            if createHistory { try await createHistoryTable(db) }
-            let history = try await selectHistory(db)
+            let history: [AppliedMigration]
+            if let cached = known, try await historyUnchanged(db, since: cached) {
+                history = cached
+            } else {
+                if known == nil { try await createHistoryTable(db) }
+                history = try await selectHistory(db)
+            }
+            known = history
             guard let migration = try pending(given: history).first else {
                 try await db.raw("COMMIT").run()
                 return nil
@@ -129,11 +138,13 @@ public struct Migrator: Sendable {
                 throw MigrationError.failed(migration: migration.id)
             }
             let elapsed = (ContinuousClock.now - started).milliseconds
+            let row = AppliedMigration(id: migration.id, checksum: migration.checksum, appliedAt: Self.timestamp(), executionMs: elapsed)
             try await db.raw("""
                 INSERT INTO \(unsafeRaw: Self.historyTable) (id, checksum, applied_at, execution_ms)
-                VALUES (\(bind: migration.id), \(bind: migration.checksum), \(bind: Self.timestamp()), \(bind: elapsed))
+                VALUES (\(bind: row.id), \(bind: row.checksum), \(bind: row.appliedAt), \(bind: row.executionMs))
                 """).run()
             try await db.raw("COMMIT").run()
+            known = history + [row]
             logger.info("migration applied", metadata: ["migration": "\(migration.id)", "executionMs": "\(elapsed)"])
             return migration.id
         } catch {
@@ -188,6 +199,16 @@ public struct Migrator: Sendable {
         try await historyTableExists(db) ? selectHistory(db) : []
     }
 
+    /// True when the table still holds exactly `cached`'s rows, judged by count and greatest id.
+    private func historyUnchanged(_ db: any SQLDatabase, since cached: [AppliedMigration]) async throws -> Bool {
+        guard let row = try await db.raw("""
+            SELECT COUNT(*) AS n, MAX(id) AS last FROM \(unsafeRaw: Self.historyTable)
+            """).first() else { return false }
+        let count = try row.decode(column: "n", as: Int.self)
+        let last = try row.decode(column: "last", as: String?.self)
+        return count == cached.count && last == cached.map(\.id).max()
+    }
+
     private func createHistoryTable(_ db: any SQLDatabase) async throws {
         try await db.raw("""
             CREATE TABLE IF NOT EXISTS \(unsafeRaw: Self.historyTable) (
@@ -227,10 +248,20 @@ public struct Migrator: Sendable {
         }
     }
 
-    static func timestamp() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date())
+    /// Now, as RFC 3339 UTC with milliseconds. Formatted by hand: a DateFormatter per row costs more
+    /// than the row's insert.
+    static func timestamp(_ date: Date = Date()) -> String {
+        let totalMillis = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        var seconds = time_t(totalMillis / 1000)
+        let millis = Int(totalMillis % 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(millis), 3))Z"
     }
 
     /// A log-safe account of a database error: the server's message, never connection parameters.
