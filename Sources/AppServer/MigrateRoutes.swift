@@ -60,12 +60,12 @@ struct MigrateRoutes: Sendable {
 
     private func post(_ request: Request, _ context: AppRequestContext) async -> Response {
         var applied: [String] = []
-        let response = await decidePost(request, applied: &applied)
+        let response = await decidePost(request, logger: context.logger, applied: &applied)
         log(context, request: request, status: response.status, applied: applied)
         return response
     }
 
-    private func decidePost(_ request: Request, applied: inout [String]) async -> Response {
+    private func decidePost(_ request: Request, logger: Logger, applied: inout [String]) async -> Response {
         if let refusal = refusal(request) { return refusal }
         guard await bodyWithinCap(request) else {
             return .json(.contentTooLarge, Failure("Request body too large"))
@@ -78,7 +78,7 @@ struct MigrateRoutes: Sendable {
             applied = try await migrator.migrate()
             return .json(.ok, Applied(applied: applied))
         } catch {
-            return Self.failure(error)
+            return Self.failure(error, logger: logger)
         }
     }
 
@@ -90,15 +90,18 @@ struct MigrateRoutes: Sendable {
             do {
                 response = .json(.ok, try await migrator.status())
             } catch {
-                response = Self.failure(error)
+                response = Self.failure(error, logger: context.logger)
             }
         }
         log(context, request: request, status: response.status, applied: nil)
         return response
     }
 
-    static func failure(_ error: any Error) -> Response {
-        switch error {
+    static func failure(_ error: any Error, logger: Logger) -> Response {
+        if !(error is MigrationError) {
+            logger.error("migration endpoint: database unavailable", metadata: ["cause": "\(Migrator.describe(error))"])
+        }
+        return switch error {
         case MigrationError.failed(let id):
             .json(.internalServerError, Failure("Migration failed", migration: id))
         case MigrationError.lockTimeout:

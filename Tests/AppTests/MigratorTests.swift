@@ -138,3 +138,19 @@ struct TimestampTests {
         }
     }
 }
+
+@Suite("database")
+struct DatabaseTests {
+    @Test("an unreachable PostgreSQL fails the caller after the lease timeout instead of hanging")
+    func unreachablePostgres() async throws {
+        let database = try AppDatabase(location: try DatabaseLocation(url: "postgres://u@127.0.0.1:9/d?sslmode=disable"), logger: quietLogger)
+        let started = ContinuousClock.now
+        await #expect(throws: DatabaseTimeout.self) {
+            try await database.withRunning {
+                try await database.withConnection { try await $0.raw("SELECT 1").run() }
+            }
+        }
+        let waited = ContinuousClock.now - started
+        #expect(waited >= AppDatabase.leaseTimeout && waited < AppDatabase.leaseTimeout + .seconds(10))
+    }
+}

@@ -26,9 +26,4 @@ public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConver
     public func matches(_ other: Secret) -> Bool {
         digest == other.digest
     }
-
-    /// Constant-time check of a presented string against this secret.
-    public func matches(presented: some StringProtocol) -> Bool {
-        SHA256.hash(data: Data(presented.utf8)) == digest
-    }
 }

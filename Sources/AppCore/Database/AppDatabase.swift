@@ -3,6 +3,7 @@ import Logging
 import NIOSSL
 import PostgresKit
 import SQLiteKit
+import Synchronization
 
 /// The two engines the app runs on. SQL that differs between them branches on this.
 public enum SQLEngine: String, Sendable {
@@ -99,11 +100,14 @@ public final class AppDatabase: Sendable {
     /// `busyTimeout` is how long SQLite waits for another writer before failing with "busy".
     public func withConnection<T: Sendable>(
         busyTimeout: Duration = .seconds(5),
-        _ body: @Sendable (any SQLDatabase) async throws -> T
+        _ body: @Sendable @escaping (any SQLDatabase) async throws -> T
     ) async throws -> T {
         if let postgres {
-            return try await postgres.withConnection { connection in
-                try await body(connection.sql(queryLogLevel: .trace))
+            return try await withLeaseTimeout(Self.leaseTimeout) { leased in
+                try await postgres.withConnection { connection in
+                    leased()
+                    return try await body(connection.sql(queryLogLevel: .trace))
+                }
             }
         }
         let connection = try await SQLiteConnection.open(storage: .file(path: sqlitePath!), logger: logger)
@@ -121,6 +125,10 @@ public final class AppDatabase: Sendable {
             throw error
         }
     }
+
+    /// How long a caller waits for a PostgreSQL connection before giving up. The pool keeps retrying
+    /// an unreachable server in the background; without this bound a request would wait forever.
+    public static let leaseTimeout = Duration.seconds(10)
 
     /// True when the database answers `SELECT 1` within `timeout`.
     public func ping(timeout: Duration = .seconds(2)) async -> Bool {
@@ -141,6 +149,32 @@ extension Duration {
     public var milliseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}
+
+private final class LeaseFlag: Sendable {
+    let value = Mutex(false)
+}
+
+/// Runs `body`, which must call `leased()` once it holds its connection; throws `DatabaseTimeout` when
+/// that has not happened within `limit`. Work after the lease is never cut short.
+func withLeaseTimeout<T: Sendable>(
+    _ limit: Duration,
+    _ body: @Sendable @escaping (_ leased: @Sendable () -> Void) async throws -> T
+) async throws -> T {
+    let leased = LeaseFlag()
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body { leased.value.withLock { $0 = true } } }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            if leased.value.withLock({ $0 }) { return nil }
+            throw DatabaseTimeout()
+        }
+        defer { group.cancelAll() }
+        while let next = try await group.next() {
+            if let value = next { return value }
+        }
+        throw CancellationError()
     }
 }
 
