@@ -21,9 +21,7 @@ func addSessionRoutes(to router: Router<AppRequestContext>, reader: SessionReade
             return .json(.ok, NoSession())
         }
         // Like NextAuth.js, the session's expiry is rolling: now plus the session's max age.
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        let expires = formatter.string(from: Date().addingTimeInterval(maxAge))
+        let expires = RFC3339.string(from: Date().addingTimeInterval(maxAge))
         return .json(.ok, Session(user: User(name: claims.name, email: claims.email, image: claims.picture), expires: expires))
     }
 }

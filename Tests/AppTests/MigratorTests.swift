@@ -134,7 +134,7 @@ struct TimestampTests {
             let date = Date(timeIntervalSince1970: seconds)
             let formatter = ISO8601DateFormatter()
             formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-            #expect(Migrator.timestamp(date) == formatter.string(from: date))
+            #expect(RFC3339.string(from: date) == formatter.string(from: date))
         }
     }
 }

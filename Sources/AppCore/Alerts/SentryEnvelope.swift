@@ -15,20 +15,13 @@ public enum SentryEnvelope {
 
     /// A new event id: 32 lowercase hex characters.
     public static func newEventID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-    }
-
-    static func rfc3339(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
+        SecretGenerator.hex(byteCount: 16)
     }
 
     public static func encode(_ event: Event, dsn: SentryDSN, sentAt: Date = Date()) throws -> Data {
         var payloadObject: [String: Any] = [
             "event_id": event.eventID,
-            "timestamp": rfc3339(event.timestamp),
+            "timestamp": RFC3339.string(from: event.timestamp),
             "platform": "other",
             "level": "error",
             "logger": event.logger,
@@ -41,7 +34,7 @@ public enum SentryEnvelope {
         let payload = try JSONSerialization.data(withJSONObject: payloadObject, options: [.sortedKeys, .withoutEscapingSlashes])
         let header = try JSONSerialization.data(withJSONObject: [
             "event_id": event.eventID,
-            "sent_at": rfc3339(sentAt),
+            "sent_at": RFC3339.string(from: sentAt),
             "dsn": dsn.publicDSN,
         ], options: [.sortedKeys, .withoutEscapingSlashes])
         let itemHeader = try JSONSerialization.data(withJSONObject: [

@@ -17,15 +17,7 @@ public struct Migration: Sendable, Identifiable {
     public init(id: String, statements: [String]) {
         self.id = id
         self.statements = statements
-        let digest = SHA256.hash(data: Data(statements.joined(separator: ";\n").utf8))
-        let hex = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(64)
-        for byte in digest {
-            text.append(hex[Int(byte >> 4)])
-            text.append(hex[Int(byte & 0x0F)])
-        }
-        self.checksum = String(decoding: text, as: UTF8.self)
+        self.checksum = SecretGenerator.hexString(SHA256.hash(data: Data(statements.joined(separator: ";\n").utf8)))
     }
 }
 

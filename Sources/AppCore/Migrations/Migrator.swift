@@ -138,7 +138,7 @@ public struct Migrator: Sendable {
                 throw MigrationError.failed(migration: migration.id)
             }
             let elapsed = (ContinuousClock.now - started).milliseconds
-            let row = AppliedMigration(id: migration.id, checksum: migration.checksum, appliedAt: Self.timestamp(), executionMs: elapsed)
+            let row = AppliedMigration(id: migration.id, checksum: migration.checksum, appliedAt: RFC3339.string(), executionMs: elapsed)
             try await db.raw("""
                 INSERT INTO \(unsafeRaw: Self.historyTable) (id, checksum, applied_at, execution_ms)
                 VALUES (\(bind: row.id), \(bind: row.checksum), \(bind: row.appliedAt), \(bind: row.executionMs))
@@ -246,22 +246,6 @@ public struct Migrator: Sendable {
                 WHERE table_schema = current_schema() AND table_name = \(bind: Self.historyTable)
                 """).first() != nil
         }
-    }
-
-    /// Now, as RFC 3339 UTC with milliseconds. Formatted by hand: a DateFormatter per row costs more
-    /// than the row's insert.
-    static func timestamp(_ date: Date = Date()) -> String {
-        let totalMillis = Int64((date.timeIntervalSince1970 * 1000).rounded())
-        var seconds = time_t(totalMillis / 1000)
-        let millis = Int(totalMillis % 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(millis), 3))Z"
     }
 
     /// A log-safe account of a database error: the server's message, never connection parameters.

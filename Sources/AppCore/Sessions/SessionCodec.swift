@@ -63,8 +63,7 @@ public enum SessionCodec {
             ciphertext = box.ciphertext
             tag = box.tag
         case .a256cbcHS512:
-            var generator = SystemRandomNumberGenerator()
-            iv = Data((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
+            iv = Data(SecretGenerator.bytes(16))
             let cbcIV = try AES._CBC.IV(ivBytes: iv)
             let (macKey, encKey) = split(key)
             ciphertext = try AES._CBC.encrypt(payload, using: encKey, iv: cbcIV)
