@@ -202,6 +202,8 @@ struct MigrateEndpointTests {
         let text = logs.text
         #expect(text.contains("migrate call"), "the calls were logged at all")
         #expect(text.contains("status=200") && text.contains("status=401"))
+        #expect(logs.lines.contains { $0.level == .info && $0.metadata.contains("client=127.0.0.1") && $0.metadata.contains("applied=[") },
+                "each call's outcome is logged at info with the client address and applied ids")
         for needle in [Secrets.migration, Secrets.session, "wrong-token-abcdef", "dXNlcjpwYXNz", "query-token-123"] {
             #expect(!text.contains(needle), "\(needle.prefix(6))… appeared in the log")
         }

@@ -68,7 +68,7 @@ public final class SentryClient: AlertSink {
                 value: "Sentry sentry_version=7, sentry_key=\(dsn.publicKey), sentry_client=\(Self.clientName)/\(Self.clientVersion)"
             )
             request.body = .bytes(ByteBuffer(data: try SentryEnvelope.encode(event, dsn: dsn)))
-            let response = try await httpClient.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
+            let response = try await httpClient.execute(request, timeout: .milliseconds(timeout.milliseconds))
             _ = try? await response.body.collect(upTo: 64 * 1024)
             applyRateLimits(status: response.status.code, headers: response.headers, now: Date())
             if response.status.code >= 300 {
