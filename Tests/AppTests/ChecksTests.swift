@@ -35,6 +35,7 @@ struct ChecksTests {
         .init(id: "migration-secret.shared-with-database", level: .warning,
               triggering: ["MIGRATION_SECRET": Secrets.migration, "DATABASE_URL": "postgres://u:\(Secrets.migration)@127.0.0.1:9/d"],
               fine: ["MIGRATION_SECRET": Secrets.migration, "DATABASE_URL": "postgres://u:other-password@127.0.0.1:9/d"]),
+        .init(id: "migration-secret.not-a-bearer-token", level: .warning, triggering: ["MIGRATION_SECRET": "correct horse battery staple 12345 xyz"], fine: good),
         .init(id: "alerts.not-configured", level: .warning, triggering: ["APP_ENV": "production"],
               fine: ["APP_ENV": "production", "SENTRY_DSN": "https://k@sentry.example/1"]),
         .init(id: "alerts.invalid-dsn", level: .warning, triggering: ["SENTRY_DSN": "not-a-dsn"], fine: ["SENTRY_DSN": "https://k@sentry.example/1"]),

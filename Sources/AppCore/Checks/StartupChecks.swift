@@ -71,6 +71,13 @@ public func checkMigrationSecret(_ config: AppConfig) -> [CheckResult] {
             hint: "The endpoint still works. \(generateHint)"
         ))
     }
+    if MigrationGate.bearerToken("Bearer " + secret.value) == nil {
+        results.append(CheckResult(
+            id: "migration-secret.not-a-bearer-token", level: .warning,
+            message: "MIGRATION_SECRET has characters a bearer token cannot carry (RFC 6750 b64token: letters, digits, -._~+/ and trailing =); every call will get 401.",
+            hint: generateHint
+        ))
+    }
     if case .postgres(let pg) = config.database, let password = pg.password, secret.matches(password) {
         results.append(CheckResult(
             id: "migration-secret.shared-with-database", level: .warning,
