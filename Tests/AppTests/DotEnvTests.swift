@@ -53,29 +53,15 @@ struct DotEnvTests {
 
     /// Node's own parser on the same bytes; nil (and a recorded issue under CI) when node is missing.
     static func nodeParse(_ text: String) throws -> [String: String]? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
+        let result = try runProcess([
             "node", "-e",
             "let s='';process.stdin.setEncoding('utf8');process.stdin.on('data',d=>s+=d).on('end',()=>process.stdout.write(JSON.stringify(require('util').parseEnv(s))))",
-        ]
-        let stdin = Pipe(), stdout = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch {
-            if ProcessInfo.processInfo.environment["CI"] == "true" { Issue.record("node is required for the dotenv comparison") }
+        ], stdin: text)
+        guard result.status == 0 else {
+            if ProcessInfo.processInfo.environment["CI"] == "true" { Issue.record("node is required for the dotenv comparison: \(result.stderr)") }
             return nil
         }
-        stdin.fileHandleForWriting.write(Data(text.utf8))
-        try stdin.fileHandleForWriting.close()
-        let data = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" { Issue.record("node is required for the dotenv comparison") }
-            return nil
-        }
-        return try JSONDecoder().decode([String: String].self, from: data)
+        return try JSONDecoder().decode([String: String].self, from: result.stdout)
     }
 
     @Test("dotenv-expand: ${VAR}, $VAR, defaults, escapes, environment first", arguments: [

@@ -58,22 +58,13 @@ struct SessionTests {
         let secret = "our-side-secret-0123456789"
         let token = try SessionCodec.encode(name: "Grace", email: "grace@example.com", picture: nil, sub: "u-9",
                                             secret: Secret(secret)!, format: Self.format(name, salt))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", ConfigTests.repoFile("scripts/session_vectors.py"), "decode", name, salt, secret, token]
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        if errors.contains("No module named") {
-            if ProcessInfo.processInfo.environment["CI"] == "true" { Issue.record("cryptography and joserfc are required: \(errors)") }
+        let result = try runProcess(["python3", ConfigTests.repoFile("scripts/session_vectors.py"), "decode", name, salt, secret, token])
+        if result.stderr.contains("No module named") {
+            if ProcessInfo.processInfo.environment["CI"] == "true" { Issue.record("cryptography and joserfc are required: \(result.stderr)") }
             return
         }
-        try #require(process.terminationStatus == 0, "python could not decode our token: \(errors)")
-        let decoded = try JSONSerialization.jsonObject(with: data) as! [String: [String: Any]]
+        try #require(result.status == 0, "python could not decode our token: \(result.stderr)")
+        let decoded = try JSONSerialization.jsonObject(with: result.stdout) as! [String: [String: Any]]
         #expect(decoded["claims"]?["email"] as? String == "grace@example.com")
         #expect(decoded["claims"]?["name"] as? String == "Grace")
         #expect(decoded["claims"]?["sub"] as? String == "u-9")

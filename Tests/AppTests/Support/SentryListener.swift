@@ -69,24 +69,15 @@ enum OfficialEnvelopeParser {
         let file = dir.url.appendingPathComponent("envelope.bin")
         try data.write(to: file)
         let script = URL(fileURLWithPath: ConfigTests.repoFile("scripts/check_envelope.py"))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path, file.path]
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        if String(decoding: errors, as: UTF8.self).contains("No module named 'sentry_sdk'") {
+        let result = try runProcess(["python3", script.path, file.path])
+        if result.stderr.contains("No module named 'sentry_sdk'") {
             if ProcessInfo.processInfo.environment["CI"] == "true" {
                 throw ParserMissing()
             }
             return nil
         }
-        guard process.terminationStatus == 0 else { throw ParseFailed(stderr: String(decoding: errors, as: UTF8.self)) }
-        return try JSONSerialization.jsonObject(with: output) as? [String: Any]
+        guard result.status == 0 else { throw ParseFailed(stderr: result.stderr) }
+        return try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any]
     }
 
     struct ParserMissing: Error, CustomStringConvertible {

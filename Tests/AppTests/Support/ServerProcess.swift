@@ -12,19 +12,8 @@ enum AppBinary {
 
     /// Runs `app` to completion and returns its exit status, stdout and stderr.
     static func run(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil) throws -> (status: Int32, out: String, err: String) {
-        let process = Process()
-        process.executableURL = url
-        process.arguments = arguments
-        process.environment = baseEnvironment.merging(environment) { $1 }
-        if let directory { process.currentDirectoryURL = directory }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        let result = try runProcess(arguments, executable: url, environment: baseEnvironment.merging(environment) { $1 }, directory: directory)
+        return (result.status, result.out, result.stderr)
     }
 
     /// A clean environment: only PATH and HOME, so the machine's own variables don't leak into a test.

@@ -118,3 +118,50 @@ enum Secrets {
     static let migration = "m1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2"
     static let session = "s9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8"
 }
+
+/// What a finished child process printed.
+struct ProcessOutput: Sendable {
+    var status: Int32
+    var stdout: Data
+    var stderr: String
+    var out: String { String(decoding: stdout, as: UTF8.self) }
+}
+
+/// Runs a program to completion, feeding `stdin`; stdout and stderr are drained side by side so a
+/// chatty stderr can never block the child. `executable` nil means "find `arguments[0]` on PATH".
+func runProcess(
+    _ arguments: [String], executable: URL? = nil, environment: [String: String]? = nil,
+    directory: URL? = nil, stdin text: String? = nil
+) throws -> ProcessOutput {
+    let process = Process()
+    process.executableURL = executable ?? URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    if let directory { process.currentDirectoryURL = directory }
+    let input = Pipe(), out = Pipe(), err = Pipe()
+    process.standardInput = text == nil ? FileHandle.nullDevice : input
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let errData = LockedData()
+    let drained = DispatchGroup()
+    drained.enter()
+    DispatchQueue.global().async {
+        errData.set(err.fileHandleForReading.readDataToEndOfFile())
+        drained.leave()
+    }
+    if let text {
+        input.fileHandleForWriting.write(Data(text.utf8))
+        try input.fileHandleForWriting.close()
+    }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    drained.wait()
+    process.waitUntilExit()
+    return ProcessOutput(status: process.terminationStatus, stdout: outData, stderr: String(decoding: errData.get(), as: UTF8.self))
+}
+
+private final class LockedData: Sendable {
+    private let storage = Mutex(Data())
+    func set(_ data: Data) { storage.withLock { $0 = data } }
+    func get() -> Data { storage.withLock { $0 } }
+}
