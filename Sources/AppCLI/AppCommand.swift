@@ -20,13 +20,28 @@ struct EnvironmentOption: ParsableArguments {
     var environment: String?
 }
 
-/// Loads the config, or logs why it can't and exits non-zero.
+/// How every command fails: one line on stderr naming the cause (never a secret), then a non-zero
+/// exit. Use as `throw fail("…")`.
+func fail(_ message: String, exitCode: ExitCode = .failure) -> ExitCode {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    return exitCode
+}
+
+/// Loads the config, or fails with the reason.
 func loadConfig(environment: String?, host: String? = nil, port: Int? = nil) throws -> AppConfig {
     do {
         return try AppConfig.load(environmentName: environment, host: host, port: port)
     } catch {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        throw ExitCode.failure
+        throw fail("\(error)")
+    }
+}
+
+/// Sets up the database named by the config, or fails naming the place and the cause.
+func openDatabase(_ config: AppConfig, logger: Logger) throws -> AppDatabase {
+    do {
+        return try AppDatabase(location: config.database, logger: logger)
+    } catch {
+        throw fail("database unavailable: \(AppDatabase.describe(error))")
     }
 }
 

@@ -16,12 +16,14 @@ struct Check: AsyncParsableCommand {
     func run() async throws {
         let config = try loadConfig(environment: env.environment)
         let logger = makeLogger(config)
-        let database = try? AppDatabase(location: config.database, logger: logger)
         let report: CheckReport
-        if let database {
-            report = try await database.withRunning { await runStartupChecks(CheckContext(config: config, database: database)) }
-        } else {
-            report = await runStartupChecks(CheckContext(config: config, database: nil))
+        do {
+            let database = try AppDatabase(location: config.database, logger: logger)
+            let context = CheckContext(config: config, database: database, migrations: Migration.all)
+            report = try await database.withRunning { await runStartupChecks(context) }
+        } catch {
+            // A database that cannot be set up is a finding of the report (database.unreachable, with its cause).
+            report = await runStartupChecks(CheckContext(config: config, database: nil, databaseSetupError: error, migrations: Migration.all))
         }
         switch format {
         case .json:

@@ -16,8 +16,8 @@ struct Migrate: AsyncParsableCommand {
     func run() async throws {
         let config = try loadConfig(environment: env.environment)
         let logger = makeLogger(config)
-        let database = try AppDatabase(location: config.database, logger: logger)
-        let migrator = Migrator(database: database, lockTimeout: config.migrationLockTimeout, logger: logger)
+        let database = try openDatabase(config, logger: logger)
+        let migrator = Migrator(database: database, migrations: Migration.all, lockTimeout: config.migrationLockTimeout, logger: logger)
         let status = self.status, dryRun = self.dryRun
         do {
             try await database.withRunning {
@@ -35,11 +35,9 @@ struct Migrate: AsyncParsableCommand {
                 }
             }
         } catch let error as MigrationError {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode.failure
+            throw fail("\(error)")
         } catch {
-            FileHandle.standardError.write(Data("error: database unavailable: \(Migrator.describe(error))\n".utf8))
-            throw ExitCode.failure
+            throw fail("database unavailable: \(AppDatabase.describe(error))")
         }
     }
 }

@@ -1,6 +1,7 @@
 import AppCore
 import AppServer
 import ArgumentParser
+import Foundation
 import Hummingbird
 
 struct Serve: AsyncParsableCommand {
@@ -12,18 +13,32 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "The port to bind (default: PORT, else 8080).")
     var port: Int?
 
+    @Option(name: .customLong("port-file"), help: "Once listening, write the bound port to this file (useful with --port 0).")
+    var portFile: String?
+
     @OptionGroup var env: EnvironmentOption
 
     func run() async throws {
         let config = try loadConfig(environment: env.environment, host: hostname, port: port)
         let logger = makeLogger(config)
         let app: any ApplicationProtocol
+        let portFile = self.portFile
         do {
-            app = try buildApplication(config: config, logger: logger)
+            app = try buildApplication(config: config, logger: logger, migrations: Migration.all) { port in
+                guard let portFile else { return }
+                do {
+                    try Data("\(port)\n".utf8).write(to: URL(fileURLWithPath: portFile), options: .atomic)
+                } catch {
+                    logger.error("could not write --port-file", metadata: ["path": "\(portFile)", "cause": "\(error.localizedDescription)"])
+                }
+            }
         } catch {
-            logger.critical("startup failed", metadata: ["error": "\(error)"])
-            throw ExitCode.failure
+            throw fail("startup failed: \(error)")
         }
-        try await app.runService()
+        do {
+            try await app.runService()
+        } catch {
+            throw fail("the server stopped: \(error)")
+        }
     }
 }

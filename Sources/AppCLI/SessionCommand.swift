@@ -26,20 +26,17 @@ struct SessionCommand: ParsableCommand {
         func run() throws {
             let config = try loadConfig(environment: env.environment)
             guard config.environment != .production else {
-                FileHandle.standardError.write(Data("error: app session mint is refused in production\n".utf8))
-                throw ExitCode.failure
+                throw fail("app session mint is refused in production")
             }
             guard maxAge > 0 else {
-                FileHandle.standardError.write(Data("error: --max-age must be a positive number of seconds\n".utf8))
-                throw ExitCode.validationFailure
+                throw fail("--max-age must be a positive number of seconds", exitCode: .validationFailure)
             }
             let reader = SessionReader(config: config)
             let chosen = format ?? (config.nextAuthSecret != nil ? .v4 : .v5)
             let sessionFormat: SessionFormat = chosen == .v4 ? .nextAuthV4 : .authJSV5(salt: SessionCookie.authJS)
             guard let secret = reader.secret(for: sessionFormat) else {
                 let variable = chosen == .v4 ? "NEXTAUTH_SECRET" : "AUTH_SECRET (or NEXTAUTH_SECRET)"
-                FileHandle.standardError.write(Data("error: \(variable) is not set\n".utf8))
-                throw ExitCode.failure
+                throw fail("\(variable) is not set")
             }
             print(try SessionCodec.encode(name: name, email: email, secret: secret, format: sessionFormat, maxAge: TimeInterval(maxAge)))
         }

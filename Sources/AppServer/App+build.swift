@@ -27,7 +27,7 @@ public func buildApplication(
     config: AppConfig,
     logger: Logger,
     alerts: (any AlertSink)? = nil,
-    migrations: [Migration] = Migration.all,
+    migrations: [Migration],
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let database = try AppDatabase(location: config.database, logger: logger)

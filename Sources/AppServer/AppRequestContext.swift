@@ -10,7 +10,4 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
         self.coreContext = .init(source: source)
         self.remoteAddress = source.channel.remoteAddress
     }
-
-    /// Request bodies are never read by our routes; a large upload is refused before anything buffers it.
-    public var maxUploadSize: Int { 16 * 1024 }
 }

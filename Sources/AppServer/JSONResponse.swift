@@ -2,15 +2,20 @@ import Foundation
 import Hummingbird
 
 extension Response {
-    /// A JSON response that no cache keeps.
+    /// A JSON response that no cache keeps. A body that cannot be encoded is a server error (500),
+    /// never an empty object under the intended status.
     static func json(_ status: HTTPResponse.Status, _ body: some Encodable, headers extra: HTTPFields = [:]) -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
-        let data = (try? encoder.encode(body)) ?? Data("{}".utf8)
         var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
+        guard let data = try? encoder.encode(body) else {
+            return Response(status: .internalServerError, headers: headers, body: .init(byteBuffer: ByteBuffer(string: Self.encodingFailure)))
+        }
         headers.append(contentsOf: extra)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
+
+    static let encodingFailure = #"{"success":false,"error":"Internal server error"}"#
 }
 
 struct Failure: Encodable {

@@ -6,7 +6,8 @@ import Logging
 struct MigrateRoutes: Sendable {
     static let path = "/api/migrate"
     static let allow = "GET, POST"
-    /// Bodies are ignored; an authorised request with a larger one gets 413.
+    /// Bodies are ignored; an authorised request with a larger one gets 413. The one body cap: it is
+    /// enforced here, by `bodyWithinCap`, since Hummingbird itself streams bodies of any size.
     static let maxBodyBytes = 16 * 1024
 
     let gate: MigrationGate
@@ -99,7 +100,7 @@ struct MigrateRoutes: Sendable {
 
     static func failure(_ error: any Error, logger: Logger) -> Response {
         if !(error is MigrationError) {
-            logger.error("migration endpoint: database unavailable", metadata: ["cause": "\(Migrator.describe(error))"])
+            logger.error("migration endpoint: database unavailable", metadata: ["cause": "\(AppDatabase.describe(error))"])
         }
         return switch error {
         case MigrationError.failed(let id):

@@ -6,7 +6,7 @@ import HummingbirdTesting
 import Logging
 import Testing
 
-@Suite("startup checks")
+@Suite("startup checks", .dropsTestDatabases)
 struct ChecksTests {
     static func config(_ variables: [String: String]) throws -> AppConfig {
         try AppConfig(variables: variables)
@@ -33,8 +33,8 @@ struct ChecksTests {
         .init(id: "migration-secret.weak", level: .warning, triggering: ["MIGRATION_SECRET": "short-but-varied"], fine: good),
         .init(id: "migration-secret.weak", level: .warning, triggering: ["MIGRATION_SECRET": String(repeating: "ab", count: 20)], fine: good),
         .init(id: "migration-secret.shared-with-database", level: .warning,
-              triggering: ["MIGRATION_SECRET": Secrets.migration, "DATABASE_URL": "postgres://u:\(Secrets.migration)@127.0.0.1:9/d"],
-              fine: ["MIGRATION_SECRET": Secrets.migration, "DATABASE_URL": "postgres://u:other-password@127.0.0.1:9/d"]),
+              triggering: ["MIGRATION_SECRET": Secrets.migration, "DATABASE_URL": "postgres://u:\(Secrets.migration)@db.invalid/d"],
+              fine: ["MIGRATION_SECRET": Secrets.migration, "DATABASE_URL": "postgres://u:other-password@db.invalid/d"]),
         .init(id: "migration-secret.not-a-bearer-token", level: .warning, triggering: ["MIGRATION_SECRET": "correct horse battery staple 12345 xyz"], fine: good),
         .init(id: "alerts.not-configured", level: .warning, triggering: ["APP_ENV": "production"],
               fine: ["APP_ENV": "production", "SENTRY_DSN": "https://k@sentry.example/1"]),
@@ -43,9 +43,9 @@ struct ChecksTests {
 
     @Test("each configuration check triggers, and does not trigger", arguments: idCases)
     func configurationCheck(_ c: IDCase) async throws {
-        let on = await runStartupChecks(CheckContext(config: try Self.config(c.triggering), database: nil), checks: Self.configChecks)
+        let on = await runStartupChecks(CheckContext(config: try Self.config(c.triggering), database: nil, migrations: Migration.all), checks: Self.configChecks)
         #expect(on.results.contains { $0.id == c.id && $0.level == c.level })
-        let off = await runStartupChecks(CheckContext(config: try Self.config(c.fine), database: nil), checks: Self.configChecks)
+        let off = await runStartupChecks(CheckContext(config: try Self.config(c.fine), database: nil, migrations: Migration.all), checks: Self.configChecks)
         #expect(!off.ids.contains(c.id))
     }
 
@@ -53,7 +53,7 @@ struct ChecksTests {
 
     @Test("database.unreachable triggers for a database that does not answer, and not for one that does", arguments: Engine.available)
     func unreachable(_ engine: Engine) async throws {
-        let dead: DatabaseLocation = engine == .sqlite ? .sqlite(path: "/proc/no-such-dir/x.sqlite") : try DatabaseLocation(url: "postgres://u@127.0.0.1:9/d?sslmode=disable")
+        let dead: DatabaseLocation = engine == .sqlite ? .sqlite(path: "/proc/no-such-dir/x.sqlite") : try DatabaseLocation(url: "postgres://u@127.0.0.1:\(try refusedPort())/d?sslmode=disable")
         let deadDB = try? AppDatabase(location: dead, logger: quietLogger)
         let down = await Self.runDatabaseCheck(try Self.config([:]), deadDB)
         #expect(down.ids == ["database.unreachable"])
@@ -71,22 +71,22 @@ struct ChecksTests {
         let config = try Self.config(["DATABASE_URL": db.url])
         let checks = StartupCheck.all.filter { $0.name == "database" }
         try await database.withRunning {
-            let before = await runStartupChecks(CheckContext(config: config, database: database), checks: checks)
+            let before = await runStartupChecks(CheckContext(config: config, database: database, migrations: Migration.all), checks: checks)
             let result = try #require(before.results.first { $0.id == "database.pending-migrations" })
             #expect(result.level == .info)
             #expect(result.message.contains("\(Migration.all.count)"))
             #expect(!before.hasIssues, "info is never an issue")
-            _ = try await Migrator(database: database, lockTimeout: .seconds(5), logger: quietLogger).migrate()
-            let after = await runStartupChecks(CheckContext(config: config, database: database), checks: checks)
+            _ = try await Migrator(database: database, migrations: Migration.all, lockTimeout: .seconds(5), logger: quietLogger).migrate()
+            let after = await runStartupChecks(CheckContext(config: config, database: database, migrations: Migration.all), checks: checks)
             #expect(after.results.isEmpty)
         }
     }
 
     static func runDatabaseCheck(_ config: AppConfig, _ database: AppDatabase?) async -> CheckReport {
         let checks = StartupCheck.all.filter { $0.name == "database" }
-        guard let database else { return await runStartupChecks(CheckContext(config: config, database: nil), checks: checks) }
+        guard let database else { return await runStartupChecks(CheckContext(config: config, database: nil, migrations: Migration.all), checks: checks) }
         return (try? await database.withRunning {
-            await runStartupChecks(CheckContext(config: config, database: database), checks: checks)
+            await runStartupChecks(CheckContext(config: config, database: database, migrations: Migration.all), checks: checks)
         }) ?? CheckReport(results: [])
     }
 
@@ -105,8 +105,8 @@ struct ChecksTests {
     func noSecretsInResults() async throws {
         let weak = "weak-secret-value"
         let variables = ["APP_ENV": "production", "MIGRATION_SECRET": weak, "NEXTAUTH_SECRET": weak, "AUTH_SECRET": weak,
-                         "DATABASE_URL": "postgres://u:\(weak)@127.0.0.1:9/d", "SENTRY_DSN": "garbage-\(weak)"]
-        let report = await runStartupChecks(CheckContext(config: try Self.config(variables), database: nil))
+                         "DATABASE_URL": "postgres://u:\(weak)@db.invalid/d", "SENTRY_DSN": "garbage-\(weak)"]
+        let report = await runStartupChecks(CheckContext(config: try Self.config(variables), database: nil, migrations: Migration.all))
         #expect(report.ids.contains("migration-secret.reused") && report.ids.contains("migration-secret.weak"))
         let text = report.results.map { "\($0.id) \($0.message) \($0.hint)" }.joined(separator: "\n")
         #expect(!text.contains(weak))
@@ -114,7 +114,7 @@ struct ChecksTests {
         #expect(!json.contains(weak))
     }
 
-    // MARK: The page's "Startup check behaviour" table, one row each.
+    // MARK: docs/checks.md, "Reporting, by environment": one case per environment and configuration.
 
     struct BehaviourRow: CustomTestStringConvertible, Sendable {
         var environment: String
@@ -131,7 +131,7 @@ struct ChecksTests {
         let db = try await TestDatabase.make(.sqlite)
         // A migrated database, so a correct configuration has nothing at all to report.
         let database = try AppDatabase(location: db.location, logger: quietLogger)
-        _ = try await Migrator(database: database, lockTimeout: .seconds(5), logger: quietLogger).migrate()
+        _ = try await Migrator(database: database, migrations: Migration.all, lockTimeout: .seconds(5), logger: quietLogger).migrate()
 
         let listener = SentryListener()
         let logs = LogCapture()
@@ -144,7 +144,7 @@ struct ChecksTests {
                 variables["MIGRATION_SECRET"] = Secrets.migration
             }
             let config = try AppConfig(variables: variables)
-            let app = try buildApplication(config: config, logger: logs.logger(level: .info))
+            let app = try buildApplication(config: config, logger: logs.logger(level: .info), migrations: Migration.all)
             try await app.test(.router) { _ in }
         }
         let checkLines = logs.lines.filter { $0.metadata.contains("check=") }
@@ -173,7 +173,7 @@ struct ChecksTests {
         let listener = SentryListener()
         try await listener.run { port in
             let config = try AppConfig(variables: ["APP_ENV": "test", "SENTRY_DSN": "http://k@127.0.0.1:\(port)/1"])
-            let report = await runStartupChecks(CheckContext(config: config, database: nil))
+            let report = await runStartupChecks(CheckContext(config: config, database: nil, migrations: Migration.all))
             #expect(report.hasIssues)
             await CheckReporter(environment: config.environment, logger: logs.logger(), alerts: makeAlertSink(config: config, logger: logs.logger())).report(report)
         }
@@ -185,7 +185,7 @@ struct ChecksTests {
     func unknownEnvironment() async throws {
         let logs = LogCapture()
         let config = try AppConfig(variables: ["APP_ENV": "qa-eu", "NEXTAUTH_SECRET": Secrets.session])
-        let report = await runStartupChecks(CheckContext(config: config, database: nil), checks: Self.configChecks)
+        let report = await runStartupChecks(CheckContext(config: config, database: nil, migrations: Migration.all), checks: Self.configChecks)
         await CheckReporter(environment: config.environment, logger: logs.logger(), alerts: nil).report(report)
         #expect(logs.lines.contains { $0.level == .error && $0.metadata.contains("migration-secret.missing") })
     }
@@ -197,7 +197,7 @@ struct ChecksTests {
         let db = try await TestDatabase.make(.sqlite)
         let dir = try TempDir()
         let database = try AppDatabase(location: db.location, logger: quietLogger)
-        _ = try await Migrator(database: database, lockTimeout: .seconds(5), logger: quietLogger).migrate()
+        _ = try await Migrator(database: database, migrations: Migration.all, lockTimeout: .seconds(5), logger: quietLogger).migrate()
 
         let ok = try AppBinary.run(["check"], environment: ["DATABASE_URL": db.url, "MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session], directory: dir.url)
         #expect(ok.status == 0)

@@ -62,7 +62,7 @@ struct ConfigTests {
         try dir.write(".env", example)
         let config = try AppConfig.load(processEnvironment: [:], directory: dir.url)
         #expect(config.migrationSecret == nil)
-        #expect(MigrationGate(config: config).state == .misconfigured)
+        #expect(MigrationGate(config: config).state == .misconfigured(.missing))
     }
 
     @Test("DATABASE_URL forms", arguments: [

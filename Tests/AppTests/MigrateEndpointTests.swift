@@ -1,11 +1,12 @@
 import AppCore
 import Foundation
+@testable import AppServer
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
 
-/// The user's page's "Endpoint behaviour summary", one case per row, on SQLite and PostgreSQL.
+/// The README's "Endpoints" table (its `POST /api/migrate` rows), one case per row, on SQLite and PostgreSQL.
 struct EndpointRow: CustomTestStringConvertible, Sendable {
     var name: String
     var variables: [String: String]
@@ -24,14 +25,14 @@ let endpointRows: [EndpointRow] = [
           authorization: "Bearer \(Secrets.session)", status: .unauthorized, error: "Unauthorized"),
     .init(name: "Correct secret, correct bearer token", variables: ["MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session],
           authorization: "Bearer \(Secrets.migration)", status: .ok, error: nil),
-    // Past the page: the same 503 for an empty value and for reuse of AUTH_SECRET (Auth.js v5's key).
+    // Beyond the first four rows: the same 503 for an empty value and for reuse of AUTH_SECRET (Auth.js v5's key).
     .init(name: "MIGRATION_SECRET empty", variables: ["MIGRATION_SECRET": "", "NEXTAUTH_SECRET": Secrets.session],
           authorization: "Bearer ", status: .serviceUnavailable, error: "Migration endpoint misconfigured"),
     .init(name: "MIGRATION_SECRET === AUTH_SECRET", variables: ["MIGRATION_SECRET": Secrets.migration, "AUTH_SECRET": Secrets.migration],
           authorization: "Bearer \(Secrets.migration)", status: .serviceUnavailable, error: "Migration endpoint misconfigured"),
 ]
 
-@Suite("POST /api/migrate")
+@Suite("POST /api/migrate", .dropsTestDatabases)
 struct MigrateEndpointTests {
     @Test("endpoint table row", arguments: Engine.available, endpointRows)
     func row(_ engine: Engine, _ row: EndpointRow) async throws {
@@ -137,6 +138,9 @@ struct MigrateEndpointTests {
                 #expect(response.status == .methodNotAllowed)
                 #expect(response.headers[.allow] == "GET, POST")
                 #expect(response.headers[.cacheControl] == "no-store")
+                if method != .head {
+                    #expect(NSDictionary(dictionary: response.json) == ["success": false, "error": "Method not allowed"])
+                }
             }
         }
     }
@@ -183,9 +187,30 @@ struct MigrateEndpointTests {
             try await client.execute(
                 uri: "/api/migrate", method: .post, headers: [.authorization: "Bearer \(Secrets.migration)"],
                 body: ByteBuffer(repeating: UInt8(ascii: "x"), count: 64 * 1024)
-            ) { #expect($0.status == .contentTooLarge) }
+            ) { response in
+                #expect(response.status == .contentTooLarge)
+                #expect(response.headers[.contentType] == "application/json")
+                #expect(NSDictionary(dictionary: response.json) == ["success": false, "error": "Request body too large"])
+            }
             #expect(try await historyIDs(db) == nil)
         }
+    }
+
+    @Test("a database that stops answering gets 503 Database unavailable, with the cause in the log", arguments: Engine.available)
+    func databaseUnavailable(_ engine: Engine) async throws {
+        let logs = LogCapture()
+        try await AppHarness.run(engine, logs: logs) { client, db in
+            switch engine {
+            case .sqlite: try FileManager.default.removeItem(at: db.dir.url)
+            case .postgres: try await TestDatabase.adminSQL("DROP DATABASE \(try #require(db.postgres).database) WITH (FORCE)")
+            }
+            try await client.execute(uri: "/api/migrate", method: .post, headers: [.authorization: "Bearer \(Secrets.migration)"]) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect(response.headers[.cacheControl] == "no-store")
+                #expect(NSDictionary(dictionary: response.json) == ["success": false, "error": "Database unavailable"])
+            }
+        }
+        #expect(logs.lines.contains { $0.level == .error && $0.message.contains("database unavailable") && $0.metadata.contains("cause=") })
     }
 
     @Test("no log line holds a secret or a presented token", arguments: Engine.available)
@@ -207,5 +232,23 @@ struct MigrateEndpointTests {
         for needle in [Secrets.migration, Secrets.session, "wrong-token-abcdef", "dXNlcjpwYXNz", "query-token-123"] {
             #expect(!text.contains(needle), "\(needle.prefix(6))… appeared in the log")
         }
+    }
+}
+
+@Suite("JSON responses")
+struct JSONResponseTests {
+    struct Unencodable: Encodable { var value = Double.nan }
+
+    @Test("a body that cannot be encoded is a 500 with a fixed error body, never {} under the intended status")
+    func encodingFailure() {
+        let response = Response.json(.ok, Unencodable())
+        #expect(response.status == .internalServerError)
+        #expect(response.headers[.contentType] == "application/json")
+        #expect(response.headers[.cacheControl] == "no-store")
+    }
+
+    @Test("an encodable body keeps its status")
+    func encodes() {
+        #expect(Response.json(.created, ["a": 1]).status == .created)
     }
 }

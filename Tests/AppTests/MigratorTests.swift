@@ -5,7 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 
-@Suite("migrator")
+@Suite("migrator", .dropsTestDatabases)
 struct MigratorTests {
     static let broken = Migration(id: "0005_create_widgets", statements: [
         "CREATE TABLE widgets (id TEXT PRIMARY KEY)",
@@ -49,7 +49,7 @@ struct MigratorTests {
     func drift(_ engine: Engine) async throws {
         let db = try await TestDatabase.make(engine)
         let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
-        try await buildApplication(config: config, logger: quietLogger).test(.router) { client in
+        try await buildApplication(config: config, logger: quietLogger, migrations: Migration.all).test(.router) { client in
             try await client.execute(uri: "/api/migrate", method: .post, headers: Self.auth) { #expect($0.status == .ok) }
         }
         var edited = Migration.all
@@ -70,7 +70,7 @@ struct MigratorTests {
         let database = try AppDatabase(location: db.location, logger: quietLogger)
         try await database.withRunning {
             _ = try await Migrator(database: database, migrations: Migration.all + [Self.fixed], lockTimeout: .seconds(5), logger: quietLogger).migrate()
-            let status = try await Migrator(database: database, lockTimeout: .seconds(5), logger: quietLogger).status()
+            let status = try await Migrator(database: database, migrations: Migration.all, lockTimeout: .seconds(5), logger: quietLogger).status()
             #expect(status.unknown == ["0005_create_widgets"])
             #expect(status.pending == [])
             #expect(status.applied.count == Migration.all.count + 1)
@@ -87,10 +87,10 @@ struct MigratorTests {
                 // Another runner holds the lock for the whole request.
                 switch engine {
                 case .sqlite: try await sql.raw("BEGIN IMMEDIATE").run()
-                case .postgres: try await sql.raw("SELECT pg_advisory_lock(\(bind: Migrator.advisoryLockKey))").run()
+                case .postgres: try await sql.raw("SELECT pg_advisory_lock(\(bind: migrationLockKey))").run()
                 }
                 let started = ContinuousClock.now
-                try await buildApplication(config: config, logger: quietLogger).test(.router) { client in
+                try await buildApplication(config: config, logger: quietLogger, migrations: Migration.all).test(.router) { client in
                     try await client.execute(uri: "/api/migrate", method: .post, headers: Self.auth) { response in
                         #expect(response.status == .conflict)
                         #expect(response.json["error"] as? String == "Migration already in progress")
@@ -99,7 +99,7 @@ struct MigratorTests {
                 #expect(ContinuousClock.now - started >= .milliseconds(300), "it waited for the lock first")
                 switch engine {
                 case .sqlite: try await sql.raw("ROLLBACK").run()
-                case .postgres: try await sql.raw("SELECT pg_advisory_unlock(\(bind: Migrator.advisoryLockKey))").run()
+                case .postgres: try await sql.raw("SELECT pg_advisory_unlock(\(bind: migrationLockKey))").run()
                 }
             }
         }
@@ -143,7 +143,7 @@ struct TimestampTests {
 struct DatabaseTests {
     @Test("an unreachable PostgreSQL fails the caller after the lease timeout instead of hanging")
     func unreachablePostgres() async throws {
-        let database = try AppDatabase(location: try DatabaseLocation(url: "postgres://u@127.0.0.1:9/d?sslmode=disable"), logger: quietLogger)
+        let database = try AppDatabase(location: try DatabaseLocation(url: "postgres://u@127.0.0.1:\(try refusedPort())/d?sslmode=disable"), logger: quietLogger)
         let started = ContinuousClock.now
         await #expect(throws: DatabaseTimeout.self) {
             try await database.withRunning {
@@ -152,5 +152,99 @@ struct DatabaseTests {
         }
         let waited = ContinuousClock.now - started
         #expect(waited >= AppDatabase.leaseTimeout && waited < AppDatabase.leaseTimeout + .seconds(10))
+    }
+}
+
+/// Failures after a migration's statements ran, inside its transaction: a failed migration (500 with
+/// its id, nothing of it left), unless the connection itself is gone (503).
+@Suite("migration failures inside the transaction", .dropsTestDatabases)
+struct TransactionFailureTests {
+    static let auth: HTTPFields = [.authorization: "Bearer \(Secrets.migration)"]
+
+    static func post(_ engine: Engine, _ migration: Migration, logs: LogCapture = LogCapture(),
+                     _ check: @Sendable @escaping (TestResponse) -> Void) async throws -> TestDatabase {
+        let db = try await TestDatabase.make(engine)
+        let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
+        try await buildApplication(config: config, logger: logs.logger(), migrations: Migration.all + [migration]).test(.router) { client in
+            try await client.execute(uri: "/api/migrate", method: .post, headers: Self.auth) { check($0) }
+        }
+        return db
+    }
+
+    @Test("a history-row INSERT that fails is a failed migration: 500 with its id, rolled back whole", arguments: Engine.available)
+    func insertFails(_ engine: Engine) async throws {
+        // The migration drops the history table, so the INSERT of its own row fails.
+        let migration = Migration(id: "0005_drop_history", statements: ["CREATE TABLE gadgets (id INTEGER)", "DROP TABLE schema_migrations"])
+        let logs = LogCapture()
+        let db = try await Self.post(engine, migration, logs: logs) { response in
+            #expect(response.status == .internalServerError)
+            #expect(response.json["error"] as? String == "Migration failed")
+            #expect(response.json["migration"] as? String == "0005_drop_history")
+        }
+        #expect(try await historyIDs(db) == Migration.all.map(\.id), "the DROP was rolled back with the migration")
+        #expect(try await !tableNames(db).contains("gadgets"))
+        #expect(logs.lines.contains { $0.level == .error && $0.text.contains("0005_drop_history") })
+    }
+
+    @Test("a COMMIT that fails (a deferred foreign key) is a failed migration: 500 with its id", arguments: Engine.available)
+    func commitFails(_ engine: Engine) async throws {
+        let migration = Migration(id: "0005_deferred", statements: [
+            "CREATE TABLE parents (id INTEGER PRIMARY KEY)",
+            "CREATE TABLE children (parent INTEGER REFERENCES parents(id) DEFERRABLE INITIALLY DEFERRED)",
+            "INSERT INTO children (parent) VALUES (7)",
+        ])
+        let db = try await Self.post(engine, migration) { response in
+            #expect(response.status == .internalServerError)
+            #expect(response.json["error"] as? String == "Migration failed")
+            #expect(response.json["migration"] as? String == "0005_deferred")
+        }
+        #expect(try await historyIDs(db) == Migration.all.map(\.id))
+        #expect(try await tableNames(db).isDisjoint(with: ["parents", "children"]))
+    }
+
+    @Test("a connection lost in the middle of a migration is 503 Database unavailable, not a failed migration", .enabled(if: Tool.postgres))
+    func connectionLost() async throws {
+        let migration = Migration(id: "0005_lose_connection", statements: [
+            "CREATE TABLE lost (id INTEGER)", "SELECT pg_terminate_backend(pg_backend_pid())",
+        ])
+        let db = try await Self.post(.postgres, migration) { response in
+            #expect(response.status == .serviceUnavailable)
+            #expect(response.json["error"] as? String == "Database unavailable")
+        }
+        #expect(try await historyIDs(db) == Migration.all.map(\.id))
+        #expect(try await !tableNames(db).contains("lost"))
+    }
+}
+
+@Suite("SQLite that cannot answer")
+struct UnreachableSQLiteTests {
+    @Test("a path that is a folder: set-up succeeds, the ping fails and names SQLite's cause")
+    func pathIsAFolder() async throws {
+        let dir = try TempDir()
+        let path = dir.url.appendingPathComponent("db.sqlite")
+        try FileManager.default.createDirectory(at: path, withIntermediateDirectories: true)
+        let database = try AppDatabase(location: .sqlite(path: path.path), logger: quietLogger)
+        let problem = try #require(await database.problem())
+        #expect(AppDatabase.describe(problem).hasPrefix("SQLite: "))
+        #expect(await !database.ping())
+        let report = await runStartupChecks(
+            CheckContext(config: try AppConfig(variables: [:]), database: database, migrations: Migration.all),
+            checks: StartupCheck.all.filter { $0.name == "database" }
+        )
+        #expect(report.ids == ["database.unreachable"])
+        #expect(report.results.first?.message.contains("(SQLite: ") == true, "the check names the cause")
+    }
+}
+
+@Suite("engines")
+struct EngineTests {
+    @Test("PostgreSQL cases run: the cluster from scripts/test answers (skipped here means every PostgreSQL case was left out)",
+          .enabled(if: Tool.postgres))
+    func postgresCasesRun() async throws {
+        #expect(Engine.available == [.sqlite, .postgres])
+        let admin = try #require(TestDatabase.adminURL, "TEST_DATABASE_URL is not set; run the tests with scripts/test")
+        let database = try AppDatabase(location: try DatabaseLocation(url: admin), logger: quietLogger)
+        let problem = try await database.withRunning { await database.problem(timeout: .seconds(5)) }
+        #expect(problem == nil)
     }
 }

@@ -5,7 +5,7 @@ import NIOCore
 import NIOHTTP1
 import Testing
 
-@Suite("app serve and the command line", .serialized)
+@Suite("app serve and the command line", .serialized, .dropsTestDatabases)
 struct ServerProcessTests {
     func get(_ url: String, headers: [(String, String)] = [], method: HTTPMethod = .GET) async throws -> (Int, String) {
         var request = HTTPClientRequest(url: url)
@@ -41,11 +41,8 @@ struct ServerProcessTests {
         case .sqlite:
             try FileManager.default.removeItem(at: db.dir.url)
         case .postgres:
-            let admin = try AppDatabase(location: try DatabaseLocation(url: ProcessInfo.processInfo.environment["TEST_DATABASE_URL"]), logger: quietLogger)
-            guard case .postgres(let pg) = db.location else { return }
-            try await admin.withRunning {
-                try await admin.withConnection { try await $0.raw("DROP DATABASE \(unsafeRaw: pg.database) WITH (FORCE)").run() }
-            }
+            let pg = try #require(db.postgres)
+            try await TestDatabase.adminSQL("DROP DATABASE \(pg.database) WITH (FORCE)")
         }
         let (status, body) = try await get("\(server.baseURL)/healthz")
         #expect(status == 503)
@@ -54,9 +51,8 @@ struct ServerProcessTests {
         await server.stop()
     }
 
-    @Test("app serve on PostgreSQL answers the migrate contract end to end")
+    @Test("app serve on PostgreSQL answers the migrate contract end to end", .enabled(if: Tool.postgres))
     func servesOnPostgres() async throws {
-        guard Engine.available.contains(.postgres) else { return }
         let db = try await TestDatabase.make(.postgres)
         let dir = try TempDir()
         let server = try await ServerProcess.start(environment: [
@@ -71,27 +67,33 @@ struct ServerProcessTests {
         #expect(!server.output.contains(Secrets.migration) && !server.output.contains(Secrets.session))
     }
 
-    @Test("three app serve processes on one PostgreSQL, 100 concurrent POSTs: each migration once, schema complete")
+    @Test("three app serve processes on one PostgreSQL, 100 concurrent POSTs: each migration once, schema complete", .enabled(if: Tool.postgres))
     func threeInstances() async throws {
-        guard Engine.available.contains(.postgres) else { return }
         let db = try await TestDatabase.make(.postgres)
         let dir = try TempDir()
         let env = ["DATABASE_URL": db.url, "MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session, "APP_ENV": "test"]
         var servers: [ServerProcess] = []
         for _ in 0..<3 { servers.append(try await ServerProcess.start(environment: env, directory: dir.url)) }
         let urls = servers.map(\.baseURL)
-        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+        let answers = try await withThrowingTaskGroup(of: (Int, String).self) { group in
             for i in 0..<100 {
                 group.addTask {
-                    try await get("\(urls[i % 3])/api/migrate", headers: [("Authorization", "Bearer \(Secrets.migration)")], method: .POST).0
+                    try await get("\(urls[i % 3])/api/migrate", headers: [("Authorization", "Bearer \(Secrets.migration)")], method: .POST)
                 }
             }
-            return try await group.reduce(into: [Int]()) { $0.append($1) }
+            return try await group.reduce(into: [(Int, String)]()) { $0.append($1) }
         }
         for server in servers { await server.stop() }
-        #expect(statuses.count == 100)
-        #expect(statuses.allSatisfy { $0 == 200 || $0 == 409 }, "got \(Set(statuses))")
-        #expect(try await historyIDs(db) == Migration.all.map(\.id), "each migration exactly once")
+        #expect(answers.count == 100)
+        // Every call waits for the lock (30 s) rather than giving up: each answers 200, and the ids the
+        // calls report applying add up to every migration, each reported by exactly one call.
+        #expect(answers.allSatisfy { $0.0 == 200 }, "got \(Set(answers.map(\.0)))")
+        let applied = answers.flatMap { answer -> [String] in
+            let json = try? JSONSerialization.jsonObject(with: Data(answer.1.utf8)) as? [String: Any]
+            return json?["applied"] as? [String] ?? []
+        }
+        #expect(applied.sorted() == Migration.all.map(\.id), "each migration applied by exactly one call")
+        #expect(try await historyIDs(db) == Migration.all.map(\.id), "each migration exactly once in the history")
         #expect(try await tableNames(db).isSuperset(of: ["users", "accounts", "sessions", "verification_tokens"]))
         let logs = servers.map(\.output).joined()
         #expect(!logs.contains(Secrets.migration))
@@ -132,7 +134,32 @@ struct ServerProcessTests {
         #expect(status.out.components(separatedBy: "applied  ").count == Migration.all.count + 1)
         #expect(!status.out.contains("pending"))
         #expect(try await historyIDs(db) == Migration.all.map(\.id))
-        let broken = try AppBinary.run(["migrate"], environment: ["DATABASE_URL": "sqlite:///proc/no-such-dir/app.sqlite"], directory: dir.url)
-        #expect(broken.status != 0)
+    }
+
+    @Test("a database that cannot be set up: app migrate and app check name the path and the cause on one line")
+    func brokenDatabaseCommands() throws {
+        let dir = try TempDir()
+        let env = ["DATABASE_URL": "sqlite:///proc/no-such-dir/app.sqlite", "APP_ENV": "test"]
+        let migrate = try AppBinary.run(["migrate"], environment: env, directory: dir.url)
+        #expect(migrate.status == 1)
+        #expect(migrate.out.isEmpty)
+        let lines = migrate.err.split(separator: "\n")
+        #expect(lines.count == 1, "one line: \(migrate.err)")
+        #expect(migrate.err.hasPrefix("error: database unavailable: SQLite file /proc/no-such-dir/app.sqlite: its folder /proc/no-such-dir cannot be created"))
+
+        let check = try AppBinary.run(["check"], environment: env.merging(["MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session]) { $1 }, directory: dir.url)
+        #expect(check.status == 1)
+        #expect(check.out.contains("ERROR database.unreachable: The database named by DATABASE_URL does not answer (SQLite file /proc/no-such-dir/app.sqlite"))
+    }
+
+    @Test("app migrate on an unreachable PostgreSQL fails on one line without the password")
+    func migrateUnreachablePostgres() throws {
+        let dir = try TempDir()
+        let url = "postgres://u:hunter2pass@127.0.0.1:\(try refusedPort())/d?sslmode=disable"
+        let result = try AppBinary.run(["migrate"], environment: ["DATABASE_URL": url, "APP_ENV": "test"], directory: dir.url)
+        #expect(result.status == 1)
+        #expect(result.err.hasPrefix("error: database unavailable: "))
+        #expect(result.err.split(separator: "\n").count == 1)
+        #expect(!(result.out + result.err).contains("hunter2pass"))
     }
 }

@@ -7,7 +7,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 
-@Suite("sessions")
+@Suite("sessions", .dropsTestDatabases)
 struct SessionTests {
     struct Vectors: Decodable {
         struct Token: Decodable { var format: String; var salt: String; var enc: String; var token: String }
@@ -53,16 +53,12 @@ struct SessionTests {
         #expect(SessionCodec.decode(vector.token, secret: Secret("another-secret")!, format: Self.format(vector.format, vector.salt)) == nil)
     }
 
-    @Test("our tokens decode with the Python side", arguments: [("v4", ""), ("v5", "authjs.session-token"), ("v5", "__Secure-authjs.session-token")])
+    @Test("our tokens decode with the Python side", .enabled(if: Tool.python("cryptography", "joserfc")), arguments: [("v4", ""), ("v5", "authjs.session-token"), ("v5", "__Secure-authjs.session-token")])
     func pythonDecodesOurs(_ name: String, _ salt: String) throws {
         let secret = "our-side-secret-0123456789"
         let token = try SessionCodec.encode(name: "Grace", email: "grace@example.com", picture: nil, sub: "u-9",
                                             secret: Secret(secret)!, format: Self.format(name, salt))
         let result = try runProcess(["python3", ConfigTests.repoFile("scripts/session_vectors.py"), "decode", name, salt, secret, token])
-        if result.stderr.contains("No module named") {
-            if ProcessInfo.processInfo.environment["CI"] == "true" { Issue.record("cryptography and joserfc are required: \(result.stderr)") }
-            return
-        }
         try #require(result.status == 0, "python could not decode our token: \(result.stderr)")
         let decoded = try JSONSerialization.jsonObject(with: result.stdout) as! [String: [String: Any]]
         #expect(decoded["claims"]?["email"] as? String == "grace@example.com")

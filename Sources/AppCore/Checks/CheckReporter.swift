@@ -1,6 +1,6 @@
 import Logging
 
-/// Reports a check report according to the environment, exactly as the user's page says:
+/// Reports a check report according to the environment (docs/checks.md, "Reporting, by environment"):
 /// production logs errors at error level and alerts, and warnings at warning level; development and
 /// staging log every issue as a warning; test logs nothing. Info results go to the info log only.
 public struct CheckReporter: Sendable {

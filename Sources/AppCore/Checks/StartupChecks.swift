@@ -5,11 +5,14 @@ public struct CheckContext: Sendable {
     public var config: AppConfig
     /// Nil when the database could not even be set up; the database checks then report it unreachable.
     public var database: AppDatabase?
+    /// Why `database` is nil, when setting it up failed; the database check names it.
+    public var databaseSetupError: (any Error)?
     public var migrations: [Migration]
 
-    public init(config: AppConfig, database: AppDatabase?, migrations: [Migration] = Migration.all) {
+    public init(config: AppConfig, database: AppDatabase?, databaseSetupError: (any Error)? = nil, migrations: [Migration]) {
         self.config = config
         self.database = database
+        self.databaseSetupError = databaseSetupError
         self.migrations = migrations
     }
 }
@@ -44,26 +47,27 @@ public func runStartupChecks(_ context: CheckContext, checks: [StartupCheck] = S
 
 private let generateHint = "Generate one with `app secret`; it must differ from NEXTAUTH_SECRET and AUTH_SECRET."
 
-/// The user's page's check: the migration secret is set, is not a session-signing key, and is strong.
+/// The migration secret (README, "Startup checks"): the gate's own verdict on it (missing or reused as
+/// a session-signing key), then whether it is strong and presentable.
 public func checkMigrationSecret(_ config: AppConfig) -> [CheckResult] {
-    guard let secret = config.migrationSecret else {
+    var results: [CheckResult] = []
+    switch MigrationGate(config: config).state {
+    case .misconfigured(.missing):
         return [CheckResult(
             id: "migration-secret.missing", level: .error,
             message: "MIGRATION_SECRET is not set; POST /api/migrate answers 503 until it is.",
             hint: "\(generateHint) There is no fallback to any other variable."
         )]
-    }
-    var results: [CheckResult] = []
-    let reusedAs = [("NEXTAUTH_SECRET", config.nextAuthSecret), ("AUTH_SECRET", config.authSecret)]
-        .filter { $0.1.map(secret.matches) ?? false }
-        .map(\.0)
-    if !reusedAs.isEmpty {
+    case .misconfigured(.reused(let variables)):
         results.append(CheckResult(
             id: "migration-secret.reused", level: .error,
-            message: "MIGRATION_SECRET equals \(reusedAs.joined(separator: " and ")), a session-signing key; POST /api/migrate answers 503 until they differ.",
+            message: "MIGRATION_SECRET equals \(variables.joined(separator: " and ")), a session-signing key; POST /api/migrate answers 503 until they differ.",
             hint: generateHint
         ))
+    case .ready:
+        break
     }
+    guard let secret = config.migrationSecret else { return results }
     if secret.value.count < 32 || Set(secret.value).count < 8 {
         results.append(CheckResult(
             id: "migration-secret.weak", level: .warning,
@@ -117,14 +121,23 @@ public func checkAlerts(_ config: AppConfig) -> [CheckResult] {
 
 /// The database answers, and how many migrations wait (a fresh deploy before its migrate call is normal).
 public func checkDatabase(_ context: CheckContext) async -> [CheckResult] {
-    let unreachable = CheckResult(
-        id: "database.unreachable", level: .error,
-        message: "The database named by DATABASE_URL does not answer.",
-        hint: "Check DATABASE_URL, that the server is running and reachable, and its credentials."
-    )
-    guard let database = context.database, await database.ping(timeout: .seconds(5)) else { return [unreachable] }
+    func unreachable(_ cause: (any Error)?) -> [CheckResult] {
+        [CheckResult(
+            id: "database.unreachable", level: .error,
+            message: "The database named by DATABASE_URL does not answer"
+                + (cause.map { " (\(AppDatabase.describe($0)))." } ?? "."),
+            hint: "Check DATABASE_URL, that the server is running and reachable, and its credentials."
+        )]
+    }
+    guard let database = context.database else { return unreachable(context.databaseSetupError) }
+    if let problem = await database.problem(timeout: .seconds(5)) { return unreachable(problem) }
     let migrator = Migrator(database: database, migrations: context.migrations, lockTimeout: .seconds(1), logger: .init(label: "checks"))
-    guard let status = try? await withTimeout(.seconds(5), { try await migrator.status() }) else { return [unreachable] }
+    let status: MigrationStatus
+    do {
+        status = try await withTimeout(.seconds(5)) { try await migrator.status() }
+    } catch {
+        return unreachable(error)
+    }
     guard !status.pending.isEmpty else { return [] }
     return [CheckResult(
         id: "database.pending-migrations", level: .info,

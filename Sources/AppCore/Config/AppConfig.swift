@@ -15,7 +15,8 @@ public enum AppEnvironment: String, Sendable, CaseIterable {
 public struct AppConfig: Sendable, CustomStringConvertible {
     /// The name given in `APP_ENV` or `--env`; it picks the `.env.<name>` files.
     public var environmentName: String
-    public var environment: AppEnvironment
+    /// How the app behaves: derived from `environmentName`, so the two cannot disagree.
+    public var environment: AppEnvironment { AppEnvironment(name: environmentName) }
     public var host: String
     public var port: Int
     public var database: DatabaseLocation
@@ -30,9 +31,10 @@ public struct AppConfig: Sendable, CustomStringConvertible {
 
     public static let defaultHost = "127.0.0.1"
     public static let defaultPort = 8080
+    public static let defaultEnvironmentName = "development"
 
     public init(
-        environmentName: String = "development",
+        environmentName: String = AppConfig.defaultEnvironmentName,
         host: String = AppConfig.defaultHost,
         port: Int = AppConfig.defaultPort,
         database: DatabaseLocation = .sqlite(path: DatabaseLocation.defaultSQLitePath),
@@ -45,7 +47,6 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         logLevel: Logger.Level = .info
     ) {
         self.environmentName = environmentName
-        self.environment = AppEnvironment(name: environmentName)
         self.host = host
         self.port = port
         self.database = database
@@ -58,6 +59,14 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         self.logLevel = logLevel
     }
 
+    /// The session-signing keys that are set, each with the variable it came from.
+    /// The migration gate refuses a `MIGRATION_SECRET` equal to any of them.
+    public var sessionKeys: [(variable: String, secret: Secret)] {
+        [("NEXTAUTH_SECRET", nextAuthSecret), ("AUTH_SECRET", authSecret)].compactMap { name, secret in
+            secret.map { (name, $0) }
+        }
+    }
+
     public var description: String {
         "AppConfig(environment: \(environmentName), host: \(host), port: \(port), database: \(database), "
             + "MIGRATION_SECRET: \(migrationSecret == nil ? "unset" : "<redacted>"), "
@@ -66,11 +75,37 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             + "SENTRY_DSN: \(sentryDSN == nil ? "unset" : "<redacted>"))"
     }
 
+    /// Every variable the app reads, and whether its value is a secret. The one list: the reader
+    /// redacts exactly these, and nothing else declares secrecy.
+    public enum Variable: String, CaseIterable, Sendable {
+        case appEnv = "APP_ENV", host = "HOST", port = "PORT", databaseURL = "DATABASE_URL"
+        case migrationSecret = "MIGRATION_SECRET", nextAuthSecret = "NEXTAUTH_SECRET", authSecret = "AUTH_SECRET"
+        case sentryDSN = "SENTRY_DSN", sentryRelease = "SENTRY_RELEASE"
+        case migrationLockTimeout = "MIGRATION_LOCK_TIMEOUT", logLevel = "LOG_LEVEL"
+
+        public var isSecret: Bool {
+            switch self {
+            case .databaseURL, .migrationSecret, .nextAuthSecret, .authSecret, .sentryDSN: true
+            default: false
+            }
+        }
+
+        /// swift-configuration's key for the variable: `MIGRATION_SECRET` is `migration.secret`.
+        var key: ConfigKey { ConfigKey(rawValue.lowercased().replacingOccurrences(of: "_", with: ".")) }
+    }
+
     /// The variables whose values are secrets; swift-configuration redacts them in its own reporting.
-    public static let secretKeys: Set<String> = ["MIGRATION_SECRET", "NEXTAUTH_SECRET", "AUTH_SECRET", "DATABASE_URL", "SENTRY_DSN"]
+    public static var secretKeys: Set<String> { Set(Variable.allCases.filter(\.isSecret).map(\.rawValue)) }
+
+    /// The environment's name: the `--env` flag, else `APP_ENV`, else development.
+    /// `load` and `init(variables:)` both resolve it here.
+    public static func environmentName(flag: String?, variables: [String: String]) -> String {
+        nonEmpty(flag) ?? nonEmpty(variables[Variable.appEnv.rawValue]) ?? defaultEnvironmentName
+    }
 
     /// Reads the process environment and the `.env` files in `directory`.
-    /// Command-line values (`environmentName`, `host`, `port`) win over both.
+    /// Command-line values (`environmentName`, `host`, `port`) win over both. `APP_ENV` comes from the
+    /// process environment only, since it picks the `.env` files.
     public static func load(
         processEnvironment: [String: String] = ProcessInfo.processInfo.environment,
         directory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
@@ -78,55 +113,54 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         host flagHost: String? = nil,
         port flagPort: Int? = nil
     ) throws -> AppConfig {
-        let envName = nonEmpty(flagEnvironment) ?? nonEmpty(processEnvironment["APP_ENV"]) ?? "development"
+        let envName = environmentName(flag: flagEnvironment, variables: processEnvironment)
         let merged = try DotEnv.load(directory: directory, environment: envName, processEnvironment: processEnvironment)
         return try AppConfig(variables: merged, environmentName: envName, host: flagHost, port: flagPort)
     }
 
-    /// Builds the config from already-merged variables.
-    public init(variables: [String: String], environmentName: String? = nil, host flagHost: String? = nil, port flagPort: Int? = nil) throws {
+    /// Builds the config from already-merged variables: the path `load` takes, and the tests with it.
+    public init(variables: [String: String], environmentName flagEnvironment: String? = nil, host flagHost: String? = nil, port flagPort: Int? = nil) throws {
         let provider = EnvironmentVariablesProvider(
             environmentVariables: variables,
             secretsSpecifier: .specific(Self.secretKeys)
         )
         let reader = ConfigReader(provider: provider)
-        func string(_ key: String, secret: Bool = false) -> String? {
-            Self.nonEmpty(reader.string(forKey: ConfigKey(key), isSecret: secret))
+        func string(_ variable: Variable) -> String? {
+            Self.nonEmpty(reader.string(forKey: variable.key))
         }
 
-        let envName = Self.nonEmpty(environmentName) ?? string("app.env") ?? "development"
         var port = Self.defaultPort
         if let flagPort {
             guard (0...65535).contains(flagPort) else { throw ConfigError.invalidPort }
             port = flagPort
-        } else if let raw = string("port") {
+        } else if let raw = string(.port) {
             guard let value = Int(raw.trimmingCharacters(in: .whitespaces)), (0...65535).contains(value) else {
                 throw ConfigError.invalidPort
             }
             port = value
         }
         var lockTimeout = Duration.seconds(30)
-        if let raw = string("migration.lock.timeout") {
+        if let raw = string(.migrationLockTimeout) {
             guard let seconds = Double(raw), seconds.isFinite, (0...3600).contains(seconds) else {
                 throw ConfigError.invalidLockTimeout
             }
             lockTimeout = .milliseconds(Int64(seconds * 1000))
         }
         var logLevel = Logger.Level.info
-        if let raw = string("log.level") {
+        if let raw = string(.logLevel) {
             guard let level = Logger.Level(rawValue: raw.lowercased()) else { throw ConfigError.invalidLogLevel }
             logLevel = level
         }
         self.init(
-            environmentName: envName,
-            host: Self.nonEmpty(flagHost) ?? string("host") ?? Self.defaultHost,
+            environmentName: Self.environmentName(flag: flagEnvironment, variables: variables),
+            host: Self.nonEmpty(flagHost) ?? string(.host) ?? Self.defaultHost,
             port: port,
-            database: try DatabaseLocation(url: string("database.url", secret: true)),
-            migrationSecret: Secret(string("migration.secret", secret: true)),
-            nextAuthSecret: Secret(string("nextauth.secret", secret: true)),
-            authSecret: Secret(string("auth.secret", secret: true)),
-            sentryDSN: Secret(string("sentry.dsn", secret: true)),
-            sentryRelease: string("sentry.release"),
+            database: try DatabaseLocation(url: string(.databaseURL)),
+            migrationSecret: Secret(string(.migrationSecret)),
+            nextAuthSecret: Secret(string(.nextAuthSecret)),
+            authSecret: Secret(string(.authSecret)),
+            sentryDSN: Secret(string(.sentryDSN)),
+            sentryRelease: string(.sentryRelease),
             migrationLockTimeout: lockTimeout,
             logLevel: logLevel
         )

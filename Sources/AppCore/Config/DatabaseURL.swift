@@ -40,6 +40,7 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// Equality is synthesized over every field; the password compares through `Secret`'s constant-time `==`.
 public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
     public enum SSLMode: String, Sendable, Equatable, CaseIterable {
         case disable, allow, prefer, require
@@ -56,11 +57,6 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         "postgres://\(username)\(password == nil ? "" : ":<redacted>")@\(host):\(port)/\(database)?sslmode=\(sslMode.rawValue)"
-    }
-
-    public static func == (a: Self, b: Self) -> Bool {
-        a.host == b.host && a.port == b.port && a.username == b.username && a.database == b.database
-            && a.sslMode == b.sslMode && a.password?.value == b.password?.value
     }
 
     init(_ raw: String) throws {

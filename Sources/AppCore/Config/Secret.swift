@@ -6,7 +6,7 @@ import Foundation
 /// Its `description` and `debugDescription` never show the value, so a secret that slips into
 /// string interpolation, a log line or a crash dump prints as `<redacted>`.
 /// Comparison goes through SHA-256 digests in constant time, so neither content nor length leaks.
-public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+public struct Secret: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
     /// The raw value. Read it only where the secret is used for its purpose (signing, a bearer check, a connection).
     public let value: String
 
@@ -25,5 +25,10 @@ public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConver
     /// Constant-time equality on digests.
     public func matches(_ other: Secret) -> Bool {
         digest == other.digest
+    }
+
+    /// The same constant-time comparison, so a type holding a secret can synthesize its `==`.
+    public static func == (a: Secret, b: Secret) -> Bool {
+        a.matches(b)
     }
 }

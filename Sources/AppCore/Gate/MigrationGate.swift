@@ -4,11 +4,20 @@ import Foundation
 /// Decides, for every request to the migration endpoint, whether it may reach the migrator.
 ///
 /// The state is worked out once, at startup, from the config: a missing `MIGRATION_SECRET`, or one
-/// equal to a session-signing key (`NEXTAUTH_SECRET`, `AUTH_SECRET`), makes the endpoint
-/// misconfigured, and no request gets past that. There is no fallback to any other variable.
+/// equal to a session-signing key (`AppConfig.sessionKeys`), makes the endpoint misconfigured, and no
+/// request gets past that. There is no fallback to any other variable.
 public struct MigrationGate: Sendable {
+    /// Why the endpoint cannot be used. The one place this rule is decided: the startup check
+    /// `migration-secret.*` reports exactly what the gate found.
+    public enum Misconfiguration: Sendable, Equatable {
+        /// `MIGRATION_SECRET` is unset or empty.
+        case missing
+        /// `MIGRATION_SECRET` equals these session-signing keys (variable names, never values).
+        case reused(as: [String])
+    }
+
     public enum State: Sendable, Equatable {
-        case misconfigured
+        case misconfigured(Misconfiguration)
         case ready
     }
 
@@ -26,14 +35,19 @@ public struct MigrationGate: Sendable {
     private let expected: Data?
 
     public init(config: AppConfig) {
-        self.init(migrationSecret: config.migrationSecret, sessionSecrets: [config.nextAuthSecret, config.authSecret])
+        self.init(migrationSecret: config.migrationSecret, sessionKeys: config.sessionKeys)
     }
 
-    public init(migrationSecret: Secret?, sessionSecrets: [Secret?]) {
-        guard let migrationSecret,
-              !sessionSecrets.contains(where: { $0.map(migrationSecret.matches) ?? false })
-        else {
-            self.state = .misconfigured
+    public init(migrationSecret: Secret?, sessionKeys: [(variable: String, secret: Secret)]) {
+        guard let migrationSecret else {
+            self.state = .misconfigured(.missing)
+            self.expected = nil
+            return
+        }
+        // Every key is compared (no early exit), so the answer names each variable it equals.
+        let reusedAs = sessionKeys.filter { migrationSecret.matches($0.secret) }.map(\.variable)
+        guard reusedAs.isEmpty else {
+            self.state = .misconfigured(.reused(as: reusedAs))
             self.expected = nil
             return
         }
@@ -44,7 +58,7 @@ public struct MigrationGate: Sendable {
     /// Decides on the raw `Authorization` header values of a request (nil or empty when absent).
     /// Only the header is read: a token in the query string or the body never counts.
     public func decide(authorization: [String]) -> Decision {
-        guard state == .ready, let expected else { return .misconfigured }
+        guard let expected else { return .misconfigured }
         // More than one Authorization header is ambiguous; refuse it.
         guard authorization.count == 1, let token = Self.bearerToken(authorization[0]) else { return .unauthorized }
         // Digests of equal length, compared in constant time: neither content nor length leaks.

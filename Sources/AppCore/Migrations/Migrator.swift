@@ -1,7 +1,6 @@
 import Foundation
 import Logging
-import PostgresKit
-import SQLiteKit
+import SQLKit
 
 /// Why a migration call did not apply everything.
 public enum MigrationError: Error, Equatable, CustomStringConvertible {
@@ -39,20 +38,18 @@ public struct MigrationStatus: Sendable, Equatable, Codable {
 
 /// Applies migrations one transaction each, one runner at a time across every instance.
 ///
-/// The lock: PostgreSQL takes a transaction-level advisory lock (released at COMMIT, so it works
-/// behind a transaction-mode pooler); SQLite takes the write lock with `BEGIN IMMEDIATE`. After the
-/// lock is held the history is read again, so a migration another instance applied meanwhile is skipped.
+/// The lock is the engine's (`DatabaseEngine.beginLocked`): a transaction-level advisory lock on
+/// PostgreSQL, the write lock on SQLite. After the lock is held the history is read again, so a
+/// migration another instance applied meanwhile is skipped.
 public struct Migrator: Sendable {
     public static let historyTable = "schema_migrations"
-    /// The advisory lock key: "migrate1" as a 64-bit integer.
-    static let advisoryLockKey: Int64 = 0x6D69_6772_6174_6531
 
     let database: AppDatabase
     let migrations: [Migration]
     let lockTimeout: Duration
     let logger: Logger
 
-    public init(database: AppDatabase, migrations: [Migration] = Migration.all, lockTimeout: Duration, logger: Logger) {
+    public init(database: AppDatabase, migrations: [Migration], lockTimeout: Duration, logger: Logger) {
         self.database = database
         self.migrations = migrations
         self.lockTimeout = lockTimeout
@@ -112,7 +109,7 @@ public struct Migrator: Sendable {
     /// rows are only ever appended, so when the count and the last id still match it, the rows are not
     /// fetched and decoded again (which would make a long run quadratic).
     private func applyNext(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, known: inout [AppliedMigration]?) async throws -> String? {
-        try await lock(db, deadline: deadline)
+        guard try await database.engine.beginLocked(db, deadline: deadline) else { throw MigrationError.lockTimeout }
         do {
             let history: [AppliedMigration]
             if let cached = known, try await historyUnchanged(db, since: cached) {
@@ -126,26 +123,9 @@ public struct Migrator: Sendable {
                 try await db.raw("COMMIT").run()
                 return nil
             }
-            let started = ContinuousClock.now
-            do {
-                for statement in migration.statements {
-                    try await db.raw("\(unsafeRaw: statement)").run()
-                }
-            } catch {
-                logger.error("migration failed", metadata: [
-                    "migration": "\(migration.id)", "cause": "\(Self.describe(error))",
-                ])
-                throw MigrationError.failed(migration: migration.id)
-            }
-            let elapsed = (ContinuousClock.now - started).milliseconds
-            let row = AppliedMigration(id: migration.id, checksum: migration.checksum, appliedAt: RFC3339.string(), executionMs: elapsed)
-            try await db.raw("""
-                INSERT INTO \(unsafeRaw: Self.historyTable) (id, checksum, applied_at, execution_ms)
-                VALUES (\(bind: row.id), \(bind: row.checksum), \(bind: row.appliedAt), \(bind: row.executionMs))
-                """).run()
-            try await db.raw("COMMIT").run()
+            let row = try await apply(migration, db)
             known = history + [row]
-            logger.info("migration applied", metadata: ["migration": "\(migration.id)", "executionMs": "\(elapsed)"])
+            logger.info("migration applied", metadata: ["migration": "\(migration.id)", "executionMs": "\(row.executionMs)"])
             return migration.id
         } catch {
             try? await db.raw("ROLLBACK").run()
@@ -153,50 +133,40 @@ public struct Migrator: Sendable {
         }
     }
 
-    /// How long one `BEGIN IMMEDIATE` attempt may block a thread-pool thread in SQLite's busy handler.
-    static let sqliteBusyPoll = Duration.milliseconds(10)
-
-    /// Opens the transaction and takes the runner lock, waiting until `deadline` at most.
-    private func lock(_ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws {
-        switch database.engine {
-        case .sqlite:
-            // Poll with short busy waits and async sleeps in between, so waiting runners never hold
-            // SQLite's thread pool (and with it every other request) for the whole lock wait.
-            while true {
-                do {
-                    try await db.raw("BEGIN IMMEDIATE").run()
-                    return
-                } catch let error as SQLiteError where Self.isBusy(error) {
-                    guard ContinuousClock.now < deadline else { throw MigrationError.lockTimeout }
-                    try await Task.sleep(for: .milliseconds(Int.random(in: 5...25)))
-                }
+    /// The migration's statements, its history row and the COMMIT, inside the open transaction.
+    /// A failure of any of them is the migration's failure (500 with its id), unless the connection
+    /// itself is gone: then the database is unavailable and the error goes up as it is.
+    private func apply(_ migration: Migration, _ db: any SQLDatabase) async throws -> AppliedMigration {
+        let started = ContinuousClock.now
+        do {
+            for statement in migration.statements {
+                try await db.raw("\(unsafeRaw: statement)").run()
             }
-        case .postgres:
-            // A transaction-level advisory lock, so it is released at COMMIT and works behind a
-            // transaction-mode pooler; polled with pg_try_, so the wait is bounded by the deadline.
-            while true {
-                try await db.raw("BEGIN").run()
-                do {
-                    let row = try await db.raw("SELECT pg_try_advisory_xact_lock(\(bind: Self.advisoryLockKey)) AS locked").first()
-                    if try row?.decode(column: "locked", as: Bool.self) == true { return }
-                    try await db.raw("ROLLBACK").run()
-                } catch {
-                    try? await db.raw("ROLLBACK").run()
-                    throw error
-                }
-                guard ContinuousClock.now < deadline else { throw MigrationError.lockTimeout }
-                try await Task.sleep(for: .milliseconds(Int.random(in: 10...50)))
-            }
+            let row = AppliedMigration(
+                id: migration.id, checksum: migration.checksum, appliedAt: RFC3339.string(),
+                executionMs: (ContinuousClock.now - started).milliseconds
+            )
+            try await db.raw("""
+                INSERT INTO \(unsafeRaw: Self.historyTable) (id, checksum, applied_at, execution_ms)
+                VALUES (\(bind: row.id), \(bind: row.checksum), \(bind: row.appliedAt), \(bind: row.executionMs))
+                """).run()
+            try await db.raw("COMMIT").run()
+            return row
+        } catch {
+            if database.engine.isConnectionLost(error) { throw error }
+            logger.error("migration failed", metadata: [
+                "migration": "\(migration.id)", "cause": "\(AppDatabase.describe(error))",
+            ])
+            throw MigrationError.failed(migration: migration.id)
         }
     }
 
-    private static func isBusy(_ error: SQLiteError) -> Bool {
-        [.busy, .busyTimeout, .busyInRecovery, .busyInSnapshot, .locked].contains(error.reason)
-    }
+    /// How long one `BEGIN IMMEDIATE` attempt may block a thread-pool thread in SQLite's busy handler.
+    static let sqliteBusyPoll = Duration.milliseconds(10)
 
     /// The history, or none when the table does not exist yet; creates nothing.
     private func readHistory(_ db: any SQLDatabase) async throws -> [AppliedMigration] {
-        try await historyTableExists(db) ? selectHistory(db) : []
+        try await database.engine.tableExists(db, Self.historyTable) ? selectHistory(db) : []
     }
 
     /// True when the table still holds exactly `cached`'s rows, judged by count and greatest id.
@@ -232,32 +202,5 @@ public struct Migrator: Sendable {
                 executionMs: try row.decode(column: "execution_ms", as: Int64.self)
             )
         }
-    }
-
-    private func historyTableExists(_ db: any SQLDatabase) async throws -> Bool {
-        switch database.engine {
-        case .sqlite:
-            try await db.raw("""
-                SELECT name FROM sqlite_master WHERE type = 'table' AND name = \(bind: Self.historyTable)
-                """).first() != nil
-        case .postgres:
-            try await db.raw("""
-                SELECT table_name FROM information_schema.tables
-                WHERE table_schema = current_schema() AND table_name = \(bind: Self.historyTable)
-                """).first() != nil
-        }
-    }
-
-    /// A log-safe account of a database error: the server's message, never connection parameters.
-    public static func describe(_ error: any Error) -> String {
-        if let pg = error as? PSQLError {
-            let state = pg.serverInfo?[.sqlState] ?? "?"
-            let message = pg.serverInfo?[.message] ?? "\(pg.code)"
-            return "PostgreSQL \(state): \(message)"
-        }
-        if let lite = error as? SQLiteError {
-            return "SQLite: \(lite.message)"
-        }
-        return String(describing: type(of: error))
     }
 }

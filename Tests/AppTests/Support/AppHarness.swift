@@ -56,7 +56,7 @@ func tableNames(_ db: TestDatabase) async throws -> Set<String> {
     let database = try AppDatabase(location: db.location, logger: quietLogger)
     return try await database.withRunning {
         try await database.withConnection { sql in
-            let query: SQLQueryString = database.engine == .sqlite
+            let query: SQLQueryString = database.kind == .sqlite
                 ? "SELECT name AS t FROM sqlite_master WHERE type = 'table'"
                 : "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = current_schema()"
             return Set(try await sql.raw(query).all().map { try $0.decode(column: "t", as: String.self) })

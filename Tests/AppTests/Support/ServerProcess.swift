@@ -38,10 +38,14 @@ final class ServerProcess: Sendable {
         self.log = log
     }
 
+    /// Starts `app serve --port 0 --port-file …` and learns the bound port from the file the server
+    /// writes in its `onServerRunning` callback.
     static func start(environment: [String: String], directory: URL, arguments: [String] = []) async throws -> ServerProcess {
+        let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("app-port-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: portFile) }
         let process = Process()
         process.executableURL = AppBinary.url
-        process.arguments = ["serve", "--hostname", "127.0.0.1", "--port", "0"] + arguments
+        process.arguments = ["serve", "--hostname", "127.0.0.1", "--port", "0", "--port-file", portFile.path] + arguments
         process.environment = AppBinary.baseEnvironment.merging(environment) { $1 }
         process.currentDirectoryURL = directory
         let pipe = Pipe()
@@ -55,13 +59,12 @@ final class ServerProcess: Sendable {
         try process.run()
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
-            let text = collected.text
-            if let range = text.range(of: #"listening on 127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
-                let port = Int(text[range].split(separator: ":").last!)!
+            if let text = try? String(contentsOf: portFile, encoding: .utf8),
+               let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
                 return ServerProcess(process: process, port: port, log: collected)
             }
             if !process.isRunning { break }
-            try await Task.sleep(for: .milliseconds(50))
+            try await Task.sleep(for: .milliseconds(20))
         }
         process.terminate()
         throw ServerDidNotStart(log: collected.text)

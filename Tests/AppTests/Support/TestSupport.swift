@@ -4,17 +4,38 @@ import Logging
 import Synchronization
 import Testing
 
-/// The database engines a test runs against. PostgreSQL comes from `scripts/test` (TEST_DATABASE_URL);
-/// without it the PostgreSQL cases are left out locally, and fail under CI=true.
+/// Whether a tool a test needs is here. Under `CI=true` every tool counts as present, so a test that
+/// needs a missing one runs and fails instead of being skipped: `scripts/test` installs them all.
+/// Locally a missing tool skips the test, visibly (`.enabled(if:)` or `Test.cancel`).
+enum Tool {
+    static var underCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+
+    /// The throwaway PostgreSQL cluster `scripts/test` starts.
+    static var postgres: Bool { underCI || ProcessInfo.processInfo.environment["TEST_DATABASE_URL"] != nil }
+
+    /// Node.js, for the dotenv comparison with `util.parseEnv`.
+    static var node: Bool { underCI || succeeds(["node", "--version"]) }
+
+    /// Python modules, for the independent checkers in `scripts/`.
+    static func python(_ modules: String...) -> Bool {
+        underCI || succeeds(["python3", "-c", "import " + modules.joined(separator: ", ")])
+    }
+
+    private static func succeeds(_ arguments: [String]) -> Bool {
+        (try? runProcess(arguments))?.status == 0
+    }
+}
+
+/// The database engines a test runs against. PostgreSQL comes from `scripts/test` (TEST_DATABASE_URL).
+/// Engine-parameterised tests take `Engine.available`: both engines wherever `Tool.postgres` holds
+/// (always under CI, so a missing cluster fails there), else SQLite alone. The test
+/// "PostgreSQL cases run" is then shown as skipped, so the omission is never silent.
 enum Engine: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case sqlite, postgres
 
     var testDescription: String { rawValue }
 
-    static var available: [Engine] {
-        let env = ProcessInfo.processInfo.environment
-        return env["TEST_DATABASE_URL"] != nil || env["CI"] == "true" ? [.sqlite, .postgres] : [.sqlite]
-    }
+    static var available: [Engine] { Tool.postgres ? [.sqlite, .postgres] : [.sqlite] }
 }
 
 struct MissingPostgres: Error, CustomStringConvertible {
@@ -39,11 +60,18 @@ final class TempDir: Sendable {
     var path: String { url.path }
 }
 
-/// A fresh, empty database for one test: an SQLite file in a temp folder, or a new PostgreSQL database.
+/// A fresh, empty database for one test: an SQLite file in a temp folder, or a new PostgreSQL database
+/// that the suite's `.dropsTestDatabases` trait drops when the test ends.
 struct TestDatabase: Sendable {
     let location: DatabaseLocation
     let url: String
     let dir: TempDir
+
+    var postgres: PostgresLocation? {
+        if case .postgres(let pg) = location { pg } else { nil }
+    }
+
+    static var adminURL: String? { ProcessInfo.processInfo.environment["TEST_DATABASE_URL"] }
 
     static func make(_ engine: Engine) async throws -> TestDatabase {
         let dir = try TempDir()
@@ -52,18 +80,90 @@ struct TestDatabase: Sendable {
             let path = dir.url.appendingPathComponent("test.sqlite").path
             return TestDatabase(location: .sqlite(path: path), url: "sqlite://\(path)", dir: dir)
         case .postgres:
-            guard let admin = ProcessInfo.processInfo.environment["TEST_DATABASE_URL"] else { throw MissingPostgres() }
-            let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
-            let adminDB = try AppDatabase(location: try DatabaseLocation(url: admin), logger: quietLogger)
-            try await adminDB.withRunning {
-                try await adminDB.withConnection { db in try await db.raw("CREATE DATABASE \(unsafeRaw: String(name))").run() }
+            guard let admin = adminURL else { throw MissingPostgres() }
+            guard let registry = CreatedDatabases.current else {
+                throw UnscopedDatabase()
             }
+            let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
+            try await adminSQL("CREATE DATABASE \(name)")
+            registry.add(String(name))
             var components = URLComponents(string: admin)!
             components.path = "/\(name)"
             let url = components.string!
             return TestDatabase(location: try DatabaseLocation(url: url), url: url, dir: dir)
         }
     }
+
+    /// Runs one statement on the cluster's `postgres` database.
+    static func adminSQL(_ statement: String) async throws {
+        guard let admin = adminURL else { throw MissingPostgres() }
+        let adminDB = try AppDatabase(location: try DatabaseLocation(url: admin), logger: quietLogger)
+        try await adminDB.withRunning {
+            try await adminDB.withConnection { db in try await db.raw("\(unsafeRaw: statement)").run() }
+        }
+    }
+
+    struct UnscopedDatabase: Error, CustomStringConvertible {
+        var description: String { "TestDatabase.make(.postgres) needs the suite trait .dropsTestDatabases, which drops it afterwards" }
+    }
+}
+
+/// The PostgreSQL databases made during one test, dropped when it ends (pass or fail).
+final class CreatedDatabases: Sendable {
+    @TaskLocal static var current: CreatedDatabases?
+
+    private let names = Mutex<[String]>([])
+    func add(_ name: String) { names.withLock { $0.append(name) } }
+
+    func dropAll() async {
+        for name in names.withLock({ $0 }) {
+            do {
+                try await TestDatabase.adminSQL("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+            } catch {
+                Issue.record("could not drop test database \(name): \(error)")
+            }
+        }
+    }
+}
+
+/// Suite trait: every PostgreSQL database a test of the suite makes is dropped when the test ends.
+struct DropsTestDatabases: SuiteTrait, TestTrait, TestScoping {
+    var isRecursive: Bool { true }
+
+    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+        let created = CreatedDatabases()
+        do {
+            try await CreatedDatabases.$current.withValue(created) { try await function() }
+        } catch {
+            await created.dropAll()
+            throw error
+        }
+        await created.dropAll()
+    }
+}
+
+extension Trait where Self == DropsTestDatabases {
+    static var dropsTestDatabases: Self { Self() }
+}
+
+/// A loopback port with nothing listening on it (bound by the OS, then released): connections to it
+/// are refused. No fixed port numbers in tests.
+func refusedPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw POSIXError(.EIO) }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+            bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+        }
+    }
+    guard bound else { throw POSIXError(.EADDRINUSE) }
+    return Int(UInt16(bigEndian: address.sin_port))
 }
 
 /// Log lines captured in memory, for asserting what was (and was not) logged.

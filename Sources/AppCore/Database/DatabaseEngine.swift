@@ -1,0 +1,31 @@
+import SQLKit
+
+/// The two engines the app runs on.
+public enum SQLEngine: String, Sendable {
+    case sqlite, postgres
+}
+
+/// Everything that differs between SQLite and PostgreSQL, one small type per engine behind this
+/// interface. The migrator asks these questions and never switches on the engine itself.
+protocol DatabaseEngine: Sendable {
+    var kind: SQLEngine { get }
+
+    /// Background work (PostgreSQL's pool) until the task is cancelled.
+    func run() async
+
+    /// Lends one connection for the duration of `body`. `busyTimeout` bounds SQLite's wait for another writer.
+    func withConnection<T: Sendable>(busyTimeout: Duration, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T
+
+    /// Opens a transaction that holds the migration runner's lock, waiting until `deadline` at most.
+    /// Returns false, with no transaction open, when the deadline passed first.
+    func beginLocked(_ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws -> Bool
+
+    /// True when `table` exists in the schema the connection works in.
+    func tableExists(_ db: any SQLDatabase, _ table: String) async throws -> Bool
+
+    /// True when `error` means the connection itself is gone, rather than a statement failing.
+    func isConnectionLost(_ error: any Error) -> Bool
+}
+
+/// The migration runner's lock key on PostgreSQL: "migrate1" as a 64-bit integer.
+public let migrationLockKey: Int64 = 0x6D69_6772_6174_6531

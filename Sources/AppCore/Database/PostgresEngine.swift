@@ -1,0 +1,116 @@
+import Logging
+import NIOSSL
+import PostgresKit
+import Synchronization
+
+/// A pooled PostgreSQL client. The runner lock is a transaction-level advisory lock.
+struct PostgresEngine: DatabaseEngine {
+    let client: PostgresClient
+
+    var kind: SQLEngine { .postgres }
+
+    /// How long a caller waits for a connection before giving up. The pool keeps retrying an
+    /// unreachable server in the background; without this bound a request would wait forever.
+    static let leaseTimeout = Duration.seconds(10)
+
+    init(_ pg: PostgresLocation, logger: Logger) {
+        var config = PostgresClient.Configuration(
+            host: pg.host, port: pg.port, username: pg.username, password: pg.password?.value,
+            database: pg.database, tls: Self.tls(for: pg.sslMode)
+        )
+        config.options.connectTimeout = .seconds(5)
+        config.options.maximumConnections = 10
+        var background = logger
+        background.logLevel = max(logger.logLevel, .warning)
+        self.client = PostgresClient(configuration: config, backgroundLogger: background)
+    }
+
+    private static func tls(for mode: PostgresLocation.SSLMode) -> PostgresClient.Configuration.TLS {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        switch mode {
+        case .disable:
+            return .disable
+        case .allow, .prefer:
+            tls.certificateVerification = .none
+            return .prefer(tls)
+        case .require:
+            tls.certificateVerification = .none
+            return .require(tls)
+        case .verifyCA:
+            tls.certificateVerification = .noHostnameVerification
+            return .require(tls)
+        case .verifyFull:
+            return .require(tls)
+        }
+    }
+
+    func run() async {
+        await client.run()
+    }
+
+    func withConnection<T: Sendable>(busyTimeout: Duration, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T {
+        let leased = LeaseFlag()
+        // Only the wait for a connection is bounded; work after the lease is never cut short.
+        return try await race({
+            try await client.withConnection { connection in
+                leased.value.withLock { $0 = true }
+                return try await body(connection.sql(queryLogLevel: .trace))
+            }
+        }, watchdog: {
+            try await Task.sleep(for: Self.leaseTimeout)
+            if !leased.value.withLock({ $0 }) { throw DatabaseTimeout() }
+        })
+    }
+
+    /// A transaction-level advisory lock, so it is released at COMMIT and works behind a
+    /// transaction-mode pooler; polled with `pg_try_`, so the wait is bounded by the deadline.
+    func beginLocked(_ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws -> Bool {
+        while true {
+            try await db.raw("BEGIN").run()
+            do {
+                let row = try await db.raw("SELECT pg_try_advisory_xact_lock(\(bind: migrationLockKey)) AS locked").first()
+                if try row?.decode(column: "locked", as: Bool.self) == true { return true }
+                try await db.raw("ROLLBACK").run()
+            } catch {
+                try? await db.raw("ROLLBACK").run()
+                throw error
+            }
+            guard ContinuousClock.now < deadline else { return false }
+            try await Task.sleep(for: .milliseconds(Int.random(in: 10...50)))
+        }
+    }
+
+    func tableExists(_ db: any SQLDatabase, _ table: String) async throws -> Bool {
+        try await db.raw("""
+            SELECT table_name FROM information_schema.tables
+            WHERE table_schema = current_schema() AND table_name = \(bind: table)
+            """).first() != nil
+    }
+
+    /// The connection closed, broke, or the server ended the session (SQLSTATE class 08, or 57P0x:
+    /// an administrator's terminate, a shutdown, a crash).
+    func isConnectionLost(_ error: any Error) -> Bool {
+        guard let pg = error as? PSQLError else { return false }
+        switch pg.code {
+        case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown, .poolClosed:
+            return true
+        case .server:
+            let state = pg.serverInfo?[.sqlState] ?? ""
+            return state.hasPrefix("08") || state.hasPrefix("57P0")
+        default:
+            return false
+        }
+    }
+
+    /// A log-safe account of an error from this engine: its message, never connection parameters.
+    static func describeError(_ error: any Error) -> String? {
+        guard let pg = error as? PSQLError else { return nil }
+        let state = pg.serverInfo?[.sqlState] ?? "?"
+        let message = pg.serverInfo?[.message] ?? "\(pg.code)"
+        return "PostgreSQL \(state): \(message)"
+    }
+}
+
+private final class LeaseFlag: Sendable {
+    let value = Mutex(false)
+}

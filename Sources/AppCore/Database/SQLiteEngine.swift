@@ -1,0 +1,90 @@
+import Foundation
+import Logging
+import SQLiteKit
+
+/// An SQLite file, one connection per unit of work. The runner lock is SQLite's write lock.
+struct SQLiteEngine: DatabaseEngine {
+    let path: String
+    let logger: Logger
+
+    var kind: SQLEngine { .sqlite }
+
+    init(path: String, logger: Logger) throws {
+        let url = URL(fileURLWithPath: path)
+        do {
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        } catch {
+            throw DatabaseSetupError(
+                location: "SQLite file \(url.path)",
+                reason: "its folder \(url.deletingLastPathComponent().path) cannot be created (\(Self.reason(error)))"
+            )
+        }
+        self.path = url.path
+        self.logger = logger
+    }
+
+    /// SQLite needs no background work; this waits for cancellation like the pool does.
+    func run() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(3600))
+        }
+    }
+
+    func withConnection<T: Sendable>(busyTimeout: Duration, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T {
+        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        // Closed in a task of its own, so a cancelled caller (a timed-out ping) still closes it.
+        let close = { await Task { try? await connection.close() }.value }
+        do {
+            let db = connection.sql(queryLogLevel: .trace)
+            try await db.raw("PRAGMA busy_timeout = \(unsafeRaw: String(busyTimeout.milliseconds))").run()
+            try await db.raw("PRAGMA foreign_keys = ON").run()
+            let result = try await body(db)
+            await close()
+            return result
+        } catch {
+            await close()
+            throw error
+        }
+    }
+
+    /// `BEGIN IMMEDIATE` polled with short busy waits and async sleeps in between, so waiting runners
+    /// never hold SQLite's thread pool (and with it every other request) for the whole lock wait.
+    func beginLocked(_ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws -> Bool {
+        while true {
+            do {
+                try await db.raw("BEGIN IMMEDIATE").run()
+                return true
+            } catch let error as SQLiteError where Self.isBusy(error) {
+                guard ContinuousClock.now < deadline else { return false }
+                try await Task.sleep(for: .milliseconds(Int.random(in: 5...25)))
+            }
+        }
+    }
+
+    func tableExists(_ db: any SQLDatabase, _ table: String) async throws -> Bool {
+        try await db.raw("SELECT name FROM sqlite_master WHERE type = 'table' AND name = \(bind: table)").first() != nil
+    }
+
+    /// An SQLite file has no connection to lose: every error is the statement's.
+    func isConnectionLost(_ error: any Error) -> Bool { false }
+
+    /// A log-safe account of an error from this engine: its message, never connection parameters.
+    static func describeError(_ error: any Error) -> String? {
+        (error as? SQLiteError).map { "SQLite: \($0.message)" }
+    }
+
+    private static func isBusy(_ error: SQLiteError) -> Bool {
+        [.busy, .busyTimeout, .busyInRecovery, .busyInSnapshot, .locked].contains(error.reason)
+    }
+
+    private static func reason(_ error: any Error) -> String {
+        (error as NSError).localizedFailureReason ?? (error as NSError).localizedDescription
+    }
+}
+
+/// The database could not even be set up (before any connection): names the place and the cause.
+public struct DatabaseSetupError: Error, CustomStringConvertible {
+    public var location: String
+    public var reason: String
+    public var description: String { "\(location): \(reason)" }
+}
