@@ -51,6 +51,28 @@ struct ChecksTests {
 
     static let configChecks = StartupCheck.all.filter { $0.name != "database" }
 
+    @Test("the check and the gate agree: a 503 gate always has its error check, and a ready gate none", arguments: [
+        [:], ["MIGRATION_SECRET": Secrets.migration], ["MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.migration],
+        ["MIGRATION_SECRET": Secrets.migration, "AUTH_SECRET": Secrets.migration],
+        ["MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.migration, "AUTH_SECRET": Secrets.migration],
+        ["MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session, "AUTH_SECRET": Secrets.session],
+    ] as [[String: String]])
+    func gateAndCheckAgree(_ variables: [String: String]) throws {
+        let config = try Self.config(variables)
+        let gate = MigrationGate(config: config)
+        let errors = checkMigrationSecret(config).filter { $0.level == .error }
+        switch gate.state {
+        case .ready:
+            #expect(errors.isEmpty)
+        case .misconfigured(.missing):
+            #expect(errors.map(\.id) == ["migration-secret.missing"])
+        case .misconfigured(.reused(let names)):
+            #expect(errors.map(\.id) == ["migration-secret.reused"])
+            #expect(names.allSatisfy { name in errors[0].message.contains(name) }, "the check names every variable the gate found")
+        }
+        #expect((gate.decide(authorization: ["Bearer \(Secrets.migration)"]) == .misconfigured) == !errors.isEmpty)
+    }
+
     @Test("database.unreachable triggers for a database that does not answer, and not for one that does", arguments: Engine.available)
     func unreachable(_ engine: Engine) async throws {
         let dead: DatabaseLocation = engine == .sqlite ? .sqlite(path: "/proc/no-such-dir/x.sqlite") : try DatabaseLocation(url: "postgres://u@127.0.0.1:\(try refusedPort())/d?sslmode=disable")

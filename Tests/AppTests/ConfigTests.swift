@@ -55,6 +55,24 @@ struct ConfigTests {
         #expect(config.environment == .test)
     }
 
+    @Test("APP_ENV is resolved by one rule on both paths: --env, else APP_ENV from the process; never from a .env file")
+    func oneEnvironmentRule() throws {
+        let dir = try TempDir()
+        try dir.write(".env", "APP_ENV=production\n")
+        #expect(try AppConfig.load(processEnvironment: [:], directory: dir.url).environmentName == "development")
+        #expect(try AppConfig.load(processEnvironment: ["APP_ENV": "staging"], directory: dir.url).environmentName == "staging")
+        #expect(try AppConfig(variables: ["APP_ENV": "staging"]).environmentName == "staging")
+        #expect(try AppConfig(variables: ["APP_ENV": "staging"], environmentName: "test").environment == .test)
+        var config = try AppConfig(variables: [:])
+        config.environmentName = "production"
+        #expect(config.environment == .production, "environment follows environmentName")
+    }
+
+    @Test("the secret variables are exactly those the config redacts")
+    func secretList() {
+        #expect(AppConfig.secretKeys == ["MIGRATION_SECRET", "NEXTAUTH_SECRET", "AUTH_SECRET", "DATABASE_URL", "SENTRY_DSN"])
+    }
+
     @Test("an unfilled copy of .env.example leaves MIGRATION_SECRET unset")
     func unfilledExample() throws {
         let dir = try TempDir()
