@@ -20,6 +20,12 @@ struct EnvironmentOption: ParsableArguments {
     var environment: String?
 }
 
+/// `--migrations-dir`, shared by serve, migrate and check.
+struct MigrationsOption: ParsableArguments {
+    @Option(name: .customLong("migrations-dir"), help: "A folder of migration files (default: MIGRATIONS_DIR, else the built-in set).")
+    var path: String?
+}
+
 /// How every command fails: one line on stderr naming the cause (never a secret), then a non-zero
 /// exit. Use as `throw fail("…")`.
 func fail(_ message: String, exitCode: ExitCode = .failure) -> ExitCode {
@@ -28,9 +34,9 @@ func fail(_ message: String, exitCode: ExitCode = .failure) -> ExitCode {
 }
 
 /// Loads the config, or fails with the reason.
-func loadConfig(environment: String?, host: String? = nil, port: Int? = nil) throws -> AppConfig {
+func loadConfig(environment: String?, host: String? = nil, port: Int? = nil, migrationsDir: String? = nil) throws -> AppConfig {
     do {
-        return try AppConfig.load(environmentName: environment, host: host, port: port)
+        return try AppConfig.load(environmentName: environment, host: host, port: port, migrationsDir: migrationsDir)
     } catch {
         throw fail("\(error)")
     }
@@ -43,6 +49,11 @@ func openDatabase(_ config: AppConfig, logger: Logger) throws -> AppDatabase {
     } catch {
         throw fail("database unavailable: \(AppDatabase.describe(error))")
     }
+}
+
+/// The migrations the config names: the folder's (read now), or the built-in set.
+func loadCatalog(_ config: AppConfig) -> MigrationCatalog {
+    MigrationCatalog.load(folder: config.migrationsDir, dialect: config.database.engine)
 }
 
 func makeLogger(_ config: AppConfig, label: String = "app") -> Logger {

@@ -12,18 +12,20 @@ struct Check: AsyncParsableCommand {
     var format: Format = .text
 
     @OptionGroup var env: EnvironmentOption
+    @OptionGroup var migrations: MigrationsOption
 
     func run() async throws {
-        let config = try loadConfig(environment: env.environment)
+        let config = try loadConfig(environment: env.environment, migrationsDir: migrations.path)
+        let catalog = loadCatalog(config)
         let logger = makeLogger(config)
         let report: CheckReport
         do {
             let database = try AppDatabase(location: config.database, logger: logger)
-            let context = CheckContext(config: config, database: database, migrations: Migration.all)
+            let context = CheckContext(config: config, database: database, catalog: catalog)
             report = try await database.withRunning { await runStartupChecks(context) }
         } catch {
             // A database that cannot be set up is a finding of the report (database.unreachable, with its cause).
-            report = await runStartupChecks(CheckContext(config: config, database: nil, databaseSetupError: error, migrations: Migration.all))
+            report = await runStartupChecks(CheckContext(config: config, database: nil, databaseSetupError: error, catalog: catalog))
         }
         switch format {
         case .json:

@@ -17,14 +17,15 @@ struct Serve: AsyncParsableCommand {
     var portFile: String?
 
     @OptionGroup var env: EnvironmentOption
+    @OptionGroup var migrations: MigrationsOption
 
     func run() async throws {
-        let config = try loadConfig(environment: env.environment, host: hostname, port: port)
+        let config = try loadConfig(environment: env.environment, host: hostname, port: port, migrationsDir: migrations.path)
         let logger = makeLogger(config)
         let app: any ApplicationProtocol
         let portFile = self.portFile
         do {
-            app = try buildApplication(config: config, logger: logger, migrations: Migration.all) { port in
+            app = try buildApplication(config: config, logger: logger, catalog: loadCatalog(config)) { port in
                 guard let portFile else { return }
                 do {
                     try Data("\(port)\n".utf8).write(to: URL(fileURLWithPath: portFile), options: .atomic)

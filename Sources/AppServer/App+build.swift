@@ -30,8 +30,19 @@ public func buildApplication(
     migrations: [Migration],
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
+    try buildApplication(config: config, logger: logger, alerts: alerts, catalog: MigrationCatalog(migrations: migrations), onServerRunning: onServerRunning)
+}
+
+/// The same, with the migrations read from `MIGRATIONS_DIR` (or the built-in set): what `app serve` runs.
+public func buildApplication(
+    config: AppConfig,
+    logger: Logger,
+    alerts: (any AlertSink)? = nil,
+    catalog: MigrationCatalog,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) throws -> some ApplicationProtocol {
     let database = try AppDatabase(location: config.database, logger: logger)
-    let migrator = Migrator(database: database, migrations: migrations, lockTimeout: config.migrationLockTimeout, logger: logger)
+    let migrator = Migrator(database: database, catalog: catalog, lockTimeout: config.migrationLockTimeout, logger: logger)
     let gate = MigrationGate(config: config)
 
     let router = Router(context: AppRequestContext.self)
@@ -49,7 +60,7 @@ public func buildApplication(
     )
     let sink = alerts ?? makeAlertSink(config: config, logger: logger)
     app.beforeServerStarts {
-        let report = await runStartupChecks(CheckContext(config: config, database: database, migrations: migrations))
+        let report = await runStartupChecks(CheckContext(config: config, database: database, catalog: catalog))
         await CheckReporter(environment: config.environment, logger: logger, alerts: sink).report(report)
     }
     return app

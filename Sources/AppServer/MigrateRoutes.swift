@@ -102,6 +102,9 @@ struct MigrateRoutes: Sendable {
         if !(error is MigrationError) {
             logger.error("migration endpoint: database unavailable", metadata: ["cause": "\(AppDatabase.describe(error))"])
         }
+        if case MigrationError.invalid(let problem) = error {
+            logger.error("migration endpoint: migrations invalid", metadata: ["file": "\(problem.file)", "reason": "\(problem)"])
+        }
         return switch error {
         case MigrationError.failed(let id):
             .json(.internalServerError, Failure("Migration failed", migration: id))
@@ -109,6 +112,10 @@ struct MigrateRoutes: Sendable {
             .json(.conflict, Failure("Migration already in progress"))
         case MigrationError.drift(let id):
             .json(.conflict, Failure("Migration history does not match", migration: id))
+        case MigrationError.interrupted(let id):
+            .json(.conflict, Failure("Migration interrupted", migration: id))
+        case MigrationError.invalid(let problem):
+            .json(.internalServerError, Failure("Migrations invalid", migration: problem.file))
         default:
             .json(.serviceUnavailable, Failure("Database unavailable"))
         }

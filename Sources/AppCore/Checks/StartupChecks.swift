@@ -7,13 +7,17 @@ public struct CheckContext: Sendable {
     public var database: AppDatabase?
     /// Why `database` is nil, when setting it up failed; the database check names it.
     public var databaseSetupError: (any Error)?
-    public var migrations: [Migration]
+    public var catalog: MigrationCatalog
 
-    public init(config: AppConfig, database: AppDatabase?, databaseSetupError: (any Error)? = nil, migrations: [Migration]) {
+    public init(config: AppConfig, database: AppDatabase?, databaseSetupError: (any Error)? = nil, catalog: MigrationCatalog) {
         self.config = config
         self.database = database
         self.databaseSetupError = databaseSetupError
-        self.migrations = migrations
+        self.catalog = catalog
+    }
+
+    public init(config: AppConfig, database: AppDatabase?, databaseSetupError: (any Error)? = nil, migrations: [Migration]) {
+        self.init(config: config, database: database, databaseSetupError: databaseSetupError, catalog: MigrationCatalog(migrations: migrations))
     }
 }
 
@@ -32,6 +36,7 @@ public struct StartupCheck: Sendable {
         StartupCheck(name: "migration-secret") { checkMigrationSecret($0.config) },
         StartupCheck(name: "session-secret") { checkSessionSecret($0.config) },
         StartupCheck(name: "alerts") { checkAlerts($0.config) },
+        StartupCheck(name: "migrations") { checkMigrationFolder($0.catalog) },
         StartupCheck(name: "database") { await checkDatabase($0) },
     ]
 }
@@ -131,17 +136,43 @@ public func checkDatabase(_ context: CheckContext) async -> [CheckResult] {
     }
     guard let database = context.database else { return unreachable(context.databaseSetupError) }
     if let problem = await database.problem(timeout: .seconds(5)) { return unreachable(problem) }
-    let migrator = Migrator(database: database, migrations: context.migrations, lockTimeout: .seconds(1), logger: .init(label: "checks"))
+    // An invalid folder is the migrations check's finding; the database check still pings.
+    guard context.catalog.invalid == nil else { return [] }
+    let migrator = Migrator(database: database, catalog: context.catalog, lockTimeout: .seconds(1), logger: .init(label: "checks"))
     let status: MigrationStatus
     do {
         status = try await withTimeout(.seconds(5)) { try await migrator.status() }
     } catch {
         return unreachable(error)
     }
-    guard !status.pending.isEmpty else { return [] }
-    return [CheckResult(
+    var results: [CheckResult] = status.interrupted.map { id in
+        CheckResult(
+            id: "migrations.interrupted", level: .error,
+            message: "Migration \(id) ran outside a transaction and did not finish (or is running now); every migrate call answers 409 until it is resolved.",
+            hint: "Check which of its statements took effect and finish or undo them by hand, then run `app migrate resolve \(id) --applied` (finished) or `--rolled-back` (undone)."
+        )
+    }
+    if !status.outOfOrder.isEmpty {
+        results.append(CheckResult(
+            id: "migrations.out-of-order", level: .warning,
+            message: "Pending migration(s) older than the newest applied one: \(status.outOfOrder.joined(separator: ", ")). They will be applied.",
+            hint: "Usually a branch merged late. Check they do not depend on or conflict with the newer migrations already applied."
+        ))
+    }
+    guard !status.pending.isEmpty else { return results }
+    return results + [CheckResult(
         id: "database.pending-migrations", level: .info,
         message: "\(status.pending.count) migration(s) pending.",
         hint: "Apply them with POST /api/migrate (Authorization: Bearer $MIGRATION_SECRET) or `app migrate`."
+    )]
+}
+
+/// The migrations folder can be read and parsed; otherwise nothing of it is applied.
+public func checkMigrationFolder(_ catalog: MigrationCatalog) -> [CheckResult] {
+    guard let invalid = catalog.invalid else { return [] }
+    return [CheckResult(
+        id: "migrations.invalid", level: .error,
+        message: "The migrations folder is invalid, so none of it is applied: \(invalid).",
+        hint: "Fix the file named here (see docs/migrations.md for the file format), or point MIGRATIONS_DIR at the right folder."
     )]
 }

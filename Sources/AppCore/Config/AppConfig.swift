@@ -28,6 +28,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     /// How long a migration call waits for another runner before answering 409.
     public var migrationLockTimeout: Duration
     public var logLevel: Logger.Level
+    /// A folder of migration files (relative to the working directory); nil: the built-in set.
+    public var migrationsDir: String?
 
     public static let defaultHost = "127.0.0.1"
     public static let defaultPort = 8080
@@ -44,7 +46,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         sentryDSN: Secret? = nil,
         sentryRelease: String? = nil,
         migrationLockTimeout: Duration = .seconds(30),
-        logLevel: Logger.Level = .info
+        logLevel: Logger.Level = .info,
+        migrationsDir: String? = nil
     ) {
         self.environmentName = environmentName
         self.host = host
@@ -57,6 +60,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         self.sentryRelease = sentryRelease
         self.migrationLockTimeout = migrationLockTimeout
         self.logLevel = logLevel
+        self.migrationsDir = migrationsDir
     }
 
     /// The session-signing keys that are set, each with the variable it came from.
@@ -81,7 +85,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         case appEnv = "APP_ENV", host = "HOST", port = "PORT", databaseURL = "DATABASE_URL"
         case migrationSecret = "MIGRATION_SECRET", nextAuthSecret = "NEXTAUTH_SECRET", authSecret = "AUTH_SECRET"
         case sentryDSN = "SENTRY_DSN", sentryRelease = "SENTRY_RELEASE"
-        case migrationLockTimeout = "MIGRATION_LOCK_TIMEOUT", logLevel = "LOG_LEVEL"
+        case migrationLockTimeout = "MIGRATION_LOCK_TIMEOUT", logLevel = "LOG_LEVEL", migrationsDir = "MIGRATIONS_DIR"
 
         public var isSecret: Bool {
             switch self {
@@ -111,15 +115,19 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         directory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
         environmentName flagEnvironment: String? = nil,
         host flagHost: String? = nil,
-        port flagPort: Int? = nil
+        port flagPort: Int? = nil,
+        migrationsDir flagMigrationsDir: String? = nil
     ) throws -> AppConfig {
         let envName = environmentName(flag: flagEnvironment, variables: processEnvironment)
         let merged = try DotEnv.load(directory: directory, environment: envName, processEnvironment: processEnvironment)
-        return try AppConfig(variables: merged, environmentName: envName, host: flagHost, port: flagPort)
+        return try AppConfig(variables: merged, environmentName: envName, host: flagHost, port: flagPort, migrationsDir: flagMigrationsDir)
     }
 
     /// Builds the config from already-merged variables: the path `load` takes, and the tests with it.
-    public init(variables: [String: String], environmentName flagEnvironment: String? = nil, host flagHost: String? = nil, port flagPort: Int? = nil) throws {
+    public init(
+        variables: [String: String], environmentName flagEnvironment: String? = nil, host flagHost: String? = nil,
+        port flagPort: Int? = nil, migrationsDir flagMigrationsDir: String? = nil
+    ) throws {
         let provider = EnvironmentVariablesProvider(
             environmentVariables: variables,
             secretsSpecifier: .specific(Self.secretKeys)
@@ -162,7 +170,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             sentryDSN: Secret(string(.sentryDSN)),
             sentryRelease: string(.sentryRelease),
             migrationLockTimeout: lockTimeout,
-            logLevel: logLevel
+            logLevel: logLevel,
+            migrationsDir: Self.nonEmpty(flagMigrationsDir) ?? string(.migrationsDir)
         )
     }
 

@@ -8,6 +8,13 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
     /// The default: an SQLite file under `./data/`, created on demand.
     public static let defaultSQLitePath = "data/app.sqlite"
 
+    public var engine: SQLEngine {
+        switch self {
+        case .sqlite: .sqlite
+        case .postgres: .postgres
+        }
+    }
+
     public var description: String {
         switch self {
         case .sqlite(let path): "sqlite:\(path)"

@@ -20,8 +20,18 @@ protocol DatabaseEngine: Sendable {
     /// Returns false, with no transaction open, when the deadline passed first.
     func beginLocked(_ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws -> Bool
 
+    /// Runs `body` holding the run lock, a lock that outlives transactions, for migrations run outside
+    /// one; waits until `deadline` at most and returns nil when it passed first. Always released after.
+    func withRunLock<T: Sendable>(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, _ body: () async throws -> T) async throws -> T?
+
+    /// True when no runner holds the run lock now (so a history row marked running was interrupted).
+    func runLockIsFree(_ db: any SQLDatabase) async throws -> Bool
+
     /// True when `table` exists in the schema the connection works in.
     func tableExists(_ db: any SQLDatabase, _ table: String) async throws -> Bool
+
+    /// True when `table` has a column named `column`.
+    func columnExists(_ db: any SQLDatabase, table: String, column: String) async throws -> Bool
 
     /// True when `error` means the connection itself is gone, rather than a statement failing.
     func isConnectionLost(_ error: any Error) -> Bool

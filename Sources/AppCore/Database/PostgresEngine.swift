@@ -80,6 +80,47 @@ struct PostgresEngine: DatabaseEngine {
         }
     }
 
+    /// A session-level advisory lock on the same key, polled with `pg_try_`; it conflicts with the
+    /// transaction-level one, so transactional runners wait while it is held. A connection that dies
+    /// releases it.
+    func withRunLock<T: Sendable>(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, _ body: () async throws -> T) async throws -> T? {
+        while try await !tryLock(db) {
+            guard ContinuousClock.now < deadline else { return nil }
+            try await Task.sleep(for: .milliseconds(Int.random(in: 10...50)))
+        }
+        do {
+            let result = try await body()
+            try await unlock(db)
+            return result
+        } catch {
+            try? await unlock(db)
+            throw error
+        }
+    }
+
+    /// Inside a transaction that holds the transaction-level lock this is always true; outside, it asks.
+    func runLockIsFree(_ db: any SQLDatabase) async throws -> Bool {
+        guard try await tryLock(db) else { return false }
+        try await unlock(db)
+        return true
+    }
+
+    private func tryLock(_ db: any SQLDatabase) async throws -> Bool {
+        let row = try await db.raw("SELECT pg_try_advisory_lock(\(bind: migrationLockKey)) AS locked").first()
+        return try row?.decode(column: "locked", as: Bool.self) == true
+    }
+
+    private func unlock(_ db: any SQLDatabase) async throws {
+        try await db.raw("SELECT pg_advisory_unlock(\(bind: migrationLockKey))").run()
+    }
+
+    func columnExists(_ db: any SQLDatabase, table: String, column: String) async throws -> Bool {
+        try await db.raw("""
+            SELECT column_name FROM information_schema.columns
+            WHERE table_schema = current_schema() AND table_name = \(bind: table) AND column_name = \(bind: column)
+            """).first() != nil
+    }
+
     func tableExists(_ db: any SQLDatabase, _ table: String) async throws -> Bool {
         try await db.raw("""
             SELECT table_name FROM information_schema.tables

@@ -61,6 +61,51 @@ struct SQLiteEngine: DatabaseEngine {
         }
     }
 
+    /// The busy timeout while polling for the write lock: short, so one attempt never holds a thread
+    /// of SQLite's pool for long.
+    static let lockPollBusyTimeout = Duration.milliseconds(10)
+
+    /// The run lock is an exclusive `flock` on a file beside the database (`<file>-migrate.lock`):
+    /// it spans transactions, and the kernel releases it when its holder dies.
+    var runLockPath: String { path + "-migrate.lock" }
+
+    func withRunLock<T: Sendable>(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, _ body: () async throws -> T) async throws -> T? {
+        let fd = open(runLockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw DatabaseSetupError(location: "SQLite lock file \(runLockPath)", reason: String(cString: strerror(errno)))
+        }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            guard ContinuousClock.now < deadline else { return nil }
+            try await Task.sleep(for: .milliseconds(Int.random(in: 5...25)))
+        }
+        defer { flock(fd, LOCK_UN) }
+        // Statements outside a transaction wait for other writers' short transactions instead of failing.
+        let restore: SQLQueryString = "PRAGMA busy_timeout = \(unsafeRaw: String(Self.lockPollBusyTimeout.milliseconds))"
+        try await db.raw("PRAGMA busy_timeout = 5000").run()
+        do {
+            let result = try await body()
+            try? await db.raw(restore).run()
+            return result
+        } catch {
+            try? await db.raw(restore).run()
+            throw error
+        }
+    }
+
+    func runLockIsFree(_ db: any SQLDatabase) async throws -> Bool {
+        let fd = open(runLockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return true }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return false }
+        flock(fd, LOCK_UN)
+        return true
+    }
+
+    func columnExists(_ db: any SQLDatabase, table: String, column: String) async throws -> Bool {
+        try await db.raw("SELECT name FROM pragma_table_info(\(bind: table)) WHERE name = \(bind: column)").first() != nil
+    }
+
     func tableExists(_ db: any SQLDatabase, _ table: String) async throws -> Bool {
         try await db.raw("SELECT name FROM sqlite_master WHERE type = 'table' AND name = \(bind: table)").first() != nil
     }

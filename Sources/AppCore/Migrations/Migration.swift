@@ -1,23 +1,63 @@
 import Crypto
 import Foundation
 
-/// One schema change, defined once for SQLite and PostgreSQL.
+/// One schema change: the built-in ones are defined in Swift (`Catalog/`), a team's come from a folder
+/// of SQL files (`MigrationFolder`).
 ///
 /// Once applied, a migration is never edited: its checksum in the history table makes an edit visible,
-/// and the migrator refuses to run on a history that no longer matches the code.
+/// and the migrator refuses to run on a history that no longer matches.
 public struct Migration: Sendable, Identifiable {
-    /// `NNNN_what_it_does`, ordered by its number.
+    /// `NNNN_what_it_does`: the file name without `.sql` for a folder's migrations.
     public let id: String
-    /// Executed in order inside one transaction, with the migration's history row.
+    /// The leading decimal digits of the id, without leading zeros; migrations apply in its numeric order.
+    public let version: String
+    /// The up section's statements, executed in order.
     public let statements: [String]
-
-    /// SHA-256, as lowercase hex, of the migration's SQL; computed once, compared on every run.
+    /// The down section's statements; nil when the migration has none (it cannot be rolled back).
+    public let down: [String]?
+    /// False for `-- migrate:up transaction:false`: run outside a transaction, under the session lock.
+    public let transactional: Bool
+    /// False for `-- migrate:down transaction:false`.
+    public let downTransactional: Bool
+    /// SHA-256, as lowercase hex; computed once, compared on every run.
     public let checksum: String
 
+    /// A built-in migration: one transaction, no down section, checksummed over its statements.
     public init(id: String, statements: [String]) {
+        self.init(
+            id: id, statements: statements, down: nil, transactional: true, downTransactional: true,
+            checksum: SecretGenerator.hexString(SHA256.hash(data: Data(statements.joined(separator: ";\n").utf8)))
+        )
+    }
+
+    public init(id: String, statements: [String], down: [String]?, transactional: Bool, downTransactional: Bool, checksum: String) {
         self.id = id
+        self.version = Self.version(of: id) ?? "0"
         self.statements = statements
-        self.checksum = SecretGenerator.hexString(SHA256.hash(data: Data(statements.joined(separator: ";\n").utf8)))
+        self.down = down
+        self.transactional = transactional
+        self.downTransactional = downTransactional
+        self.checksum = checksum
+    }
+
+    /// The leading digits of `name` without leading zeros, or nil when it does not start with a digit.
+    static func version(of name: String) -> String? {
+        let digits = name.prefix(while: { $0.isASCII && $0.isNumber })
+        guard !digits.isEmpty else { return nil }
+        let trimmed = digits.drop(while: { $0 == "0" })
+        return trimmed.isEmpty ? "0" : String(trimmed)
+    }
+
+    /// Numeric order of two versions of any length (no leading zeros): the shorter is smaller.
+    static func versionLess(_ a: String, _ b: String) -> Bool {
+        a.count != b.count ? a.count < b.count : a < b
+    }
+
+    /// SHA-256 hex of a file's up section, as written on any OS: CRLF read as LF, a leading BOM dropped.
+    static func checksum(ofSection text: String) -> String {
+        var normalized = text.replacingOccurrences(of: "\r\n", with: "\n")
+        if normalized.hasPrefix("\u{FEFF}") { normalized.removeFirst() }
+        return SecretGenerator.hexString(SHA256.hash(data: Data(normalized.utf8)))
     }
 }
 

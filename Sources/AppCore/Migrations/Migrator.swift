@@ -2,20 +2,36 @@ import Foundation
 import Logging
 import SQLKit
 
-/// Why a migration call did not apply everything.
+/// Why a migration call did not do what was asked.
 public enum MigrationError: Error, Equatable, CustomStringConvertible {
-    /// A migration's SQL failed; it and its history row were rolled back.
+    /// A migration failed; a transactional one was rolled back with its history row.
     case failed(migration: String)
     /// Another runner held the lock for longer than `MIGRATION_LOCK_TIMEOUT`.
     case lockTimeout
-    /// An applied migration's checksum no longer matches the code.
+    /// An applied migration's checksum no longer matches its file (or code).
     case drift(migration: String)
+    /// A migration run outside a transaction was cut short (or failed) and is still marked running.
+    case interrupted(migration: String)
+    /// The migrations folder cannot be used; nothing of it is applied.
+    case invalid(MigrationsInvalid)
+    /// `rollback` needs a down section this migration does not have.
+    case noDownSection(migration: String)
+    /// `resolve` was asked about a migration that is not marked interrupted.
+    case notInterrupted(migration: String)
+    /// `rollback` reached a history row whose migration is not in the folder.
+    case unknownMigration(String)
 
     public var description: String {
         switch self {
-        case .failed(let id): "migration \(id) failed and was rolled back"
+        case .failed(let id): "migration \(id) failed"
         case .lockTimeout: "another migration runner held the lock past MIGRATION_LOCK_TIMEOUT"
         case .drift(let id): "applied migration \(id) no longer matches its checksum"
+        case .interrupted(let id):
+            "migration \(id) was interrupted outside a transaction; finish or undo it by hand, then run `app migrate resolve \(id) --applied` or `--rolled-back`"
+        case .invalid(let problem): "migrations invalid: \(problem)"
+        case .noDownSection(let id): "migration \(id) has no -- migrate:down section; nothing was rolled back"
+        case .notInterrupted(let id): "migration \(id) is not marked interrupted; nothing to resolve"
+        case .unknownMigration(let id): "the history holds \(id), which is not among the migrations; nothing was rolled back"
         }
     }
 }
@@ -26,56 +42,108 @@ public struct AppliedMigration: Sendable, Equatable, Codable {
     public var checksum: String
     public var appliedAt: String
     public var executionMs: Int64
+    /// `applied`, or `running` while a migration outside a transaction runs (or after it was interrupted).
+    public var state: String
+
+    public static let applied = "applied"
+    public static let running = "running"
+
+    var isRunning: Bool { state == Self.running }
 }
 
 /// What `status` reports.
 public struct MigrationStatus: Sendable, Equatable, Codable {
+    public struct Entry: Sendable, Equatable, Codable {
+        public var id: String
+        /// `applied`, `pending` or `interrupted`.
+        public var state: String
+        public var transactional: Bool
+    }
+
     public var applied: [AppliedMigration]
+    /// In the order they would be applied.
     public var pending: [String]
-    /// History rows with no migration in the code (applied by a newer build, or removed).
+    /// History rows with no migration in the set (applied by a newer build, or removed).
     public var unknown: [String]
+    /// Marked running: in progress now, or interrupted.
+    public var interrupted: [String]
+    /// Pending migrations whose version is lower than the highest applied one (a branch merged late).
+    public var outOfOrder: [String]
+    /// Every migration of the set, in order of application.
+    public var migrations: [Entry]
 }
 
 /// Applies migrations one transaction each, one runner at a time across every instance.
 ///
 /// The lock is the engine's (`DatabaseEngine.beginLocked`): a transaction-level advisory lock on
 /// PostgreSQL, the write lock on SQLite. After the lock is held the history is read again, so a
-/// migration another instance applied meanwhile is skipped.
+/// migration another instance applied meanwhile is skipped. A `transaction:false` migration runs under
+/// the engine's run lock (a session-level advisory lock; a lock file beside an SQLite database): its
+/// history row is written first, marked running, and marked applied after its last statement.
 public struct Migrator: Sendable {
     public static let historyTable = "schema_migrations"
 
     let database: AppDatabase
-    let migrations: [Migration]
+    let catalog: MigrationCatalog
     let lockTimeout: Duration
     let logger: Logger
 
-    public init(database: AppDatabase, migrations: [Migration], lockTimeout: Duration, logger: Logger) {
+    var migrations: [Migration] { catalog.migrations }
+
+    public init(database: AppDatabase, catalog: MigrationCatalog, lockTimeout: Duration, logger: Logger) {
         self.database = database
-        self.migrations = migrations
+        self.catalog = catalog
         self.lockTimeout = lockTimeout
         self.logger = logger
+    }
+
+    public init(database: AppDatabase, migrations: [Migration], lockTimeout: Duration, logger: Logger) {
+        self.init(database: database, catalog: MigrationCatalog(migrations: migrations), lockTimeout: lockTimeout, logger: logger)
     }
 
     // MARK: Reading
 
     public func status() async throws -> MigrationStatus {
+        try validCatalog()
         let history = try await database.withConnection { db in try await readHistory(db) }
+        let byID = Dictionary(history.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let known = Set(migrations.map(\.id))
-        let applied = Set(history.map(\.id))
+        let pending = migrations.filter { byID[$0.id] == nil }
         return MigrationStatus(
-            applied: history,
-            pending: migrations.map(\.id).filter { !applied.contains($0) },
-            unknown: history.map(\.id).filter { !known.contains($0) }
+            applied: history.filter { !$0.isRunning },
+            pending: pending.map(\.id),
+            unknown: history.map(\.id).filter { !known.contains($0) },
+            interrupted: history.filter(\.isRunning).map(\.id),
+            outOfOrder: outOfOrder(pending, history: history).map(\.id),
+            migrations: migrations.map { migration in
+                let state = byID[migration.id].map { $0.isRunning ? "interrupted" : "applied" } ?? "pending"
+                return .init(id: migration.id, state: state, transactional: migration.transactional)
+            }
         )
     }
 
-    /// What `migrate()` would apply now, changing nothing. Throws `.drift` where `migrate()` would.
+    /// What `migrate()` would apply now, changing nothing. Throws where `migrate()` would
+    /// (drift, interrupted, invalid), and `.lockTimeout` while a runner is inside a non-transactional migration.
     public func pending() async throws -> [String] {
-        let history = try await database.withConnection { db in try await readHistory(db) }
-        return try pending(given: history).map(\.id)
+        try validCatalog()
+        return try await database.withConnection { db in try await unlockedPlan(db) }.map(\.id)
     }
 
-    private func pending(given history: [AppliedMigration]) throws -> [Migration] {
+    private func validCatalog() throws {
+        if let invalid = catalog.invalid { throw MigrationError.invalid(invalid) }
+    }
+
+    private func unlockedPlan(_ db: any SQLDatabase) async throws -> [Migration] {
+        let history = try await readHistory(db)
+        if let running = history.first(where: \.isRunning) {
+            if try await database.engine.runLockIsFree(db) { throw MigrationError.interrupted(migration: running.id) }
+            throw MigrationError.lockTimeout
+        }
+        return try plan(history)
+    }
+
+    /// The pending migrations in order, after checking every applied one for drift.
+    private func plan(_ history: [AppliedMigration]) throws -> [Migration] {
         let byID = Dictionary(history.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         for migration in migrations {
             if let row = byID[migration.id], row.checksum != migration.checksum {
@@ -85,30 +153,60 @@ public struct Migrator: Sendable {
         return migrations.filter { byID[$0.id] == nil }
     }
 
+    private func outOfOrder(_ pending: [Migration], history: [AppliedMigration]) -> [Migration] {
+        let versions = Dictionary(migrations.map { ($0.id, $0.version) }, uniquingKeysWith: { first, _ in first })
+        guard let highest = history.compactMap({ versions[$0.id] }).max(by: Migration.versionLess) else { return [] }
+        return pending.filter { Migration.versionLess($0.version, highest) }
+    }
+
     // MARK: Applying
 
     /// Applies every pending migration and returns the ids this call applied, in order.
     public func migrate() async throws -> [String] {
+        try validCatalog()
         // Fast path without the lock: a committed history with nothing pending needs no writer.
-        if try await pending().isEmpty { return [] }
+        do {
+            if try await pending().isEmpty { return [] }
+        } catch MigrationError.lockTimeout {
+            // A runner is inside a non-transactional migration: wait for it below.
+        }
 
         let deadline = ContinuousClock.now + lockTimeout
         // One connection for the whole run; still one transaction (and one lock) per migration.
-        return try await database.withConnection(busyTimeout: Self.sqliteBusyPoll) { db in
+        return try await database.withConnection(busyTimeout: SQLiteEngine.lockPollBusyTimeout) { db in
             var applied: [String] = []
             var known: [AppliedMigration]? = nil
-            while let next = try await applyNext(db, deadline: deadline, known: &known) {
-                applied.append(next)
+            while true {
+                switch try await applyNext(db, deadline: deadline, known: &known) {
+                case .done:
+                    return applied
+                case .applied(let id):
+                    applied.append(id)
+                case .busy:
+                    guard ContinuousClock.now < deadline else { throw MigrationError.lockTimeout }
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 10...50)))
+                case .outsideTransaction(let migration):
+                    if try await applyOutsideTransaction(migration, db, deadline: deadline) { applied.append(migration.id) }
+                    known = nil
+                }
             }
-            return applied
         }
     }
 
+    private enum Step {
+        case done
+        case applied(String)
+        /// Another runner is inside a non-transactional migration.
+        case busy
+        /// The next migration runs outside a transaction (the transaction was closed).
+        case outsideTransaction(Migration)
+    }
+
     /// One transaction: lock, re-read the history, apply the first pending migration and its row.
-    /// Returns nil when nothing is pending. `known` carries the history this call last saw: history
-    /// rows are only ever appended, so when the count and the last id still match it, the rows are not
-    /// fetched and decoded again (which would make a long run quadratic).
-    private func applyNext(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, known: inout [AppliedMigration]?) async throws -> String? {
+    /// `known` carries the history this call last saw: rows are only appended (or change state, which
+    /// the running count reveals), so when count, greatest id and running count still match, the rows
+    /// are not fetched and decoded again (which would make a long run quadratic).
+    private func applyNext(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, known: inout [AppliedMigration]?) async throws -> Step {
         guard try await database.engine.beginLocked(db, deadline: deadline) else { throw MigrationError.lockTimeout }
         do {
             let history: [AppliedMigration]
@@ -119,14 +217,25 @@ public struct Migrator: Sendable {
                 history = try await selectHistory(db)
             }
             known = history
-            guard let migration = try pending(given: history).first else {
+            if let running = history.first(where: \.isRunning) {
+                let free = try await database.engine.runLockIsFree(db)
+                try await db.raw("ROLLBACK").run()
+                if free { throw MigrationError.interrupted(migration: running.id) }
+                known = nil
+                return .busy
+            }
+            guard let migration = try plan(history).first else {
                 try await db.raw("COMMIT").run()
-                return nil
+                return .done
+            }
+            guard migration.transactional else {
+                try await db.raw("COMMIT").run()
+                return .outsideTransaction(migration)
             }
             let row = try await apply(migration, db)
             known = history + [row]
             logger.info("migration applied", metadata: ["migration": "\(migration.id)", "executionMs": "\(row.executionMs)"])
-            return migration.id
+            return .applied(migration.id)
         } catch {
             try? await db.raw("ROLLBACK").run()
             throw error
@@ -138,68 +247,214 @@ public struct Migrator: Sendable {
     /// itself is gone: then the database is unavailable and the error goes up as it is.
     private func apply(_ migration: Migration, _ db: any SQLDatabase) async throws -> AppliedMigration {
         let started = ContinuousClock.now
-        do {
-            for statement in migration.statements {
-                try await db.raw("\(unsafeRaw: statement)").run()
-            }
+        return try await failing(as: migration.id) {
+            try await run(migration.statements, db)
             let row = AppliedMigration(
                 id: migration.id, checksum: migration.checksum, appliedAt: RFC3339.string(),
-                executionMs: (ContinuousClock.now - started).milliseconds
+                executionMs: (ContinuousClock.now - started).milliseconds, state: AppliedMigration.applied
             )
-            try await db.raw("""
-                INSERT INTO \(unsafeRaw: Self.historyTable) (id, checksum, applied_at, execution_ms)
-                VALUES (\(bind: row.id), \(bind: row.checksum), \(bind: row.appliedAt), \(bind: row.executionMs))
-                """).run()
+            try await insert(row, db)
             try await db.raw("COMMIT").run()
             return row
-        } catch {
-            if database.engine.isConnectionLost(error) { throw error }
-            logger.error("migration failed", metadata: [
-                "migration": "\(migration.id)", "cause": "\(AppDatabase.describe(error))",
-            ])
-            throw MigrationError.failed(migration: migration.id)
         }
     }
 
-    /// How long one `BEGIN IMMEDIATE` attempt may block a thread-pool thread in SQLite's busy handler.
-    static let sqliteBusyPoll = Duration.milliseconds(10)
+    /// A `transaction:false` migration, under the run lock held for all of it: re-check under the
+    /// lock, write its row marked running, run its statements one by one, mark it applied.
+    /// Returns false when another runner applied it meanwhile.
+    private func applyOutsideTransaction(_ migration: Migration, _ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws -> Bool {
+        let outcome: Bool? = try await database.engine.withRunLock(db, deadline: deadline) {
+            guard try await database.engine.beginLocked(db, deadline: deadline) else { throw MigrationError.lockTimeout }
+            let started = ContinuousClock.now
+            do {
+                let history = try await selectHistory(db)
+                if let running = history.first(where: \.isRunning) {
+                    // We hold the run lock, so nobody is running it: it was interrupted.
+                    throw MigrationError.interrupted(migration: running.id)
+                }
+                guard try plan(history).first?.id == migration.id else {
+                    try await db.raw("COMMIT").run()
+                    return false
+                }
+                try await insert(AppliedMigration(
+                    id: migration.id, checksum: migration.checksum, appliedAt: RFC3339.string(), executionMs: 0,
+                    state: AppliedMigration.running
+                ), db)
+                try await db.raw("COMMIT").run()
+            } catch {
+                try? await db.raw("ROLLBACK").run()
+                throw error
+            }
+            logger.info("migration started outside a transaction", metadata: ["migration": "\(migration.id)"])
+            // From here a failure leaves the row marked running: statements may have taken effect.
+            try await failing(as: migration.id) {
+                try await run(migration.statements, db)
+                try await db.raw("""
+                    UPDATE \(unsafeRaw: Self.historyTable) SET state = \(bind: AppliedMigration.applied),
+                    execution_ms = \(bind: (ContinuousClock.now - started).milliseconds), applied_at = \(bind: RFC3339.string())
+                    WHERE id = \(bind: migration.id)
+                    """).run()
+            }
+            logger.info("migration applied", metadata: ["migration": "\(migration.id)", "transactional": "false"])
+            return true
+        }
+        guard let outcome else { throw MigrationError.lockTimeout }
+        return outcome
+    }
+
+    /// Runs `body`; an error becomes `.failed(migration:)` (logged with its cause), unless the connection is lost.
+    private func failing<T>(as id: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch {
+            if database.engine.isConnectionLost(error) { throw error }
+            logger.error("migration failed", metadata: ["migration": "\(id)", "cause": "\(AppDatabase.describe(error))"])
+            throw MigrationError.failed(migration: id)
+        }
+    }
+
+    private func run(_ statements: [String], _ db: any SQLDatabase) async throws {
+        for statement in statements {
+            try await db.raw("\(unsafeRaw: statement)").run()
+        }
+    }
+
+    private func insert(_ row: AppliedMigration, _ db: any SQLDatabase) async throws {
+        try await db.raw("""
+            INSERT INTO \(unsafeRaw: Self.historyTable) (id, checksum, applied_at, execution_ms, state)
+            VALUES (\(bind: row.id), \(bind: row.checksum), \(bind: row.appliedAt), \(bind: row.executionMs), \(bind: row.state))
+            """).run()
+    }
+
+    // MARK: Rolling back and resolving (command line only)
+
+    /// Runs the down sections of the `steps` newest applied migrations (by version), newest first, each
+    /// with the removal of its history row in one transaction. Refuses, changing nothing, when one of
+    /// them has no down section. Returns the ids rolled back.
+    public func rollback(steps: Int) async throws -> [String] {
+        try validCatalog()
+        let byID = Dictionary(migrations.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let deadline = ContinuousClock.now + lockTimeout
+        return try await database.withConnection(busyTimeout: SQLiteEngine.lockPollBusyTimeout) { db in
+            let history = try await readHistory(db)
+            if let running = history.first(where: \.isRunning) { throw MigrationError.interrupted(migration: running.id) }
+            var targets: [Migration] = []
+            for row in history {
+                guard let migration = byID[row.id] else { throw MigrationError.unknownMigration(row.id) }
+                targets.append(migration)
+            }
+            targets = Array(targets.sorted { Migration.versionLess($1.version, $0.version) }.prefix(max(0, steps)))
+            if let missing = targets.first(where: { $0.down == nil }) { throw MigrationError.noDownSection(migration: missing.id) }
+            var done: [String] = []
+            for migration in targets {
+                try await rollBack(migration, db, deadline: deadline)
+                done.append(migration.id)
+                logger.info("migration rolled back", metadata: ["migration": "\(migration.id)"])
+            }
+            return done
+        }
+    }
+
+    private func rollBack(_ migration: Migration, _ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws {
+        let statements = migration.down ?? []
+        let delete: SQLQueryString = "DELETE FROM \(unsafeRaw: Self.historyTable) WHERE id = \(bind: migration.id)"
+        if migration.downTransactional {
+            guard try await database.engine.beginLocked(db, deadline: deadline) else { throw MigrationError.lockTimeout }
+            do {
+                try await failing(as: migration.id) {
+                    try await run(statements, db)
+                    try await db.raw(delete).run()
+                    try await db.raw("COMMIT").run()
+                }
+            } catch {
+                try? await db.raw("ROLLBACK").run()
+                throw error
+            }
+        } else {
+            let done: Bool? = try await database.engine.withRunLock(db, deadline: deadline) {
+                try await failing(as: migration.id) {
+                    try await run(statements, db)
+                    try await db.raw(delete).run()
+                }
+                return true
+            }
+            guard done != nil else { throw MigrationError.lockTimeout }
+        }
+    }
+
+    /// Clears an interrupted migration: `applied` keeps its row (it was finished by hand), otherwise the
+    /// row is removed (it was undone by hand) and the migration is pending again.
+    public func resolve(_ id: String, applied: Bool) async throws {
+        let deadline = ContinuousClock.now + lockTimeout
+        try await database.withConnection(busyTimeout: SQLiteEngine.lockPollBusyTimeout) { db in
+            let resolved: Bool? = try await database.engine.withRunLock(db, deadline: deadline) {
+                guard try await database.engine.beginLocked(db, deadline: deadline) else { throw MigrationError.lockTimeout }
+                do {
+                    let history = try await readHistory(db)
+                    guard history.contains(where: { $0.id == id && $0.isRunning }) else { throw MigrationError.notInterrupted(migration: id) }
+                    if applied {
+                        try await db.raw("UPDATE \(unsafeRaw: Self.historyTable) SET state = \(bind: AppliedMigration.applied) WHERE id = \(bind: id)").run()
+                    } else {
+                        try await db.raw("DELETE FROM \(unsafeRaw: Self.historyTable) WHERE id = \(bind: id)").run()
+                    }
+                    try await db.raw("COMMIT").run()
+                    return true
+                } catch {
+                    try? await db.raw("ROLLBACK").run()
+                    throw error
+                }
+            }
+            guard resolved != nil else { throw MigrationError.lockTimeout }
+        }
+        logger.info("interrupted migration resolved", metadata: ["migration": "\(id)", "as": "\(applied ? "applied" : "rolled back")"])
+    }
+
+    // MARK: The history table
 
     /// The history, or none when the table does not exist yet; creates nothing.
     private func readHistory(_ db: any SQLDatabase) async throws -> [AppliedMigration] {
         try await database.engine.tableExists(db, Self.historyTable) ? selectHistory(db) : []
     }
 
-    /// True when the table still holds exactly `cached`'s rows, judged by count and greatest id.
+    /// True when the table still holds exactly `cached`'s rows: count, greatest id and running rows.
     private func historyUnchanged(_ db: any SQLDatabase, since cached: [AppliedMigration]) async throws -> Bool {
         guard let row = try await db.raw("""
-            SELECT COUNT(*) AS n, MAX(id) AS last FROM \(unsafeRaw: Self.historyTable)
+            SELECT COUNT(*) AS n, MAX(id) AS last,
+                   SUM(CASE WHEN state = \(bind: AppliedMigration.running) THEN 1 ELSE 0 END) AS running
+            FROM \(unsafeRaw: Self.historyTable)
             """).first() else { return false }
         let count = try row.decode(column: "n", as: Int.self)
         let last = try row.decode(column: "last", as: String?.self)
-        return count == cached.count && last == cached.map(\.id).max()
+        let running = try row.decode(column: "running", as: Int?.self) ?? 0
+        return count == cached.count && last == cached.map(\.id).max() && running == cached.filter(\.isRunning).count
     }
 
+    /// Creates the table, or adds the `state` column to a table made by an earlier version.
     private func createHistoryTable(_ db: any SQLDatabase) async throws {
         try await db.raw("""
             CREATE TABLE IF NOT EXISTS \(unsafeRaw: Self.historyTable) (
                 id TEXT PRIMARY KEY,
                 checksum TEXT NOT NULL,
                 applied_at TEXT NOT NULL,
-                execution_ms BIGINT NOT NULL
+                execution_ms BIGINT NOT NULL,
+                state TEXT NOT NULL DEFAULT 'applied'
             )
             """).run()
+        if try await !database.engine.columnExists(db, table: Self.historyTable, column: "state") {
+            try await db.raw("ALTER TABLE \(unsafeRaw: Self.historyTable) ADD COLUMN state TEXT NOT NULL DEFAULT 'applied'").run()
+        }
     }
 
     private func selectHistory(_ db: any SQLDatabase) async throws -> [AppliedMigration] {
-        let rows = try await db.raw("""
-            SELECT id, checksum, applied_at, execution_ms FROM \(unsafeRaw: Self.historyTable) ORDER BY id
-            """).all()
+        // `*`, so a table made before the state column existed reads as all applied.
+        let rows = try await db.raw("SELECT * FROM \(unsafeRaw: Self.historyTable) ORDER BY id").all()
         return try rows.map { row in
             AppliedMigration(
                 id: try row.decode(column: "id", as: String.self),
                 checksum: try row.decode(column: "checksum", as: String.self),
                 appliedAt: try row.decode(column: "applied_at", as: String.self),
-                executionMs: try row.decode(column: "execution_ms", as: Int64.self)
+                executionMs: try row.decode(column: "execution_ms", as: Int64.self),
+                state: (try? row.decode(column: "state", as: String.self)) ?? AppliedMigration.applied
             )
         }
     }
