@@ -50,7 +50,8 @@ public enum MigrationFolder {
 
     /// One dbmate file: its sections, split into statements for `dialect`.
     static func parse(_ text: String, id: String, file: String, dialect: SQLEngine) throws(MigrationsInvalid) -> Migration {
-        var body = text
+        // CRLF is read as LF (a Windows checkout is the same migration); a leading BOM is dropped.
+        var body = text.replacingOccurrences(of: "\r\n", with: "\n")
         if body.hasPrefix("\u{FEFF}") { body.removeFirst() }
         let lines = body.split(separator: "\n", omittingEmptySubsequences: false)
         var up: (line: Int, transactional: Bool)?

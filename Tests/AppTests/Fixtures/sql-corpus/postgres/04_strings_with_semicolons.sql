@@ -1,0 +1,2 @@
+INSERT INTO t VALUES ('a;b'), ('it''s; fine');
+SELECT ';' AS x;

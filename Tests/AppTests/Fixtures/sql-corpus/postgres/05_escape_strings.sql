@@ -1,0 +1,3 @@
+SELECT E'it\'s; escaped', E'back\\slash;';
+SELECT 'plain\';
+SELECT e'\';';

@@ -1,0 +1,5 @@
+-- just a comment
+;
+;;
+SELECT 1;
+/* only a comment */;

@@ -1,0 +1,2 @@
+ALTER TYPE mood ADD VALUE 'happy';
+ALTER TYPE mood ADD VALUE IF NOT EXISTS 'meh';

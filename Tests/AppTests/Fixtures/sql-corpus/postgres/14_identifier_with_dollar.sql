@@ -1,0 +1,2 @@
+CREATE TABLE a$b (c$d int);
+SELECT c$d FROM a$b;

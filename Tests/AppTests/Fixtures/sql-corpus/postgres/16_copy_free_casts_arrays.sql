@@ -1,0 +1,3 @@
+SELECT ARRAY['a;b', 'c']::text[];
+SELECT '{"k": ";"}'::jsonb -> 'k';
+SELECT (1);

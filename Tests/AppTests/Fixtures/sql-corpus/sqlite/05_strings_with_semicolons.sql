@@ -1,0 +1,2 @@
+INSERT INTO a VALUES ('x;y');
+INSERT INTO a VALUES ('it''s;');

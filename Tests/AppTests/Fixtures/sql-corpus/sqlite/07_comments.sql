@@ -1,0 +1,3 @@
+-- comment; here
+SELECT 1; -- trailing;
+/* block; */ SELECT 2;

@@ -1,0 +1,4 @@
+-- only
+;
+;
+SELECT 1;

@@ -1,0 +1,2 @@
+PRAGMA foreign_keys = ON;
+VACUUM;

@@ -1,0 +1,227 @@
+@testable import AppCore
+import AppServer
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// A migrations folder in a temp directory.
+final class MigrationsDir: Sendable {
+    let dir: TempDir
+    var path: String { dir.path }
+
+    init(_ files: [String: String] = [:]) throws {
+        dir = try TempDir()
+        for (name, text) in files { try write(name, text) }
+    }
+
+    func write(_ name: String, _ text: String) throws { try dir.write(name, text) }
+    func remove(_ name: String) throws { try FileManager.default.removeItem(at: dir.url.appendingPathComponent(name)) }
+
+    func catalog(_ engine: Engine) -> MigrationCatalog {
+        MigrationCatalog.load(folder: path, dialect: engine == .sqlite ? .sqlite : .postgres)
+    }
+}
+
+let authHeader: HTTPFields = [.authorization: "Bearer \(Secrets.migration)"]
+
+/// Runs the application on `db` with the migrations of `folder` (read now, as at startup).
+func withFolderApp(
+    _ db: TestDatabase, _ folder: MigrationsDir, _ engine: Engine, logs: LogCapture = LogCapture(),
+    _ body: @Sendable (any TestClientProtocol) async throws -> Void
+) async throws {
+    let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
+    try await buildApplication(config: config, logger: logs.logger(), catalog: folder.catalog(engine)).test(.router, body)
+}
+
+@Suite("migrations from a folder", .dropsTestDatabases)
+struct FolderTests {
+    static let three = [
+        "1_create_widgets.sql": "-- migrate:up\nCREATE TABLE widgets (id INTEGER PRIMARY KEY, name TEXT);\nCREATE INDEX widgets_name ON widgets (name);\n\n-- migrate:down\nDROP TABLE widgets;\n",
+        "2_seed_widgets.sql": "-- migrate:up\nINSERT INTO widgets (id, name) VALUES (1, 'a;b');\nINSERT INTO widgets (id, name) VALUES (2, 'it''s');\n-- migrate:down\nDELETE FROM widgets;\n",
+        "10_create_gadgets.sql": "CREATE TABLE gadgets (id INTEGER);\nINSERT INTO gadgets VALUES (7)\n",
+    ]
+
+    @Test("a folder applies in numeric version order on both engines, each statement run, each file once", arguments: Engine.available)
+    func appliesInOrder(_ engine: Engine) async throws {
+        let folder = try MigrationsDir(Self.three)
+        let db = try await TestDatabase.make(engine)
+        try await withFolderApp(db, folder, engine) { client in
+            try await client.execute(uri: "/api/migrate", method: .get, headers: authHeader) { response in
+                #expect(response.json["pending"] as? [String] == ["1_create_widgets", "2_seed_widgets", "10_create_gadgets"])
+            }
+            try await client.execute(uri: "/api/migrate", method: .post, headers: authHeader) { response in
+                #expect(response.status == .ok)
+                #expect(response.json["applied"] as? [String] == ["1_create_widgets", "2_seed_widgets", "10_create_gadgets"])
+            }
+            try await client.execute(uri: "/api/migrate", method: .post, headers: authHeader) { response in
+                #expect(response.json["applied"] as? [String] == [])
+            }
+        }
+        #expect(try await historyIDs(db) == ["10_create_gadgets", "1_create_widgets", "2_seed_widgets"])
+        #expect(try await count(db, "SELECT COUNT(*) AS n FROM widgets WHERE name IN ('a;b', 'it''s')") == 2)
+        #expect(try await count(db, "SELECT COUNT(*) AS n FROM gadgets") == 1)
+    }
+
+    @Test("a failing statement in file 3 leaves files 1 and 2 applied and nothing of 3; the fixed file applies next", arguments: Engine.available)
+    func failingThirdFile(_ engine: Engine) async throws {
+        var files = Self.three
+        files["10_create_gadgets.sql"] = "CREATE TABLE gadgets (id INTEGER);\nINSERT INTO no_such_table VALUES (1);\n"
+        let folder = try MigrationsDir(files)
+        let db = try await TestDatabase.make(engine)
+        try await withFolderApp(db, folder, engine) { client in
+            try await client.execute(uri: "/api/migrate", method: .post, headers: authHeader) { response in
+                #expect(response.status == .internalServerError)
+                #expect(response.json["migration"] as? String == "10_create_gadgets")
+            }
+        }
+        #expect(try await historyIDs(db) == ["1_create_widgets", "2_seed_widgets"])
+        #expect(try await !tableNames(db).contains("gadgets"))
+        try folder.write("10_create_gadgets.sql", Self.three["10_create_gadgets.sql"]!)
+        try await withFolderApp(db, folder, engine) { client in
+            try await client.execute(uri: "/api/migrate", method: .post, headers: authHeader) { response in
+                #expect(response.status == .ok)
+                #expect(response.json["applied"] as? [String] == ["10_create_gadgets"])
+            }
+        }
+    }
+
+    @Test("a checkout with CRLF line endings and a BOM is not drift; an edited up section is")
+    func checksums() async throws {
+        let folder = try MigrationsDir(Self.three)
+        let db = try await TestDatabase.make(.sqlite)
+        try await withFolderApp(db, folder, .sqlite) { client in
+            try await client.execute(uri: "/api/migrate", method: .post, headers: authHeader) { #expect($0.status == .ok) }
+        }
+        let original = Self.three["1_create_widgets.sql"]!
+        try folder.write("1_create_widgets.sql", "\u{FEFF}" + original.replacingOccurrences(of: "\n", with: "\r\n"))
+        #expect(folder.catalog(.sqlite).migrations[0].checksum == Migration.checksum(ofSection: "CREATE TABLE widgets (id INTEGER PRIMARY KEY, name TEXT);\nCREATE INDEX widgets_name ON widgets (name);\n"))
+        try await withFolderApp(db, folder, .sqlite) { client in
+            try await client.execute(uri: "/api/migrate", method: .post, headers: authHeader) { #expect($0.status == .ok) }
+        }
+        try folder.write("1_create_widgets.sql", original.replacingOccurrences(of: "DROP TABLE widgets;", with: "DROP TABLE IF EXISTS widgets;"))
+        try await withFolderApp(db, folder, .sqlite) { client in
+            try await client.execute(uri: "/api/migrate", method: .post, headers: authHeader) { #expect($0.status == .ok, "the down section is not checksummed") }
+        }
+        try folder.write("1_create_widgets.sql", original.replacingOccurrences(of: "name TEXT", with: "name TEXT NOT NULL"))
+        try await withFolderApp(db, folder, .sqlite) { client in
+            try await client.execute(uri: "/api/migrate", method: .post, headers: authHeader) { response in
+                #expect(response.status == .conflict)
+                #expect(response.json["migration"] as? String == "1_create_widgets")
+            }
+        }
+    }
+
+    @Test("the built-in set keeps its ids and checksums, so a database that has them sees no drift")
+    func builtInChecksums() {
+        #expect(Migration.all.map(\.id) == ["0001_create_users", "0002_create_accounts", "0003_create_sessions", "0004_create_verification_tokens"])
+        #expect(Migration.all.map(\.checksum) == Self.builtInChecksums)
+        #expect(MigrationCatalog.load(folder: nil, dialect: .sqlite).migrations.map(\.id) == Migration.all.map(\.id))
+    }
+
+    static let builtInChecksums = [
+        "30c9f99e47ac1e031c92bbbb6e298ad5559a4a223562aeae7e7f4ab00b43f9cf",
+        "8a5cb2919e9ecc874a71cb08996282148bb67e4686f4a39c9d4086e90d462a6a",
+        "e82e1b9956b95df1ed990260f372815797156a6b36efb0a6127707954872a560",
+        "bca53e5655d28bc4bf2c6ba26a2be9c2e567d4d9b27d14d0368e55b79052194b",
+    ]
+
+    @Test("a history table made before the state column is carried over: nothing re-applied, no drift", arguments: Engine.available)
+    func oldHistoryTable(_ engine: Engine) async throws {
+        let db = try await TestDatabase.make(engine)
+        let database = try AppDatabase(location: db.location, logger: quietLogger)
+        try await database.withRunning {
+            try await database.withConnection { sql in
+                try await sql.raw("CREATE TABLE schema_migrations (id TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL, execution_ms BIGINT NOT NULL)").run()
+                let first = Migration.all[0]
+                try await sql.raw("INSERT INTO schema_migrations VALUES (\(bind: first.id), \(bind: first.checksum), '2026-01-01T00:00:00.000Z', 3)").run()
+                for statement in first.statements { try await sql.raw("\(unsafeRaw: statement)").run() }
+            }
+            let migrator = Migrator(database: database, migrations: Migration.all, lockTimeout: .seconds(5), logger: quietLogger)
+            #expect(try await migrator.status().pending == Array(Migration.all.dropFirst().map(\.id)))
+            #expect(try await migrator.migrate() == Array(Migration.all.dropFirst().map(\.id)))
+            #expect(try await migrator.status().applied.allSatisfy { $0.state == "applied" })
+        }
+    }
+
+    @Test("a pending file older than the newest applied one is applied, and the check names it", arguments: Engine.available)
+    func outOfOrder(_ engine: Engine) async throws {
+        let folder = try MigrationsDir(["1_a.sql": "CREATE TABLE a (id INTEGER);", "3_c.sql": "CREATE TABLE c (id INTEGER);"])
+        let db = try await TestDatabase.make(engine)
+        try await withFolderApp(db, folder, engine) { client in
+            try await client.execute(uri: "/api/migrate", method: .post, headers: authHeader) { #expect($0.status == .ok) }
+        }
+        try folder.write("2_b.sql", "CREATE TABLE b (id INTEGER);")
+        let database = try AppDatabase(location: db.location, logger: quietLogger)
+        let config = try AppHarness.config(db, [:])
+        let report = try await database.withRunning {
+            await runStartupChecks(CheckContext(config: config, database: database, catalog: folder.catalog(engine)), checks: StartupCheck.all.filter { $0.name == "database" })
+        }
+        let warning = try #require(report.results.first { $0.id == "migrations.out-of-order" })
+        #expect(warning.level == .warning)
+        #expect(warning.message.contains("2_b"))
+        try await withFolderApp(db, folder, engine) { client in
+            try await client.execute(uri: "/api/migrate", method: .post, headers: authHeader) { response in
+                #expect(response.json["applied"] as? [String] == ["2_b"])
+            }
+        }
+    }
+
+    @Test("GET /api/migrate says which migrations run outside a transaction")
+    func statusShowsTransactional() async throws {
+        let folder = try MigrationsDir(["1_a.sql": "CREATE TABLE a (id INTEGER);", "2_vacuum.sql": "-- migrate:up transaction:false\nVACUUM;\n"])
+        let db = try await TestDatabase.make(.sqlite)
+        try await withFolderApp(db, folder, .sqlite) { client in
+            try await client.execute(uri: "/api/migrate", method: .get, headers: authHeader) { response in
+                let entries = response.json["migrations"] as? [[String: Any]] ?? []
+                #expect(entries.map { $0["id"] as? String } == ["1_a", "2_vacuum"])
+                #expect(entries.map { $0["transactional"] as? Bool } == [true, false])
+                #expect(entries.map { $0["state"] as? String } == ["pending", "pending"])
+            }
+            try await client.execute(uri: "/api/migrate", method: .post, headers: authHeader) { response in
+                #expect(response.status == .ok)
+                #expect(response.json["applied"] as? [String] == ["1_a", "2_vacuum"])
+            }
+        }
+    }
+
+    @Test("many runners at once, with migrations outside a transaction among them: each applied exactly once", arguments: Engine.available)
+    func concurrentWithNonTransactional(_ engine: Engine) async throws {
+        var files: [String: String] = [:]
+        for i in 1...12 {
+            let body = "CREATE TABLE t\(i) (id INTEGER);\nINSERT INTO t\(i) VALUES (\(i));"
+            files["\(i)_t\(i).sql"] = i % 4 == 0 ? "-- migrate:up transaction:false\n\(body)\n" : body
+        }
+        let folder = try MigrationsDir(files)
+        let db = try await TestDatabase.make(engine)
+        let database = try AppDatabase(location: db.location, logger: quietLogger)
+        let catalog = folder.catalog(engine)
+        let results = try await database.withRunning {
+            try await withThrowingTaskGroup(of: [String].self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        let runner = try AppDatabase(location: db.location, logger: quietLogger)
+                        return try await runner.withRunning {
+                            try await Migrator(database: runner, catalog: catalog, lockTimeout: .seconds(60), logger: quietLogger).migrate()
+                        }
+                    }
+                }
+                return try await group.reduce(into: [[String]]()) { $0.append($1) }
+            }
+        }
+        #expect(results.flatMap { $0 }.sorted() == catalog.migrations.map(\.id).sorted(), "every migration applied by exactly one runner")
+        for i in 1...12 {
+            #expect(try await count(db, "SELECT COUNT(*) AS n FROM t\(i)") == 1)
+        }
+    }
+}
+
+/// An integer from a one-row query, read straight from the database.
+func count(_ db: TestDatabase, _ query: String) async throws -> Int {
+    let database = try AppDatabase(location: db.location, logger: quietLogger)
+    return try await database.withRunning {
+        try await database.withConnection { sql in
+            try await sql.raw("\(unsafeRaw: query)").first()!.decode(column: "n", as: Int.self)
+        }
+    }
+}
