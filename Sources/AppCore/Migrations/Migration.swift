@@ -53,10 +53,14 @@ public struct Migration: Sendable, Identifiable {
         a.count != b.count ? a.count < b.count : a < b
     }
 
-    /// SHA-256 hex of a file's up section, as written on any OS: CRLF read as LF, a leading BOM dropped.
+    /// SHA-256 hex of a file's up section, as written on any OS: CRLF read as LF, a leading BOM
+    /// dropped, and trailing blank space ignored (so adding a down section later is not drift).
     static func checksum(ofSection text: String) -> String {
         var normalized = text.replacingOccurrences(of: "\r\n", with: "\n")
         if normalized.hasPrefix("\u{FEFF}") { normalized.removeFirst() }
+        while let last = normalized.unicodeScalars.last, [" ", "\t", "\n", "\r"].contains(last) {
+            normalized.unicodeScalars.removeLast()
+        }
         return SecretGenerator.hexString(SHA256.hash(data: Data(normalized.utf8)))
     }
 }

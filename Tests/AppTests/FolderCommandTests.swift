@@ -1,0 +1,285 @@
+@testable import AppCore
+import AppServer
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import NIOHTTP1
+import Testing
+
+/// One way a folder is invalid; nothing of it (not even `0_valid.sql`) may be applied.
+struct InvalidFolderCase: CustomTestStringConvertible, Sendable {
+    var name: String
+    var files: [String: [UInt8]]
+    /// Point at a folder that does not exist.
+    var missing = false
+    /// The file the answers name (nil: the folder's path).
+    var file: String?
+    var line: Int?
+    var reason: String
+    var testDescription: String { name }
+}
+
+private func text(_ s: String) -> [UInt8] { Array(s.utf8) }
+
+let invalidFolderCases: [InvalidFolderCase] = [
+    .init(name: "a .sql file whose name has no version", files: ["create_widgets.sql": text("SELECT 1;")],
+          file: "create_widgets.sql", reason: "must start with a version"),
+    .init(name: "two files with one version", files: ["5_a.sql": text("SELECT 1;"), "005_b.sql": text("SELECT 2;")],
+          file: "5_a.sql", reason: "version 5 is also used by 005_b.sql"),
+    .init(name: "a folder that cannot be read", files: [:], missing: true, reason: "cannot be read"),
+    .init(name: "a string left open", files: ["1_a.sql": text("-- migrate:up\nSELECT 1;\nSELECT 'open;\n")],
+          file: "1_a.sql", line: 3, reason: "a string is not closed"),
+    .init(name: "a comment left open", files: ["1_a.sql": text("-- migrate:up\n/* open\n-- migrate:down\n")],
+          file: "1_a.sql", line: 2, reason: "a /* comment is not closed"),
+    .init(name: "a quoted identifier left open", files: ["1_a.sql": text("SELECT \"open\n")],
+          file: "1_a.sql", line: 1, reason: "a quoted identifier is not closed"),
+    .init(name: "an unknown marker option", files: ["1_a.sql": text("-- migrate:up transaction:nope\nSELECT 1;\n")],
+          file: "1_a.sql", line: 1, reason: "unknown option"),
+    .init(name: "SQL before -- migrate:up", files: ["1_a.sql": text("SELECT 1;\n-- migrate:up\nSELECT 2;\n")],
+          file: "1_a.sql", line: 1, reason: "belongs to no section"),
+    .init(name: "a file that is not UTF-8", files: ["1_a.sql": [0x53, 0x45, 0xFF, 0xFE, 0x3B]],
+          file: "1_a.sql", reason: "not UTF-8"),
+]
+
+@Suite("migrations folder: invalid folders, the command line, interrupted runs", .serialized, .dropsTestDatabases)
+struct FolderCommandTests {
+    static func folder(_ c: InvalidFolderCase) throws -> (MigrationsDir, String) {
+        let dir = try MigrationsDir()
+        var files = c.files
+        files["0_valid.sql"] = text("CREATE TABLE valid_one (id INTEGER);")
+        for (name, bytes) in files { try Data(bytes).write(to: dir.dir.url.appendingPathComponent(name)) }
+        return (dir, c.missing ? dir.path + "/no-such-folder" : dir.path)
+    }
+
+    @Test("an invalid folder: the check names file, line and reason; the endpoint answers 500; app migrate exits 1; nothing applied",
+          arguments: invalidFolderCases)
+    func invalidFolder(_ c: InvalidFolderCase) async throws {
+        let (dir, path) = try Self.folder(c)
+        let expectedFile = c.file ?? path
+        let catalog = MigrationCatalog.load(folder: path, dialect: .sqlite)
+        let invalid = try #require(catalog.invalid)
+        #expect(invalid.file == expectedFile && invalid.line == c.line)
+        #expect(invalid.reason.contains(c.reason) || "\(invalid)".contains(c.reason))
+
+        let report = await runStartupChecks(CheckContext(config: try AppConfig(variables: [:]), database: nil, catalog: catalog), checks: StartupCheck.all.filter { $0.name == "migrations" })
+        let result = try #require(report.results.first)
+        #expect(result.id == "migrations.invalid" && result.level == .error)
+        #expect(result.message.contains(expectedFile + (c.line.map { ":\($0)" } ?? "")) && result.message.contains(c.reason))
+
+        let db = try await TestDatabase.make(.sqlite)
+        let logs = LogCapture()
+        let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
+        try await buildApplication(config: config, logger: logs.logger(), catalog: catalog).test(.router) { client in
+            try await client.execute(uri: "/api/migrate", method: .post, headers: authHeader) { response in
+                #expect(response.status == .internalServerError)
+                #expect(NSDictionary(dictionary: response.json) == ["success": false, "error": "Migrations invalid", "migration": expectedFile])
+            }
+        }
+        #expect(logs.lines.contains { $0.level == .error && $0.text.contains(c.reason) }, "the reason goes to the log")
+        #expect(try await historyIDs(db) == nil)
+        #expect(try await !tableNames(db).contains("valid_one"))
+
+        let cli = try AppBinary.run(["migrate", "--migrations-dir", path], environment: ["DATABASE_URL": db.url, "APP_ENV": "test"], directory: dir.dir.url)
+        #expect(cli.status == 1)
+        #expect(cli.err.split(separator: "\n").count == 1, "one line: \(cli.err)")
+        #expect(cli.err.hasPrefix("error: migrations invalid: \(expectedFile)") && cli.err.contains(c.reason))
+        #expect(try await !tableNames(db).contains("valid_one"))
+
+        let check = try AppBinary.run(["check", "--migrations-dir", path], environment: ["DATABASE_URL": db.url, "MIGRATION_SECRET": Secrets.migration], directory: dir.dir.url)
+        #expect(check.status == 1)
+        #expect(check.out.contains("ERROR migrations.invalid"))
+    }
+
+    static let withDowns = [
+        "1_create_widgets.sql": "-- migrate:up\nCREATE TABLE widgets (id INTEGER PRIMARY KEY, name TEXT);\n-- migrate:down\nDROP TABLE widgets;\n",
+        "2_seed_widgets.sql": "-- migrate:up\nINSERT INTO widgets (id, name) VALUES (1, 'a');\n-- migrate:down\nDELETE FROM widgets;\n",
+        "10_create_gadgets.sql": "-- migrate:up\nCREATE TABLE gadgets (id INTEGER);\n",
+    ]
+
+    @Test("app migrate rollback: refuses without a down section, changing nothing; then rolls back newest first", arguments: Engine.available)
+    func rollback(_ engine: Engine) async throws {
+        let folder = try MigrationsDir(Self.withDowns)
+        let db = try await TestDatabase.make(engine)
+        let env = ["DATABASE_URL": db.url, "APP_ENV": "test", "MIGRATIONS_DIR": folder.path]
+        #expect(try AppBinary.run(["migrate"], environment: env, directory: folder.dir.url).status == 0)
+
+        let refused = try AppBinary.run(["migrate", "rollback", "--steps", "2"], environment: env, directory: folder.dir.url)
+        #expect(refused.status == 1)
+        #expect(refused.err.contains("10_create_gadgets has no -- migrate:down section"))
+        #expect(try await historyIDs(db)?.count == 3, "nothing rolled back")
+        #expect(try await count(db, "SELECT COUNT(*) AS n FROM widgets") == 1)
+
+        try folder.write("10_create_gadgets.sql", Self.withDowns["10_create_gadgets.sql"]! + "\n-- migrate:down\nDROP TABLE gadgets;\n")
+        let done = try AppBinary.run(["migrate", "rollback", "--steps", "2"], environment: env, directory: folder.dir.url)
+        #expect(done.status == 0, "\(done.err)")
+        #expect(done.out == "rolled back  10_create_gadgets\nrolled back  2_seed_widgets\n")
+        #expect(try await historyIDs(db) == ["1_create_widgets"])
+        #expect(try await !tableNames(db).contains("gadgets"))
+        #expect(try await count(db, "SELECT COUNT(*) AS n FROM widgets") == 0)
+
+        let again = try AppBinary.run(["migrate"], environment: env, directory: folder.dir.url)
+        #expect(again.out == "applied  2_seed_widgets\napplied  10_create_gadgets\n", "adding the down section was not drift")
+    }
+
+    @Test("app migrate new writes a timestamped file with both markers; without a folder it says so")
+    func new() throws {
+        let dir = try TempDir()
+        let folder = dir.url.appendingPathComponent("db/migrations").path
+        let made = try AppBinary.run(["migrate", "new", "create_widgets", "--migrations-dir", folder], directory: dir.url)
+        #expect(made.status == 0)
+        let path = made.out.trimmingCharacters(in: .newlines)
+        #expect(URL(fileURLWithPath: path).lastPathComponent.range(of: #"^\d{14}_create_widgets\.sql$"#, options: .regularExpression) != nil)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "-- migrate:up\n\n\n-- migrate:down\n\n")
+        let catalog = MigrationCatalog.load(folder: folder, dialect: .sqlite)
+        #expect(catalog.invalid == nil && catalog.migrations.count == 1 && catalog.migrations[0].down == [])
+
+        let none = try AppBinary.run(["migrate", "new", "x"], directory: dir.url)
+        #expect(none.status == 1)
+        #expect(none.err == "error: no migrations folder: set MIGRATIONS_DIR or pass --migrations-dir\n")
+    }
+
+    @Test("a failing migration outside a transaction: 500, then 409 interrupted; resolve --rolled-back makes it pending again", arguments: Engine.available)
+    func nonTransactionalFailure(_ engine: Engine) async throws {
+        let folder = try MigrationsDir(["1_x.sql": "-- migrate:up transaction:false\nCREATE TABLE x (id INTEGER);\nINSERT INTO nope VALUES (1);\n"])
+        let db = try await TestDatabase.make(engine)
+        try await withFolderApp(db, folder, engine) { client in
+            try await client.execute(uri: "/api/migrate", method: .post, headers: authHeader) { response in
+                #expect(response.status == .internalServerError)
+                #expect(response.json["migration"] as? String == "1_x")
+            }
+            for method in [HTTPRequest.Method.post, .get] where method == .post {
+                try await client.execute(uri: "/api/migrate", method: method, headers: authHeader) { response in
+                    #expect(response.status == .conflict)
+                    #expect(NSDictionary(dictionary: response.json) == ["success": false, "error": "Migration interrupted", "migration": "1_x"])
+                }
+            }
+            try await client.execute(uri: "/api/migrate", method: .get, headers: authHeader) { response in
+                #expect(response.json["interrupted"] as? [String] == ["1_x"])
+            }
+        }
+        #expect(try await tableNames(db).contains("x"), "a statement outside a transaction is not rolled back")
+        let env = ["DATABASE_URL": db.url, "APP_ENV": "test", "MIGRATIONS_DIR": folder.path]
+        let notYet = try AppBinary.run(["migrate", "resolve", "1_y", "--applied"], environment: env, directory: folder.dir.url)
+        #expect(notYet.status == 1 && notYet.err.contains("1_y is not marked interrupted"))
+        let check = try AppBinary.run(["check"], environment: env.merging(["MIGRATION_SECRET": Secrets.migration]) { $1 }, directory: folder.dir.url)
+        #expect(check.out.contains("ERROR migrations.interrupted") && check.out.contains("app migrate resolve 1_x"))
+
+        // Undo by hand, then resolve; the fixed file applies.
+        try await TestSQL.run(db, "DROP TABLE x")
+        let resolved = try AppBinary.run(["migrate", "resolve", "1_x", "--rolled-back"], environment: env, directory: folder.dir.url)
+        #expect(resolved.status == 0, "\(resolved.err)")
+        #expect(try await historyIDs(db) == [])
+        try folder.write("1_x.sql", "-- migrate:up transaction:false\nCREATE TABLE x (id INTEGER);\n")
+        let applied = try AppBinary.run(["migrate"], environment: env, directory: folder.dir.url)
+        #expect(applied.out == "applied  1_x\n")
+    }
+
+    @Test("CREATE INDEX CONCURRENTLY runs in a transaction:false file, and its down too", .enabled(if: Tool.postgres))
+    func createIndexConcurrently() async throws {
+        let folder = try MigrationsDir([
+            "1_t.sql": "CREATE TABLE t (id INTEGER, name TEXT);",
+            "2_index.sql": "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY t_name ON t (name);\n-- migrate:down transaction:false\nDROP INDEX CONCURRENTLY t_name;\n",
+        ])
+        let db = try await TestDatabase.make(.postgres)
+        try await withFolderApp(db, folder, .postgres) { client in
+            try await client.execute(uri: "/api/migrate", method: .post, headers: authHeader) { response in
+                #expect(response.status == .ok)
+                #expect(response.json["applied"] as? [String] == ["1_t", "2_index"])
+            }
+        }
+        #expect(try await count(db, "SELECT COUNT(*) AS n FROM pg_indexes WHERE indexname = 't_name'") == 1)
+        let env = ["DATABASE_URL": db.url, "APP_ENV": "test", "MIGRATIONS_DIR": folder.path]
+        #expect(try AppBinary.run(["migrate", "rollback"], environment: env, directory: folder.dir.url).out == "rolled back  2_index\n")
+        #expect(try await count(db, "SELECT COUNT(*) AS n FROM pg_indexes WHERE indexname = 't_name'") == 0)
+    }
+
+    @Test("app serve killed inside a migration outside a transaction: 409 interrupted, resolve, then 200", .enabled(if: Tool.postgres))
+    func killedOutsideTransaction() async throws {
+        let folder = try MigrationsDir([
+            "1_a.sql": "CREATE TABLE a (id INTEGER);",
+            "2_slow.sql": "-- migrate:up transaction:false\nCREATE TABLE slow (id INTEGER);\nSELECT pg_sleep(5);\n",
+            "3_c.sql": "CREATE TABLE c (id INTEGER);",
+        ])
+        let db = try await TestDatabase.make(.postgres)
+        let env = ["DATABASE_URL": db.url, "MIGRATION_SECRET": Secrets.migration, "APP_ENV": "test",
+                   "MIGRATIONS_DIR": folder.path, "MIGRATION_LOCK_TIMEOUT": "2"]
+        let first = try await ServerProcess.start(environment: env, directory: folder.dir.url)
+        let call = Task { try? await post(first.baseURL) }
+        try await waitUntil("2_slow is marked running") {
+            try await count(db, "SELECT COUNT(*) AS n FROM schema_migrations WHERE id = '2_slow' AND state = 'running'") == 1
+        }
+        kill(first.process.processIdentifier, SIGKILL)
+        _ = await call.value
+        await first.stop()
+        // The backend notices its client is gone once pg_sleep ends; then the session lock is released.
+        try await waitUntil("the run lock is released") {
+            try await count(db, "SELECT COUNT(*) AS n FROM pg_locks WHERE locktype = 'advisory'") == 0
+        }
+        let second = try await ServerProcess.start(environment: env, directory: folder.dir.url)
+        let (status, body) = try await post(second.baseURL)
+        #expect(status == 409)
+        #expect(body.contains(#""error":"Migration interrupted""#) && body.contains(#""migration":"2_slow""#))
+        let resolved = try AppBinary.run(["migrate", "resolve", "2_slow", "--applied"], environment: env, directory: folder.dir.url)
+        #expect(resolved.status == 0, "\(resolved.err)")
+        let (after, afterBody) = try await post(second.baseURL)
+        #expect(after == 200)
+        #expect(afterBody.contains(#""applied":["3_c"]"#))
+        await second.stop()
+    }
+
+    @Test("three app serve processes on one PostgreSQL with a folder: each migration once", .enabled(if: Tool.postgres))
+    func threeInstancesWithFolder() async throws {
+        var files: [String: String] = [:]
+        for i in 1...9 {
+            let body = "CREATE TABLE w\(i) (id INTEGER);\nINSERT INTO w\(i) VALUES (\(i));"
+            files["\(i)_w\(i).sql"] = i % 3 == 0 ? "-- migrate:up transaction:false\n\(body)\n" : body
+        }
+        let folder = try MigrationsDir(files)
+        let db = try await TestDatabase.make(.postgres)
+        let env = ["DATABASE_URL": db.url, "MIGRATION_SECRET": Secrets.migration, "APP_ENV": "test", "MIGRATIONS_DIR": folder.path]
+        var servers: [ServerProcess] = []
+        for _ in 0..<3 { servers.append(try await ServerProcess.start(environment: env, directory: folder.dir.url)) }
+        let urls = servers.map(\.baseURL)
+        let answers = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            for i in 0..<60 { group.addTask { try await post(urls[i % 3]) } }
+            return try await group.reduce(into: [(Int, String)]()) { $0.append($1) }
+        }
+        for server in servers { await server.stop() }
+        #expect(answers.allSatisfy { $0.0 == 200 }, "got \(Set(answers.map(\.0)))")
+        let applied = answers.flatMap { answer -> [String] in
+            (try? JSONSerialization.jsonObject(with: Data(answer.1.utf8)) as? [String: Any])?["applied"] as? [String] ?? []
+        }
+        #expect(applied.sorted() == files.keys.map { String($0.dropLast(4)) }.sorted())
+        for i in 1...9 { #expect(try await count(db, "SELECT COUNT(*) AS n FROM w\(i)") == 1) }
+    }
+}
+
+/// An authorised POST /api/migrate to a live server.
+func post(_ base: String) async throws -> (Int, String) {
+    var request = HTTPClientRequest(url: "\(base)/api/migrate")
+    request.method = .POST
+    request.headers.add(name: "Authorization", value: "Bearer \(Secrets.migration)")
+    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+    return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 20)))
+}
+
+func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if (try? await condition()) == true { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    Issue.record("timed out waiting until \(what)")
+    throw CancellationError()
+}
+
+enum TestSQL {
+    static func run(_ db: TestDatabase, _ statement: String) async throws {
+        let database = try AppDatabase(location: db.location, logger: quietLogger)
+        try await database.withRunning {
+            try await database.withConnection { try await $0.raw("\(unsafeRaw: statement)").run() }
+        }
+    }
+}
