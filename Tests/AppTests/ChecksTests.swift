@@ -221,11 +221,11 @@ struct ChecksTests {
         let database = try AppDatabase(location: db.location, logger: quietLogger)
         _ = try await Migrator(database: database, migrations: Migration.all, lockTimeout: .seconds(5), logger: quietLogger).migrate()
 
-        let ok = try AppBinary.run(["check"], environment: ["DATABASE_URL": db.url, "MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session], directory: dir.url)
+        let ok = try await AppBinary.run(["check"], environment: ["DATABASE_URL": db.url, "MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session], directory: dir.url)
         #expect(ok.status == 0)
         #expect(ok.out.contains("No issues."))
 
-        let bad = try AppBinary.run(["check", "--format", "json", "--env", "production"],
+        let bad = try await AppBinary.run(["check", "--format", "json", "--env", "production"],
                                     environment: ["DATABASE_URL": db.url, "MIGRATION_SECRET": Secrets.session, "NEXTAUTH_SECRET": Secrets.session],
                                     directory: dir.url)
         #expect(bad.status == 1)
@@ -237,7 +237,7 @@ struct ChecksTests {
         #expect(results.allSatisfy { Set($0.keys) == ["id", "level", "message", "hint"] })
         #expect(!(bad.out + bad.err).contains(Secrets.session))
 
-        let text = try AppBinary.run(["check"], environment: ["DATABASE_URL": db.url], directory: dir.url)
+        let text = try await AppBinary.run(["check"], environment: ["DATABASE_URL": db.url], directory: dir.url)
         #expect(text.status == 1)
         #expect(text.out.contains("ERROR migration-secret.missing"))
         #expect(text.out.contains("hint: Generate one with `app secret`"))

@@ -45,15 +45,15 @@ struct DotEnvTests {
     }
 
     @Test("agrees with Node's util.parseEnv where Node implements the rule", .enabled(if: Tool.node), arguments: dotEnvCases.filter(\.node))
-    func node(_ c: DotEnvCase) throws {
-        let nodeResult = try Self.nodeParse(c.input)
+    func node(_ c: DotEnvCase) async throws {
+        let nodeResult = try await Self.nodeParse(c.input)
         let parsed = Dictionary(DotEnv.parse(c.input).map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
         #expect(parsed == nodeResult)
     }
 
     /// Node's own parser on the same bytes.
-    static func nodeParse(_ text: String) throws -> [String: String] {
-        let result = try runProcess([
+    static func nodeParse(_ text: String) async throws -> [String: String] {
+        let result = try await runProcess([
             "node", "-e",
             "let s='';process.stdin.setEncoding('utf8');process.stdin.on('data',d=>s+=d).on('end',()=>process.stdout.write(JSON.stringify(require('util').parseEnv(s))))",
         ], stdin: text)

@@ -43,7 +43,7 @@ let invalidFolderCases: [InvalidFolderCase] = [
           file: "1_a.sql", reason: "not UTF-8"),
 ]
 
-@Suite("migrations folder: invalid folders, the command line, interrupted runs", .serialized, .dropsTestDatabases)
+@Suite("migrations folder: invalid folders, the command line, interrupted runs", .dropsTestDatabases)
 struct FolderCommandTests {
     static func folder(_ c: InvalidFolderCase) throws -> (MigrationsDir, String) {
         let dir = try MigrationsDir()
@@ -81,53 +81,47 @@ struct FolderCommandTests {
         #expect(try await historyIDs(db) == nil)
         #expect(try await !tableNames(db).contains("valid_one"))
 
-        let cli = try AppBinary.run(["migrate", "--migrations-dir", path], environment: ["DATABASE_URL": db.url, "APP_ENV": "test"], directory: dir.dir.url)
+        let cli = try await AppBinary.run(["migrate", "--migrations-dir", path], environment: ["DATABASE_URL": db.url, "APP_ENV": "test"], directory: dir.dir.url)
         #expect(cli.status == 1)
         #expect(cli.err.split(separator: "\n").count == 1, "one line: \(cli.err)")
         #expect(cli.err.hasPrefix("error: migrations invalid: \(expectedFile)") && cli.err.contains(c.reason))
         #expect(try await !tableNames(db).contains("valid_one"))
 
-        let check = try AppBinary.run(["check", "--migrations-dir", path], environment: ["DATABASE_URL": db.url, "MIGRATION_SECRET": Secrets.migration], directory: dir.dir.url)
+        let check = try await AppBinary.run(["check", "--migrations-dir", path], environment: ["DATABASE_URL": db.url, "MIGRATION_SECRET": Secrets.migration], directory: dir.dir.url)
         #expect(check.status == 1)
         #expect(check.out.contains("ERROR migrations.invalid"))
     }
 
-    static let withDowns = [
-        "1_create_widgets.sql": "-- migrate:up\nCREATE TABLE widgets (id INTEGER PRIMARY KEY, name TEXT);\n-- migrate:down\nDROP TABLE widgets;\n",
-        "2_seed_widgets.sql": "-- migrate:up\nINSERT INTO widgets (id, name) VALUES (1, 'a');\n-- migrate:down\nDELETE FROM widgets;\n",
-        "10_create_gadgets.sql": "-- migrate:up\nCREATE TABLE gadgets (id INTEGER);\n",
-    ]
-
     @Test("app migrate rollback: refuses without a down section, changing nothing; then rolls back newest first", arguments: Engine.available)
     func rollback(_ engine: Engine) async throws {
-        let folder = try MigrationsDir(Self.withDowns)
+        let folder = try MigrationsDir(FolderTests.three)  // 10_create_gadgets has no down section
         let db = try await TestDatabase.make(engine)
         let env = ["DATABASE_URL": db.url, "APP_ENV": "test", "MIGRATIONS_DIR": folder.path]
-        #expect(try AppBinary.run(["migrate"], environment: env, directory: folder.dir.url).status == 0)
+        #expect(try await AppBinary.run(["migrate"], environment: env, directory: folder.dir.url).status == 0)
 
-        let refused = try AppBinary.run(["migrate", "rollback", "--steps", "2"], environment: env, directory: folder.dir.url)
+        let refused = try await AppBinary.run(["migrate", "rollback", "--steps", "2"], environment: env, directory: folder.dir.url)
         #expect(refused.status == 1)
         #expect(refused.err.contains("10_create_gadgets has no -- migrate:down section"))
         #expect(try await historyIDs(db)?.count == 3, "nothing rolled back")
-        #expect(try await count(db, "SELECT COUNT(*) AS n FROM widgets") == 1)
+        #expect(try await count(db, "SELECT COUNT(*) AS n FROM widgets") == 2)
 
-        try folder.write("10_create_gadgets.sql", Self.withDowns["10_create_gadgets.sql"]! + "\n-- migrate:down\nDROP TABLE gadgets;\n")
-        let done = try AppBinary.run(["migrate", "rollback", "--steps", "2"], environment: env, directory: folder.dir.url)
+        try folder.write("10_create_gadgets.sql", "-- migrate:up\n" + FolderTests.three["10_create_gadgets.sql"]! + "-- migrate:down\nDROP TABLE gadgets;\n")
+        let done = try await AppBinary.run(["migrate", "rollback", "--steps", "2"], environment: env, directory: folder.dir.url)
         #expect(done.status == 0, "\(done.err)")
         #expect(done.out == "rolled back  10_create_gadgets\nrolled back  2_seed_widgets\n")
         #expect(try await historyIDs(db) == ["1_create_widgets"])
         #expect(try await !tableNames(db).contains("gadgets"))
         #expect(try await count(db, "SELECT COUNT(*) AS n FROM widgets") == 0)
 
-        let again = try AppBinary.run(["migrate"], environment: env, directory: folder.dir.url)
+        let again = try await AppBinary.run(["migrate"], environment: env, directory: folder.dir.url)
         #expect(again.out == "applied  2_seed_widgets\napplied  10_create_gadgets\n", "adding the down section was not drift")
     }
 
     @Test("app migrate new writes a timestamped file with both markers; without a folder it says so")
-    func new() throws {
+    func new() async throws {
         let dir = try TempDir()
         let folder = dir.url.appendingPathComponent("db/migrations").path
-        let made = try AppBinary.run(["migrate", "new", "create_widgets", "--migrations-dir", folder], directory: dir.url)
+        let made = try await AppBinary.run(["migrate", "new", "create_widgets", "--migrations-dir", folder], directory: dir.url)
         #expect(made.status == 0)
         let path = made.out.trimmingCharacters(in: .newlines)
         #expect(URL(fileURLWithPath: path).lastPathComponent.range(of: #"^\d{14}_create_widgets\.sql$"#, options: .regularExpression) != nil)
@@ -135,7 +129,7 @@ struct FolderCommandTests {
         let catalog = MigrationCatalog.load(folder: folder, dialect: .sqlite)
         #expect(catalog.invalid == nil && catalog.migrations.count == 1 && catalog.migrations[0].down == [])
 
-        let none = try AppBinary.run(["migrate", "new", "x"], directory: dir.url)
+        let none = try await AppBinary.run(["migrate", "new", "x"], directory: dir.url)
         #expect(none.status == 1)
         #expect(none.err == "error: no migrations folder: set MIGRATIONS_DIR or pass --migrations-dir\n")
     }
@@ -161,18 +155,18 @@ struct FolderCommandTests {
         }
         #expect(try await tableNames(db).contains("x"), "a statement outside a transaction is not rolled back")
         let env = ["DATABASE_URL": db.url, "APP_ENV": "test", "MIGRATIONS_DIR": folder.path]
-        let notYet = try AppBinary.run(["migrate", "resolve", "1_y", "--applied"], environment: env, directory: folder.dir.url)
+        let notYet = try await AppBinary.run(["migrate", "resolve", "1_y", "--applied"], environment: env, directory: folder.dir.url)
         #expect(notYet.status == 1 && notYet.err.contains("1_y is not marked interrupted"))
-        let check = try AppBinary.run(["check"], environment: env.merging(["MIGRATION_SECRET": Secrets.migration]) { $1 }, directory: folder.dir.url)
+        let check = try await AppBinary.run(["check"], environment: env.merging(["MIGRATION_SECRET": Secrets.migration]) { $1 }, directory: folder.dir.url)
         #expect(check.out.contains("ERROR migrations.interrupted") && check.out.contains("app migrate resolve 1_x"))
 
         // Undo by hand, then resolve; the fixed file applies.
         try await TestSQL.run(db, "DROP TABLE x")
-        let resolved = try AppBinary.run(["migrate", "resolve", "1_x", "--rolled-back"], environment: env, directory: folder.dir.url)
+        let resolved = try await AppBinary.run(["migrate", "resolve", "1_x", "--rolled-back"], environment: env, directory: folder.dir.url)
         #expect(resolved.status == 0, "\(resolved.err)")
         #expect(try await historyIDs(db) == [])
         try folder.write("1_x.sql", "-- migrate:up transaction:false\nCREATE TABLE x (id INTEGER);\n")
-        let applied = try AppBinary.run(["migrate"], environment: env, directory: folder.dir.url)
+        let applied = try await AppBinary.run(["migrate"], environment: env, directory: folder.dir.url)
         #expect(applied.out == "applied  1_x\n")
     }
 
@@ -191,7 +185,7 @@ struct FolderCommandTests {
         }
         #expect(try await count(db, "SELECT COUNT(*) AS n FROM pg_indexes WHERE indexname = 't_name'") == 1)
         let env = ["DATABASE_URL": db.url, "APP_ENV": "test", "MIGRATIONS_DIR": folder.path]
-        #expect(try AppBinary.run(["migrate", "rollback"], environment: env, directory: folder.dir.url).out == "rolled back  2_index\n")
+        #expect(try await AppBinary.run(["migrate", "rollback"], environment: env, directory: folder.dir.url).out == "rolled back  2_index\n")
         #expect(try await count(db, "SELECT COUNT(*) AS n FROM pg_indexes WHERE indexname = 't_name'") == 0)
     }
 
@@ -215,13 +209,13 @@ struct FolderCommandTests {
         await first.stop()
         // The backend notices its client is gone once pg_sleep ends; then the session lock is released.
         try await waitUntil("the run lock is released") {
-            try await count(db, "SELECT COUNT(*) AS n FROM pg_locks WHERE locktype = 'advisory'") == 0
+            try await count(db, "SELECT COUNT(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())") == 0
         }
         let second = try await ServerProcess.start(environment: env, directory: folder.dir.url)
         let (status, body) = try await post(second.baseURL)
         #expect(status == 409)
         #expect(body.contains(#""error":"Migration interrupted""#) && body.contains(#""migration":"2_slow""#))
-        let resolved = try AppBinary.run(["migrate", "resolve", "2_slow", "--applied"], environment: env, directory: folder.dir.url)
+        let resolved = try await AppBinary.run(["migrate", "resolve", "2_slow", "--applied"], environment: env, directory: folder.dir.url)
         #expect(resolved.status == 0, "\(resolved.err)")
         let (after, afterBody) = try await post(second.baseURL)
         #expect(after == 200)

@@ -196,20 +196,29 @@ struct FolderTests {
         let db = try await TestDatabase.make(engine)
         let database = try AppDatabase(location: db.location, logger: quietLogger)
         let catalog = folder.catalog(engine)
-        let results = try await database.withRunning {
-            try await withThrowingTaskGroup(of: [String].self) { group in
+        let logs = LogCapture()
+        let debugLogger = logs.logger(level: .info)
+        let results: [[String]]
+        do {
+            results = try await database.withRunning {
+                try await withThrowingTaskGroup(of: [String].self) { group in
                 for _ in 0..<8 {
                     group.addTask {
                         let runner = try AppDatabase(location: db.location, logger: quietLogger)
                         return try await runner.withRunning {
-                            try await Migrator(database: runner, catalog: catalog, lockTimeout: .seconds(60), logger: quietLogger).migrate()
+                            try await Migrator(database: runner, catalog: catalog, lockTimeout: .seconds(60), logger: debugLogger).migrate()
                         }
                     }
                 }
-                return try await group.reduce(into: [[String]]()) { $0.append($1) }
+                    return try await group.reduce(into: [[String]]()) { $0.append($1) }
+                }
             }
+        } catch {
+            Issue.record("a runner failed: \(error)\n\(logs.text)")
+            return
         }
         #expect(results.flatMap { $0 }.sorted() == catalog.migrations.map(\.id).sorted(), "every migration applied by exactly one runner")
+        #expect(!logs.lines.contains { $0.level >= .error }, "\(logs.text)")
         for i in 1...12 {
             #expect(try await count(db, "SELECT COUNT(*) AS n FROM t\(i)") == 1)
         }

@@ -51,7 +51,7 @@ struct SentryTests {
         #expect(header["dsn"] as? String == "http://publickey123@127.0.0.1:\(listener.port)/42")
 
         // The official parser's reading.
-        let parsed = try OfficialEnvelopeParser.parse(request.body)
+        let parsed = try await OfficialEnvelopeParser.parse(request.body)
         let headers = parsed["headers"] as! [String: Any]
         let eventID = headers["event_id"] as? String ?? ""
         #expect(eventID.range(of: "^[0-9a-f]{32}$", options: .regularExpression) != nil)

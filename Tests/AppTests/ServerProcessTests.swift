@@ -5,7 +5,7 @@ import NIOCore
 import NIOHTTP1
 import Testing
 
-@Suite("app serve and the command line", .serialized, .dropsTestDatabases)
+@Suite("app serve and the command line", .dropsTestDatabases)
 struct ServerProcessTests {
     func get(_ url: String, headers: [(String, String)] = [], method: HTTPMethod = .GET) async throws -> (Int, String) {
         var request = HTTPClientRequest(url: url)
@@ -100,8 +100,8 @@ struct ServerProcessTests {
     }
 
     @Test("app secret prints 64 lowercase hex characters and a newline, and two runs differ")
-    func secret() throws {
-        let a = try AppBinary.run(["secret"]), b = try AppBinary.run(["secret"])
+    func secret() async throws {
+        let a = try await AppBinary.run(["secret"]), b = try await AppBinary.run(["secret"])
         #expect(a.status == 0 && b.status == 0)
         #expect(a.out.range(of: #"^[0-9a-f]{64}\n$"#, options: .regularExpression) != nil)
         #expect(b.out.range(of: #"^[0-9a-f]{64}\n$"#, options: .regularExpression) != nil)
@@ -110,9 +110,9 @@ struct ServerProcessTests {
     }
 
     @Test("a malformed DATABASE_URL stops startup with a message naming the variable, not the password")
-    func malformedURLAtStartup() throws {
+    func malformedURLAtStartup() async throws {
         let dir = try TempDir()
-        let result = try AppBinary.run(["serve", "--port", "0"], environment: ["DATABASE_URL": "postgres://u:hunter2pass@/db"], directory: dir.url)
+        let result = try await AppBinary.run(["serve", "--port", "0"], environment: ["DATABASE_URL": "postgres://u:hunter2pass@/db"], directory: dir.url)
         #expect(result.status != 0)
         #expect(result.err.contains("DATABASE_URL"))
         #expect(!(result.out + result.err).contains("hunter2pass"))
@@ -123,40 +123,40 @@ struct ServerProcessTests {
         let db = try await TestDatabase.make(engine)
         let dir = try TempDir()
         let env = ["DATABASE_URL": db.url, "APP_ENV": "test"]
-        let dry = try AppBinary.run(["migrate", "--dry-run"], environment: env, directory: dir.url)
+        let dry = try await AppBinary.run(["migrate", "--dry-run"], environment: env, directory: dir.url)
         #expect(dry.status == 0)
         #expect(dry.out.contains("would apply  0001_create_users"))
         #expect(try await historyIDs(db) == nil)
-        let applied = try AppBinary.run(["migrate"], environment: env, directory: dir.url)
+        let applied = try await AppBinary.run(["migrate"], environment: env, directory: dir.url)
         #expect(applied.status == 0)
         #expect(applied.out.contains("applied  0004_create_verification_tokens"))
-        let status = try AppBinary.run(["migrate", "--status"], environment: env, directory: dir.url)
+        let status = try await AppBinary.run(["migrate", "--status"], environment: env, directory: dir.url)
         #expect(status.out.components(separatedBy: "applied  ").count == Migration.all.count + 1)
         #expect(!status.out.contains("pending"))
         #expect(try await historyIDs(db) == Migration.all.map(\.id))
     }
 
     @Test("a database that cannot be set up: app migrate and app check name the path and the cause on one line")
-    func brokenDatabaseCommands() throws {
+    func brokenDatabaseCommands() async throws {
         let dir = try TempDir()
         let env = ["DATABASE_URL": "sqlite:///proc/no-such-dir/app.sqlite", "APP_ENV": "test"]
-        let migrate = try AppBinary.run(["migrate"], environment: env, directory: dir.url)
+        let migrate = try await AppBinary.run(["migrate"], environment: env, directory: dir.url)
         #expect(migrate.status == 1)
         #expect(migrate.out.isEmpty)
         let lines = migrate.err.split(separator: "\n")
         #expect(lines.count == 1, "one line: \(migrate.err)")
         #expect(migrate.err.hasPrefix("error: database unavailable: SQLite file /proc/no-such-dir/app.sqlite: its folder /proc/no-such-dir cannot be created"))
 
-        let check = try AppBinary.run(["check"], environment: env.merging(["MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session]) { $1 }, directory: dir.url)
+        let check = try await AppBinary.run(["check"], environment: env.merging(["MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session]) { $1 }, directory: dir.url)
         #expect(check.status == 1)
         #expect(check.out.contains("ERROR database.unreachable: The database named by DATABASE_URL does not answer (SQLite file /proc/no-such-dir/app.sqlite"))
     }
 
     @Test("app migrate on an unreachable PostgreSQL fails on one line without the password")
-    func migrateUnreachablePostgres() throws {
+    func migrateUnreachablePostgres() async throws {
         let dir = try TempDir()
         let url = "postgres://u:hunter2pass@127.0.0.1:\(try refusedPort())/d?sslmode=disable"
-        let result = try AppBinary.run(["migrate"], environment: ["DATABASE_URL": url, "APP_ENV": "test"], directory: dir.url)
+        let result = try await AppBinary.run(["migrate"], environment: ["DATABASE_URL": url, "APP_ENV": "test"], directory: dir.url)
         #expect(result.status == 1)
         #expect(result.err.hasPrefix("error: database unavailable: "))
         #expect(result.err.split(separator: "\n").count == 1)

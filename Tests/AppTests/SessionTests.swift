@@ -54,11 +54,11 @@ struct SessionTests {
     }
 
     @Test("our tokens decode with the Python side", .enabled(if: Tool.python("cryptography", "joserfc")), arguments: [("v4", ""), ("v5", "authjs.session-token"), ("v5", "__Secure-authjs.session-token")])
-    func pythonDecodesOurs(_ name: String, _ salt: String) throws {
+    func pythonDecodesOurs(_ name: String, _ salt: String) async throws {
         let secret = "our-side-secret-0123456789"
         let token = try SessionCodec.encode(name: "Grace", email: "grace@example.com", picture: nil, sub: "u-9",
                                             secret: Secret(secret)!, format: Self.format(name, salt))
-        let result = try runProcess(["python3", ConfigTests.repoFile("scripts/session_vectors.py"), "decode", name, salt, secret, token])
+        let result = try await runProcess(["python3", ConfigTests.repoFile("scripts/session_vectors.py"), "decode", name, salt, secret, token])
         try #require(result.status == 0, "python could not decode our token: \(result.stderr)")
         let decoded = try JSONSerialization.jsonObject(with: result.stdout) as! [String: [String: Any]]
         #expect(decoded["claims"]?["email"] as? String == "grace@example.com")
@@ -225,25 +225,25 @@ struct SessionTests {
     }
 
     @Test("app session mint prints a token that decodes, and refuses in production")
-    func mint() throws {
+    func mint() async throws {
         let dir = try TempDir()
         let env = ["NEXTAUTH_SECRET": Secrets.session]
-        let result = try AppBinary.run(["session", "mint", "--email", "cli@example.com", "--name", "Cli", "--max-age", "600"], environment: env, directory: dir.url)
+        let result = try await AppBinary.run(["session", "mint", "--email", "cli@example.com", "--name", "Cli", "--max-age", "600"], environment: env, directory: dir.url)
         #expect(result.status == 0)
         let token = result.out.trimmingCharacters(in: .newlines)
         let claims = try #require(SessionCodec.decode(token, secret: Secret(Secrets.session)!, format: .nextAuthV4))
         #expect(claims.email == "cli@example.com" && claims.name == "Cli")
         #expect(abs(claims.expires.timeIntervalSinceNow - 600) < 60)
 
-        let v5 = try AppBinary.run(["session", "mint", "--email", "v5@example.com", "--format", "v5"], environment: env, directory: dir.url)
+        let v5 = try await AppBinary.run(["session", "mint", "--email", "v5@example.com", "--format", "v5"], environment: env, directory: dir.url)
         #expect(SessionCodec.decode(v5.out.trimmingCharacters(in: .newlines), secret: Secret(Secrets.session)!, format: .authJSV5(salt: SessionCookie.authJS))?.email == "v5@example.com")
 
-        let production = try AppBinary.run(["session", "mint", "--email", "x@example.com", "--env", "production"], environment: env, directory: dir.url)
+        let production = try await AppBinary.run(["session", "mint", "--email", "x@example.com", "--env", "production"], environment: env, directory: dir.url)
         #expect(production.status != 0)
         #expect(production.out.isEmpty)
         #expect(production.err.contains("refused in production"))
 
-        let noSecret = try AppBinary.run(["session", "mint", "--email", "x@example.com"], directory: dir.url)
+        let noSecret = try await AppBinary.run(["session", "mint", "--email", "x@example.com"], directory: dir.url)
         #expect(noSecret.status != 0 && noSecret.out.isEmpty)
     }
 }

@@ -6,32 +6,36 @@ import Testing
 struct SplitterTests {
     static let corpusRoot = ConfigTests.repoFile("Tests/AppTests/Fixtures/sql-corpus")
 
-    static func corpus(_ dialect: SQLEngine) throws -> [(name: String, text: String)] {
+    static func files(_ dialect: SQLEngine) throws -> [(name: String, text: String)] {
         let dir = "\(corpusRoot)/\(dialect.rawValue)"
         return try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".sql") }.sorted().map { name in
-            // Decoded by hand: Foundation's UTF-8 reading would drop a BOM the splitter must see.
-            (name, String(decoding: try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(name)")), as: UTF8.self))
+            (name, try String(contentsOfFile: "\(dir)/\(name)", encoding: .utf8))
         }
     }
 
-    @Test("the corpus holds at least 30 files, with CRLF and BOM ones for each engine")
+    /// Every corpus file as written, with CRLF line endings, and with CRLF and a UTF-8 BOM.
+    static func corpus(_ dialect: SQLEngine) throws -> [(name: String, text: String)] {
+        try files(dialect).flatMap { file in
+            let crlf = file.text.replacingOccurrences(of: "\n", with: "\r\n")
+            return [file, ("\(file.name) (CRLF)", crlf), ("\(file.name) (BOM, CRLF)", "\u{FEFF}" + crlf)]
+        }
+    }
+
+    @Test("the corpus holds at least 30 files")
     func corpusSize() throws {
-        let all = try Self.corpus(.postgres) + Self.corpus(.sqlite)
-        #expect(all.count >= 30)
-        #expect(all.filter { $0.text.contains("\r\n") }.count >= 2)
-        #expect(all.filter { $0.text.hasPrefix("\u{FEFF}") }.count >= 2)
+        #expect(try Self.files(.postgres).count + Self.files(.sqlite).count >= 30)
     }
 
     /// Our boundaries against the engine's own parser: pglast (libpg_query) for PostgreSQL,
     /// sqlite3_complete (through Python's sqlite3.complete_statement) for SQLite.
     @Test("every corpus file splits where the engine's own parser does", .enabled(if: Tool.python("pglast")), arguments: [SQLEngine.postgres, .sqlite])
-    func oracle(_ dialect: SQLEngine) throws {
+    func oracle(_ dialect: SQLEngine) async throws {
         let files = try Self.corpus(dialect)
         let cases: [[String: Any]] = try files.map { file in
             ["name": file.name, "dialect": dialect.rawValue, "text": file.text, "ours": try SQLSplitter.split(file.text, dialect: dialect).map(\.text)]
         }
         let input = String(decoding: try JSONSerialization.data(withJSONObject: cases), as: UTF8.self)
-        let result = try runProcess(["python3", ConfigTests.repoFile("scripts/split_oracle.py")], stdin: input)
+        let result = try await runProcess(["python3", ConfigTests.repoFile("scripts/split_oracle.py")], stdin: input)
         try #require(result.status == 0, "the oracle failed: \(result.stderr)")
         let verdicts = try #require(try JSONSerialization.jsonObject(with: result.stdout) as? [[String: Any]])
         #expect(verdicts.count == files.count)

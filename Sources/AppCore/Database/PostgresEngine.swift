@@ -6,6 +6,8 @@ import Synchronization
 /// A pooled PostgreSQL client. The runner lock is a transaction-level advisory lock.
 struct PostgresEngine: DatabaseEngine {
     let client: PostgresClient
+    /// Set as `run()` begins: PostgresNIO warns about a lease asked for before its pool runs.
+    private let started = LeaseFlag()
 
     var kind: SQLEngine { .postgres }
 
@@ -45,10 +47,18 @@ struct PostgresEngine: DatabaseEngine {
     }
 
     func run() async {
+        started.value.withLock { $0 = true }
         await client.run()
     }
 
     func withConnection<T: Sendable>(busyTimeout: Duration, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T {
+        // A one-shot command starts the pool and its work side by side; let the pool go first.
+        if !started.value.withLock({ $0 }) {
+            for _ in 0..<100 where !started.value.withLock({ $0 }) {
+                try await Task.sleep(for: .milliseconds(1))
+            }
+            try await Task.sleep(for: .milliseconds(1))  // past run()'s first steps
+        }
         let leased = LeaseFlag()
         // Only the wait for a connection is bounded; work after the lease is never cut short.
         return try await race({

@@ -237,7 +237,7 @@ public struct Migrator: Sendable {
             logger.info("migration applied", metadata: ["migration": "\(migration.id)", "executionMs": "\(row.executionMs)"])
             return .applied(migration.id)
         } catch {
-            try? await db.raw("ROLLBACK").run()
+            await rollBackTransaction(db, after: error)
             throw error
         }
     }
@@ -282,7 +282,7 @@ public struct Migrator: Sendable {
                 ), db)
                 try await db.raw("COMMIT").run()
             } catch {
-                try? await db.raw("ROLLBACK").run()
+                await rollBackTransaction(db, after: error)
                 throw error
             }
             logger.info("migration started outside a transaction", metadata: ["migration": "\(migration.id)"])
@@ -300,6 +300,13 @@ public struct Migrator: Sendable {
         }
         guard let outcome else { throw MigrationError.lockTimeout }
         return outcome
+    }
+
+    /// Ends the open transaction after `error`. Nothing is sent on a lost connection: the server already
+    /// rolled the transaction back, and a query sent on a closing connection may never be answered.
+    private func rollBackTransaction(_ db: any SQLDatabase, after error: any Error) async {
+        guard !database.engine.isConnectionLost(error) else { return }
+        try? await db.raw("ROLLBACK").run()
     }
 
     /// Runs `body`; an error becomes `.failed(migration:)` (logged with its cause), unless the connection is lost.
@@ -367,7 +374,7 @@ public struct Migrator: Sendable {
                     try await db.raw("COMMIT").run()
                 }
             } catch {
-                try? await db.raw("ROLLBACK").run()
+                await rollBackTransaction(db, after: error)
                 throw error
             }
         } else {
@@ -400,7 +407,7 @@ public struct Migrator: Sendable {
                     try await db.raw("COMMIT").run()
                     return true
                 } catch {
-                    try? await db.raw("ROLLBACK").run()
+                    await rollBackTransaction(db, after: error)
                     throw error
                 }
             }

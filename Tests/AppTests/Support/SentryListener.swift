@@ -65,12 +65,12 @@ final class SentryListener: Sendable {
 /// Our envelope bytes, parsed by the official `sentry_sdk.envelope.Envelope.deserialize`.
 enum OfficialEnvelopeParser {
     /// Tests that call this are gated on `Tool.python("sentry_sdk")`; a missing module fails here.
-    static func parse(_ data: Data) throws -> [String: Any] {
+    static func parse(_ data: Data) async throws -> [String: Any] {
         let dir = try TempDir()
         let file = dir.url.appendingPathComponent("envelope.bin")
         try data.write(to: file)
         let script = URL(fileURLWithPath: ConfigTests.repoFile("scripts/check_envelope.py"))
-        let result = try runProcess(["python3", script.path, file.path])
+        let result = try await runProcess(["python3", script.path, file.path])
         guard result.status == 0 else { throw ParseFailed(stderr: result.stderr) }
         return try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any] ?? [:]
     }

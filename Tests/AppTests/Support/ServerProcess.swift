@@ -11,8 +11,8 @@ enum AppBinary {
     }
 
     /// Runs `app` to completion and returns its exit status, stdout and stderr.
-    static func run(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil) throws -> (status: Int32, out: String, err: String) {
-        let result = try runProcess(arguments, executable: url, environment: baseEnvironment.merging(environment) { $1 }, directory: directory)
+    static func run(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil) async throws -> (status: Int32, out: String, err: String) {
+        let result = try await runProcess(arguments, executable: url, environment: baseEnvironment.merging(environment) { $1 }, directory: directory)
         return (result.status, result.out, result.stderr)
     }
 

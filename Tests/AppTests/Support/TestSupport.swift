@@ -4,6 +4,10 @@ import Logging
 import Synchronization
 import Testing
 
+// No suite here is `.serialized`: Swift Testing 6.3 runs at most 2 × cores test cases at once, and a
+// serialized suite's queued cases hold those slots while they wait their turn, which deadlocked the
+// run once two such suites had four cases waiting. The width limit already bounds the load.
+
 /// Whether a tool a test needs is here. Under `CI=true` every tool counts as present, so a test that
 /// needs a missing one runs and fails instead of being skipped: `scripts/test` installs them all.
 /// Locally a missing tool skips the test, visibly (`.enabled(if:)` or `Test.cancel`).
@@ -22,7 +26,7 @@ enum Tool {
     }
 
     private static func succeeds(_ arguments: [String]) -> Bool {
-        (try? runProcess(arguments))?.status == 0
+        (try? runProcessBlocking(arguments))?.status == 0
     }
 }
 
@@ -130,6 +134,12 @@ final class CreatedDatabases: Sendable {
 struct DropsTestDatabases: SuiteTrait, TestTrait, TestScoping {
     var isRecursive: Bool { true }
 
+    /// Only around each test case (the leaves): a scope around a whole suite or a parameterised test
+    /// would hold its databases, and a slot of Swift Testing's parallelism, for all of its children.
+    func scopeProvider(for test: Test, testCase: Test.Case?) -> Self? {
+        test.isSuite || (test.isParameterized && testCase == nil) ? nil : self
+    }
+
     func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
         let created = CreatedDatabases()
         do {
@@ -227,9 +237,25 @@ struct ProcessOutput: Sendable {
     var out: String { String(decoding: stdout, as: UTF8.self) }
 }
 
+/// Runs a program to completion on a thread of its own, so the wait never holds one of the few
+/// threads Swift concurrency runs tests on (two on this machine): a blocked pool stalls every test.
+func runProcess(
+    _ arguments: [String], executable: URL? = nil, environment: [String: String]? = nil,
+    directory: URL? = nil, stdin text: String? = nil
+) async throws -> ProcessOutput {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Result {
+                try runProcessBlocking(arguments, executable: executable, environment: environment, directory: directory, stdin: text)
+            })
+        }
+    }
+}
+
 /// Runs a program to completion, feeding `stdin`; stdout and stderr are drained side by side so a
 /// chatty stderr can never block the child. `executable` nil means "find `arguments[0]` on PATH".
-func runProcess(
+/// Blocks its thread: from async code, call `runProcess`.
+func runProcessBlocking(
     _ arguments: [String], executable: URL? = nil, environment: [String: String]? = nil,
     directory: URL? = nil, stdin text: String? = nil
 ) throws -> ProcessOutput {

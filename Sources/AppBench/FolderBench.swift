@@ -1,0 +1,79 @@
+import AppCore
+import Foundation
+import Logging
+
+/// One folder of N migrations in dbmate's format, applied to a fresh database by `app migrate` and by
+/// `dbmate up` (both as processes, from the same files), best of three rounds each.
+struct FolderBench {
+    let engine: String
+    let target: String
+    let count: Int
+    let app: String
+
+    func run() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bench-folder-\(getpid())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for i in 1...count {
+            let sql = """
+                -- migrate:up
+                CREATE TABLE bench_\(i) (id INTEGER PRIMARY KEY, name TEXT NOT NULL, created_at TEXT);
+                CREATE INDEX bench_\(i)_name ON bench_\(i) (name);
+
+                -- migrate:down
+                DROP TABLE bench_\(i);
+
+                """
+            try Data(sql.utf8).write(to: folder.appendingPathComponent(String(format: "%05d_bench_%d.sql", i, i)))
+        }
+        var ours: [Double] = [], theirs: [Double] = []
+        for round in 0..<3 {
+            let (ourURL, dbmateURL) = try await databases(round)
+            ours.append(try time(app, ["migrate"], environment: [
+                "DATABASE_URL": ourURL, "MIGRATIONS_DIR": folder.path, "APP_ENV": "test", "LOG_LEVEL": "error",
+            ]))
+            theirs.append(try time("dbmate", ["--url", dbmateURL, "--migrations-dir", folder.path, "--no-dump-schema", "up"], environment: [:]))
+        }
+        let a = ours.min()!, b = theirs.min()!
+        print("\(engine) folder: \(count) files, best of 3: app migrate \(String(format: "%.3f", a)) s, dbmate \(String(format: "%.3f", b)) s, ratio \(String(format: "%.2f", a / b))x (goal <= 1.0x)")
+    }
+
+    /// Fresh databases for one round: ours and dbmate's (dbmate spells SQLite URLs `sqlite:PATH`).
+    func databases(_ round: Int) async throws -> (String, String) {
+        switch engine {
+        case "sqlite":
+            return ("sqlite://\(target)/folder-ours-\(round).sqlite", "sqlite:\(target)/folder-dbmate-\(round).sqlite")
+        default:
+            var logger = Logger(label: "bench")
+            logger.logLevel = .error
+            let admin = try AppDatabase(location: try DatabaseLocation(url: target), logger: logger)
+            let names = ["folder_ours_\(round)_\(getpid())", "folder_dbmate_\(round)_\(getpid())"]
+            try await admin.withRunning {
+                for name in names {
+                    try await admin.withConnection { try await $0.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
+                }
+            }
+            var components = URLComponents(string: target)!
+            components.path = "/\(names[0])"
+            let ours = components.string!
+            components.path = "/\(names[1])"
+            return (ours, components.string!)
+        }
+    }
+
+    func time(_ tool: String, _ args: [String], environment: [String: String]) throws -> Double {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [tool] + args
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { $1 }
+        process.environment = env
+        process.standardOutput = FileHandle.nullDevice
+        let started = ContinuousClock.now
+        try process.run()
+        process.waitUntilExit()
+        let elapsed = ContinuousClock.now - started
+        guard process.terminationStatus == 0 else { throw BenchError("\(tool) \(args.joined(separator: " ")) failed") }
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+}
