@@ -44,20 +44,8 @@ struct FolderBench {
         case "sqlite":
             return ("sqlite://\(target)/folder-ours-\(round).sqlite", "sqlite:\(target)/folder-dbmate-\(round).sqlite")
         default:
-            var logger = Logger(label: "bench")
-            logger.logLevel = .error
-            let admin = try AppDatabase(location: try DatabaseLocation(url: target), logger: logger)
-            let names = ["folder_ours_\(round)_\(getpid())", "folder_dbmate_\(round)_\(getpid())"]
-            try await admin.withRunning {
-                for name in names {
-                    try await admin.withConnection { try await $0.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
-                }
-            }
-            var components = URLComponents(string: target)!
-            components.path = "/\(names[0])"
-            let ours = components.string!
-            components.path = "/\(names[1])"
-            return (ours, components.string!)
+            let urls = try await createDatabases(admin: target, ["folder_ours_\(round)_\(getpid())", "folder_dbmate_\(round)_\(getpid())"])
+            return (urls[0], urls[1])
         }
     }
 
@@ -75,5 +63,22 @@ struct FolderBench {
         let elapsed = ContinuousClock.now - started
         guard process.terminationStatus == 0 else { throw BenchError("\(tool) \(args.joined(separator: " ")) failed") }
         return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+}
+
+/// Creates empty PostgreSQL databases through the admin URL and returns their URLs.
+func createDatabases(admin url: String, _ names: [String]) async throws -> [String] {
+    var logger = Logger(label: "bench")
+    logger.logLevel = .error
+    let admin = try AppDatabase(location: try DatabaseLocation(url: url), logger: logger)
+    try await admin.withRunning {
+        for name in names {
+            try await admin.withConnection { try await $0.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
+        }
+    }
+    return names.map { name in
+        var components = URLComponents(string: url)!
+        components.path = "/\(name)"
+        return components.string!
     }
 }

@@ -91,16 +91,8 @@ for round in 0..<rounds {
         guard applied.count == count else { throw BenchError("applied \(applied.count) of \(count)") }
         baseline.append(seconds(try run("sqlite3", [basePath], stdin: script)))
     case "postgres":
-        let admin = try AppDatabase(location: try DatabaseLocation(url: target), logger: logger)
-        let names = ["bench_ours_\(round)_\(getpid())", "bench_base_\(round)_\(getpid())"]
-        try await admin.withRunning {
-            for name in names {
-                try await admin.withConnection { try await $0.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
-            }
-        }
-        var components = URLComponents(string: target)!
-        components.path = "/\(names[0])"
-        let database = try AppDatabase(location: try DatabaseLocation(url: components.string!), logger: logger)
+        let urls = try await createDatabases(admin: target, ["bench_ours_\(round)_\(getpid())", "bench_base_\(round)_\(getpid())"])
+        let database = try AppDatabase(location: try DatabaseLocation(url: urls[0]), logger: logger)
         let elapsed = try await database.withRunning {
             let started = ContinuousClock.now
             let applied = try await Migrator(database: database, migrations: migrations, lockTimeout: .seconds(30), logger: logger).migrate()
@@ -108,7 +100,7 @@ for round in 0..<rounds {
             return ContinuousClock.now - started
         }
         ours.append(seconds(elapsed))
-        components.path = "/\(names[1])"
+        var components = URLComponents(string: urls[1])!
         components.query = nil
         baseline.append(seconds(try run("psql", ["-q", "-v", "ON_ERROR_STOP=1", components.string!], stdin: script)))
     default:

@@ -112,6 +112,8 @@ struct MigrateRoutes: Sendable {
             .json(.conflict, Failure("Migration already in progress"))
         case MigrationError.drift(let id):
             .json(.conflict, Failure("Migration history does not match", migration: id))
+        case MigrationError.foreignHistory:
+            .json(.conflict, Failure("Migration history belongs to another tool"))
         case MigrationError.interrupted(let id):
             .json(.conflict, Failure("Migration interrupted", migration: id))
         case MigrationError.invalid(let problem):

@@ -232,9 +232,11 @@ struct FolderCommandTests {
         }
         let folder = try MigrationsDir(files)
         let db = try await TestDatabase.make(.postgres)
-        let env = ["DATABASE_URL": db.url, "MIGRATION_SECRET": Secrets.migration, "APP_ENV": "test", "MIGRATIONS_DIR": folder.path]
+        let env = ["DATABASE_URL": db.url, "MIGRATION_SECRET": Secrets.migration, "APP_ENV": "test"]
         var servers: [ServerProcess] = []
-        for _ in 0..<3 { servers.append(try await ServerProcess.start(environment: env, directory: folder.dir.url)) }
+        for _ in 0..<3 {
+            servers.append(try await ServerProcess.start(environment: env, directory: folder.dir.url, arguments: ["--migrations-dir", folder.path]))
+        }
         let urls = servers.map(\.baseURL)
         let answers = try await withThrowingTaskGroup(of: (Int, String).self) { group in
             for i in 0..<60 { group.addTask { try await post(urls[i % 3]) } }

@@ -234,3 +234,30 @@ func count(_ db: TestDatabase, _ query: String) async throws -> Int {
         }
     }
 }
+
+@Suite("another tool's history table", .dropsTestDatabases)
+struct ForeignHistoryTests {
+    @Test("a schema_migrations table written by dbmate is left alone: 409, not altered, nothing applied", arguments: Engine.available)
+    func dbmateTable(_ engine: Engine) async throws {
+        let db = try await TestDatabase.make(engine)
+        try await TestSQL.run(db, "CREATE TABLE schema_migrations (version VARCHAR(128) PRIMARY KEY)")
+        try await TestSQL.run(db, "INSERT INTO schema_migrations (version) VALUES ('20260101000000')")
+        let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
+        try await buildApplication(config: config, logger: quietLogger, migrations: Migration.all).test(.router) { client in
+            for method in [HTTPRequest.Method.post, .get] {
+                try await client.execute(uri: "/api/migrate", method: method, headers: authHeader) { response in
+                    #expect(response.status == .conflict)
+                    #expect(NSDictionary(dictionary: response.json) == ["success": false, "error": "Migration history belongs to another tool"])
+                }
+            }
+        }
+        let database = try AppDatabase(location: db.location, logger: quietLogger)
+        let untouched = try await database.withRunning {
+            try await database.withConnection { sql in
+                try await database.engine.columnExists(sql, table: "schema_migrations", column: "state")
+            }
+        }
+        #expect(!untouched)
+        #expect(try await !tableNames(db).contains("users"))
+    }
+}

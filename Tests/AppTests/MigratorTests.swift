@@ -84,11 +84,8 @@ struct MigratorTests {
         let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration, "MIGRATION_LOCK_TIMEOUT": "0.3"])
         try await holder.withRunning {
             try await holder.withConnection { sql in
-                // Another runner holds the lock for the whole request.
-                switch engine {
-                case .sqlite: try await sql.raw("BEGIN IMMEDIATE").run()
-                case .postgres: try await sql.raw("SELECT pg_advisory_lock(\(bind: migrationLockKey))").run()
-                }
+                // Another runner holds the lock for the whole request: the engine's own runner lock.
+                try #require(try await holder.engine.beginLocked(sql, deadline: .now + .seconds(5)))
                 let started = ContinuousClock.now
                 try await buildApplication(config: config, logger: quietLogger, migrations: Migration.all).test(.router) { client in
                     try await client.execute(uri: "/api/migrate", method: .post, headers: Self.auth) { response in
@@ -97,10 +94,7 @@ struct MigratorTests {
                     }
                 }
                 #expect(ContinuousClock.now - started >= .milliseconds(300), "it waited for the lock first")
-                switch engine {
-                case .sqlite: try await sql.raw("ROLLBACK").run()
-                case .postgres: try await sql.raw("SELECT pg_advisory_unlock(\(bind: migrationLockKey))").run()
-                }
+                try await sql.raw("ROLLBACK").run()
             }
         }
         #expect(try await historyIDs(db) == nil)

@@ -30,6 +30,9 @@ protocol DatabaseEngine: Sendable {
     /// True when `table` exists in the schema the connection works in.
     func tableExists(_ db: any SQLDatabase, _ table: String) async throws -> Bool
 
+    /// The tables of the schema the connection works in.
+    func tableNames(_ db: any SQLDatabase) async throws -> Set<String>
+
     /// True when `table` has a column named `column`.
     func columnExists(_ db: any SQLDatabase, table: String, column: String) async throws -> Bool
 

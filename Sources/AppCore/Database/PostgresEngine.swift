@@ -98,12 +98,13 @@ struct PostgresEngine: DatabaseEngine {
             guard ContinuousClock.now < deadline else { return nil }
             try await Task.sleep(for: .milliseconds(Int.random(in: 10...50)))
         }
+        // Released whatever happens; a connection that is gone has released it already.
         do {
             let result = try await body()
-            try await unlock(db)
+            try? await unlock(db)
             return result
         } catch {
-            try? await unlock(db)
+            if !isConnectionLost(error) { try? await unlock(db) }
             throw error
         }
     }
@@ -122,6 +123,12 @@ struct PostgresEngine: DatabaseEngine {
 
     private func unlock(_ db: any SQLDatabase) async throws {
         try await db.raw("SELECT pg_advisory_unlock(\(bind: migrationLockKey))").run()
+    }
+
+    func tableNames(_ db: any SQLDatabase) async throws -> Set<String> {
+        Set(try await db.raw("""
+            SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
+            """).all().map { try $0.decode(column: "table_name", as: String.self) })
     }
 
     func columnExists(_ db: any SQLDatabase, table: String, column: String) async throws -> Bool {

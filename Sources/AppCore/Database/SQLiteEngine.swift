@@ -102,6 +102,10 @@ struct SQLiteEngine: DatabaseEngine {
         return true
     }
 
+    func tableNames(_ db: any SQLDatabase) async throws -> Set<String> {
+        Set(try await db.raw("SELECT name FROM sqlite_master WHERE type = 'table'").all().map { try $0.decode(column: "name", as: String.self) })
+    }
+
     func columnExists(_ db: any SQLDatabase, table: String, column: String) async throws -> Bool {
         try await db.raw("SELECT name FROM pragma_table_info(\(bind: table)) WHERE name = \(bind: column)").first() != nil
     }

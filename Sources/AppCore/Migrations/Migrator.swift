@@ -20,6 +20,8 @@ public enum MigrationError: Error, Equatable, CustomStringConvertible {
     case notInterrupted(migration: String)
     /// `rollback` reached a history row whose migration is not in the folder.
     case unknownMigration(String)
+    /// The history table's name is taken by a table this server did not write (dbmate's, say).
+    case foreignHistory(table: String)
 
     public var description: String {
         switch self {
@@ -32,6 +34,8 @@ public enum MigrationError: Error, Equatable, CustomStringConvertible {
         case .noDownSection(let id): "migration \(id) has no -- migrate:down section; nothing was rolled back"
         case .notInterrupted(let id): "migration \(id) is not marked interrupted; nothing to resolve"
         case .unknownMigration(let id): "the history holds \(id), which is not among the migrations; nothing was rolled back"
+        case .foreignHistory(let table):
+            "the table \(table) exists but is not this server's history (another tool's, such as dbmate's or golang-migrate's); nothing was changed"
         }
     }
 }
@@ -447,6 +451,10 @@ public struct Migrator: Sendable {
                 state TEXT NOT NULL DEFAULT 'applied'
             )
             """).run()
+        // Never alter a table of the same name that another tool owns.
+        if try await !database.engine.columnExists(db, table: Self.historyTable, column: "checksum") {
+            throw MigrationError.foreignHistory(table: Self.historyTable)
+        }
         if try await !database.engine.columnExists(db, table: Self.historyTable, column: "state") {
             try await db.raw("ALTER TABLE \(unsafeRaw: Self.historyTable) ADD COLUMN state TEXT NOT NULL DEFAULT 'applied'").run()
         }
@@ -454,7 +462,15 @@ public struct Migrator: Sendable {
 
     private func selectHistory(_ db: any SQLDatabase) async throws -> [AppliedMigration] {
         // `*`, so a table made before the state column existed reads as all applied.
-        let rows = try await db.raw("SELECT * FROM \(unsafeRaw: Self.historyTable) ORDER BY id").all()
+        let rows: [any SQLRow]
+        do {
+            rows = try await db.raw("SELECT * FROM \(unsafeRaw: Self.historyTable) ORDER BY id").all()
+            guard let first = rows.first else { return [] }
+            _ = try first.decode(column: "checksum", as: String.self)
+        } catch let error where !database.engine.isConnectionLost(error) && !(error is CancellationError) {
+            // No `id` to order by, or no `checksum`: a table of the same name that another tool owns.
+            throw MigrationError.foreignHistory(table: Self.historyTable)
+        }
         return try rows.map { row in
             AppliedMigration(
                 id: try row.decode(column: "id", as: String.self),

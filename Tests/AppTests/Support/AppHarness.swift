@@ -1,4 +1,4 @@
-import AppCore
+@testable import AppCore
 import AppServer
 import Foundation
 import Hummingbird
@@ -55,11 +55,6 @@ func historyIDs(_ db: TestDatabase) async throws -> [String]? {
 func tableNames(_ db: TestDatabase) async throws -> Set<String> {
     let database = try AppDatabase(location: db.location, logger: quietLogger)
     return try await database.withRunning {
-        try await database.withConnection { sql in
-            let query: SQLQueryString = database.kind == .sqlite
-                ? "SELECT name AS t FROM sqlite_master WHERE type = 'table'"
-                : "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = current_schema()"
-            return Set(try await sql.raw(query).all().map { try $0.decode(column: "t", as: String.self) })
-        }
+        try await database.withConnection { sql in try await database.engine.tableNames(sql) }
     }
 }
