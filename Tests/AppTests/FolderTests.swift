@@ -63,6 +63,18 @@ struct FolderTests {
         #expect(try await count(db, "SELECT COUNT(*) AS n FROM gadgets") == 1)
     }
 
+    @Test("a run on SQLite leaves no journal file beside the database (its connection journals by TRUNCATE)")
+    func noJournalLeft() async throws {
+        let folder = try MigrationsDir(Self.three)
+        let db = try await TestDatabase.make(.sqlite)
+        try await withFolderApp(db, folder, .sqlite) { client in
+            try await client.execute(uri: "/api/migrate", method: .post, headers: authHeader) { #expect($0.status == .ok) }
+        }
+        guard case .sqlite(let path) = db.location else { Issue.record("expected SQLite"); return }
+        #expect(FileManager.default.fileExists(atPath: path))
+        #expect(!FileManager.default.fileExists(atPath: path + "-journal"))
+    }
+
     @Test("a failing statement in file 3 leaves files 1 and 2 applied and nothing of 3; the fixed file applies next", arguments: Engine.available)
     func failingThirdFile(_ engine: Engine) async throws {
         var files = Self.three

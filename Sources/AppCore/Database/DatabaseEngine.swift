@@ -27,6 +27,11 @@ protocol DatabaseEngine: Sendable {
     /// True when no runner holds the run lock now (so a history row marked running was interrupted).
     func runLockIsFree(_ db: any SQLDatabase) async throws -> Bool
 
+    /// Prepares the connection a migration run uses (before any transaction), and undoes that after.
+    /// Both only tune speed: they never fail a run.
+    func prepareForMigrations(_ db: any SQLDatabase) async
+    func finishMigrations(_ db: any SQLDatabase) async
+
     /// True when `table` exists in the schema the connection works in.
     func tableExists(_ db: any SQLDatabase, _ table: String) async throws -> Bool
 

@@ -109,6 +109,9 @@ struct PostgresEngine: DatabaseEngine {
         }
     }
 
+    func prepareForMigrations(_ db: any SQLDatabase) async {}
+    func finishMigrations(_ db: any SQLDatabase) async {}
+
     /// Inside a transaction that holds the transaction-level lock this is always true; outside, it asks.
     func runLockIsFree(_ db: any SQLDatabase) async throws -> Bool {
         guard try await tryLock(db) else { return false }

@@ -178,21 +178,33 @@ public struct Migrator: Sendable {
         let deadline = ContinuousClock.now + lockTimeout
         // One connection for the whole run; still one transaction (and one lock) per migration.
         return try await database.withConnection(busyTimeout: SQLiteEngine.lockPollBusyTimeout) { db in
-            var applied: [String] = []
-            var known: [AppliedMigration]? = nil
-            while true {
-                switch try await applyNext(db, deadline: deadline, known: &known) {
-                case .done:
-                    return applied
-                case .applied(let id):
-                    applied.append(id)
-                case .busy:
-                    guard ContinuousClock.now < deadline else { throw MigrationError.lockTimeout }
-                    try await Task.sleep(for: .milliseconds(Int.random(in: 10...50)))
-                case .outsideTransaction(let migration):
-                    if try await applyOutsideTransaction(migration, db, deadline: deadline) { applied.append(migration.id) }
-                    known = nil
-                }
+            await database.engine.prepareForMigrations(db)
+            do {
+                let applied = try await applyAll(db, deadline: deadline)
+                await database.engine.finishMigrations(db)
+                return applied
+            } catch {
+                if !database.engine.isConnectionLost(error) { await database.engine.finishMigrations(db) }
+                throw error
+            }
+        }
+    }
+
+    private func applyAll(_ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws -> [String] {
+        var applied: [String] = []
+        var known: [AppliedMigration]? = nil
+        while true {
+            switch try await applyNext(db, deadline: deadline, known: &known) {
+            case .done:
+                return applied
+            case .applied(let id):
+                applied.append(id)
+            case .busy:
+                guard ContinuousClock.now < deadline else { throw MigrationError.lockTimeout }
+                try await Task.sleep(for: .milliseconds(Int.random(in: 10...50)))
+            case .outsideTransaction(let migration):
+                if try await applyOutsideTransaction(migration, db, deadline: deadline) { applied.append(migration.id) }
+                known = nil
             }
         }
     }
