@@ -85,7 +85,7 @@ struct MigratorTests {
         try await holder.withRunning {
             try await holder.withConnection { sql in
                 // Another runner holds the lock for the whole request: the engine's own runner lock.
-                try #require(try await holder.engine.beginLocked(sql, deadline: .now + .seconds(5)))
+                try #require(try await holder.engine.beginLocked(sql, deadline: .now + .seconds(5), heldRunLock: false))
                 let started = ContinuousClock.now
                 try await buildApplication(config: config, logger: quietLogger, migrations: Migration.all).test(.router) { client in
                     try await client.execute(uri: "/api/migrate", method: .post, headers: Self.auth) { response in

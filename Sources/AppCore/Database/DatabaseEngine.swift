@@ -17,8 +17,9 @@ protocol DatabaseEngine: Sendable {
     func withConnection<T: Sendable>(busyTimeout: Duration, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T
 
     /// Opens a transaction that holds the migration runner's lock, waiting until `deadline` at most.
-    /// Returns false, with no transaction open, when the deadline passed first.
-    func beginLocked(_ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws -> Bool
+    /// Returns false, with no transaction open, when the deadline passed first. `heldRunLock`: the
+    /// caller holds the run lock itself; otherwise it also waits while another runner holds it.
+    func beginLocked(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, heldRunLock: Bool) async throws -> Bool
 
     /// Runs `body` holding the run lock, a lock that outlives transactions, for migrations run outside
     /// one; waits until `deadline` at most and returns nil when it passed first. Always released after.

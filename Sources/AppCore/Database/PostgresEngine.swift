@@ -74,7 +74,8 @@ struct PostgresEngine: DatabaseEngine {
 
     /// A transaction-level advisory lock, so it is released at COMMIT and works behind a
     /// transaction-mode pooler; polled with `pg_try_`, so the wait is bounded by the deadline.
-    func beginLocked(_ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws -> Bool {
+    /// (The run lock is a session lock on the same key, so taking this lock waits for it anyway.)
+    func beginLocked(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, heldRunLock: Bool) async throws -> Bool {
         while true {
             try await db.raw("BEGIN").run()
             do {

@@ -49,8 +49,17 @@ struct SQLiteEngine: DatabaseEngine {
 
     /// `BEGIN IMMEDIATE` polled with short busy waits and async sleeps in between, so waiting runners
     /// never hold SQLite's thread pool (and with it every other request) for the whole lock wait.
-    func beginLocked(_ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws -> Bool {
+    ///
+    /// While another runner holds the run lock (a migration outside a transaction), this waits on that
+    /// lock rather than on SQLite's: SQLite's write lock is not fair, and runners retaking it again and
+    /// again could starve that migration's statements past their busy timeout.
+    func beginLocked(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, heldRunLock: Bool) async throws -> Bool {
         while true {
+            if !heldRunLock, try await !runLockIsFree(db) {
+                guard ContinuousClock.now < deadline else { return false }
+                try await Task.sleep(for: .milliseconds(Int.random(in: 5...25)))
+                continue
+            }
             do {
                 try await db.raw("BEGIN IMMEDIATE").run()
                 return true

@@ -139,11 +139,16 @@ public struct Migrator: Sendable {
 
     private func unlockedPlan(_ db: any SQLDatabase) async throws -> [Migration] {
         let history = try await readHistory(db)
-        if let running = history.first(where: \.isRunning) {
-            if try await database.engine.runLockIsFree(db) { throw MigrationError.interrupted(migration: running.id) }
-            throw MigrationError.lockTimeout
+        guard history.contains(where: \.isRunning) else { return try plan(history) }
+        // A row marked running: interrupted only if it still is once the run lock is ours (its runner
+        // may have finished between the read and now). Held by another runner: it is in progress.
+        let confirmed: [Migration]? = try await database.engine.withRunLock(db, deadline: .now) {
+            let again = try await readHistory(db)
+            if let running = again.first(where: \.isRunning) { throw MigrationError.interrupted(migration: running.id) }
+            return try plan(again)
         }
-        return try plan(history)
+        guard let confirmed else { throw MigrationError.lockTimeout }
+        return confirmed
     }
 
     /// The pending migrations in order, after checking every applied one for drift.
@@ -223,7 +228,7 @@ public struct Migrator: Sendable {
     /// the running count reveals), so when count, greatest id and running count still match, the rows
     /// are not fetched and decoded again (which would make a long run quadratic).
     private func applyNext(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, known: inout [AppliedMigration]?) async throws -> Step {
-        guard try await database.engine.beginLocked(db, deadline: deadline) else { throw MigrationError.lockTimeout }
+        guard try await database.engine.beginLocked(db, deadline: deadline, heldRunLock: false) else { throw MigrationError.lockTimeout }
         do {
             let history: [AppliedMigration]
             if let cached = known, try await historyUnchanged(db, since: cached) {
@@ -280,7 +285,7 @@ public struct Migrator: Sendable {
     /// Returns false when another runner applied it meanwhile.
     private func applyOutsideTransaction(_ migration: Migration, _ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws -> Bool {
         let outcome: Bool? = try await database.engine.withRunLock(db, deadline: deadline) {
-            guard try await database.engine.beginLocked(db, deadline: deadline) else { throw MigrationError.lockTimeout }
+            guard try await database.engine.beginLocked(db, deadline: deadline, heldRunLock: true) else { throw MigrationError.lockTimeout }
             let started = ContinuousClock.now
             do {
                 let history = try await selectHistory(db)
@@ -382,7 +387,7 @@ public struct Migrator: Sendable {
         let statements = migration.down ?? []
         let delete: SQLQueryString = "DELETE FROM \(unsafeRaw: Self.historyTable) WHERE id = \(bind: migration.id)"
         if migration.downTransactional {
-            guard try await database.engine.beginLocked(db, deadline: deadline) else { throw MigrationError.lockTimeout }
+            guard try await database.engine.beginLocked(db, deadline: deadline, heldRunLock: false) else { throw MigrationError.lockTimeout }
             do {
                 try await failing(as: migration.id) {
                     try await run(statements, db)
@@ -411,7 +416,7 @@ public struct Migrator: Sendable {
         let deadline = ContinuousClock.now + lockTimeout
         try await database.withConnection(busyTimeout: SQLiteEngine.lockPollBusyTimeout) { db in
             let resolved: Bool? = try await database.engine.withRunLock(db, deadline: deadline) {
-                guard try await database.engine.beginLocked(db, deadline: deadline) else { throw MigrationError.lockTimeout }
+                guard try await database.engine.beginLocked(db, deadline: deadline, heldRunLock: true) else { throw MigrationError.lockTimeout }
                 do {
                     let history = try await readHistory(db)
                     guard history.contains(where: { $0.id == id && $0.isRunning }) else { throw MigrationError.notInterrupted(migration: id) }
