@@ -63,13 +63,19 @@ struct FolderTests {
         #expect(try await count(db, "SELECT COUNT(*) AS n FROM gadgets") == 1)
     }
 
-    @Test("a run on SQLite leaves no journal file beside the database (its connection journals by TRUNCATE)")
-    func noJournalLeft() async throws {
+    /// `three` applied to a fresh SQLite database.
+    static func appliedThree() async throws -> (MigrationsDir, TestDatabase) {
         let folder = try MigrationsDir(Self.three)
         let db = try await TestDatabase.make(.sqlite)
         try await withFolderApp(db, folder, .sqlite) { client in
             try await client.execute(uri: "/api/migrate", method: .post, headers: authHeader) { #expect($0.status == .ok) }
         }
+        return (folder, db)
+    }
+
+    @Test("a run on SQLite leaves no journal file beside the database (its connection journals by TRUNCATE)")
+    func noJournalLeft() async throws {
+        let (_, db) = try await Self.appliedThree()
         guard case .sqlite(let path) = db.location else { Issue.record("expected SQLite"); return }
         #expect(FileManager.default.fileExists(atPath: path))
         #expect(!FileManager.default.fileExists(atPath: path + "-journal"))
@@ -100,11 +106,7 @@ struct FolderTests {
 
     @Test("a checkout with CRLF line endings and a BOM is not drift; an edited up section is")
     func checksums() async throws {
-        let folder = try MigrationsDir(Self.three)
-        let db = try await TestDatabase.make(.sqlite)
-        try await withFolderApp(db, folder, .sqlite) { client in
-            try await client.execute(uri: "/api/migrate", method: .post, headers: authHeader) { #expect($0.status == .ok) }
-        }
+        let (folder, db) = try await Self.appliedThree()
         let original = Self.three["1_create_widgets.sql"]!
         try folder.write("1_create_widgets.sql", "\u{FEFF}" + original.replacingOccurrences(of: "\n", with: "\r\n"))
         #expect(folder.catalog(.sqlite).migrations[0].checksum == Migration.checksum(ofSection: "CREATE TABLE widgets (id INTEGER PRIMARY KEY, name TEXT);\nCREATE INDEX widgets_name ON widgets (name);\n"))
