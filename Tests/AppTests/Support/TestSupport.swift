@@ -4,9 +4,9 @@ import Logging
 import Synchronization
 import Testing
 
-// No suite here is `.serialized`: Swift Testing 6.3 runs at most 2 × cores test cases at once, and a
-// serialized suite's queued cases hold those slots while they wait their turn, which deadlocked the
-// run once two such suites had four cases waiting. The width limit already bounds the load.
+// No suite here is `.serialized`: Swift Testing 6.3 already runs at most 2 × cores test cases at once,
+// which bounds the load of the process-spawning suites. Child processes are waited for off the
+// concurrency pool (`runProcess`): on 2 cores a blocked pool thread stalls every other test.
 
 /// Whether a tool a test needs is here. Under `CI=true` every tool counts as present, so a test that
 /// needs a missing one runs and fails instead of being skipped: `scripts/test` installs them all.
