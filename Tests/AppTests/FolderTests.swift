@@ -273,5 +273,12 @@ struct ForeignHistoryTests {
         }
         #expect(!untouched)
         #expect(try await !tableNames(db).contains("users"))
+        let checked = try AppDatabase(location: db.location, logger: quietLogger)  // a pool runs once
+        let report = try await checked.withRunning {
+            await runStartupChecks(CheckContext(config: config, database: checked, migrations: Migration.all),
+                                   checks: StartupCheck.all.filter { $0.name == "database" })
+        }
+        #expect(report.ids == ["migrations.foreign-history"])
+        #expect(report.results.first?.level == .error)
     }
 }

@@ -142,6 +142,12 @@ public func checkDatabase(_ context: CheckContext) async -> [CheckResult] {
     let status: MigrationStatus
     do {
         status = try await withTimeout(.seconds(5)) { try await migrator.status() }
+    } catch MigrationError.foreignHistory(let table) {
+        return [CheckResult(
+            id: "migrations.foreign-history", level: .error,
+            message: "The table \(table) exists but is not this server's history (another tool's, such as dbmate's); POST /api/migrate answers 409 and changes nothing.",
+            hint: "Point DATABASE_URL at the right database, or move the other tool's table out of the way; adopting another tool's history is not supported yet."
+        )]
     } catch {
         return unreachable(error)
     }
