@@ -47,4 +47,4 @@ protocol DatabaseEngine: Sendable {
 }
 
 /// The migration runner's lock key on PostgreSQL: "migrate1" as a 64-bit integer.
-public let migrationLockKey: Int64 = 0x6D69_6772_6174_6531
+let migrationLockKey: Int64 = 0x6D69_6772_6174_6531

@@ -228,8 +228,7 @@ public struct Migrator: Sendable {
     /// the running count reveals), so when count, greatest id and running count still match, the rows
     /// are not fetched and decoded again (which would make a long run quadratic).
     private func applyNext(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, known: inout [AppliedMigration]?) async throws -> Step {
-        guard try await database.engine.beginLocked(db, deadline: deadline, heldRunLock: false) else { throw MigrationError.lockTimeout }
-        do {
+        try await inLockedTransaction(db, deadline: deadline, heldRunLock: false) {
             let history: [AppliedMigration]
             if let cached = known, try await historyUnchanged(db, since: cached) {
                 history = cached
@@ -257,9 +256,6 @@ public struct Migrator: Sendable {
             known = history + [row]
             logger.info("migration applied", metadata: ["migration": "\(migration.id)", "executionMs": "\(row.executionMs)"])
             return .applied(migration.id)
-        } catch {
-            await rollBackTransaction(db, after: error)
-            throw error
         }
     }
 
@@ -284,10 +280,8 @@ public struct Migrator: Sendable {
     /// lock, write its row marked running, run its statements one by one, mark it applied.
     /// Returns false when another runner applied it meanwhile.
     private func applyOutsideTransaction(_ migration: Migration, _ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws -> Bool {
-        let outcome: Bool? = try await database.engine.withRunLock(db, deadline: deadline) {
-            guard try await database.engine.beginLocked(db, deadline: deadline, heldRunLock: true) else { throw MigrationError.lockTimeout }
-            let started = ContinuousClock.now
-            do {
+        try await underRunLock(db, deadline: deadline) {
+            let stillPending = try await inLockedTransaction(db, deadline: deadline, heldRunLock: true) {
                 let history = try await selectHistory(db)
                 if let running = history.first(where: \.isRunning) {
                     // We hold the run lock, so nobody is running it: it was interrupted.
@@ -302,10 +296,10 @@ public struct Migrator: Sendable {
                     state: AppliedMigration.running
                 ), db)
                 try await db.raw("COMMIT").run()
-            } catch {
-                await rollBackTransaction(db, after: error)
-                throw error
+                return true
             }
+            guard stillPending else { return false }
+            let started = ContinuousClock.now
             logger.info("migration started outside a transaction", metadata: ["migration": "\(migration.id)"])
             // From here a failure leaves the row marked running: statements may have taken effect.
             try await failing(as: migration.id) {
@@ -319,8 +313,28 @@ public struct Migrator: Sendable {
             logger.info("migration applied", metadata: ["migration": "\(migration.id)", "transactional": "false"])
             return true
         }
-        guard let outcome else { throw MigrationError.lockTimeout }
-        return outcome
+    }
+
+    /// Opens a transaction holding the runner lock (or throws `.lockTimeout`) and runs `body`, which
+    /// ends it with COMMIT; an error rolls it back.
+    private func inLockedTransaction<T>(
+        _ db: any SQLDatabase, deadline: ContinuousClock.Instant, heldRunLock: Bool, _ body: () async throws -> T
+    ) async throws -> T {
+        guard try await database.engine.beginLocked(db, deadline: deadline, heldRunLock: heldRunLock) else {
+            throw MigrationError.lockTimeout
+        }
+        do {
+            return try await body()
+        } catch {
+            await rollBackTransaction(db, after: error)
+            throw error
+        }
+    }
+
+    /// Runs `body` under the run lock, or throws `.lockTimeout` when it cannot be had by `deadline`.
+    private func underRunLock<T: Sendable>(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, _ body: () async throws -> T) async throws -> T {
+        guard let result = try await database.engine.withRunLock(db, deadline: deadline, body) else { throw MigrationError.lockTimeout }
+        return result
     }
 
     /// Ends the open transaction after `error`. Nothing is sent on a lost connection: the server already
@@ -387,26 +401,20 @@ public struct Migrator: Sendable {
         let statements = migration.down ?? []
         let delete: SQLQueryString = "DELETE FROM \(unsafeRaw: Self.historyTable) WHERE id = \(bind: migration.id)"
         if migration.downTransactional {
-            guard try await database.engine.beginLocked(db, deadline: deadline, heldRunLock: false) else { throw MigrationError.lockTimeout }
-            do {
+            try await inLockedTransaction(db, deadline: deadline, heldRunLock: false) {
                 try await failing(as: migration.id) {
                     try await run(statements, db)
                     try await db.raw(delete).run()
                     try await db.raw("COMMIT").run()
                 }
-            } catch {
-                await rollBackTransaction(db, after: error)
-                throw error
             }
         } else {
-            let done: Bool? = try await database.engine.withRunLock(db, deadline: deadline) {
+            try await underRunLock(db, deadline: deadline) {
                 try await failing(as: migration.id) {
                     try await run(statements, db)
                     try await db.raw(delete).run()
                 }
-                return true
             }
-            guard done != nil else { throw MigrationError.lockTimeout }
         }
     }
 
@@ -415,9 +423,8 @@ public struct Migrator: Sendable {
     public func resolve(_ id: String, applied: Bool) async throws {
         let deadline = ContinuousClock.now + lockTimeout
         try await database.withConnection(busyTimeout: SQLiteEngine.lockPollBusyTimeout) { db in
-            let resolved: Bool? = try await database.engine.withRunLock(db, deadline: deadline) {
-                guard try await database.engine.beginLocked(db, deadline: deadline, heldRunLock: true) else { throw MigrationError.lockTimeout }
-                do {
+            try await underRunLock(db, deadline: deadline) {
+                try await inLockedTransaction(db, deadline: deadline, heldRunLock: true) {
                     let history = try await readHistory(db)
                     guard history.contains(where: { $0.id == id && $0.isRunning }) else { throw MigrationError.notInterrupted(migration: id) }
                     if applied {
@@ -426,13 +433,8 @@ public struct Migrator: Sendable {
                         try await db.raw("DELETE FROM \(unsafeRaw: Self.historyTable) WHERE id = \(bind: id)").run()
                     }
                     try await db.raw("COMMIT").run()
-                    return true
-                } catch {
-                    await rollBackTransaction(db, after: error)
-                    throw error
                 }
             }
-            guard resolved != nil else { throw MigrationError.lockTimeout }
         }
         logger.info("interrupted migration resolved", metadata: ["migration": "\(id)", "as": "\(applied ? "applied" : "rolled back")"])
     }
