@@ -39,11 +39,11 @@ func generated(_ n: Int) -> [Migration] {
 
 /// The baseline script: the same statements and history rows, one BEGIN/COMMIT per migration.
 func baselineScript(_ migrations: [Migration]) -> String {
-    var sql = "CREATE TABLE schema_migrations (id TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL, execution_ms BIGINT NOT NULL);\n"
+    var sql = "CREATE TABLE app_migrations (id TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL, execution_ms BIGINT NOT NULL, state TEXT NOT NULL DEFAULT 'applied');\n"
     for m in migrations {
         sql += "BEGIN;\n"
         for statement in m.statements { sql += statement + ";\n" }
-        sql += "INSERT INTO schema_migrations (id, checksum, applied_at, execution_ms) VALUES ('\(m.id)', '\(m.checksum)', '2026-01-01T00:00:00Z', 0);\n"
+        sql += "INSERT INTO app_migrations (id, checksum, applied_at, execution_ms) VALUES ('\(m.id)', '\(m.checksum)', '2026-01-01T00:00:00Z', 0);\n"
         sql += "COMMIT;\n"
     }
     return sql

@@ -202,7 +202,7 @@ struct FolderCommandTests {
         let first = try await ServerProcess.start(environment: env, directory: folder.dir.url)
         let call = Task { try? await post(first.baseURL) }
         try await waitUntil("2_slow is marked running") {
-            try await count(db, "SELECT COUNT(*) AS n FROM schema_migrations WHERE id = '2_slow' AND state = 'running'") == 1
+            try await count(db, "SELECT COUNT(*) AS n FROM app_migrations WHERE id = '2_slow' AND state = 'running'") == 1
         }
         kill(first.process.processIdentifier, SIGKILL)
         _ = await call.value

@@ -140,22 +140,30 @@ struct FolderTests {
         "bca53e5655d28bc4bf2c6ba26a2be9c2e567d4d9b27d14d0368e55b79052194b",
     ]
 
-    @Test("a history table made before the state column is carried over: nothing re-applied, no drift", arguments: Engine.available)
-    func oldHistoryTable(_ engine: Engine) async throws {
+    @Test("the history of earlier versions (schema_migrations, before and after the state column) moves to app_migrations: nothing re-applied, no drift",
+          arguments: Engine.available, [false, true])
+    func legacyHistoryTable(_ engine: Engine, withState: Bool) async throws {
         let db = try await TestDatabase.make(engine)
         let database = try AppDatabase(location: db.location, logger: quietLogger)
+        let first = Migration.all[0]
         try await database.withRunning {
             try await database.withConnection { sql in
-                try await sql.raw("CREATE TABLE schema_migrations (id TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL, execution_ms BIGINT NOT NULL)").run()
-                let first = Migration.all[0]
-                try await sql.raw("INSERT INTO schema_migrations VALUES (\(bind: first.id), \(bind: first.checksum), '2026-01-01T00:00:00.000Z', 3)").run()
+                let state = withState ? ", state TEXT NOT NULL DEFAULT 'applied'" : ""
+                try await sql.raw("CREATE TABLE schema_migrations (id TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL, execution_ms BIGINT NOT NULL\(unsafeRaw: state))").run()
+                try await sql.raw("INSERT INTO schema_migrations (id, checksum, applied_at, execution_ms) VALUES (\(bind: first.id), \(bind: first.checksum), '2026-01-01T00:00:00.000Z', 3)").run()
                 for statement in first.statements { try await sql.raw("\(unsafeRaw: statement)").run() }
             }
             let migrator = Migrator(database: database, migrations: Migration.all, lockTimeout: .seconds(5), logger: quietLogger)
+            // Read where it is before the first run, changing nothing.
             #expect(try await migrator.status().pending == Array(Migration.all.dropFirst().map(\.id)))
             #expect(try await migrator.migrate() == Array(Migration.all.dropFirst().map(\.id)))
-            #expect(try await migrator.status().applied.allSatisfy { $0.state == "applied" })
+            let applied = try await migrator.status().applied
+            #expect(applied.allSatisfy { $0.state == "applied" })
+            #expect(applied.first == AppliedMigration(id: first.id, checksum: first.checksum, appliedAt: "2026-01-01T00:00:00.000Z", executionMs: 3, state: "applied"))
         }
+        let tables = try await tableNames(db)
+        #expect(tables.contains("app_migrations"))
+        #expect(!tables.contains("schema_migrations"))
     }
 
     @Test("a pending file older than the newest applied one is applied, and the check names it", arguments: Engine.available)
@@ -251,11 +259,25 @@ func count(_ db: TestDatabase, _ query: String) async throws -> Int {
 
 @Suite("another tool's history table", .dropsTestDatabases)
 struct ForeignHistoryTests {
-    @Test("a schema_migrations table written by dbmate is left alone: 409, not altered, nothing applied", arguments: Engine.available)
+    @Test("a schema_migrations table written by dbmate is left alone beside app_migrations", arguments: Engine.available)
     func dbmateTable(_ engine: Engine) async throws {
         let db = try await TestDatabase.make(engine)
         try await TestSQL.run(db, "CREATE TABLE schema_migrations (version VARCHAR(128) PRIMARY KEY)")
         try await TestSQL.run(db, "INSERT INTO schema_migrations (version) VALUES ('20260101000000')")
+        let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
+        try await buildApplication(config: config, logger: quietLogger, migrations: Migration.all).test(.router) { client in
+            try await client.execute(uri: "/api/migrate", method: .post, headers: authHeader) { response in
+                #expect(response.status == .ok)
+            }
+        }
+        #expect(try await count(db, "SELECT COUNT(*) AS n FROM schema_migrations WHERE version = '20260101000000'") == 1)
+        #expect(try await count(db, "SELECT COUNT(*) AS n FROM app_migrations") == Migration.all.count)
+    }
+
+    @Test("an app_migrations table this server did not write: 409, not altered, nothing applied, and the check says so", arguments: Engine.available)
+    func foreignTable(_ engine: Engine) async throws {
+        let db = try await TestDatabase.make(engine)
+        try await TestSQL.run(db, "CREATE TABLE app_migrations (version VARCHAR(128) PRIMARY KEY)")
         let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
         try await buildApplication(config: config, logger: quietLogger, migrations: Migration.all).test(.router) { client in
             for method in [HTTPRequest.Method.post, .get] {
@@ -268,7 +290,7 @@ struct ForeignHistoryTests {
         let database = try AppDatabase(location: db.location, logger: quietLogger)
         let untouched = try await database.withRunning {
             try await database.withConnection { sql in
-                try await database.engine.columnExists(sql, table: "schema_migrations", column: "state")
+                try await database.engine.columnExists(sql, table: "app_migrations", column: "state")
             }
         }
         #expect(!untouched)

@@ -72,7 +72,7 @@ struct MigrateEndpointTests {
                 #expect(response.json["applied"] as? [String] == [])
                 #expect(response.json["message"] as? String == "Migrations applied")
             }
-            #expect(try await tableNames(db).isSuperset(of: ["users", "accounts", "sessions", "verification_tokens", "schema_migrations"]))
+            #expect(try await tableNames(db).isSuperset(of: ["users", "accounts", "sessions", "verification_tokens", "app_migrations"]))
         }
     }
 

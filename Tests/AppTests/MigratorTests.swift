@@ -168,7 +168,7 @@ struct TransactionFailureTests {
     @Test("a history-row INSERT that fails is a failed migration: 500 with its id, rolled back whole", arguments: Engine.available)
     func insertFails(_ engine: Engine) async throws {
         // The migration drops the history table, so the INSERT of its own row fails.
-        let migration = Migration(id: "0005_drop_history", statements: ["CREATE TABLE gadgets (id INTEGER)", "DROP TABLE schema_migrations"])
+        let migration = Migration(id: "0005_drop_history", statements: ["CREATE TABLE gadgets (id INTEGER)", "DROP TABLE app_migrations"])
         let logs = LogCapture()
         let db = try await Self.post(engine, migration, logs: logs) { response in
             #expect(response.status == .internalServerError)

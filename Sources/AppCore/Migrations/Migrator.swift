@@ -85,7 +85,10 @@ public struct MigrationStatus: Sendable, Equatable, Codable {
 /// the engine's run lock (a session-level advisory lock; a lock file beside an SQLite database): its
 /// history row is written first, marked running, and marked applied after its last statement.
 public struct Migrator: Sendable {
-    public static let historyTable = "schema_migrations"
+    /// The history: a name none of the migration tools it reads folders of uses.
+    public static let historyTable = "app_migrations"
+    /// Where earlier versions of this server kept the same history; carried over on the first run.
+    static let legacyHistoryTable = "schema_migrations"
 
     let database: AppDatabase
     let catalog: MigrationCatalog
@@ -378,7 +381,7 @@ public struct Migrator: Sendable {
         let byID = Dictionary(migrations.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let deadline = ContinuousClock.now + lockTimeout
         return try await database.withConnection(busyTimeout: SQLiteEngine.lockPollBusyTimeout) { db in
-            let history = try await readHistory(db)
+            let history = try await lockedHistory(db, deadline: deadline)
             if let running = history.first(where: \.isRunning) { throw MigrationError.interrupted(migration: running.id) }
             var targets: [Migration] = []
             for row in history {
@@ -425,7 +428,8 @@ public struct Migrator: Sendable {
         try await database.withConnection(busyTimeout: SQLiteEngine.lockPollBusyTimeout) { db in
             try await underRunLock(db, deadline: deadline) {
                 try await inLockedTransaction(db, deadline: deadline, heldRunLock: true) {
-                    let history = try await readHistory(db)
+                    try await createHistoryTable(db)
+                    let history = try await selectHistory(db)
                     guard history.contains(where: { $0.id == id && $0.isRunning }) else { throw MigrationError.notInterrupted(migration: id) }
                     if applied {
                         try await db.raw("UPDATE \(unsafeRaw: Self.historyTable) SET state = \(bind: AppliedMigration.applied) WHERE id = \(bind: id)").run()
@@ -441,9 +445,45 @@ public struct Migrator: Sendable {
 
     // MARK: The history table
 
-    /// The history, or none when the table does not exist yet; creates nothing.
+    /// The history, or none when the table does not exist yet; creates nothing. Before the first run
+    /// of this version it is still in the legacy table, and read there.
     private func readHistory(_ db: any SQLDatabase) async throws -> [AppliedMigration] {
-        try await database.engine.tableExists(db, Self.historyTable) ? selectHistory(db) : []
+        if try await database.engine.tableExists(db, Self.historyTable) { return try await selectHistory(db) }
+        if try await hasLegacyHistory(db) { return try await selectHistory(db, table: Self.legacyHistoryTable) }
+        return []
+    }
+
+    /// The history read under the runner lock, the table created (or carried over) first.
+    private func lockedHistory(_ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws -> [AppliedMigration] {
+        try await inLockedTransaction(db, deadline: deadline, heldRunLock: false) {
+            try await createHistoryTable(db)
+            let rows = try await selectHistory(db)
+            try await db.raw("COMMIT").run()
+            return rows
+        }
+    }
+
+    /// True when `schema_migrations` is this server's history as earlier versions wrote it (its
+    /// `checksum` and `execution_ms` columns), not dbmate's or golang-migrate's table of that name.
+    private func hasLegacyHistory(_ db: any SQLDatabase) async throws -> Bool {
+        let engine = database.engine
+        guard try await engine.tableExists(db, Self.legacyHistoryTable) else { return false }
+        guard try await engine.columnExists(db, table: Self.legacyHistoryTable, column: "checksum") else { return false }
+        return try await engine.columnExists(db, table: Self.legacyHistoryTable, column: "execution_ms")
+    }
+
+    /// Moves the legacy history into `app_migrations` and drops the legacy table, freeing its name for
+    /// dbmate or golang-migrate. Runs inside the caller's locked transaction, so it happens once.
+    private func carryOverLegacyHistory(_ db: any SQLDatabase) async throws {
+        let hasState = try await database.engine.columnExists(db, table: Self.legacyHistoryTable, column: "state")
+        try await createHistoryTableIfMissing(db)
+        try await db.raw("""
+            INSERT INTO \(unsafeRaw: Self.historyTable) (id, checksum, applied_at, execution_ms, state)
+            SELECT id, checksum, applied_at, execution_ms, \(unsafeRaw: hasState ? "state" : "'applied'")
+            FROM \(unsafeRaw: Self.legacyHistoryTable)
+            """).run()
+        try await db.raw("DROP TABLE \(unsafeRaw: Self.legacyHistoryTable)").run()
+        logger.notice("history carried over", metadata: ["from": "\(Self.legacyHistoryTable)", "to": "\(Self.historyTable)"])
     }
 
     /// True when the table still holds exactly `cached`'s rows: count, greatest id and running rows.
@@ -459,17 +499,13 @@ public struct Migrator: Sendable {
         return count == cached.count && last == cached.map(\.id).max() && running == cached.filter(\.isRunning).count
     }
 
-    /// Creates the table, or adds the `state` column to a table made by an earlier version.
+    /// Creates the table (carrying the legacy one over), or adds the `state` column to a table made by an earlier version.
     private func createHistoryTable(_ db: any SQLDatabase) async throws {
-        try await db.raw("""
-            CREATE TABLE IF NOT EXISTS \(unsafeRaw: Self.historyTable) (
-                id TEXT PRIMARY KEY,
-                checksum TEXT NOT NULL,
-                applied_at TEXT NOT NULL,
-                execution_ms BIGINT NOT NULL,
-                state TEXT NOT NULL DEFAULT 'applied'
-            )
-            """).run()
+        if try await !database.engine.tableExists(db, Self.historyTable), try await hasLegacyHistory(db) {
+            try await carryOverLegacyHistory(db)
+        } else {
+            try await createHistoryTableIfMissing(db)
+        }
         // Never alter a table of the same name that another tool owns.
         if try await !database.engine.columnExists(db, table: Self.historyTable, column: "checksum") {
             throw MigrationError.foreignHistory(table: Self.historyTable)
@@ -479,16 +515,28 @@ public struct Migrator: Sendable {
         }
     }
 
-    private func selectHistory(_ db: any SQLDatabase) async throws -> [AppliedMigration] {
+    private func createHistoryTableIfMissing(_ db: any SQLDatabase) async throws {
+        try await db.raw("""
+            CREATE TABLE IF NOT EXISTS \(unsafeRaw: Self.historyTable) (
+                id TEXT PRIMARY KEY,
+                checksum TEXT NOT NULL,
+                applied_at TEXT NOT NULL,
+                execution_ms BIGINT NOT NULL,
+                state TEXT NOT NULL DEFAULT 'applied'
+            )
+            """).run()
+    }
+
+    private func selectHistory(_ db: any SQLDatabase, table: String = Migrator.historyTable) async throws -> [AppliedMigration] {
         // `*`, so a table made before the state column existed reads as all applied.
         let rows: [any SQLRow]
         do {
-            rows = try await db.raw("SELECT * FROM \(unsafeRaw: Self.historyTable) ORDER BY id").all()
+            rows = try await db.raw("SELECT * FROM \(unsafeRaw: table) ORDER BY id").all()
             guard let first = rows.first else { return [] }
             _ = try first.decode(column: "checksum", as: String.self)
         } catch let error where !database.engine.isConnectionLost(error) && !(error is CancellationError) {
             // No `id` to order by, or no `checksum`: a table of the same name that another tool owns.
-            throw MigrationError.foreignHistory(table: Self.historyTable)
+            throw MigrationError.foreignHistory(table: table)
         }
         return try rows.map { row in
             AppliedMigration(

@@ -43,7 +43,7 @@ func historyIDs(_ db: TestDatabase) async throws -> [String]? {
     return try await database.withRunning {
         try await database.withConnection { sql -> [String]? in
             do {
-                return try await sql.raw("SELECT id FROM schema_migrations ORDER BY id").all().map { try $0.decode(column: "id", as: String.self) }
+                return try await sql.raw("SELECT id FROM app_migrations ORDER BY id").all().map { try $0.decode(column: "id", as: String.self) }
             } catch {
                 return nil
             }
