@@ -53,7 +53,7 @@ func openDatabase(_ config: AppConfig, logger: Logger) throws -> AppDatabase {
 
 /// The migrations the config names: the folder's (read now), or the built-in set.
 func loadCatalog(_ config: AppConfig) -> MigrationCatalog {
-    MigrationCatalog.load(folder: config.migrationsDir, dialect: config.database.engine)
+    MigrationCatalog.load(folder: config.migrationsDir, format: config.migrationsFormat, dialect: config.database.engine)
 }
 
 func makeLogger(_ config: AppConfig, label: String = "app") -> Logger {

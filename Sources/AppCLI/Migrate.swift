@@ -90,7 +90,7 @@ extension Migrate {
 
     struct New: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write <UTC yyyymmddHHMMSS>_<description>.sql, with both section markers, into the migrations folder."
+            abstract: "Write a new migration, named <UTC yyyymmddHHMMSS>_<description>, in the folder's format (dbmate's: one .sql file with both section markers)."
         )
 
         @Argument(help: "What the migration does, as in create_widgets.") var description: String
@@ -109,15 +109,26 @@ extension Migrate {
             formatter.locale = Locale(identifier: "en_US_POSIX")
             formatter.timeZone = TimeZone(identifier: "UTC")
             formatter.dateFormat = "yyyyMMddHHmmss"
-            let url = URL(fileURLWithPath: folder).appendingPathComponent("\(formatter.string(from: Date()))_\(String(slug)).sql")
-            guard !FileManager.default.fileExists(atPath: url.path) else { throw fail("\(url.path) already exists") }
+            let format: MigrationFormat
+            do {
+                format = try MigrationFolder.format(of: folder, setting: config.migrationsFormat)
+            } catch {
+                throw fail("\(error)")
+            }
+            guard let files = format.newFiles(stamp: formatter.string(from: Date()), slug: String(slug)) else {
+                throw fail("\(format.rawValue) folders are not supported yet")
+            }
+            let urls = files.map { URL(fileURLWithPath: folder).appendingPathComponent($0.name) }
+            if let taken = urls.first(where: { FileManager.default.fileExists(atPath: $0.path) }) { throw fail("\(taken.path) already exists") }
             do {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-                try Data("-- migrate:up\n\n\n-- migrate:down\n\n".utf8).write(to: url, options: .withoutOverwriting)
+                for (url, file) in zip(urls, files) {
+                    try Data(file.text.utf8).write(to: url, options: .withoutOverwriting)
+                }
             } catch {
-                throw fail("could not write \(url.path): \(error.localizedDescription)")
+                throw fail("could not write into \(folder): \(error.localizedDescription)")
             }
-            print(url.path)
+            for url in urls { print(url.path) }
         }
     }
 

@@ -30,6 +30,9 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     public var logLevel: Logger.Level
     /// A folder of migration files (relative to the working directory); nil: the built-in set.
     public var migrationsDir: String?
+    /// `MIGRATIONS_FORMAT`: the folder's format by name, as written (checked when the folder is read);
+    /// nil: recognised from the folder.
+    public var migrationsFormat: String?
 
     public static let defaultHost = "127.0.0.1"
     public static let defaultPort = 8080
@@ -47,7 +50,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         sentryRelease: String? = nil,
         migrationLockTimeout: Duration = .seconds(30),
         logLevel: Logger.Level = .info,
-        migrationsDir: String? = nil
+        migrationsDir: String? = nil,
+        migrationsFormat: String? = nil
     ) {
         self.environmentName = environmentName
         self.host = host
@@ -61,6 +65,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         self.migrationLockTimeout = migrationLockTimeout
         self.logLevel = logLevel
         self.migrationsDir = migrationsDir
+        self.migrationsFormat = migrationsFormat
     }
 
     /// The session-signing keys that are set, each with the variable it came from.
@@ -86,6 +91,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         case migrationSecret = "MIGRATION_SECRET", nextAuthSecret = "NEXTAUTH_SECRET", authSecret = "AUTH_SECRET"
         case sentryDSN = "SENTRY_DSN", sentryRelease = "SENTRY_RELEASE"
         case migrationLockTimeout = "MIGRATION_LOCK_TIMEOUT", logLevel = "LOG_LEVEL", migrationsDir = "MIGRATIONS_DIR"
+        case migrationsFormat = "MIGRATIONS_FORMAT"
 
         public var isSecret: Bool {
             switch self {
@@ -171,7 +177,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             sentryRelease: string(.sentryRelease),
             migrationLockTimeout: lockTimeout,
             logLevel: logLevel,
-            migrationsDir: Self.nonEmpty(flagMigrationsDir) ?? string(.migrationsDir)
+            migrationsDir: Self.nonEmpty(flagMigrationsDir) ?? string(.migrationsDir),
+            migrationsFormat: string(.migrationsFormat)
         )
     }
 

@@ -21,6 +21,10 @@ public struct Migration: Sendable, Identifiable {
     public let downTransactional: Bool
     /// SHA-256, as lowercase hex; computed once, compared on every run.
     public let checksum: String
+    /// How the folder's own tool names this migration in its history table: dbmate's version as
+    /// written in the file name, golang-migrate's version number, sql-migrate's file name. The id for
+    /// the built-in set.
+    public let toolKey: String
 
     /// A built-in migration: one transaction, no down section, checksummed over its statements.
     public init(id: String, statements: [String]) {
@@ -30,8 +34,12 @@ public struct Migration: Sendable, Identifiable {
         )
     }
 
-    public init(id: String, statements: [String], down: [String]?, transactional: Bool, downTransactional: Bool, checksum: String) {
+    public init(
+        id: String, statements: [String], down: [String]?, transactional: Bool, downTransactional: Bool, checksum: String,
+        toolKey: String? = nil
+    ) {
         self.id = id
+        self.toolKey = toolKey ?? id
         self.version = Self.version(of: id) ?? "0"
         self.statements = statements
         self.down = down
@@ -46,6 +54,11 @@ public struct Migration: Sendable, Identifiable {
         guard !digits.isEmpty else { return nil }
         let trimmed = digits.drop(while: { $0 == "0" })
         return trimmed.isEmpty ? "0" : String(trimmed)
+    }
+
+    /// The order migrations apply in: by version, then by id (two sql-migrate files may share a version).
+    static func precedes(_ a: Migration, _ b: Migration) -> Bool {
+        a.version != b.version ? versionLess(a.version, b.version) : a.id < b.id
     }
 
     /// Numeric order of two versions of any length (no leading zeros): the shorter is smaller.

@@ -51,8 +51,29 @@ public struct AppliedMigration: Sendable, Equatable, Codable {
 
     public static let applied = "applied"
     public static let running = "running"
+    /// Applied by the folder's own tool, and taken over from its history (the checksum is the file's).
+    public static let adopted = "adopted"
 
     var isRunning: Bool { state == Self.running }
+}
+
+/// Both histories, read at one moment: the server's own and the folder's tool's.
+struct Ledger: Sendable {
+    /// The rows of `app_migrations`.
+    var rows: [AppliedMigration]
+    /// The tool's table; nil for the built-in set, or before the table exists.
+    var tool: ToolLedger?
+
+    /// A migration outside a transaction marked running (or interrupted), in either history.
+    var runningID: String? { rows.first(where: \.isRunning)?.id ?? tool?.interrupted }
+
+    var byID: [String: AppliedMigration] { Dictionary(rows.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first }) }
+
+    /// The tool's table decides when it exists; otherwise the server's rows do.
+    func isApplied(_ migration: Migration, rows byID: [String: AppliedMigration]) -> Bool {
+        if let tool { return tool.applied.contains(migration.id) }
+        return byID[migration.id].map { !$0.isRunning } ?? false
+    }
 }
 
 /// What `status` reports.
@@ -96,6 +117,8 @@ public struct Migrator: Sendable {
     let logger: Logger
 
     var migrations: [Migration] { catalog.migrations }
+    /// The folder's tool's history, kept beside the server's; nil for the built-in set.
+    var toolHistory: (any ToolHistory)? { catalog.format?.history }
 
     public init(database: AppDatabase, catalog: MigrationCatalog, lockTimeout: Duration, logger: Logger) {
         self.database = database
@@ -112,18 +135,28 @@ public struct Migrator: Sendable {
 
     public func status() async throws -> MigrationStatus {
         try validCatalog()
-        let history = try await database.withConnection { db in try await readHistory(db) }
-        let byID = Dictionary(history.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let ledger = try await database.withConnection { db in try await readLedger(db) }
+        let byID = ledger.byID
         let known = Set(migrations.map(\.id))
-        let pending = migrations.filter { byID[$0.id] == nil }
+        let running = ledger.runningID
+        let applied = migrations.filter { ledger.isApplied($0, rows: byID) }
+        let appliedIDs = Set(applied.map(\.id))
+        let pending = migrations.filter { !appliedIDs.contains($0.id) && $0.id != running && byID[$0.id]?.isRunning != true }
+        // Applied rows: the server's own, and the tool's not taken over yet (shown as adopted).
+        var rows = ledger.rows.filter { !$0.isRunning && (!known.contains($0.id) || appliedIDs.contains($0.id)) }
+        for migration in applied where byID[migration.id] == nil {
+            rows.append(AppliedMigration(id: migration.id, checksum: migration.checksum, appliedAt: "", executionMs: 0, state: AppliedMigration.adopted))
+        }
+        var interrupted = ledger.rows.filter(\.isRunning).map(\.id)
+        if let toolRunning = ledger.tool?.interrupted, !interrupted.contains(toolRunning) { interrupted.append(toolRunning) }
         return MigrationStatus(
-            applied: history.filter { !$0.isRunning },
+            applied: rows.sorted { $0.id < $1.id },
             pending: pending.map(\.id),
-            unknown: history.map(\.id).filter { !known.contains($0) },
-            interrupted: history.filter(\.isRunning).map(\.id),
-            outOfOrder: outOfOrder(pending, history: history).map(\.id),
+            unknown: ledger.rows.map(\.id).filter { !known.contains($0) },
+            interrupted: interrupted,
+            outOfOrder: outOfOrder(pending, applied: applied).map(\.id),
             migrations: migrations.map { migration in
-                let state = byID[migration.id].map { $0.isRunning ? "interrupted" : "applied" } ?? "pending"
+                let state = interrupted.contains(migration.id) ? "interrupted" : appliedIDs.contains(migration.id) ? "applied" : "pending"
                 return .init(id: migration.id, state: state, transactional: migration.transactional)
             }
         )
@@ -141,13 +174,13 @@ public struct Migrator: Sendable {
     }
 
     private func unlockedPlan(_ db: any SQLDatabase) async throws -> [Migration] {
-        let history = try await readHistory(db)
-        guard history.contains(where: \.isRunning) else { return try plan(history) }
-        // A row marked running: interrupted only if it still is once the run lock is ours (its runner
-        // may have finished between the read and now). Held by another runner: it is in progress.
+        let ledger = try await readLedger(db)
+        guard ledger.runningID != nil else { return try plan(ledger) }
+        // A migration marked running: interrupted only if it still is once the run lock is ours (its
+        // runner may have finished between the read and now). Held by another runner: it is in progress.
         let confirmed: [Migration]? = try await database.engine.withRunLock(db, deadline: .now) {
-            let again = try await readHistory(db)
-            if let running = again.first(where: \.isRunning) { throw MigrationError.interrupted(migration: running.id) }
+            let again = try await readLedger(db)
+            if let running = again.runningID { throw MigrationError.interrupted(migration: running) }
             return try plan(again)
         }
         guard let confirmed else { throw MigrationError.lockTimeout }
@@ -155,19 +188,21 @@ public struct Migrator: Sendable {
     }
 
     /// The pending migrations in order, after checking every applied one for drift.
-    private func plan(_ history: [AppliedMigration]) throws -> [Migration] {
-        let byID = Dictionary(history.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+    private func plan(_ ledger: Ledger) throws -> [Migration] {
+        let byID = ledger.byID
+        var pending: [Migration] = []
         for migration in migrations {
-            if let row = byID[migration.id], row.checksum != migration.checksum {
-                throw MigrationError.drift(migration: migration.id)
+            if ledger.isApplied(migration, rows: byID) {
+                if let row = byID[migration.id], row.checksum != migration.checksum { throw MigrationError.drift(migration: migration.id) }
+            } else if byID[migration.id]?.isRunning != true {
+                pending.append(migration)
             }
         }
-        return migrations.filter { byID[$0.id] == nil }
+        return pending
     }
 
-    private func outOfOrder(_ pending: [Migration], history: [AppliedMigration]) -> [Migration] {
-        let versions = Dictionary(migrations.map { ($0.id, $0.version) }, uniquingKeysWith: { first, _ in first })
-        guard let highest = history.compactMap({ versions[$0.id] }).max(by: Migration.versionLess) else { return [] }
+    private func outOfOrder(_ pending: [Migration], applied: [Migration]) -> [Migration] {
+        guard let highest = applied.map(\.version).max(by: Migration.versionLess) else { return [] }
         return pending.filter { Migration.versionLess($0.version, highest) }
     }
 
@@ -200,7 +235,7 @@ public struct Migrator: Sendable {
 
     private func applyAll(_ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws -> [String] {
         var applied: [String] = []
-        var known: [AppliedMigration]? = nil
+        var known: Ledger? = nil
         while true {
             switch try await applyNext(db, deadline: deadline, known: &known) {
             case .done:
@@ -229,25 +264,26 @@ public struct Migrator: Sendable {
     /// One transaction: lock, re-read the history, apply the first pending migration and its row.
     /// `known` carries the history this call last saw: rows are only appended (or change state, which
     /// the running count reveals), so when count, greatest id and running count still match, the rows
-    /// are not fetched and decoded again (which would make a long run quadratic).
-    private func applyNext(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, known: inout [AppliedMigration]?) async throws -> Step {
+    /// are not fetched and decoded again (which would make a long run quadratic). The tool's table is
+    /// written only with the server's rows, so the same check covers it.
+    private func applyNext(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, known: inout Ledger?) async throws -> Step {
         try await inLockedTransaction(db, deadline: deadline, heldRunLock: false) {
-            let history: [AppliedMigration]
-            if let cached = known, try await historyUnchanged(db, since: cached) {
-                history = cached
+            let ledger: Ledger
+            if let cached = known, try await historyUnchanged(db, since: cached.rows) {
+                ledger = cached
             } else {
                 if known == nil { try await createHistoryTable(db) }
-                history = try await selectHistory(db)
+                ledger = try await reconcile(db)
             }
-            known = history
-            if let running = history.first(where: \.isRunning) {
+            known = ledger
+            if let running = ledger.runningID {
                 let free = try await database.engine.runLockIsFree(db)
                 try await db.raw("ROLLBACK").run()
-                if free { throw MigrationError.interrupted(migration: running.id) }
+                if free { throw MigrationError.interrupted(migration: running) }
                 known = nil
                 return .busy
             }
-            guard let migration = try plan(history).first else {
+            guard let migration = try plan(ledger).first else {
                 try await db.raw("COMMIT").run()
                 return .done
             }
@@ -256,13 +292,16 @@ public struct Migrator: Sendable {
                 return .outsideTransaction(migration)
             }
             let row = try await apply(migration, db)
-            known = history + [row]
+            var next = ledger
+            next.rows.append(row)
+            next.tool?.applied.insert(migration.id)
+            known = next
             logger.info("migration applied", metadata: ["migration": "\(migration.id)", "executionMs": "\(row.executionMs)"])
             return .applied(migration.id)
         }
     }
 
-    /// The migration's statements, its history row and the COMMIT, inside the open transaction.
+    /// The migration's statements, its history rows and the COMMIT, inside the open transaction.
     /// A failure of any of them is the migration's failure (500 with its id), unless the connection
     /// itself is gone: then the database is unavailable and the error goes up as it is.
     private func apply(_ migration: Migration, _ db: any SQLDatabase) async throws -> AppliedMigration {
@@ -274,6 +313,7 @@ public struct Migrator: Sendable {
                 executionMs: (ContinuousClock.now - started).milliseconds, state: AppliedMigration.applied
             )
             try await insert(row, db)
+            try await toolHistory?.recordApplied(migration, db, engine: database.engine.kind)
             try await db.raw("COMMIT").run()
             return row
         }
@@ -285,12 +325,12 @@ public struct Migrator: Sendable {
     private func applyOutsideTransaction(_ migration: Migration, _ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws -> Bool {
         try await underRunLock(db, deadline: deadline) {
             let stillPending = try await inLockedTransaction(db, deadline: deadline, heldRunLock: true) {
-                let history = try await selectHistory(db)
-                if let running = history.first(where: \.isRunning) {
+                let ledger = try await reconcile(db)
+                if let running = ledger.runningID {
                     // We hold the run lock, so nobody is running it: it was interrupted.
-                    throw MigrationError.interrupted(migration: running.id)
+                    throw MigrationError.interrupted(migration: running)
                 }
-                guard try plan(history).first?.id == migration.id else {
+                guard try plan(ledger).first?.id == migration.id else {
                     try await db.raw("COMMIT").run()
                     return false
                 }
@@ -298,6 +338,7 @@ public struct Migrator: Sendable {
                     id: migration.id, checksum: migration.checksum, appliedAt: RFC3339.string(), executionMs: 0,
                     state: AppliedMigration.running
                 ), db)
+                try await toolHistory?.recordStarted(migration, db)
                 try await db.raw("COMMIT").run()
                 return true
             }
@@ -307,11 +348,16 @@ public struct Migrator: Sendable {
             // From here a failure leaves the row marked running: statements may have taken effect.
             try await failing(as: migration.id) {
                 try await run(migration.statements, db)
-                try await db.raw("""
-                    UPDATE \(unsafeRaw: Self.historyTable) SET state = \(bind: AppliedMigration.applied),
-                    execution_ms = \(bind: (ContinuousClock.now - started).milliseconds), applied_at = \(bind: RFC3339.string())
-                    WHERE id = \(bind: migration.id)
-                    """).run()
+                let executionMs = (ContinuousClock.now - started).milliseconds
+                try await inLockedTransaction(db, deadline: deadline, heldRunLock: true) {
+                    try await db.raw("""
+                        UPDATE \(unsafeRaw: Self.historyTable) SET state = \(bind: AppliedMigration.applied),
+                        execution_ms = \(bind: executionMs), applied_at = \(bind: RFC3339.string())
+                        WHERE id = \(bind: migration.id)
+                        """).run()
+                    try await toolHistory?.recordApplied(migration, db, engine: database.engine.kind)
+                    try await db.raw("COMMIT").run()
+                }
             }
             logger.info("migration applied", metadata: ["migration": "\(migration.id)", "transactional": "false"])
             return true
@@ -374,25 +420,24 @@ public struct Migrator: Sendable {
     // MARK: Rolling back and resolving (command line only)
 
     /// Runs the down sections of the `steps` newest applied migrations (by version), newest first, each
-    /// with the removal of its history row in one transaction. Refuses, changing nothing, when one of
+    /// with the removal of its history rows in one transaction. Refuses, changing nothing, when one of
     /// them has no down section. Returns the ids rolled back.
     public func rollback(steps: Int) async throws -> [String] {
         try validCatalog()
-        let byID = Dictionary(migrations.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let deadline = ContinuousClock.now + lockTimeout
         return try await database.withConnection(busyTimeout: SQLiteEngine.lockPollBusyTimeout) { db in
-            let history = try await lockedHistory(db, deadline: deadline)
-            if let running = history.first(where: \.isRunning) { throw MigrationError.interrupted(migration: running.id) }
-            var targets: [Migration] = []
-            for row in history {
-                guard let migration = byID[row.id] else { throw MigrationError.unknownMigration(row.id) }
-                targets.append(migration)
-            }
-            targets = Array(targets.sorted { Migration.versionLess($1.version, $0.version) }.prefix(max(0, steps)))
+            let ledger = try await lockedLedger(db, deadline: deadline)
+            if let running = ledger.runningID { throw MigrationError.interrupted(migration: running) }
+            let known = Set(migrations.map(\.id))
+            if let unknown = ledger.rows.first(where: { !known.contains($0.id) }) { throw MigrationError.unknownMigration(unknown.id) }
+            let byID = ledger.byID
+            let applied = Array(migrations.filter { ledger.isApplied($0, rows: byID) }.reversed())
+            let targets = applied.prefix(max(0, steps))
             if let missing = targets.first(where: { $0.down == nil }) { throw MigrationError.noDownSection(migration: missing.id) }
             var done: [String] = []
-            for migration in targets {
-                try await rollBack(migration, db, deadline: deadline)
+            for (index, migration) in targets.enumerated() {
+                let previous = index + 1 < applied.count ? applied[index + 1] : nil
+                try await rollBack(migration, previous: previous, db, deadline: deadline)
                 done.append(migration.id)
                 logger.info("migration rolled back", metadata: ["migration": "\(migration.id)"])
             }
@@ -400,14 +445,18 @@ public struct Migrator: Sendable {
         }
     }
 
-    private func rollBack(_ migration: Migration, _ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws {
+    /// `previous`: the newest migration still applied after this one is rolled back.
+    private func rollBack(_ migration: Migration, previous: Migration?, _ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws {
         let statements = migration.down ?? []
-        let delete: SQLQueryString = "DELETE FROM \(unsafeRaw: Self.historyTable) WHERE id = \(bind: migration.id)"
+        let forget = { () async throws in
+            try await db.raw("DELETE FROM \(unsafeRaw: Self.historyTable) WHERE id = \(bind: migration.id)").run()
+            try await toolHistory?.recordRolledBack(migration, previous: previous, db)
+        }
         if migration.downTransactional {
             try await inLockedTransaction(db, deadline: deadline, heldRunLock: false) {
                 try await failing(as: migration.id) {
                     try await run(statements, db)
-                    try await db.raw(delete).run()
+                    try await forget()
                     try await db.raw("COMMIT").run()
                 }
             }
@@ -415,26 +464,45 @@ public struct Migrator: Sendable {
             try await underRunLock(db, deadline: deadline) {
                 try await failing(as: migration.id) {
                     try await run(statements, db)
-                    try await db.raw(delete).run()
+                    try await inLockedTransaction(db, deadline: deadline, heldRunLock: true) {
+                        try await forget()
+                        try await db.raw("COMMIT").run()
+                    }
                 }
             }
         }
     }
 
     /// Clears an interrupted migration: `applied` keeps its row (it was finished by hand), otherwise the
-    /// row is removed (it was undone by hand) and the migration is pending again.
+    /// row is removed (it was undone by hand) and the migration is pending again. The tool's history
+    /// is set to match.
     public func resolve(_ id: String, applied: Bool) async throws {
         let deadline = ContinuousClock.now + lockTimeout
         try await database.withConnection(busyTimeout: SQLiteEngine.lockPollBusyTimeout) { db in
             try await underRunLock(db, deadline: deadline) {
                 try await inLockedTransaction(db, deadline: deadline, heldRunLock: true) {
                     try await createHistoryTable(db)
-                    let history = try await selectHistory(db)
-                    guard history.contains(where: { $0.id == id && $0.isRunning }) else { throw MigrationError.notInterrupted(migration: id) }
+                    let ledger = try await reconcile(db)
+                    let row = ledger.byID[id]
+                    guard row?.isRunning == true || ledger.tool?.interrupted == id else { throw MigrationError.notInterrupted(migration: id) }
+                    let migration = migrations.first(where: { $0.id == id })
+                    if toolHistory != nil, migration == nil { throw MigrationError.unknownMigration(id) }
                     if applied {
-                        try await db.raw("UPDATE \(unsafeRaw: Self.historyTable) SET state = \(bind: AppliedMigration.applied) WHERE id = \(bind: id)").run()
+                        if row != nil {
+                            try await db.raw("UPDATE \(unsafeRaw: Self.historyTable) SET state = \(bind: AppliedMigration.applied) WHERE id = \(bind: id)").run()
+                        } else if let migration {
+                            try await insert(AppliedMigration(
+                                id: id, checksum: migration.checksum, appliedAt: RFC3339.string(), executionMs: 0, state: AppliedMigration.adopted
+                            ), db)
+                        }
+                        if let migration { try await toolHistory?.recordApplied(migration, db, engine: database.engine.kind) }
                     } else {
                         try await db.raw("DELETE FROM \(unsafeRaw: Self.historyTable) WHERE id = \(bind: id)").run()
+                        if let migration {
+                            let byID = ledger.byID
+                            let previous = migrations.last { $0.id != id && ledger.isApplied($0, rows: byID) }
+                            try await toolHistory?.recordRolledBack(migration, previous: previous, db)
+                        }
                     }
                     try await db.raw("COMMIT").run()
                 }
@@ -453,14 +521,73 @@ public struct Migrator: Sendable {
         return []
     }
 
-    /// The history read under the runner lock, the table created (or carried over) first.
-    private func lockedHistory(_ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws -> [AppliedMigration] {
+    /// Both histories under the runner lock, reconciled, the table created (or carried over) first.
+    private func lockedLedger(_ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws -> Ledger {
         try await inLockedTransaction(db, deadline: deadline, heldRunLock: false) {
             try await createHistoryTable(db)
-            let rows = try await selectHistory(db)
+            let ledger = try await reconcile(db)
             try await db.raw("COMMIT").run()
-            return rows
+            return ledger
         }
+    }
+
+    /// Both histories as they are; writes nothing.
+    private func readLedger(_ db: any SQLDatabase) async throws -> Ledger {
+        let rows = try await readHistory(db)
+        guard let tool = toolHistory, try await database.engine.tableExists(db, tool.table) else { return Ledger(rows: rows, tool: nil) }
+        // Before the first run, `schema_migrations` may still be this server's own legacy history.
+        if tool.table == Self.legacyHistoryTable, try await hasLegacyHistory(db) { return Ledger(rows: rows, tool: nil) }
+        return Ledger(rows: rows, tool: try await readTool(tool, db))
+    }
+
+    private func readTool(_ tool: any ToolHistory, _ db: any SQLDatabase) async throws -> ToolLedger {
+        do {
+            return try await tool.read(db, migrations: migrations)
+        } catch let error where !database.engine.isConnectionLost(error) && !(error is CancellationError) {
+            // Not the columns the folder's tool writes: another tool's table of the same name.
+            throw MigrationError.foreignHistory(table: tool.table)
+        }
+    }
+
+    /// Under the runner lock (inside its transaction, the server's table in place): brings the two
+    /// histories into agreement, the tool's deciding.
+    /// - No tool table yet: it is created and filled from the server's rows.
+    /// - A migration the tool records as applied without a row here gets one, marked adopted (the
+    ///   tool applied it: before the switch, or while it had taken over again); nothing runs again.
+    /// - A row here whose migration the tool does not count as applied (the tool rolled it back) is
+    ///   removed, and the migration is pending again.
+    private func reconcile(_ db: any SQLDatabase) async throws -> Ledger {
+        var rows = try await selectHistory(db)
+        guard let tool = toolHistory else { return Ledger(rows: rows, tool: nil) }
+        let engine = database.engine.kind
+        var byID = Dictionary(rows.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        if try await !database.engine.tableExists(db, tool.table) {
+            try await tool.create(db, engine: engine)
+            try await tool.backfill(migrations.filter { byID[$0.id].map { !$0.isRunning } ?? false }, db, engine: engine)
+            if let running = rows.first(where: \.isRunning), let migration = migrations.first(where: { $0.id == running.id }) {
+                try await tool.recordStarted(migration, db)
+            }
+        }
+        let ledger = try await readTool(tool, db)
+        var changed = false
+        for migration in migrations where ledger.applied.contains(migration.id) && byID[migration.id] == nil {
+            try await insert(AppliedMigration(
+                id: migration.id, checksum: migration.checksum, appliedAt: RFC3339.string(), executionMs: 0, state: AppliedMigration.adopted
+            ), db)
+            changed = true
+            logger.notice("migration adopted from \(tool.table)", metadata: ["migration": "\(migration.id)"])
+        }
+        for migration in migrations where !ledger.applied.contains(migration.id) {
+            guard let row = byID[migration.id], !row.isRunning else { continue }
+            try await db.raw("DELETE FROM \(unsafeRaw: Self.historyTable) WHERE id = \(bind: migration.id)").run()
+            changed = true
+            logger.notice("migration pending again: \(tool.table) no longer records it", metadata: ["migration": "\(migration.id)"])
+        }
+        if changed {
+            rows = try await selectHistory(db)
+            byID = Dictionary(rows.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+        return Ledger(rows: rows, tool: ledger)
     }
 
     /// True when `schema_migrations` is this server's history as earlier versions wrote it (its

@@ -13,118 +13,144 @@ public struct MigrationsInvalid: Error, Equatable, Sendable, CustomStringConvert
     }
 }
 
-/// Reads a folder of migrations in dbmate's format: one `<version>_<description>.sql` file per
-/// migration, with `-- migrate:up` and `-- migrate:down` sections (a file without markers is all up),
-/// and `transaction:false` on a marker to run that section outside a transaction.
-public enum MigrationFolder {
-    public static func load(_ path: String, dialect: SQLEngine) throws(MigrationsInvalid) -> [Migration] {
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: path)
-        } catch {
-            throw MigrationsInvalid(file: path, line: nil, reason: "the folder cannot be read (MIGRATIONS_DIR)")
+/// The migration tools whose folders the server reads as they are, keeping the tool's own history table.
+public enum MigrationFormat: String, Sendable, CaseIterable {
+    case dbmate
+    case golangMigrate = "golang-migrate"
+    case prisma
+    case flyway
+    case drizzle
+    case sqlMigrate = "sql-migrate"
+
+    /// The formats this version reads; the others are recognised, and refused by name.
+    static let supported: Set<MigrationFormat> = [.dbmate, .golangMigrate, .sqlMigrate]
+
+    /// `MIGRATIONS_FORMAT`'s value, or nil for a name that is none of the formats.
+    public init?(setting: String) {
+        self.init(rawValue: setting.trimmingCharacters(in: .whitespaces).lowercased())
+    }
+
+    static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
+
+    /// The files of a new, empty migration, as the tool itself writes them (`stamp` is the UTC
+    /// `yyyyMMddHHmmss` version); nil for a format this version does not read.
+    public func newFiles(stamp: String, slug: String) -> [(name: String, text: String)]? {
+        switch self {
+        case .dbmate: [("\(stamp)_\(slug).sql", "-- migrate:up\n\n\n-- migrate:down\n\n")]
+        case .golangMigrate: [("\(stamp)_\(slug).up.sql", ""), ("\(stamp)_\(slug).down.sql", "")]
+        case .sqlMigrate: [("\(stamp)-\(slug).sql", "-- +migrate Up\n\n-- +migrate Down\n")]
+        case .prisma, .flyway, .drizzle: nil
         }
-        var migrations: [Migration] = []
-        var byVersion: [String: String] = [:]
-        for name in names.sorted() where name.hasSuffix(".sql") {
-            let url = URL(fileURLWithPath: path).appendingPathComponent(name)
+    }
+}
+
+/// Reads a folder of migrations in one of the `MigrationFormat`s: named by `MIGRATIONS_FORMAT`, or
+/// recognised from the folder itself.
+public enum MigrationFolder {
+    public static func load(
+        _ path: String, format setting: MigrationFormat? = nil, dialect: SQLEngine
+    ) throws(MigrationsInvalid) -> (format: MigrationFormat, migrations: [Migration]) {
+        let folder = try Listing(path)
+        let format: MigrationFormat
+        if let setting { format = setting } else { format = try recognise(folder) }
+        guard MigrationFormat.supported.contains(format) else {
+            throw MigrationsInvalid(file: path, line: nil, reason: "\(format.rawValue) folders are not supported yet (supported: dbmate, golang-migrate, sql-migrate)")
+        }
+        let migrations: [Migration]
+        switch format {
+        case .golangMigrate: migrations = try GolangMigrateFormat.load(folder, dialect: dialect)
+        case .sqlMigrate: migrations = try SQLMigrateFormat.load(folder, dialect: dialect)
+        default: migrations = try DbmateFormat.load(folder, dialect: dialect)
+        }
+        return (format, migrations.sorted(by: Migration.precedes))
+    }
+
+    /// The format a new migration in `path` is written in: `setting` (`MIGRATIONS_FORMAT`), else the
+    /// one recognised; dbmate's for a folder that does not exist yet.
+    public static func format(of path: String, setting: String?) throws(MigrationsInvalid) -> MigrationFormat {
+        if let setting {
+            guard let known = MigrationFormat(setting: setting) else {
+                throw MigrationsInvalid(file: path, line: nil, reason: "MIGRATIONS_FORMAT \"\(setting)\" is none of \(MigrationFormat.names)")
+            }
+            return known
+        }
+        guard FileManager.default.fileExists(atPath: path) else { return .dbmate }
+        return try recognise(Listing(path))
+    }
+
+    /// The one format the folder fits. A folder that fits none of them (empty, or plain numbered
+    /// `.sql` files) is read as dbmate's; one that fits two needs `MIGRATIONS_FORMAT`.
+    static func recognise(_ folder: Listing) throws(MigrationsInvalid) -> MigrationFormat {
+        var fits: [MigrationFormat] = []
+        if folder.names.contains("migration_lock.toml") || folder.directories.contains(where: { folder.fileExists("\($0)/migration.sql") }) {
+            fits.append(.prisma)
+        }
+        if folder.fileExists("meta/_journal.json") { fits.append(.drizzle) }
+        if folder.sqlFiles.contains(where: { $0.first == "V" && $0.contains("__") }) { fits.append(.flyway) }
+        if folder.sqlFiles.contains(where: { GolangMigrateFormat.parseName($0) != nil }) { fits.append(.golangMigrate) }
+        let texts = folder.sqlFiles.compactMap { try? folder.text(of: $0) }
+        if texts.contains(where: { SQLMigrateFormat.hasMarker($0) }) { fits.append(.sqlMigrate) }
+        if texts.contains(where: { DbmateFormat.hasMarker($0) }) { fits.append(.dbmate) }
+        guard fits.count <= 1 else {
+            let names = fits.map(\.rawValue).joined(separator: " and ")
+            throw MigrationsInvalid(file: folder.path, line: nil, reason: "the folder fits \(names); set MIGRATIONS_FORMAT to one of them")
+        }
+        return fits.first ?? .dbmate
+    }
+
+    /// A folder's entries, read once.
+    struct Listing {
+        let path: String
+        /// Every entry's name, sorted.
+        let names: [String]
+        let directories: Set<String>
+
+        init(_ path: String) throws(MigrationsInvalid) {
+            self.path = path
+            do {
+                names = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
+            } catch {
+                throw MigrationsInvalid(file: path, line: nil, reason: "the folder cannot be read (MIGRATIONS_DIR)")
+            }
+            directories = Set(names.filter { name in
+                var isDirectory: ObjCBool = false
+                return FileManager.default.fileExists(atPath: Self.join(path, name), isDirectory: &isDirectory) && isDirectory.boolValue
+            })
+        }
+
+        /// The `.sql` files directly in the folder, sorted by name.
+        var sqlFiles: [String] { names.filter { $0.hasSuffix(".sql") && !directories.contains($0) } }
+
+        func fileExists(_ relative: String) -> Bool {
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
-            guard let version = Migration.version(of: name), name.drop(while: { $0.isASCII && $0.isNumber }).first == "_" else {
-                throw MigrationsInvalid(file: name, line: nil, reason: "the name must start with a version (digits) and _, as in 20261129093000_create_widgets.sql")
-            }
-            if let other = byVersion[version] {
-                throw MigrationsInvalid(file: name, line: nil, reason: "version \(version) is also used by \(other)")
-            }
-            byVersion[version] = name
-            guard let data = FileManager.default.contents(atPath: url.path) else {
+            return FileManager.default.fileExists(atPath: Self.join(path, relative), isDirectory: &isDirectory) && !isDirectory.boolValue
+        }
+
+        /// The file's text: UTF-8, CRLF read as LF (a Windows checkout is the same migration), a leading BOM dropped.
+        func text(of name: String) throws(MigrationsInvalid) -> String {
+            guard let data = FileManager.default.contents(atPath: Self.join(path, name)) else {
                 throw MigrationsInvalid(file: name, line: nil, reason: "the file cannot be read")
             }
-            guard let text = String(data: data, encoding: .utf8) else {
+            guard var text = String(data: data, encoding: .utf8) else {
                 throw MigrationsInvalid(file: name, line: nil, reason: "the file is not UTF-8 text")
             }
-            migrations.append(try parse(text, id: String(name.dropLast(4)), file: name, dialect: dialect))
+            text = text.replacingOccurrences(of: "\r\n", with: "\n")
+            if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
+            return text
         }
-        return migrations.sorted { Migration.versionLess($0.version, $1.version) }
+
+        static func join(_ path: String, _ name: String) -> String {
+            URL(fileURLWithPath: path).appendingPathComponent(name).path
+        }
     }
 
-    /// One dbmate file: its sections, split into statements for `dialect`.
-    static func parse(_ text: String, id: String, file: String, dialect: SQLEngine) throws(MigrationsInvalid) -> Migration {
-        // CRLF is read as LF (a Windows checkout is the same migration); a leading BOM is dropped.
-        var body = text.replacingOccurrences(of: "\r\n", with: "\n")
-        if body.hasPrefix("\u{FEFF}") { body.removeFirst() }
-        let lines = body.split(separator: "\n", omittingEmptySubsequences: false)
-        var up: (line: Int, transactional: Bool)?
-        var down: (line: Int, transactional: Bool)?
-        for (index, raw) in lines.enumerated() {
-            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
-            guard let marker = try marker(line, file: file, line: index + 1) else { continue }
-            if marker.isUp {
-                guard up == nil else { throw MigrationsInvalid(file: file, line: index + 1, reason: "a second -- migrate:up") }
-                guard down == nil else { throw MigrationsInvalid(file: file, line: index + 1, reason: "-- migrate:up after -- migrate:down") }
-                up = (index + 1, marker.transactional)
-            } else {
-                guard down == nil else { throw MigrationsInvalid(file: file, line: index + 1, reason: "a second -- migrate:down") }
-                guard up != nil else { throw MigrationsInvalid(file: file, line: index + 1, reason: "-- migrate:down before -- migrate:up") }
-                down = (index + 1, marker.transactional)
-            }
+    /// `text`'s statements for `dialect`; an unclosed quote or comment names its line in `file`.
+    static func statements(_ text: String, file: String, lineOffset: Int, dialect: SQLEngine) throws(MigrationsInvalid) -> [String] {
+        do {
+            return try SQLSplitter.split(text, dialect: dialect).map(\.text)
+        } catch {
+            throw MigrationsInvalid(file: file, line: error.line + lineOffset, reason: "\(error.what) is not closed")
         }
-        func section(from first: Int, to end: Int) -> String {
-            lines[min(first, lines.count)..<min(end, lines.count)].joined(separator: "\n")
-        }
-        func statements(_ text: String, offset: Int) throws(MigrationsInvalid) -> [String] {
-            do {
-                return try SQLSplitter.split(text, dialect: dialect).map(\.text)
-            } catch {
-                throw MigrationsInvalid(file: file, line: error.line + offset, reason: "\(error.what) is not closed")
-            }
-        }
-        guard let up else {
-            return Migration(
-                id: id, statements: try statements(body, offset: 0), down: nil, transactional: true,
-                downTransactional: true, checksum: Migration.checksum(ofSection: body)
-            )
-        }
-        let before = section(from: 0, to: up.line - 1)
-        if try !statements(before, offset: 0).isEmpty {
-            throw MigrationsInvalid(file: file, line: 1, reason: "SQL before -- migrate:up belongs to no section")
-        }
-        let upText = section(from: up.line, to: (down?.line ?? lines.count + 1) - 1)
-        let downText = down.map { section(from: $0.line, to: lines.count) }
-        return Migration(
-            id: id,
-            statements: try statements(upText, offset: up.line),
-            down: try downText.map { text throws(MigrationsInvalid) in try statements(text, offset: down!.line) },
-            transactional: up.transactional,
-            downTransactional: down?.transactional ?? true,
-            checksum: Migration.checksum(ofSection: upText)
-        )
-    }
-
-    /// A `-- migrate:up` / `-- migrate:down` line with its options, or nil for any other line.
-    static func marker(_ line: Substring, file: String, line number: Int) throws(MigrationsInvalid) -> (isUp: Bool, transactional: Bool)? {
-        guard line.hasPrefix("--") else { return nil }
-        let rest = line.dropFirst(2).drop(while: { $0 == " " || $0 == "\t" })
-        let isUp: Bool
-        if rest.hasPrefix("migrate:up") {
-            isUp = true
-        } else if rest.hasPrefix("migrate:down") {
-            isUp = false
-        } else {
-            return nil
-        }
-        let options = rest.dropFirst(isUp ? 10 : 12)
-        if let first = options.first, first != " ", first != "\t" { return nil }  // `-- migrate:upper` is a comment
-        var transactional = true
-        for option in options.split(whereSeparator: { $0 == " " || $0 == "\t" }) {
-            switch option {
-            case "transaction:false": transactional = false
-            case "transaction:true": transactional = true
-            default:
-                throw MigrationsInvalid(file: file, line: number, reason: "unknown option \"\(option)\" (known: transaction:false)")
-            }
-        }
-        return (isUp, transactional)
     }
 }
 
@@ -135,20 +161,32 @@ public struct MigrationCatalog: Sendable {
     public var invalid: MigrationsInvalid?
     /// The folder, or nil for the built-in set.
     public var folder: String?
+    /// The folder's format, whose tool's history is kept beside the server's; nil for the built-in set.
+    public var format: MigrationFormat?
 
-    public init(migrations: [Migration], invalid: MigrationsInvalid? = nil, folder: String? = nil) {
-        self.migrations = migrations.sorted { Migration.versionLess($0.version, $1.version) }
+    public init(migrations: [Migration], invalid: MigrationsInvalid? = nil, folder: String? = nil, format: MigrationFormat? = nil) {
+        self.migrations = migrations.sorted(by: Migration.precedes)
         self.invalid = invalid
         self.folder = folder
+        self.format = format
     }
 
-    /// The built-in set (the NextAuth.js adapter tables) when `folder` is nil, else the folder's migrations.
-    public static func load(folder: String?, dialect: SQLEngine) -> MigrationCatalog {
+    /// The built-in set (the NextAuth.js adapter tables) when `folder` is nil, else the folder's
+    /// migrations, in `format` (`MIGRATIONS_FORMAT`) or the one recognised from the folder.
+    public static func load(folder: String?, format: String? = nil, dialect: SQLEngine) -> MigrationCatalog {
         guard let folder else { return MigrationCatalog(migrations: Migration.all) }
-        do {
-            return MigrationCatalog(migrations: try MigrationFolder.load(folder, dialect: dialect), folder: folder)
+        do throws(MigrationsInvalid) {
+            var setting: MigrationFormat?
+            if let format {
+                guard let known = MigrationFormat(setting: format) else {
+                    throw MigrationsInvalid(file: folder, line: nil, reason: "MIGRATIONS_FORMAT \"\(format)\" is none of \(MigrationFormat.names)")
+                }
+                setting = known
+            }
+            let loaded = try MigrationFolder.load(folder, format: setting, dialect: dialect)
+            return MigrationCatalog(migrations: loaded.migrations, folder: folder, format: loaded.format)
         } catch {
-            return MigrationCatalog(migrations: [], invalid: error, folder: folder)
+            return MigrationCatalog(migrations: [], invalid: error, folder: folder, format: nil)
         }
     }
 }

@@ -1,0 +1,106 @@
+import Foundation
+
+/// dbmate's format: one `<version>_<description>.sql` file per migration, with `-- migrate:up` and
+/// `-- migrate:down` sections (a file without markers is all up), and `transaction:false` on a marker
+/// to run that section outside a transaction. dbmate's history is `schema_migrations(version)`, one row
+/// per applied version as written in the file name (leading zeros kept).
+enum DbmateFormat {
+    static func load(_ folder: MigrationFolder.Listing, dialect: SQLEngine) throws(MigrationsInvalid) -> [Migration] {
+        var migrations: [Migration] = []
+        var byVersion: [String: String] = [:]
+        for name in folder.sqlFiles {
+            let digits = name.prefix(while: { $0.isASCII && $0.isNumber })
+            guard let version = Migration.version(of: name), name.dropFirst(digits.count).first == "_" else {
+                throw MigrationsInvalid(file: name, line: nil, reason: "the name must start with a version (digits) and _, as in 20261129093000_create_widgets.sql")
+            }
+            if let other = byVersion[version] {
+                throw MigrationsInvalid(file: name, line: nil, reason: "version \(version) is also used by \(other)")
+            }
+            byVersion[version] = name
+            let text = try folder.text(of: name)
+            migrations.append(try parse(text, id: String(name.dropLast(4)), toolKey: String(digits), file: name, dialect: dialect))
+        }
+        return migrations
+    }
+
+    /// True when the text has a `-- migrate:up` or `-- migrate:down` line.
+    static func hasMarker(_ text: String) -> Bool {
+        text.split(separator: "\n").contains { line in
+            do { return try marker(line, file: "", line: 0) != nil } catch { return true }  // a marker with a bad option
+        }
+    }
+
+    /// One dbmate file: its sections, split into statements for `dialect`.
+    /// `body` is the file's text as `Listing.text(of:)` reads it; `toolKey` is dbmate's version.
+    static func parse(_ body: String, id: String, toolKey: String, file: String, dialect: SQLEngine) throws(MigrationsInvalid) -> Migration {
+        let lines = body.split(separator: "\n", omittingEmptySubsequences: false)
+        var up: (line: Int, transactional: Bool)?
+        var down: (line: Int, transactional: Bool)?
+        for (index, raw) in lines.enumerated() {
+            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
+            guard let marker = try marker(line, file: file, line: index + 1) else { continue }
+            if marker.isUp {
+                guard up == nil else { throw MigrationsInvalid(file: file, line: index + 1, reason: "a second -- migrate:up") }
+                guard down == nil else { throw MigrationsInvalid(file: file, line: index + 1, reason: "-- migrate:up after -- migrate:down") }
+                up = (index + 1, marker.transactional)
+            } else {
+                guard down == nil else { throw MigrationsInvalid(file: file, line: index + 1, reason: "a second -- migrate:down") }
+                guard up != nil else { throw MigrationsInvalid(file: file, line: index + 1, reason: "-- migrate:down before -- migrate:up") }
+                down = (index + 1, marker.transactional)
+            }
+        }
+        func section(from first: Int, to end: Int) -> String {
+            lines[min(first, lines.count)..<min(end, lines.count)].joined(separator: "\n")
+        }
+        func statements(_ text: String, offset: Int) throws(MigrationsInvalid) -> [String] {
+            try MigrationFolder.statements(text, file: file, lineOffset: offset, dialect: dialect)
+        }
+        guard let up else {
+            return Migration(
+                id: id, statements: try statements(body, offset: 0), down: nil, transactional: true,
+                downTransactional: true, checksum: Migration.checksum(ofSection: body), toolKey: toolKey
+            )
+        }
+        let before = section(from: 0, to: up.line - 1)
+        if try !statements(before, offset: 0).isEmpty {
+            throw MigrationsInvalid(file: file, line: 1, reason: "SQL before -- migrate:up belongs to no section")
+        }
+        let upText = section(from: up.line, to: (down?.line ?? lines.count + 1) - 1)
+        let downText = down.map { section(from: $0.line, to: lines.count) }
+        return Migration(
+            id: id,
+            statements: try statements(upText, offset: up.line),
+            down: try downText.map { text throws(MigrationsInvalid) in try statements(text, offset: down!.line) },
+            transactional: up.transactional,
+            downTransactional: down?.transactional ?? true,
+            checksum: Migration.checksum(ofSection: upText),
+            toolKey: toolKey
+        )
+    }
+
+    /// A `-- migrate:up` / `-- migrate:down` line with its options, or nil for any other line.
+    static func marker(_ line: Substring, file: String, line number: Int) throws(MigrationsInvalid) -> (isUp: Bool, transactional: Bool)? {
+        guard line.hasPrefix("--") else { return nil }
+        let rest = line.dropFirst(2).drop(while: { $0 == " " || $0 == "\t" })
+        let isUp: Bool
+        if rest.hasPrefix("migrate:up") {
+            isUp = true
+        } else if rest.hasPrefix("migrate:down") {
+            isUp = false
+        } else {
+            return nil
+        }
+        let options = rest.dropFirst(isUp ? 10 : 12)
+        if let first = options.first, first != " ", first != "\t" { return nil }  // `-- migrate:upper` is a comment
+        var transactional = true
+        for option in options.split(whereSeparator: { $0 == " " || $0 == "\t" }) {
+            switch option {
+            case "transaction:false": transactional = false
+            case "transaction:true": transactional = true
+            default:
+                throw MigrationsInvalid(file: file, line: number, reason: "unknown option \"\(option)\" (known: transaction:false)")
+            }
+        }
+        return (isUp, transactional)
+    }
+}
