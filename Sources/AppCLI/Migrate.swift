@@ -116,13 +116,14 @@ extension Migrate {
                 throw fail("\(error)")
             }
             guard let files = format.newFiles(stamp: formatter.string(from: Date()), slug: String(slug)) else {
-                throw fail("\(format.rawValue) folders are not supported yet")
+                throw fail("drizzle's migrations are written by drizzle-kit generate, which also updates meta/_journal.json")
             }
             let urls = files.map { URL(fileURLWithPath: folder).appendingPathComponent($0.name) }
             if let taken = urls.first(where: { FileManager.default.fileExists(atPath: $0.path) }) { throw fail("\(taken.path) already exists") }
             do {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
                 for (url, file) in zip(urls, files) {
+                    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
                     try Data(file.text.utf8).write(to: url, options: .withoutOverwriting)
                 }
             } catch {

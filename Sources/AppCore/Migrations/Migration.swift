@@ -25,6 +25,13 @@ public struct Migration: Sendable, Identifiable {
     /// written in the file name, golang-migrate's version number, sql-migrate's file name. The id for
     /// the built-in set.
     public let toolKey: String
+    /// The checksums the tool keeps for this migration, when it keeps one (Prisma's SHA-256, Flyway's
+    /// CRC32): the first is what is written; any of them matches (Prisma accepts the file with either
+    /// line ending). Empty for tools that keep none.
+    public let toolChecksums: [String]
+    /// The version's parts, compared as numbers one by one: one part for most tools, more for Flyway's
+    /// `1.2.3`.
+    public let orderKey: [String]
 
     /// A built-in migration: one transaction, no down section, checksummed over its statements.
     public init(id: String, statements: [String]) {
@@ -36,16 +43,18 @@ public struct Migration: Sendable, Identifiable {
 
     public init(
         id: String, statements: [String], down: [String]?, transactional: Bool, downTransactional: Bool, checksum: String,
-        toolKey: String? = nil
+        toolKey: String? = nil, toolChecksums: [String] = [], orderKey: [String]? = nil
     ) {
         self.id = id
         self.toolKey = toolKey ?? id
+        self.toolChecksums = toolChecksums
         self.version = Self.version(of: id) ?? "0"
         self.statements = statements
         self.down = down
         self.transactional = transactional
         self.downTransactional = downTransactional
         self.checksum = checksum
+        self.orderKey = orderKey ?? [self.version]
     }
 
     /// The leading digits of `name` without leading zeros, or nil when it does not start with a digit.
@@ -58,7 +67,16 @@ public struct Migration: Sendable, Identifiable {
 
     /// The order migrations apply in: by version, then by id (two sql-migrate files may share a version).
     static func precedes(_ a: Migration, _ b: Migration) -> Bool {
-        a.version != b.version ? versionLess(a.version, b.version) : a.id < b.id
+        a.orderKey != b.orderKey ? orderLess(a.orderKey, b.orderKey) : a.id < b.id
+    }
+
+    /// Versions of several parts, compared part by part as numbers; a missing part counts as 0.
+    static func orderLess(_ a: [String], _ b: [String]) -> Bool {
+        for index in 0..<max(a.count, b.count) {
+            let x = index < a.count ? a[index] : "0", y = index < b.count ? b[index] : "0"
+            if x != y { return versionLess(x, y) }
+        }
+        return false
     }
 
     /// Numeric order of two versions of any length (no leading zeros): the shorter is smaller.

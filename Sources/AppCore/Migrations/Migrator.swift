@@ -194,6 +194,7 @@ public struct Migrator: Sendable {
         for migration in migrations {
             if ledger.isApplied(migration, rows: byID) {
                 if let row = byID[migration.id], row.checksum != migration.checksum { throw MigrationError.drift(migration: migration.id) }
+                if ledger.tool?.drifted == migration.id { throw MigrationError.drift(migration: migration.id) }
             } else if byID[migration.id]?.isRunning != true {
                 pending.append(migration)
             }
@@ -202,8 +203,8 @@ public struct Migrator: Sendable {
     }
 
     private func outOfOrder(_ pending: [Migration], applied: [Migration]) -> [Migration] {
-        guard let highest = applied.map(\.version).max(by: Migration.versionLess) else { return [] }
-        return pending.filter { Migration.versionLess($0.version, highest) }
+        guard let highest = applied.map(\.orderKey).max(by: Migration.orderLess) else { return [] }
+        return pending.filter { Migration.orderLess($0.orderKey, highest) }
     }
 
     // MARK: Applying
@@ -313,7 +314,7 @@ public struct Migrator: Sendable {
                 executionMs: (ContinuousClock.now - started).milliseconds, state: AppliedMigration.applied
             )
             try await insert(row, db)
-            try await toolHistory?.recordApplied(migration, db, engine: database.engine.kind)
+            try await toolHistory?.recordApplied(migration, executionMs: row.executionMs, db, engine: database.engine.kind)
             try await db.raw("COMMIT").run()
             return row
         }
@@ -355,7 +356,7 @@ public struct Migrator: Sendable {
                         execution_ms = \(bind: executionMs), applied_at = \(bind: RFC3339.string())
                         WHERE id = \(bind: migration.id)
                         """).run()
-                    try await toolHistory?.recordApplied(migration, db, engine: database.engine.kind)
+                    try await toolHistory?.recordApplied(migration, executionMs: executionMs, db, engine: database.engine.kind)
                     try await db.raw("COMMIT").run()
                 }
             }
@@ -450,7 +451,7 @@ public struct Migrator: Sendable {
         let statements = migration.down ?? []
         let forget = { () async throws in
             try await db.raw("DELETE FROM \(unsafeRaw: Self.historyTable) WHERE id = \(bind: migration.id)").run()
-            try await toolHistory?.recordRolledBack(migration, previous: previous, db)
+            try await toolHistory?.recordRolledBack(migration, previous: previous, db, engine: database.engine.kind)
         }
         if migration.downTransactional {
             try await inLockedTransaction(db, deadline: deadline, heldRunLock: false) {
@@ -495,13 +496,13 @@ public struct Migrator: Sendable {
                                 id: id, checksum: migration.checksum, appliedAt: RFC3339.string(), executionMs: 0, state: AppliedMigration.adopted
                             ), db)
                         }
-                        if let migration { try await toolHistory?.recordApplied(migration, db, engine: database.engine.kind) }
+                        if let migration { try await toolHistory?.recordApplied(migration, executionMs: 0, db, engine: database.engine.kind) }
                     } else {
                         try await db.raw("DELETE FROM \(unsafeRaw: Self.historyTable) WHERE id = \(bind: id)").run()
                         if let migration {
                             let byID = ledger.byID
                             let previous = migrations.last { $0.id != id && ledger.isApplied($0, rows: byID) }
-                            try await toolHistory?.recordRolledBack(migration, previous: previous, db)
+                            try await toolHistory?.recordRolledBack(migration, previous: previous, db, engine: database.engine.kind)
                         }
                     }
                     try await db.raw("COMMIT").run()
@@ -534,7 +535,7 @@ public struct Migrator: Sendable {
     /// Both histories as they are; writes nothing.
     private func readLedger(_ db: any SQLDatabase) async throws -> Ledger {
         let rows = try await readHistory(db)
-        guard let tool = toolHistory, try await database.engine.tableExists(db, tool.table) else { return Ledger(rows: rows, tool: nil) }
+        guard let tool = toolHistory, try await tool.exists(db, engine: database.engine) else { return Ledger(rows: rows, tool: nil) }
         // Before the first run, `schema_migrations` may still be this server's own legacy history.
         if tool.table == Self.legacyHistoryTable, try await hasLegacyHistory(db) { return Ledger(rows: rows, tool: nil) }
         return Ledger(rows: rows, tool: try await readTool(tool, db))
@@ -542,7 +543,7 @@ public struct Migrator: Sendable {
 
     private func readTool(_ tool: any ToolHistory, _ db: any SQLDatabase) async throws -> ToolLedger {
         do {
-            return try await tool.read(db, migrations: migrations)
+            return try await tool.read(db, migrations: migrations, engine: database.engine.kind)
         } catch let error where !database.engine.isConnectionLost(error) && !(error is CancellationError) {
             // Not the columns the folder's tool writes: another tool's table of the same name.
             throw MigrationError.foreignHistory(table: tool.table)
@@ -561,7 +562,7 @@ public struct Migrator: Sendable {
         guard let tool = toolHistory else { return Ledger(rows: rows, tool: nil) }
         let engine = database.engine.kind
         var byID = Dictionary(rows.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        if try await !database.engine.tableExists(db, tool.table) {
+        if try await !tool.exists(db, engine: database.engine) {
             try await tool.create(db, engine: engine)
             try await tool.backfill(migrations.filter { byID[$0.id].map { !$0.isRunning } ?? false }, db, engine: engine)
             if let running = rows.first(where: \.isRunning), let migration = migrations.first(where: { $0.id == running.id }) {

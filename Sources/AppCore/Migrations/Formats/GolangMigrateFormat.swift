@@ -59,22 +59,28 @@ enum GolangMigrateFormat {
         return migrations
     }
 
-    /// A file's statements, and whether they run in this server's transaction.
     static func section(_ text: String, file: String, dialect: SQLEngine) throws(MigrationsInvalid) -> ([String], Bool) {
-        var statements = try MigrationFolder.statements(text, file: file, lineOffset: 0, dialect: dialect)
-        let control = statements.indices.filter { TransactionControl.isControl(statements[$0]) }
+        TransactionControl.wrapping(try MigrationFolder.statements(text, file: file, lineOffset: 0, dialect: dialect))
+    }
+}
+
+/// Recognises the statements that open or end a transaction.
+enum TransactionControl {
+    /// A file run as written by its tool (golang-migrate, Prisma): its statements, and whether they run
+    /// in this server's transaction. One `BEGIN … COMMIT` block around everything: yes, without them (never
+    /// wrapped twice). Transaction control anywhere else: no, run as written. None: yes.
+    static func wrapping(_ statements: [String]) -> ([String], Bool) {
+        var statements = statements
+        let control = statements.indices.filter { isControl(statements[$0]) }
         if control.isEmpty { return (statements, true) }
-        if control == [0, statements.count - 1], TransactionControl.isBegin(statements[0]), TransactionControl.isCommit(statements[statements.count - 1]) {
+        if control == [0, statements.count - 1], isBegin(statements[0]), isCommit(statements[statements.count - 1]) {
             statements.removeFirst()
             statements.removeLast()
             return (statements, true)
         }
         return (statements, false)
     }
-}
 
-/// Recognises the statements that open or end a transaction.
-enum TransactionControl {
     /// The statement's words in lower case, up to a comment (the splitter already dropped leading ones).
     static func words(_ statement: String) -> [Substring] {
         let all = statement.lowercased().split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" || $0 == ";" })

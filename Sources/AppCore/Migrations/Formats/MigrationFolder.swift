@@ -22,9 +22,6 @@ public enum MigrationFormat: String, Sendable, CaseIterable {
     case drizzle
     case sqlMigrate = "sql-migrate"
 
-    /// The formats this version reads; the others are recognised, and refused by name.
-    static let supported: Set<MigrationFormat> = [.dbmate, .golangMigrate, .sqlMigrate]
-
     /// `MIGRATIONS_FORMAT`'s value, or nil for a name that is none of the formats.
     public init?(setting: String) {
         self.init(rawValue: setting.trimmingCharacters(in: .whitespaces).lowercased())
@@ -33,13 +30,15 @@ public enum MigrationFormat: String, Sendable, CaseIterable {
     static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
 
     /// The files of a new, empty migration, as the tool itself writes them (`stamp` is the UTC
-    /// `yyyyMMddHHmmss` version); nil for a format this version does not read.
+    /// `yyyyMMddHHmmss` version); nil for Drizzle, whose journal drizzle-kit writes.
     public func newFiles(stamp: String, slug: String) -> [(name: String, text: String)]? {
         switch self {
         case .dbmate: [("\(stamp)_\(slug).sql", "-- migrate:up\n\n\n-- migrate:down\n\n")]
         case .golangMigrate: [("\(stamp)_\(slug).up.sql", ""), ("\(stamp)_\(slug).down.sql", "")]
         case .sqlMigrate: [("\(stamp)-\(slug).sql", "-- +migrate Up\n\n-- +migrate Down\n")]
-        case .prisma, .flyway, .drizzle: nil
+        case .prisma: [("\(stamp)_\(slug)/migration.sql", "-- Prisma has no down migrations.\n")]
+        case .flyway: [("V\(stamp)__\(slug).sql", "")]
+        case .drizzle: nil
         }
     }
 }
@@ -53,14 +52,14 @@ public enum MigrationFolder {
         let folder = try Listing(path)
         let format: MigrationFormat
         if let setting { format = setting } else { format = try recognise(folder) }
-        guard MigrationFormat.supported.contains(format) else {
-            throw MigrationsInvalid(file: path, line: nil, reason: "\(format.rawValue) folders are not supported yet (supported: dbmate, golang-migrate, sql-migrate)")
-        }
         let migrations: [Migration]
         switch format {
         case .golangMigrate: migrations = try GolangMigrateFormat.load(folder, dialect: dialect)
         case .sqlMigrate: migrations = try SQLMigrateFormat.load(folder, dialect: dialect)
-        default: migrations = try DbmateFormat.load(folder, dialect: dialect)
+        case .prisma: migrations = try PrismaFormat.load(folder, dialect: dialect)
+        case .flyway: migrations = try FlywayFormat.load(folder, dialect: dialect)
+        case .drizzle: migrations = try DrizzleFormat.load(folder, dialect: dialect)
+        case .dbmate: migrations = try DbmateFormat.load(folder, dialect: dialect)
         }
         return (format, migrations.sorted(by: Migration.precedes))
     }
@@ -86,7 +85,7 @@ public enum MigrationFolder {
             fits.append(.prisma)
         }
         if folder.fileExists("meta/_journal.json") { fits.append(.drizzle) }
-        if folder.sqlFiles.contains(where: { $0.first == "V" && $0.contains("__") }) { fits.append(.flyway) }
+        if folder.sqlFiles.contains(where: { FlywayFormat.parseName($0) != nil }) { fits.append(.flyway) }
         if folder.sqlFiles.contains(where: { GolangMigrateFormat.parseName($0) != nil }) { fits.append(.golangMigrate) }
         let texts = folder.sqlFiles.compactMap { try? folder.text(of: $0) }
         if texts.contains(where: { SQLMigrateFormat.hasMarker($0) }) { fits.append(.sqlMigrate) }
@@ -128,15 +127,21 @@ public enum MigrationFolder {
 
         /// The file's text: UTF-8, CRLF read as LF (a Windows checkout is the same migration), a leading BOM dropped.
         func text(of name: String) throws(MigrationsInvalid) -> String {
-            guard let data = FileManager.default.contents(atPath: Self.join(path, name)) else {
-                throw MigrationsInvalid(file: name, line: nil, reason: "the file cannot be read")
-            }
+            let data = try raw(of: name)
             guard var text = String(data: data, encoding: .utf8) else {
                 throw MigrationsInvalid(file: name, line: nil, reason: "the file is not UTF-8 text")
             }
             text = text.replacingOccurrences(of: "\r\n", with: "\n")
             if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
             return text
+        }
+
+        /// The file's bytes as they are, for the tools that checksum them (Prisma, Drizzle).
+        func raw(of name: String) throws(MigrationsInvalid) -> Data {
+            guard let data = FileManager.default.contents(atPath: Self.join(path, name)) else {
+                throw MigrationsInvalid(file: name, line: nil, reason: "the file cannot be read")
+            }
+            return data
         }
 
         static func join(_ path: String, _ name: String) -> String {

@@ -1,0 +1,1 @@
+delete from PERSON where ID = 4;

@@ -1,0 +1,1 @@
+create index PERSON_NAME on PERSON (NAME);
