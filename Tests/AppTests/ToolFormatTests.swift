@@ -46,6 +46,8 @@ struct ToolFormatReadingTests {
     static let cases: [Case] = [
         Case(files: [:], expected: "dbmate"),
         Case(files: ["1_a.sql": "CREATE TABLE a (id INTEGER);"], expected: "dbmate"),
+        Case(files: ["notes.sql": "CREATE TABLE a (id INTEGER);"], expected: "invalid: the folder fits none of the formats"),
+        Case(files: ["notes.sql": "CREATE TABLE a (id INTEGER);", "2_b.sql": "SELECT 1;"], expected: "invalid: notes.sql: the name must start with a version"),
         Case(files: ["20260101000000_a.sql": dbmateFile], expected: "dbmate"),
         Case(files: ["1_a.up.sql": "CREATE TABLE a (id INTEGER);", "1_a.down.sql": "DROP TABLE a;"], expected: "golang-migrate"),
         Case(files: ["1_a.sql": sqlMigrateFile], expected: "sql-migrate"),

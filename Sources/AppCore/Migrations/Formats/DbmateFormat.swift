@@ -9,8 +9,7 @@ enum DbmateFormat {
         var migrations: [Migration] = []
         var byVersion: [String: String] = [:]
         for name in folder.sqlFiles {
-            let digits = name.prefix(while: { $0.isASCII && $0.isNumber })
-            guard let version = Migration.version(of: name), name.dropFirst(digits.count).first == "_" else {
+            guard let (digits, version) = parseName(name) else {
                 throw MigrationsInvalid(file: name, line: nil, reason: "the name must start with a version (digits) and _, as in 20261129093000_create_widgets.sql")
             }
             if let other = byVersion[version] {
@@ -18,9 +17,16 @@ enum DbmateFormat {
             }
             byVersion[version] = name
             let text = try folder.text(of: name)
-            migrations.append(try parse(text, id: String(name.dropLast(4)), toolKey: String(digits), file: name, dialect: dialect))
+            migrations.append(try parse(text, id: String(name.dropLast(4)), toolKey: digits, file: name, dialect: dialect))
         }
         return migrations
+    }
+
+    /// The version as written and without leading zeros, for `<version>_<description>.sql`.
+    static func parseName(_ name: String) -> (digits: String, version: String)? {
+        let digits = name.prefix(while: { $0.isASCII && $0.isNumber })
+        guard let version = Migration.version(of: name), name.dropFirst(digits.count).first == "_", name.hasSuffix(".sql") else { return nil }
+        return (String(digits), version)
     }
 
     /// True when the text has a `-- migrate:up` or `-- migrate:down` line.

@@ -94,7 +94,12 @@ public enum MigrationFolder {
             let names = fits.map(\.rawValue).joined(separator: " and ")
             throw MigrationsInvalid(file: folder.path, line: nil, reason: "the folder fits \(names); set MIGRATIONS_FORMAT to one of them")
         }
-        return fits.first ?? .dbmate
+        if let format = fits.first { return format }
+        // No markers anywhere: numbered files are dbmate's (a file without markers is all up), and an
+        // empty folder is a project with no migrations yet. Anything else fits no format.
+        let numbered = folder.sqlFiles.filter { DbmateFormat.parseName($0) != nil }
+        guard numbered.isEmpty, !folder.sqlFiles.isEmpty else { return .dbmate }
+        throw MigrationsInvalid(file: folder.path, line: nil, reason: "the folder fits none of the formats (\(MigrationFormat.names)); see docs/migrations.md")
     }
 
     /// A folder's entries, read once.
