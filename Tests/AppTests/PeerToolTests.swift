@@ -206,17 +206,7 @@ struct GolangMigrateSchemaTests {
         let folder = try MigrationsDir(Self.files)
         let ups = Self.files.keys.filter { $0.hasSuffix(".up.sql") }.sorted().map { "\(folder.path)/\($0)" }
         let byFiles = try await TestDatabase.make(engine)
-        if let path = byFiles.sqlitePath {
-            // Python's sqlite3 is SQLite itself; executescript runs a whole file, as golang-migrate's driver does.
-            let script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\nfor f in sys.argv[2:]: c.executescript(open(f).read())\n"
-            let out = try await runProcess(["python3", "-c", script, path] + ups)
-            try #require(out.status == 0, "\(out.stderr)")
-        } else {
-            for file in ups {
-                let out = try await runProcess(["psql", "-q", "-v", "ON_ERROR_STOP=1", "-f", file, byFiles.url])
-                try #require(out.status == 0, "\(out.stderr)")
-            }
-        }
+        try await runWhole(ups, on: byFiles)
         let byServer = try await TestDatabase.make(engine)
         try await withFolderMigrator(byServer, folder, engine) { (migrator: Migrator) async throws in
             #expect(migrator.migrations.map(\.transactional) == [true, true, true, true])
