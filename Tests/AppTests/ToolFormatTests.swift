@@ -227,6 +227,31 @@ struct ToolHistoryTests {
         #expect(try await texts(db, "SELECT version AS v FROM schema_migrations ORDER BY version") == ["001", "20260102000000"])
     }
 
+    @Test("with nothing pending, a run still brings the histories up to date: the legacy table carried over, dbmate's written, rows adopted", arguments: Engine.available)
+    func nothingPendingStillReconciles(_ engine: Engine) async throws {
+        let db = try await TestDatabase.make(engine)
+        let folder = try MigrationsDir(Self.dbmateFolder)
+        let migrations = folder.catalog(engine).migrations
+        try await TestSQL.run(db, "CREATE TABLE schema_migrations (id TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL, execution_ms BIGINT NOT NULL)")
+        for migration in migrations {
+            try await TestSQL.run(db, "INSERT INTO schema_migrations VALUES ('\(migration.id)', '\(migration.checksum)', '2026-01-01T00:00:00.000Z', 1)")
+        }
+        try await withFolderMigrator(db, folder, engine) { (migrator: Migrator) async throws in
+            #expect(try await migrator.migrate() == [])
+        }
+        #expect(try await texts(db, "SELECT version AS v FROM schema_migrations ORDER BY version") == ["001", "20260102000000"])
+        #expect(try await count(db, "SELECT COUNT(*) AS n FROM app_migrations") == 2)
+
+        // dbmate applied everything on another database: adopted by a run with nothing to apply.
+        let other = try await TestDatabase.make(engine)
+        try await TestSQL.run(other, "CREATE TABLE schema_migrations (version varchar(128) PRIMARY KEY)")
+        try await TestSQL.run(other, "INSERT INTO schema_migrations (version) VALUES ('001'), ('20260102000000')")
+        try await withFolderMigrator(other, folder, engine) { (migrator: Migrator) async throws in
+            #expect(try await migrator.migrate() == [])
+        }
+        #expect(try await texts(other, "SELECT state AS v FROM app_migrations ORDER BY id") == ["adopted", "adopted"])
+    }
+
     static let golangFolder = [
         "1_create_a.up.sql": "BEGIN;\nCREATE TABLE a (id INTEGER);\nCOMMIT;\n",
         "1_create_a.down.sql": "DROP TABLE a;\n",

@@ -64,6 +64,9 @@ struct Ledger: Sendable {
     /// The tool's table; nil for the built-in set, or before the table exists.
     var tool: ToolLedger?
 
+    /// The history is still in the legacy table (`schema_migrations` of earlier versions).
+    var legacy = false
+
     /// A migration outside a transaction marked running (or interrupted), in either history.
     var runningID: String? { rows.first(where: \.isRunning)?.id ?? tool?.interrupted }
 
@@ -166,16 +169,18 @@ public struct Migrator: Sendable {
     /// (drift, interrupted, invalid), and `.lockTimeout` while a runner is inside a non-transactional migration.
     public func pending() async throws -> [String] {
         try validCatalog()
-        return try await database.withConnection { db in try await unlockedPlan(db) }.map(\.id)
+        return try await database.withConnection { db in try await unlockedPlan(db).pending }.map(\.id)
     }
 
     private func validCatalog() throws {
         if let invalid = catalog.invalid { throw MigrationError.invalid(invalid) }
     }
 
-    private func unlockedPlan(_ db: any SQLDatabase) async throws -> [Migration] {
+    /// The plan from the history as it is, and whether a run has history to bring up to date even with
+    /// nothing pending (the legacy table to carry over, the tool's table to create, rows to adopt).
+    private func unlockedPlan(_ db: any SQLDatabase) async throws -> (pending: [Migration], needsReconcile: Bool) {
         let ledger = try await readLedger(db)
-        guard ledger.runningID != nil else { return try plan(ledger) }
+        guard ledger.runningID != nil else { return (try plan(ledger), needsReconcile(ledger)) }
         // A migration marked running: interrupted only if it still is once the run lock is ours (its
         // runner may have finished between the read and now). Held by another runner: it is in progress.
         let confirmed: [Migration]? = try await database.engine.withRunLock(db, deadline: .now) {
@@ -184,7 +189,19 @@ public struct Migrator: Sendable {
             return try plan(again)
         }
         guard let confirmed else { throw MigrationError.lockTimeout }
-        return confirmed
+        return (confirmed, true)
+    }
+
+    /// True when the two histories disagree in a way `reconcile` settles, or the legacy table is still there.
+    private func needsReconcile(_ ledger: Ledger) -> Bool {
+        if ledger.legacy { return true }
+        guard toolHistory != nil else { return false }
+        guard let tool = ledger.tool else { return true }
+        let byID = ledger.byID
+        return migrations.contains { migration in
+            let ours = byID[migration.id].map { !$0.isRunning } ?? false
+            return ours != tool.applied.contains(migration.id) && byID[migration.id]?.isRunning != true
+        }
     }
 
     /// The pending migrations in order, after checking every applied one for drift.
@@ -212,9 +229,11 @@ public struct Migrator: Sendable {
     /// Applies every pending migration and returns the ids this call applied, in order.
     public func migrate() async throws -> [String] {
         try validCatalog()
-        // Fast path without the lock: a committed history with nothing pending needs no writer.
+        // Fast path without the lock: a committed history with nothing pending, and nothing to bring up
+        // to date, needs no writer.
         do {
-            if try await pending().isEmpty { return [] }
+            let now = try await database.withConnection { db in try await unlockedPlan(db) }
+            if now.pending.isEmpty, !now.needsReconcile { return [] }
         } catch MigrationError.lockTimeout {
             // A runner is inside a non-transactional migration: wait for it below.
         }
@@ -514,14 +533,6 @@ public struct Migrator: Sendable {
 
     // MARK: The history table
 
-    /// The history, or none when the table does not exist yet; creates nothing. Before the first run
-    /// of this version it is still in the legacy table, and read there.
-    private func readHistory(_ db: any SQLDatabase) async throws -> [AppliedMigration] {
-        if try await database.engine.tableExists(db, Self.historyTable) { return try await selectHistory(db) }
-        if try await hasLegacyHistory(db) { return try await selectHistory(db, table: Self.legacyHistoryTable) }
-        return []
-    }
-
     /// Both histories under the runner lock, reconciled, the table created (or carried over) first.
     private func lockedLedger(_ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws -> Ledger {
         try await inLockedTransaction(db, deadline: deadline, heldRunLock: false) {
@@ -533,12 +544,15 @@ public struct Migrator: Sendable {
     }
 
     /// Both histories as they are; writes nothing.
+    /// Before the first run of this version the server's history is still in the legacy table, and read there.
     private func readLedger(_ db: any SQLDatabase) async throws -> Ledger {
-        let rows = try await readHistory(db)
-        guard let tool = toolHistory, try await tool.exists(db, engine: database.engine) else { return Ledger(rows: rows, tool: nil) }
+        let oursExists = try await database.engine.tableExists(db, Self.historyTable)
+        let legacy = oursExists ? false : try await hasLegacyHistory(db)
+        let rows = oursExists ? try await selectHistory(db) : legacy ? try await selectHistory(db, table: Self.legacyHistoryTable) : []
+        guard let tool = toolHistory, try await tool.exists(db, engine: database.engine) else { return Ledger(rows: rows, tool: nil, legacy: legacy) }
         // Before the first run, `schema_migrations` may still be this server's own legacy history.
-        if tool.table == Self.legacyHistoryTable, try await hasLegacyHistory(db) { return Ledger(rows: rows, tool: nil) }
-        return Ledger(rows: rows, tool: try await readTool(tool, db))
+        if tool.table == Self.legacyHistoryTable, legacy { return Ledger(rows: rows, tool: nil, legacy: legacy) }
+        return Ledger(rows: rows, tool: try await readTool(tool, db), legacy: legacy)
     }
 
     private func readTool(_ tool: any ToolHistory, _ db: any SQLDatabase) async throws -> ToolLedger {
