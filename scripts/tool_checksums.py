@@ -5,6 +5,7 @@ from the tools' own rules and nothing of the server's code:
   flyway  CRC32 over the lines, without line endings, the first without a byte order mark, as a
           signed 32-bit integer (Flyway's ChecksumCalculator)
   drizzle SHA-256 hex of <tag>.sql as written (drizzle-orm's migrator)
+  golang-migrate  none: an empty string for each <version>_<title>.up.sql
 Usage: tool_checksums.py FORMAT FOLDER"""
 import hashlib, json, os, re, sys, zlib
 
@@ -32,6 +33,10 @@ def main(fmt, folder):
         journal = json.load(open(os.path.join(folder, "meta", "_journal.json")))
         for entry in journal["entries"]:
             out[entry["tag"]] = hashlib.sha256(open(os.path.join(folder, entry["tag"] + ".sql"), "rb").read()).hexdigest()
+    elif fmt == "golang-migrate":
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".up.sql"):
+                out[name[:-7]] = ""
     else:
         sys.exit("unknown format " + fmt)
     print(json.dumps(out, sort_keys=True))

@@ -5,6 +5,7 @@ import Testing
 /// The example folders in `Fixtures/formats`, laid out as each tool writes them.
 enum ToolFixture: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case prisma, flyway, drizzle
+    case golangMigrate = "golang-migrate"
 
     var testDescription: String { rawValue }
     var path: String { ConfigTests.repoFile("Tests/AppTests/Fixtures/formats/\(rawValue)") }
@@ -16,10 +17,16 @@ enum ToolFixture: String, CaseIterable, CustomTestStringConvertible, Sendable {
         case .prisma: ["20240101120000_init/migration.sql", "20240102120000_add_post/migration.sql", "20240103120000_seed/migration.sql"]
         case .flyway: ["V1__Create_person_table.sql", "V1_1__Populate_table.sql", "V1_10__Add_index.sql", "V2__Add_people.sql"]
         case .drizzle: ["0000_steady_wolverine.sql", "0001_brief_ironclad.sql"]
+        case .golangMigrate: ["1_create_users_table.up.sql", "2_add_mood_to_users.up.sql", "3_index_mood.up.sql"]
         }
     }
 
-    var ids: [String] { files.map { $0.hasSuffix("/migration.sql") ? String($0.dropLast(14)) : String($0.dropLast(4)) } }
+    var ids: [String] {
+        files.map { file in
+            for suffix in ["/migration.sql", ".up.sql", ".sql"] where file.hasSuffix(suffix) { return String(file.dropLast(suffix.count)) }
+            return file
+        }
+    }
 
     /// The checksums `scripts/tool_checksums.py` computes from the tool's own rules.
     func pythonChecksums() async throws -> [String: String] {
@@ -39,7 +46,7 @@ extension MigrationsDir {
     }
 }
 
-@Suite("Prisma, Flyway and Drizzle folders, checked against their tools' rules", .dropsTestDatabases)
+@Suite("Prisma, Flyway, Drizzle and golang-migrate folders, checked against their tools' rules", .dropsTestDatabases)
 struct ToolFixtureTests {
     @Test("each example folder is recognised, read in the tool's order, with the tool's checksums as Python computes them", arguments: ToolFixture.allCases)
     func readsFixture(_ fixture: ToolFixture) async throws {
@@ -101,6 +108,8 @@ struct ToolFixtureTests {
             let table = engine == .postgres ? "drizzle.__drizzle_migrations" : "__drizzle_migrations"
             #expect(try await texts(db, "SELECT hash AS v FROM \(table) ORDER BY created_at") == fixture.ids.map { checksums[$0]! })
             #expect(try await texts(db, "SELECT CAST(created_at AS TEXT) AS v FROM \(table) ORDER BY created_at") == ["1735689600000", "1735776000000"])
+        case .golangMigrate:
+            #expect(try await texts(db, "SELECT CAST(version AS TEXT) || ':' || CAST(CASE WHEN dirty THEN 1 ELSE 0 END AS TEXT) AS v FROM schema_migrations") == ["3:0"])
         }
     }
 
@@ -125,6 +134,8 @@ struct ToolFixtureTests {
             try await TestSQL.run(db, "INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) VALUES (1, '1', 'Create person table', 'SQL', 'V1__Create_person_table.sql', \(checksums[fixture.ids[0]]!), 'flyway', 5, \(engine == .postgres ? "true" : "1"))")
         case .drizzle:
             try await TestSQL.run(db, "INSERT INTO \(engine == .postgres ? "drizzle." : "")__drizzle_migrations (hash, created_at) VALUES ('\(checksums[fixture.ids[0]]!)', 1735689600000)")
+        case .golangMigrate:
+            try await TestSQL.run(db, "INSERT INTO schema_migrations (version, dirty) VALUES (1, \(engine == .postgres ? "false" : "0"))")
         }
         try await withFolderMigrator(db, folder, engine) { (migrator: Migrator) async throws in
             #expect(try await migrator.status().pending == Array(fixture.ids.dropFirst()))

@@ -1,0 +1,1 @@
+CREATE INDEX IF NOT EXISTS users_mood ON users (mood);
