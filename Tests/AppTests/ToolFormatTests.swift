@@ -252,6 +252,19 @@ struct ToolHistoryTests {
         #expect(try await texts(other, "SELECT state AS v FROM app_migrations ORDER BY id") == ["adopted", "adopted"])
     }
 
+    @Test("golang-migrate's schema_migrations under a dbmate folder is another tool's table: refused, not altered", arguments: Engine.available)
+    func wrongToolsTable(_ engine: Engine) async throws {
+        let db = try await TestDatabase.make(engine)
+        try await TestSQL.run(db, "CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL)")
+        try await TestSQL.run(db, "INSERT INTO schema_migrations (version, dirty) VALUES (1, \(engine == .postgres ? "false" : "0"))")
+        let folder = try MigrationsDir(Self.dbmateFolder)
+        try await withFolderMigrator(db, folder, engine) { (migrator: Migrator) async throws in
+            await #expect(throws: MigrationError.foreignHistory(table: "schema_migrations")) { try await migrator.migrate() }
+        }
+        #expect(try await count(db, "SELECT COUNT(*) AS n FROM schema_migrations") == 1)
+        #expect(try await !tableNames(db).contains("a"))
+    }
+
     static let golangFolder = [
         "1_create_a.up.sql": "BEGIN;\nCREATE TABLE a (id INTEGER);\nCOMMIT;\n",
         "1_create_a.down.sql": "DROP TABLE a;\n",

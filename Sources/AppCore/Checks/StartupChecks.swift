@@ -145,8 +145,8 @@ public func checkDatabase(_ context: CheckContext) async -> [CheckResult] {
     } catch MigrationError.foreignHistory(let table) {
         return [CheckResult(
             id: "migrations.foreign-history", level: .error,
-            message: "The table \(table) exists but is not this server's history (another tool's, such as dbmate's); POST /api/migrate answers 409 and changes nothing.",
-            hint: "Point DATABASE_URL at the right database, or move the other tool's table out of the way; adopting another tool's history is not supported yet."
+            message: "The table \(table) exists but is not laid out as this server (or the migration folder's tool) writes it; POST /api/migrate answers 409 and changes nothing.",
+            hint: "Point DATABASE_URL at the right database, set MIGRATIONS_FORMAT to the tool that wrote the table, or move the table out of the way."
         )]
     } catch {
         return unreachable(error)

@@ -20,7 +20,7 @@ public enum MigrationError: Error, Equatable, CustomStringConvertible {
     case notInterrupted(migration: String)
     /// `rollback` reached a history row whose migration is not in the folder.
     case unknownMigration(String)
-    /// The history table's name is taken by a table this server did not write (dbmate's, say).
+    /// The history table (the server's, or the folder's tool's) is taken by a table of other columns.
     case foreignHistory(table: String)
 
     public var description: String {
@@ -35,7 +35,7 @@ public enum MigrationError: Error, Equatable, CustomStringConvertible {
         case .notInterrupted(let id): "migration \(id) is not marked interrupted; nothing to resolve"
         case .unknownMigration(let id): "the history holds \(id), which is not among the migrations; nothing was rolled back"
         case .foreignHistory(let table):
-            "the table \(table) exists but is not this server's history (another tool's, such as dbmate's or golang-migrate's); nothing was changed"
+            "the table \(table) exists but is not laid out as this server (or the folder's tool) writes it; nothing was changed"
         }
     }
 }
@@ -556,6 +556,7 @@ public struct Migrator: Sendable {
     }
 
     private func readTool(_ tool: any ToolHistory, _ db: any SQLDatabase) async throws -> ToolLedger {
+        guard try await tool.isToolsTable(db, engine: database.engine) else { throw MigrationError.foreignHistory(table: tool.table) }
         do {
             return try await tool.read(db, migrations: migrations, engine: database.engine.kind)
         } catch let error where !database.engine.isConnectionLost(error) && !(error is CancellationError) {

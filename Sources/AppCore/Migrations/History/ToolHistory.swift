@@ -19,6 +19,8 @@ protocol ToolHistory: Sendable {
     var table: String { get }
     /// True when the table exists (in the tool's schema).
     func exists(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool
+    /// Columns the tool's table has, and columns it has not (dbmate's and golang-migrate's tables share a name).
+    var columns: (has: [String], hasNot: [String]) { get }
     /// Creates the table as the tool does.
     func create(_ db: any SQLDatabase, engine: SQLEngine) async throws
     /// Reads the table. `migrations` is the folder, in order.
@@ -36,6 +38,13 @@ protocol ToolHistory: Sendable {
 extension ToolHistory {
     func exists(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
         try await engine.tableExists(db, table)
+    }
+
+    /// True when the existing table is laid out as the tool lays it out.
+    func isToolsTable(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
+        for column in columns.has where try await !engine.columnExists(db, table: table, column: column) { return false }
+        for column in columns.hasNot where try await engine.columnExists(db, table: table, column: column) { return false }
+        return true
     }
 
     func recordStarted(_ migration: Migration, _ db: any SQLDatabase) async throws {}
@@ -68,6 +77,7 @@ extension MigrationFormat {
 /// dbmate: `schema_migrations(version varchar primary key)` (`varchar(128)` on SQLite), a row per applied version.
 struct DbmateHistory: ToolHistory {
     let table = "schema_migrations"
+    var columns: (has: [String], hasNot: [String]) { (["version"], ["dirty", "checksum"]) }
 
     func create(_ db: any SQLDatabase, engine: SQLEngine) async throws {
         switch engine {
@@ -94,6 +104,7 @@ struct DbmateHistory: ToolHistory {
 /// version up to it counts as applied. Written as golang-migrate does: the table emptied, one row inserted.
 struct GolangMigrateHistory: ToolHistory {
     let table = "schema_migrations"
+    var columns: (has: [String], hasNot: [String]) { (["version", "dirty"], []) }
 
     func create(_ db: any SQLDatabase, engine: SQLEngine) async throws {
         switch engine {
@@ -143,6 +154,7 @@ struct GolangMigrateHistory: ToolHistory {
 /// sql-migrate: `gorp_migrations(id, applied_at)`, a row per applied file name.
 struct SQLMigrateHistory: ToolHistory {
     let table = "gorp_migrations"
+    var columns: (has: [String], hasNot: [String]) { (["id", "applied_at"], []) }
 
     func create(_ db: any SQLDatabase, engine: SQLEngine) async throws {
         let time = engine == .postgres ? "timestamp with time zone" : "datetime"
@@ -175,6 +187,7 @@ struct SQLMigrateHistory: ToolHistory {
 /// migration, which Prisma refuses to go past.
 struct PrismaHistory: ToolHistory {
     let table = "_prisma_migrations"
+    var columns: (has: [String], hasNot: [String]) { (["migration_name", "checksum", "finished_at", "rolled_back_at"], []) }
 
     func create(_ db: any SQLDatabase, engine: SQLEngine) async throws {
         switch engine {
@@ -266,6 +279,7 @@ struct PrismaHistory: ToolHistory {
 /// which Flyway refuses to go past.
 struct FlywayHistory: ToolHistory {
     let table = "flyway_schema_history"
+    var columns: (has: [String], hasNot: [String]) { (["installed_rank", "version", "type", "checksum", "success"], []) }
 
     func create(_ db: any SQLDatabase, engine: SQLEngine) async throws {
         switch engine {
@@ -368,6 +382,8 @@ struct FlywayHistory: ToolHistory {
 /// Applied: every migration whose `when` is not after the newest row's `created_at`.
 struct DrizzleHistory: ToolHistory {
     let table = "__drizzle_migrations"
+    /// In the schema `drizzle` on PostgreSQL, which `columnExists` does not look in: the read decides.
+    var columns: (has: [String], hasNot: [String]) { ([], []) }
 
     func qualified(_ engine: SQLEngine) -> String { engine == .postgres ? "drizzle.__drizzle_migrations" : table }
 
