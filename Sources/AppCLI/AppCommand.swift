@@ -56,13 +56,16 @@ func loadCatalog(_ config: AppConfig) -> MigrationCatalog {
     MigrationCatalog.load(folder: config.migrationsDir, format: config.migrationsFormat, dialect: config.database.engine)
 }
 
-func makeLogger(_ config: AppConfig, label: String = "app") -> Logger {
+/// The server logs at `LOG_LEVEL` (default info); a one-shot command at `warning` unless `LOG_LEVEL`
+/// is set, since what it prints already tells each event.
+func makeLogger(_ config: AppConfig, label: String = "app", oneShot: Bool = false) -> Logger {
+    let level = oneShot && !config.logLevelIsSet ? .warning : config.logLevel
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = config.logLevel
+        handler.logLevel = level
         return handler
     }
     var logger = Logger(label: label)
-    logger.logLevel = config.logLevel
+    logger.logLevel = level
     return logger
 }

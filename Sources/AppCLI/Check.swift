@@ -4,7 +4,10 @@ import ArgumentParser
 import Foundation
 
 struct Check: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the startup checks, print the report, and exit 1 when there are issues.")
+    static let configuration = CommandConfiguration(
+        abstract: "Run the startup checks, print the report, and exit 1 when there are issues.",
+        discussion: "Examples:\n  app check\n  APP_ENV=production app check --format json"
+    )
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
 
@@ -17,7 +20,7 @@ struct Check: AsyncParsableCommand {
     func run() async throws {
         let config = try loadConfig(environment: env.environment, migrationsDir: migrations.path)
         let catalog = loadCatalog(config)
-        let logger = makeLogger(config)
+        let logger = makeLogger(config, oneShot: true)
         let report: CheckReport
         do {
             let database = try AppDatabase(location: config.database, logger: logger)

@@ -6,9 +6,39 @@ import Logging
 struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Apply, list, roll back, create or resolve migrations (the same migrator as POST /api/migrate).",
+        discussion: """
+            Examples:
+              app migrate                           apply every pending migration
+              app migrate --status                  list each migration and its state
+              app migrate --status --format json    the same document as GET /api/migrate
+              app migrate rollback --steps 2        undo the two newest
+              app migrate new add_widgets           write a new migration in the folder's format
+
+            \(exitCodes)
+            """,
         subcommands: [Apply.self, Rollback.self, New.self, Resolve.self],
         defaultSubcommand: Apply.self
     )
+
+    static let exitCodes = """
+        Exit codes: 0 done (or nothing to do), 1 failed (a migration, the database), 2 the migrations \
+        folder is invalid, 3 interrupted or locked (another runner, or a migration to resolve), 64 usage.
+        """
+}
+
+/// `app migrate`'s exit codes, the same for every subcommand (see `Migrate.exitCodes`).
+enum MigrateExit {
+    static let failed = ExitCode.failure
+    static let invalid = ExitCode(2)
+    static let blocked = ExitCode(3)
+
+    static func code(for error: MigrationError) -> ExitCode {
+        switch error {
+        case .invalid: invalid
+        case .interrupted, .lockTimeout: blocked
+        default: failed
+        }
+    }
 }
 
 /// What every `app migrate` subcommand shares: the config, the migrations and a migrator, with every
@@ -17,17 +47,20 @@ struct MigrateOptions: ParsableArguments {
     @OptionGroup var env: EnvironmentOption
     @OptionGroup var migrations: MigrationsOption
 
-    func withMigrator<T: Sendable>(_ body: @Sendable @escaping (Migrator) async throws -> T) async throws -> T {
+    func withMigrator<T: Sendable>(
+        onProgress: (@Sendable (MigrationProgress) -> Void)? = nil, _ body: @Sendable @escaping (Migrator) async throws -> T
+    ) async throws -> T {
         let config = try loadConfig(environment: env.environment, migrationsDir: migrations.path)
-        let logger = makeLogger(config)
+        let logger = makeLogger(config, oneShot: true)
         let catalog = loadCatalog(config)
-        if let invalid = catalog.invalid { throw fail("\(MigrationError.invalid(invalid))") }
+        if let invalid = catalog.invalid { throw fail("\(MigrationError.invalid(invalid))", exitCode: MigrateExit.invalid) }
         let database = try openDatabase(config, logger: logger)
-        let migrator = Migrator(database: database, catalog: catalog, lockTimeout: config.migrationLockTimeout, logger: logger)
+        var migrator = Migrator(database: database, catalog: catalog, lockTimeout: config.migrationLockTimeout, logger: logger)
+        migrator.onProgress = onProgress
         do {
-            return try await database.withRunning { try await body(migrator) }
+            return try await database.withRunning { [migrator] in try await body(migrator) }
         } catch let error as MigrationError {
-            throw fail("\(error)")
+            throw fail("\(error)", exitCode: MigrateExit.code(for: error))
         } catch {
             throw fail("database unavailable: \(AppDatabase.describe(error))")
         }
@@ -36,45 +69,109 @@ struct MigrateOptions: ParsableArguments {
 
 extension Migrate {
     struct Apply: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "up", abstract: "Apply pending migrations (the default).")
+        static let configuration = CommandConfiguration(
+            commandName: "up", abstract: "Apply pending migrations (the default).",
+            discussion: """
+                Prints a line as each migration starts and its time when it ends, then a summary.
+
+                Examples:
+                  app migrate
+                  app migrate --dry-run
+                  app migrate --status
+                  MIGRATIONS_DIR=db/migrations app migrate --status --format json
+
+                \(Migrate.exitCodes)
+                """
+        )
+
+        enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
 
         @Flag(name: .long, help: "Print each migration's state and whether it runs in a transaction; change nothing.")
         var status = false
+
+        @Option(help: "With --status: text (a table) or json (the document GET /api/migrate answers).")
+        var format: Format = .text
 
         @Flag(name: .customLong("dry-run"), help: "Print what would be applied; change nothing.")
         var dryRun = false
 
         @OptionGroup var options: MigrateOptions
 
+        func validate() throws {
+            if format == .json, !status { throw ValidationError("--format json goes with --status") }
+        }
+
         func run() async throws {
-            let status = self.status, dryRun = self.dryRun
-            try await options.withMigrator { migrator in
-                if status {
-                    let report = try await migrator.status()
-                    let rows = Dictionary(report.applied.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-                    for entry in report.migrations {
-                        let mode = entry.transactional ? "" : "  (no transaction)"
-                        if let row = rows[entry.id] {
-                            print("applied      \(entry.id)  \(row.appliedAt)  \(row.executionMs) ms\(mode)")
-                        } else {
-                            print("\(entry.state.padding(toLength: 11, withPad: " ", startingAt: 0))  \(entry.id)\(mode)")
-                        }
+            let status = self.status, dryRun = self.dryRun, format = self.format
+            let out = Output()
+            if status {
+                let report = try await options.withMigrator { try await $0.status() }
+                switch format {
+                case .json: out.line(try Self.json(report))
+                case .text: Self.printStatus(report, out)
+                }
+            } else if dryRun {
+                let pending = try await options.withMigrator { try await $0.pending() }
+                for id in pending { out.line("Would apply \(id)") }
+                out.line(pending.isEmpty ? "Nothing to apply." : "\(Self.count(pending.count)) to apply.")
+            } else {
+                let started = ContinuousClock.now
+                let applied = try await options.withMigrator(onProgress: { event in
+                    switch event {
+                    case .started(let id, let transactional):
+                        out.line("\(out.dim(out.fancy ? "→" : "")) Applying \(id)\(transactional ? "" : " (outside a transaction)")".trimmingCharacters(in: .whitespaces))
+                    case .applied(let id, let ms):
+                        out.line("\(out.green(out.fancy ? "✓" : "")) Applied \(id) in \(Output.duration(milliseconds: ms))".trimmingCharacters(in: .whitespaces))
                     }
-                    for id in report.unknown { print("unknown      \(id)  (in the history, not among the migrations)") }
-                } else if dryRun {
-                    let pending = try await migrator.pending()
-                    print(pending.isEmpty ? "Nothing to apply." : pending.map { "would apply  \($0)" }.joined(separator: "\n"))
-                } else {
-                    let applied = try await migrator.migrate()
-                    print(applied.isEmpty ? "Nothing to apply." : applied.map { "applied  \($0)" }.joined(separator: "\n"))
+                }) { try await $0.migrate() }
+                let total = Output.duration(milliseconds: (ContinuousClock.now - started).milliseconds)
+                out.line(applied.isEmpty ? "Nothing to apply." : "Applied \(Self.count(applied.count)) in \(total).")
+            }
+        }
+
+        static func count(_ n: Int) -> String { n == 1 ? "1 migration" : "\(n) migrations" }
+
+        /// The status as GET /api/migrate encodes it.
+        static func json(_ report: MigrationStatus) throws -> String {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.withoutEscapingSlashes]
+            return String(decoding: try encoder.encode(report), as: UTF8.self)
+        }
+
+        /// One aligned row per migration (and per history row the folder lacks), then the counts.
+        static func printStatus(_ report: MigrationStatus, _ out: Output) {
+            let rows = Dictionary(report.applied.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            var table = [["STATE", "MIGRATION", "APPLIED AT", "DURATION", "TRANSACTION"]]
+            for entry in report.migrations {
+                let row = rows[entry.id]
+                let state = row?.state == AppliedMigration.adopted ? "adopted" : entry.state
+                let appliedAt = row.map { $0.appliedAt.isEmpty ? "(by the folder's tool)" : $0.appliedAt } ?? "-"
+                let duration = row.map { $0.state == AppliedMigration.adopted ? "-" : Output.duration(milliseconds: $0.executionMs) } ?? "-"
+                table.append([state, entry.id, appliedAt, duration, entry.transactional ? "yes" : "no"])
+            }
+            for id in report.unknown { table.append(["unknown", id, rows[id]?.appliedAt ?? "-", "-", "(not among the migrations)"]) }
+            let lines = Output.table(table) { row, column, cell in
+                guard row > 0, column == 0 else { return row == 0 ? out.dim(cell) : cell }
+                switch cell.trimmingCharacters(in: .whitespaces) {
+                case "pending": return out.yellow(cell)
+                case "interrupted", "unknown": return out.red(cell)
+                default: return out.green(cell)
                 }
             }
+            for line in lines { out.line(line) }
+            var counts = ["Applied: \(report.migrations.filter { $0.state == "applied" }.count)", "Pending: \(report.pending.count)"]
+            if !report.interrupted.isEmpty { counts.append("Interrupted: \(report.interrupted.count)") }
+            if !report.unknown.isEmpty { counts.append("Unknown: \(report.unknown.count)") }
+            if !report.outOfOrder.isEmpty { counts.append("Out of order: \(report.outOfOrder.count)") }
+            out.line("")
+            out.line(counts.joined(separator: "  "))
         }
     }
 
     struct Rollback: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the down sections of the newest applied migrations, newest first; refuse, changing nothing, when one has none."
+            abstract: "Run the down sections of the newest applied migrations, newest first; refuse, changing nothing, when one has none.",
+            discussion: "Examples:\n  app migrate rollback\n  app migrate rollback --steps 3\n\n\(Migrate.exitCodes)"
         )
 
         @Option(help: "How many migrations to roll back.") var steps: Int = 1
@@ -90,7 +187,8 @@ extension Migrate {
 
     struct New: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write a new migration, named <UTC yyyymmddHHMMSS>_<description>, in the folder's format (dbmate's: one .sql file with both section markers)."
+            abstract: "Write a new migration, named <UTC yyyymmddHHMMSS>_<description>, in the folder's format (dbmate's: one .sql file with both section markers).",
+            discussion: "Example:\n  MIGRATIONS_DIR=db/migrations app migrate new create_widgets"
         )
 
         @Argument(help: "What the migration does, as in create_widgets.") var description: String
@@ -135,7 +233,8 @@ extension Migrate {
 
     struct Resolve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Clear an interrupted migration, after finishing (--applied) or undoing (--rolled-back) its statements by hand."
+            abstract: "Clear an interrupted migration, after finishing (--applied) or undoing (--rolled-back) its statements by hand.",
+            discussion: "Examples:\n  app migrate resolve 20261129093000_add_index --applied\n  app migrate resolve 20261129093000_add_index --rolled-back\n\n\(Migrate.exitCodes)"
         )
 
         @Argument(help: "The migration's id (its file name without .sql).") var id: String

@@ -5,7 +5,10 @@ import Foundation
 import Hummingbird
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the HTTP server (graceful shutdown on SIGINT and SIGTERM).")
+    static let configuration = CommandConfiguration(
+        abstract: "Run the HTTP server (graceful shutdown on SIGINT and SIGTERM).",
+        discussion: "Examples:\n  app serve\n  app serve --hostname 0.0.0.0 --port 8080 --env production"
+    )
 
     @Option(name: .long, help: "The address to bind (default: HOST, else 127.0.0.1).")
     var hostname: String?

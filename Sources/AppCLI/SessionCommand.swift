@@ -11,7 +11,8 @@ struct SessionCommand: ParsableCommand {
 
     struct Mint: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print a session token signed with NEXTAUTH_SECRET (v4) or AUTH_SECRET (v5). Refused in production."
+            abstract: "Print a session token signed with NEXTAUTH_SECRET (v4) or AUTH_SECRET (v5). Refused in production.",
+            discussion: "Example:\n  curl --cookie \"next-auth.session-token=$(app session mint --email ada@example.com)\" localhost:8080/api/auth/session"
         )
 
         enum Format: String, ExpressibleByArgument, CaseIterable { case v4, v5 }

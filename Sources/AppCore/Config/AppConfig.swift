@@ -28,6 +28,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     /// How long a migration call waits for another runner before answering 409.
     public var migrationLockTimeout: Duration
     public var logLevel: Logger.Level
+    /// True when `LOG_LEVEL` was given; one-shot commands log at `warning` otherwise (their output says it all).
+    public var logLevelIsSet: Bool
     /// A folder of migration files (relative to the working directory); nil: the built-in set.
     public var migrationsDir: String?
     /// `MIGRATIONS_FORMAT`: the folder's format by name, as written (checked when the folder is read);
@@ -50,6 +52,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         sentryRelease: String? = nil,
         migrationLockTimeout: Duration = .seconds(30),
         logLevel: Logger.Level = .info,
+        logLevelIsSet: Bool = false,
         migrationsDir: String? = nil,
         migrationsFormat: String? = nil
     ) {
@@ -64,6 +67,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         self.sentryRelease = sentryRelease
         self.migrationLockTimeout = migrationLockTimeout
         self.logLevel = logLevel
+        self.logLevelIsSet = logLevelIsSet
         self.migrationsDir = migrationsDir
         self.migrationsFormat = migrationsFormat
     }
@@ -177,6 +181,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             sentryRelease: string(.sentryRelease),
             migrationLockTimeout: lockTimeout,
             logLevel: logLevel,
+            logLevelIsSet: string(.logLevel) != nil,
             migrationsDir: Self.nonEmpty(flagMigrationsDir) ?? string(.migrationsDir),
             migrationsFormat: string(.migrationsFormat)
         )

@@ -79,6 +79,14 @@ struct Ledger: Sendable {
     }
 }
 
+/// A run's progress, as it happens: for a person watching `app migrate`.
+public enum MigrationProgress: Sendable, Equatable {
+    /// The migration's statements are about to run.
+    case started(id: String, transactional: Bool)
+    /// It committed, with its history rows, after `executionMs`.
+    case applied(id: String, executionMs: Int64)
+}
+
 /// What `status` reports.
 public struct MigrationStatus: Sendable, Equatable, Codable {
     public struct Entry: Sendable, Equatable, Codable {
@@ -118,6 +126,8 @@ public struct Migrator: Sendable {
     let catalog: MigrationCatalog
     let lockTimeout: Duration
     let logger: Logger
+    /// Told as each migration starts and ends (the command line prints it; the server does not listen).
+    public var onProgress: (@Sendable (MigrationProgress) -> Void)?
 
     var migrations: [Migration] { catalog.migrations }
     /// The folder's tool's history, kept beside the server's; nil for the built-in set.
@@ -311,7 +321,9 @@ public struct Migrator: Sendable {
                 try await db.raw("COMMIT").run()
                 return .outsideTransaction(migration)
             }
+            onProgress?(.started(id: migration.id, transactional: true))
             let row = try await apply(migration, db)
+            onProgress?(.applied(id: migration.id, executionMs: row.executionMs))
             var next = ledger
             next.rows.append(row)
             next.tool?.applied.insert(migration.id)
@@ -365,6 +377,7 @@ public struct Migrator: Sendable {
             guard stillPending else { return false }
             let started = ContinuousClock.now
             logger.info("migration started outside a transaction", metadata: ["migration": "\(migration.id)"])
+            onProgress?(.started(id: migration.id, transactional: false))
             // From here a failure leaves the row marked running: statements may have taken effect.
             try await failing(as: migration.id) {
                 try await run(migration.statements, db)
@@ -380,6 +393,7 @@ public struct Migrator: Sendable {
                 }
             }
             logger.info("migration applied", metadata: ["migration": "\(migration.id)", "transactional": "false"])
+            onProgress?(.applied(id: migration.id, executionMs: (ContinuousClock.now - started).milliseconds))
             return true
         }
     }
