@@ -180,8 +180,12 @@ extension Migrate {
         func run() async throws {
             guard steps >= 1 else { throw fail("--steps must be 1 or more", exitCode: .validationFailure) }
             let steps = self.steps
+            let started = ContinuousClock.now
             let done = try await options.withMigrator { try await $0.rollback(steps: steps) }
-            print(done.isEmpty ? "Nothing to roll back." : done.map { "rolled back  \($0)" }.joined(separator: "\n"))
+            let out = Output()
+            for id in done { out.line("Rolled back \(id)") }
+            let total = Output.duration(milliseconds: (ContinuousClock.now - started).milliseconds)
+            out.line(done.isEmpty ? "Nothing to roll back." : "Rolled back \(Apply.count(done.count)) in \(total).")
         }
     }
 
@@ -249,7 +253,7 @@ extension Migrate {
         func run() async throws {
             let id = self.id, applied = self.applied
             try await options.withMigrator { try await $0.resolve(id, applied: applied) }
-            print("resolved  \(id)  as \(applied ? "applied" : "rolled back")")
+            Output().line("Resolved \(id) as \(applied ? "applied" : "rolled back").")
         }
     }
 }
