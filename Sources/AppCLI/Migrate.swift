@@ -1,4 +1,5 @@
 import AppCore
+import AppServer
 import ArgumentParser
 import Foundation
 import Logging
@@ -133,9 +134,7 @@ extension Migrate {
 
         /// The status as GET /api/migrate encodes it.
         static func json(_ report: MigrationStatus) throws -> String {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.withoutEscapingSlashes]
-            return String(decoding: try encoder.encode(report), as: UTF8.self)
+            String(decoding: try apiJSON(report), as: UTF8.self)
         }
 
         /// One aligned row per migration (and per history row the folder lacks), then the counts.

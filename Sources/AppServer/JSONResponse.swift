@@ -1,14 +1,19 @@
 import Foundation
 import Hummingbird
 
+/// The API's JSON, as every endpoint writes it; `app migrate --status --format json` prints the same.
+public func apiJSON(_ value: some Encodable) throws -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.withoutEscapingSlashes]
+    return try encoder.encode(value)
+}
+
 extension Response {
     /// A JSON response that no cache keeps. A body that cannot be encoded is a server error (500),
     /// never an empty object under the intended status.
     static func json(_ status: HTTPResponse.Status, _ body: some Encodable, headers extra: HTTPFields = [:]) -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
         var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
-        guard let data = try? encoder.encode(body) else {
+        guard let data = try? apiJSON(body) else {
             return Response(status: .internalServerError, headers: headers, body: .init(byteBuffer: ByteBuffer(string: Self.encodingFailure)))
         }
         headers.append(contentsOf: extra)
