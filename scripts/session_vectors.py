@@ -5,6 +5,8 @@
       writes the committed fixtures (fixed secrets, expiry in 2100).
   session_vectors.py decode FORMAT SALT SECRET TOKEN
       decodes one of our tokens and prints its claims as JSON; exits 1 when it does not decode.
+  session_vectors.py encode FORMAT SALT SECRET CLAIMS_JSON
+      prints a token for CLAIMS_JSON as the library writes it (v4: A256GCM; v5: A256CBC-HS512 with kid).
 """
 import base64
 import hashlib
@@ -78,9 +80,21 @@ def decode(fmt, salt, secret, token):
     print(json.dumps({"header": header, "claims": json.loads(obj.plaintext)}))
 
 
+def encode(fmt, salt, secret, claims_json):
+    payload = claims_json.encode()
+    if fmt == "v4":
+        print(jwe.encrypt_compact({"alg": "dir", "enc": "A256GCM"}, payload, OctKey.import_key(v4_key(secret))))
+    else:
+        raw = v5_key(secret, salt, 64)
+        header = {"alg": "dir", "enc": "A256CBC-HS512", "kid": thumbprint(raw)}
+        print(jwe.encrypt_compact(header, payload, OctKey.import_key(raw)))
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "make":
         make()
+    elif sys.argv[1] == "encode":
+        encode(*sys.argv[2:6])
     elif sys.argv[1] == "decode":
         try:
             decode(*sys.argv[2:6])

@@ -11,7 +11,7 @@ struct SessionCommand: ParsableCommand {
 
     struct Mint: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print a session token signed with NEXTAUTH_SECRET (v4) or AUTH_SECRET (v5). Refused in production.",
+            abstract: "Print a session token signed with NEXTAUTH_SECRET (v4) or Auth.js's current key (v5: AUTH_SECRET_3/2/1, else AUTH_SECRET, else NEXTAUTH_SECRET). Refused in production.",
             discussion: "Example:\n  curl --cookie \"next-auth.session-token=$(app session mint --email ada@example.com)\" localhost:8080/api/auth/session"
         )
 
@@ -36,7 +36,7 @@ struct SessionCommand: ParsableCommand {
             let chosen = format ?? (config.nextAuthSecret != nil ? .v4 : .v5)
             let sessionFormat: SessionFormat = chosen == .v4 ? .nextAuthV4 : .authJSV5(salt: SessionCookie.authJS)
             guard let secret = reader.secret(for: sessionFormat) else {
-                let variable = chosen == .v4 ? "NEXTAUTH_SECRET" : "AUTH_SECRET (or NEXTAUTH_SECRET)"
+                let variable = chosen == .v4 ? "NEXTAUTH_SECRET" : "AUTH_SECRET (or AUTH_SECRET_1..3, or NEXTAUTH_SECRET)"
                 throw fail("\(variable) is not set")
             }
             print(try SessionCodec.encode(name: name, email: email, secret: secret, format: sessionFormat, maxAge: TimeInterval(maxAge)))

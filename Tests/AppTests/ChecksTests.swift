@@ -56,6 +56,8 @@ struct ChecksTests {
         ["MIGRATION_SECRET": Secrets.migration, "AUTH_SECRET": Secrets.migration],
         ["MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.migration, "AUTH_SECRET": Secrets.migration],
         ["MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session, "AUTH_SECRET": Secrets.session],
+        ["MIGRATION_SECRET": Secrets.migration, "AUTH_SECRET": Secrets.session, "AUTH_SECRET_2": Secrets.migration],
+        ["MIGRATION_SECRET": Secrets.migration, "AUTH_SECRET_1": Secrets.migration, "AUTH_SECRET_3": Secrets.migration],
     ] as [[String: String]])
     func gateAndCheckAgree(_ variables: [String: String]) throws {
         let config = try Self.config(variables)

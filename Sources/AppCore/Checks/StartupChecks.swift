@@ -99,10 +99,10 @@ public func checkMigrationSecret(_ config: AppConfig) -> [CheckResult] {
 
 /// Production needs a session-signing key.
 public func checkSessionSecret(_ config: AppConfig) -> [CheckResult] {
-    guard config.environment == .production, config.nextAuthSecret == nil, config.authSecret == nil else { return [] }
+    guard config.environment == .production, config.sessionKeys.isEmpty else { return [] }
     return [CheckResult(
         id: "session-secret.missing", level: .error,
-        message: "Neither NEXTAUTH_SECRET nor AUTH_SECRET is set in production; sessions cannot be signed.",
+        message: "None of NEXTAUTH_SECRET, AUTH_SECRET, AUTH_SECRET_1..3 is set in production; sessions cannot be signed.",
         hint: "Set NEXTAUTH_SECRET (or AUTH_SECRET) to the value your Next.js app uses; generate one with `app secret`."
     )]
 }

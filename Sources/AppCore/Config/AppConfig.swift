@@ -23,6 +23,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     public var migrationSecret: Secret?
     public var nextAuthSecret: Secret?
     public var authSecret: Secret?
+    /// `AUTH_SECRET_1`, `AUTH_SECRET_2`, `AUTH_SECRET_3` in that order (nil where unset): Auth.js's rotation list.
+    public var numberedAuthSecrets: [Secret?]
     public var sentryDSN: Secret?
     public var sentryRelease: String?
     /// How long a migration call waits for another runner before answering 409.
@@ -48,6 +50,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         migrationSecret: Secret? = nil,
         nextAuthSecret: Secret? = nil,
         authSecret: Secret? = nil,
+        numberedAuthSecrets: [Secret?] = [],
         sentryDSN: Secret? = nil,
         sentryRelease: String? = nil,
         migrationLockTimeout: Duration = .seconds(30),
@@ -63,6 +66,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         self.migrationSecret = migrationSecret
         self.nextAuthSecret = nextAuthSecret
         self.authSecret = authSecret
+        self.numberedAuthSecrets = numberedAuthSecrets
         self.sentryDSN = sentryDSN
         self.sentryRelease = sentryRelease
         self.migrationLockTimeout = migrationLockTimeout
@@ -75,9 +79,20 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     /// The session-signing keys that are set, each with the variable it came from.
     /// The migration gate refuses a `MIGRATION_SECRET` equal to any of them.
     public var sessionKeys: [(variable: String, secret: Secret)] {
-        [("NEXTAUTH_SECRET", nextAuthSecret), ("AUTH_SECRET", authSecret)].compactMap { name, secret in
+        let numbered = numberedAuthSecrets.enumerated().map { ("AUTH_SECRET_\($0.offset + 1)", $0.element) }
+        return ([("NEXTAUTH_SECRET", nextAuthSecret), ("AUTH_SECRET", authSecret)] + numbered).compactMap { name, secret in
             secret.map { (name, $0) }
         }
+    }
+
+    /// Auth.js v5's key list, built as `@auth/core`'s `setEnvDefaults` builds `config.secret`: `AUTH_SECRET`
+    /// (here falling back to `NEXTAUTH_SECRET`, as `next-auth` v5 does) first, then each of `AUTH_SECRET_1..3`
+    /// that is set put in front. So the list is `AUTH_SECRET_3, AUTH_SECRET_2, AUTH_SECRET_1, AUTH_SECRET`
+    /// (the ones set): its first key encrypts new tokens, any of them decrypts.
+    public var authJSKeys: [Secret] {
+        var keys = [authSecret ?? nextAuthSecret].compactMap { $0 }
+        for secret in numberedAuthSecrets.compactMap({ $0 }) { keys.insert(secret, at: 0) }
+        return keys
     }
 
     public var description: String {
@@ -85,6 +100,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             + "MIGRATION_SECRET: \(migrationSecret == nil ? "unset" : "<redacted>"), "
             + "NEXTAUTH_SECRET: \(nextAuthSecret == nil ? "unset" : "<redacted>"), "
             + "AUTH_SECRET: \(authSecret == nil ? "unset" : "<redacted>"), "
+            + numberedAuthSecrets.enumerated().compactMap { $0.element == nil ? nil : "AUTH_SECRET_\($0.offset + 1): <redacted>, " }.joined()
             + "SENTRY_DSN: \(sentryDSN == nil ? "unset" : "<redacted>"))"
     }
 
@@ -93,13 +109,14 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     public enum Variable: String, CaseIterable, Sendable {
         case appEnv = "APP_ENV", host = "HOST", port = "PORT", databaseURL = "DATABASE_URL"
         case migrationSecret = "MIGRATION_SECRET", nextAuthSecret = "NEXTAUTH_SECRET", authSecret = "AUTH_SECRET"
+        case authSecret1 = "AUTH_SECRET_1", authSecret2 = "AUTH_SECRET_2", authSecret3 = "AUTH_SECRET_3"
         case sentryDSN = "SENTRY_DSN", sentryRelease = "SENTRY_RELEASE"
         case migrationLockTimeout = "MIGRATION_LOCK_TIMEOUT", logLevel = "LOG_LEVEL", migrationsDir = "MIGRATIONS_DIR"
         case migrationsFormat = "MIGRATIONS_FORMAT"
 
         public var isSecret: Bool {
             switch self {
-            case .databaseURL, .migrationSecret, .nextAuthSecret, .authSecret, .sentryDSN: true
+            case .databaseURL, .migrationSecret, .nextAuthSecret, .authSecret, .authSecret1, .authSecret2, .authSecret3, .sentryDSN: true
             default: false
             }
         }
@@ -177,6 +194,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             migrationSecret: Secret(string(.migrationSecret)),
             nextAuthSecret: Secret(string(.nextAuthSecret)),
             authSecret: Secret(string(.authSecret)),
+            numberedAuthSecrets: [.authSecret1, .authSecret2, .authSecret3].map { Secret(string($0)) },
             sentryDSN: Secret(string(.sentryDSN)),
             sentryRelease: string(.sentryRelease),
             migrationLockTimeout: lockTimeout,

@@ -11,8 +11,10 @@ public struct SessionClaims: Sendable, Equatable {
     public var issuedAt: Date
     public var expires: Date
     public var jti: String?
+    /// The token's whole claims set as JSON, custom claims included: a renewed token carries all of it.
+    public var payload: Data
 
-    public init(name: String? = nil, email: String? = nil, picture: String? = nil, sub: String? = nil, issuedAt: Date, expires: Date, jti: String? = nil) {
+    public init(name: String? = nil, email: String? = nil, picture: String? = nil, sub: String? = nil, issuedAt: Date, expires: Date, jti: String? = nil, payload: Data = Data("{}".utf8)) {
         self.name = name
         self.email = email
         self.picture = picture
@@ -20,6 +22,7 @@ public struct SessionClaims: Sendable, Equatable {
         self.issuedAt = issuedAt
         self.expires = expires
         self.jti = jti
+        self.payload = payload
     }
 }
 
@@ -39,12 +42,28 @@ public enum SessionCodec {
         name: String?, email: String?, picture: String? = nil, sub: String? = nil,
         secret: Secret, format: SessionFormat, maxAge: TimeInterval = defaultMaxAge, now: Date = Date()
     ) throws -> String {
-        let iat = Int(now.timeIntervalSince1970)
-        var claims: [String: Any] = ["iat": iat, "exp": iat + Int(maxAge), "jti": UUID().uuidString.lowercased()]
+        var claims: [String: Any] = [:]
         if let name { claims["name"] = name }
         if let email { claims["email"] = email }
         if let picture { claims["picture"] = picture }
         claims["sub"] = sub ?? UUID().uuidString.lowercased()
+        return try seal(claims, secret: secret, format: format, maxAge: maxAge, now: now)
+    }
+
+    /// The token NextAuth.js and Auth.js re-issue for a session on every read: the same claims (custom
+    /// ones included), with `iat` now, `exp` now + `maxAge` and a new `jti`, under `secret`.
+    public static func renew(_ claims: SessionClaims, secret: Secret, format: SessionFormat, maxAge: TimeInterval = defaultMaxAge, now: Date = Date()) throws -> String {
+        let fields = (try? JSONSerialization.jsonObject(with: claims.payload) as? [String: Any]) ?? [:]
+        return try seal(fields, secret: secret, format: format, maxAge: maxAge, now: now)
+    }
+
+    /// Sets `iat`, `exp` and `jti` on `claims` (as both libraries' `encode` does) and encrypts them.
+    private static func seal(_ claims: [String: Any], secret: Secret, format: SessionFormat, maxAge: TimeInterval, now: Date) throws -> String {
+        var claims = claims
+        let iat = Int(now.timeIntervalSince1970)
+        claims["iat"] = iat
+        claims["exp"] = iat + Int(maxAge)
+        claims["jti"] = UUID().uuidString.lowercased()
         let payload = try JSONSerialization.data(withJSONObject: claims, options: [.sortedKeys])
 
         let encryption = format.writeEncryption
@@ -74,6 +93,12 @@ public enum SessionCodec {
 
     /// The claims of a valid, unexpired token, or nil.
     public static func decode(_ token: String, secret: Secret, format: SessionFormat, now: Date = Date()) -> SessionClaims? {
+        decode(token, secrets: [secret], format: format, now: now)
+    }
+
+    /// The claims of a valid, unexpired token encrypted under any of `secrets` (a rotation list), or nil.
+    /// A token with a `kid` is tried only with the key it names, as Auth.js does; one without, with each key.
+    public static func decode(_ token: String, secrets: [Secret], format: SessionFormat, now: Date = Date()) -> SessionClaims? {
         guard token.utf8.count <= maxTokenBytes else { return nil }
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 5, parts[1].isEmpty,
@@ -88,29 +113,19 @@ public enum SessionCodec {
               let tag = Base64URL.decode(parts[4]), tag.count == encryption.tagBytes
         else { return nil }
 
-        let key = format.key(secret: secret, for: encryption)
         // Auth.js names the key it used by its JWK thumbprint; another key means another secret.
-        if let kid = header["kid"] {
-            guard let kid = kid as? String, kid == thumbprint(of: key) else { return nil }
-        }
+        let kid = header["kid"]
+        if kid != nil, !(kid is String) { return nil }
         let aad = Data(parts[0].utf8)
-        let plaintext: Data
-        do {
-            switch encryption {
-            case .a256gcm:
-                let box = try AES.GCM.SealedBox(nonce: AES.GCM.Nonce(data: iv), ciphertext: ciphertext, tag: tag)
-                plaintext = try AES.GCM.open(box, using: key, authenticating: aad)
-            case .a256cbcHS512:
-                let (macKey, encKey) = split(key)
-                // Authenticate before decrypting: no padding oracle.
-                let expected = cbcTag(macKey: macKey, aad: aad, iv: iv, ciphertext: ciphertext)
-                guard constantTimeEqual(expected, tag) else { return nil }
-                plaintext = try AES._CBC.decrypt(ciphertext, using: encKey, iv: AES._CBC.IV(ivBytes: iv))
-            }
-        } catch {
-            return nil
+        var plaintext: Data?
+        for secret in secrets {
+            let key = format.key(secret: secret, for: encryption)
+            if let kid = kid as? String, kid != thumbprint(of: key) { continue }
+            plaintext = open(encryption: encryption, key: key, aad: aad, iv: iv, ciphertext: ciphertext, tag: tag)
+            if plaintext != nil || kid != nil { break }
         }
-        guard let claims = try? JSONSerialization.jsonObject(with: plaintext) as? [String: Any],
+        guard let plaintext,
+              let claims = try? JSONSerialization.jsonObject(with: plaintext) as? [String: Any],
               let exp = (claims["exp"] as? NSNumber)?.doubleValue
         else { return nil }
         let nowSeconds = now.timeIntervalSince1970
@@ -120,8 +135,27 @@ public enum SessionCodec {
         return SessionClaims(
             name: claims["name"] as? String, email: claims["email"] as? String, picture: claims["picture"] as? String,
             sub: claims["sub"] as? String, issuedAt: Date(timeIntervalSince1970: iat),
-            expires: Date(timeIntervalSince1970: exp), jti: claims["jti"] as? String
+            expires: Date(timeIntervalSince1970: exp), jti: claims["jti"] as? String, payload: plaintext
         )
+    }
+
+    /// The plaintext when the tag authenticates under `key`, else nil.
+    private static func open(encryption: ContentEncryption, key: SymmetricKey, aad: Data, iv: Data, ciphertext: Data, tag: Data) -> Data? {
+        do {
+            switch encryption {
+            case .a256gcm:
+                let box = try AES.GCM.SealedBox(nonce: AES.GCM.Nonce(data: iv), ciphertext: ciphertext, tag: tag)
+                return try AES.GCM.open(box, using: key, authenticating: aad)
+            case .a256cbcHS512:
+                let (macKey, encKey) = split(key)
+                // Authenticate before decrypting: no padding oracle.
+                let expected = cbcTag(macKey: macKey, aad: aad, iv: iv, ciphertext: ciphertext)
+                guard constantTimeEqual(expected, tag) else { return nil }
+                return try AES._CBC.decrypt(ciphertext, using: encKey, iv: AES._CBC.IV(ivBytes: iv))
+            }
+        } catch {
+            return nil
+        }
     }
 
     /// RFC 7638 thumbprint of the key as an `oct` JWK, hashed with SHA-(key bits), as Auth.js computes `kid`.
@@ -155,38 +189,5 @@ public enum SessionCodec {
         var diff: UInt8 = 0
         for (x, y) in zip(a, b) { diff |= x ^ y }
         return diff == 0
-    }
-}
-
-/// Finds the session in a request's cookies, with the secrets each format uses:
-/// NextAuth.js v4 reads `NEXTAUTH_SECRET`; Auth.js v5 reads `AUTH_SECRET`, falling back to `NEXTAUTH_SECRET`.
-/// `MIGRATION_SECRET` plays no part.
-public struct SessionReader: Sendable {
-    let nextAuthSecret: Secret?
-    let authSecret: Secret?
-
-    public init(config: AppConfig) {
-        self.init(nextAuthSecret: config.nextAuthSecret, authSecret: config.authSecret)
-    }
-
-    public init(nextAuthSecret: Secret?, authSecret: Secret?) {
-        self.nextAuthSecret = nextAuthSecret
-        self.authSecret = authSecret
-    }
-
-    public func secret(for format: SessionFormat) -> Secret? {
-        switch format {
-        case .nextAuthV4: nextAuthSecret
-        case .authJSV5: authSecret ?? nextAuthSecret
-        }
-    }
-
-    public func session(cookieHeaders: [String], now: Date = Date()) -> SessionClaims? {
-        let cookies = SessionCookie.parse(header: cookieHeaders)
-        for (name, format) in SessionCookie.all {
-            guard let token = SessionCookie.token(named: name, in: cookies), let secret = secret(for: format) else { continue }
-            if let claims = SessionCodec.decode(token, secret: secret, format: format, now: now) { return claims }
-        }
-        return nil
     }
 }

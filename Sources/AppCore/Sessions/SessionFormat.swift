@@ -107,16 +107,28 @@ public enum SessionCookie {
     /// Parses a `Cookie` header into name/value pairs (the first of a repeated name wins, as in browsers' order).
     public static func parse(header values: [String]) -> [String: String] {
         var cookies: [String: String] = [:]
+        for (name, value) in pairs(values) where cookies[name] == nil {
+            cookies[name] = value
+        }
+        return cookies
+    }
+
+    /// The cookie names a request sent, in order.
+    public static func names(in values: [String]) -> [String] {
+        pairs(values).map(\.name)
+    }
+
+    private static func pairs(_ values: [String]) -> [(name: String, value: String)] {
+        var pairs: [(String, String)] = []
         for header in values {
             for pair in header.split(separator: ";") {
                 let trimmed = pair.trimmingCharacters(in: .whitespaces)
                 guard let eq = trimmed.firstIndex(of: "=") else { continue }
-                let name = String(trimmed[..<eq])
                 var value = String(trimmed[trimmed.index(after: eq)...])
                 if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
-                if cookies[name] == nil { cookies[name] = value }
+                pairs.append((String(trimmed[..<eq]), value))
             }
         }
-        return cookies
+        return pairs
     }
 }
