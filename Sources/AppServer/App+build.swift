@@ -47,7 +47,7 @@ public func buildApplication(
 
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: MethodNotAllowedMiddleware())
-    addHealthRoutes(to: router, database: database)
+    addHealthRoutes(to: router, database: database, logger: logger)
     MigrateRoutes(gate: gate, migrator: migrator).add(to: router)
     addSessionRoutes(to: router, reader: SessionReader(config: config))
 

@@ -1,16 +1,17 @@
 import AppCore
 import Hummingbird
+import Logging
 
-/// `GET /healthz`: 200 while the database answers, 503 otherwise (readiness).
+/// `GET /healthz`: 200 while the database answers, 503 otherwise (readiness), with the cause in the log.
 /// `GET /livez`: 200 while the process serves requests, without touching the database (liveness).
-func addHealthRoutes(to router: Router<AppRequestContext>, database: AppDatabase) {
+func addHealthRoutes(to router: Router<AppRequestContext>, database: AppDatabase, logger: Logger) {
     struct Health: Encodable { var status: String }
     router.get("/livez") { _, _ -> Response in
         .json(.ok, Health(status: "ok"))
     }
     router.get("/healthz") { _, _ -> Response in
-        await database.ping()
-            ? .json(.ok, Health(status: "ok"))
-            : .json(.serviceUnavailable, Health(status: "unavailable"))
+        guard let problem = await database.problem() else { return .json(.ok, Health(status: "ok")) }
+        logger.warning("health check: database unavailable", metadata: ["cause": "\(AppDatabase.describe(problem))"])
+        return .json(.serviceUnavailable, Health(status: "unavailable"))
     }
 }

@@ -133,22 +133,6 @@ struct TimestampTests {
     }
 }
 
-@Suite("database")
-struct DatabaseTests {
-    @Test("an unreachable PostgreSQL fails the caller after the lease timeout instead of hanging")
-    func unreachablePostgres() async throws {
-        let database = try AppDatabase(location: try DatabaseLocation(url: "postgres://u@127.0.0.1:\(try refusedPort())/d?sslmode=disable"), logger: quietLogger)
-        let started = ContinuousClock.now
-        await #expect(throws: DatabaseTimeout.self) {
-            try await database.withRunning {
-                try await database.withConnection { try await $0.raw("SELECT 1").run() }
-            }
-        }
-        let waited = ContinuousClock.now - started
-        #expect(waited >= AppDatabase.leaseTimeout && waited < AppDatabase.leaseTimeout + .seconds(10))
-    }
-}
-
 /// Failures after a migration's statements ran, inside its transaction: a failed migration (500 with
 /// its id, nothing of it left), unless the connection itself is gone (503).
 @Suite("migration failures inside the transaction", .dropsTestDatabases)
@@ -212,21 +196,22 @@ struct TransactionFailureTests {
 
 @Suite("SQLite that cannot answer")
 struct UnreachableSQLiteTests {
-    @Test("a path that is a folder: set-up succeeds, the ping fails and names SQLite's cause")
+    @Test("a path that is a folder: set-up succeeds, the ping fails naming the path and the cause")
     func pathIsAFolder() async throws {
         let dir = try TempDir()
         let path = dir.url.appendingPathComponent("db.sqlite")
         try FileManager.default.createDirectory(at: path, withIntermediateDirectories: true)
         let database = try AppDatabase(location: .sqlite(path: path.path), logger: quietLogger)
         let problem = try #require(await database.problem())
-        #expect(AppDatabase.describe(problem).hasPrefix("SQLite: "))
+        #expect(AppDatabase.describe(problem) == "SQLite file \(path.path): it is a directory, not a database file")
         #expect(await !database.ping())
         let report = await runStartupChecks(
             CheckContext(config: try AppConfig(variables: [:]), database: database, migrations: Migration.all),
             checks: StartupCheck.all.filter { $0.name == "database" }
         )
         #expect(report.ids == ["database.unreachable"])
-        #expect(report.results.first?.message.contains("(SQLite: ") == true, "the check names the cause")
+        #expect(report.results.first?.message.contains("\(path.path): it is a directory") == true, "the check names the path and the cause")
+        #expect(report.results.first?.hint.hasPrefix("Check the path in DATABASE_URL") == true)
     }
 }
 

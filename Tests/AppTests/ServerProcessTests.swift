@@ -149,7 +149,7 @@ struct ServerProcessTests {
 
         let check = try await AppBinary.run(["check"], environment: env.merging(["MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session]) { $1 }, directory: dir.url)
         #expect(check.status == 1)
-        #expect(check.out.contains("ERROR database.unreachable: The database named by DATABASE_URL does not answer (SQLite file /proc/no-such-dir/app.sqlite"))
+        #expect(check.out.contains("ERROR database.unreachable: The database named by DATABASE_URL cannot be used: SQLite file /proc/no-such-dir/app.sqlite"))
     }
 
     @Test("app migrate on an unreachable PostgreSQL fails on one line without the password")

@@ -27,6 +27,10 @@ pg_start() {
   local port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
   pg_run "$pg_bin/initdb" -D "$pg_tmp/data" -U postgres --auth=trust --no-sync >/dev/null
+  # The role `acc` must give its password (SCRAM), as on a real server, so a test can see a wrong
+  # password refused; every other connection is trusted, which keeps the tests' many connections cheap.
+  { echo "host all acc 127.0.0.1/32 scram-sha-256"; cat "$pg_tmp/data/pg_hba.conf"; } > "$pg_tmp/pg_hba.conf"
+  pg_run cp "$pg_tmp/pg_hba.conf" "$pg_tmp/data/pg_hba.conf"
   pg_run "$pg_bin/pg_ctl" -D "$pg_tmp/data" -l "$pg_tmp/postgres.log" -w \
     -o "-p $port -k $pg_tmp -c listen_addresses=127.0.0.1 -c max_connections=200 $*" start >/dev/null
   PG_URL="postgres://postgres:test-db-password@127.0.0.1:$port/postgres?sslmode=disable"

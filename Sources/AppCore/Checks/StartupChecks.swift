@@ -129,9 +129,12 @@ public func checkDatabase(_ context: CheckContext) async -> [CheckResult] {
     func unreachable(_ cause: (any Error)?) -> [CheckResult] {
         [CheckResult(
             id: "database.unreachable", level: .error,
-            message: "The database named by DATABASE_URL does not answer"
-                + (cause.map { " (\(AppDatabase.describe($0)))." } ?? "."),
-            hint: "Check DATABASE_URL, that the server is running and reachable, and its credentials."
+            message: "The database named by DATABASE_URL cannot be used"
+                + (cause.map { ": \(AppDatabase.describe($0))." } ?? "."),
+            hint: (cause as? DatabaseConnectError)?.hint
+                ?? ((cause as? DatabaseSetupError)?.location.hasPrefix("SQLite") == true
+                    ? "Check the path in DATABASE_URL, and that this process may read and write the file and create files in its folder."
+                    : "Check DATABASE_URL, that the server is running and reachable, and its credentials.")
         )]
     }
     guard let database = context.database else { return unreachable(context.databaseSetupError) }
@@ -141,7 +144,7 @@ public func checkDatabase(_ context: CheckContext) async -> [CheckResult] {
     let migrator = Migrator(database: database, catalog: context.catalog, lockTimeout: .seconds(1), logger: .init(label: "checks"))
     let status: MigrationStatus
     do {
-        status = try await withTimeout(.seconds(5)) { try await migrator.status() }
+        status = try await withTimeout(.seconds(5), waitingFor: "migration status") { try await migrator.status() }
     } catch MigrationError.foreignHistory(let table) {
         return [CheckResult(
             id: "migrations.foreign-history", level: .error,

@@ -35,12 +35,14 @@ public final class AppDatabase: Sendable {
 
     /// Lends one connection, as an SQLKit database, for the duration of `body`.
     /// `busyTimeout` is how long SQLite waits for another writer before failing with "busy";
-    /// a PostgreSQL caller waits `leaseTimeout` at most for a connection.
+    /// a PostgreSQL caller waits `wait` (default `leaseTimeout`) at most for a connection, and fails at
+    /// once, with the server's reason, when the server refuses one (`DatabaseConnectError`).
     public func withConnection<T: Sendable>(
         busyTimeout: Duration = .seconds(5),
+        wait: Duration? = nil,
         _ body: @Sendable @escaping (any SQLDatabase) async throws -> T
     ) async throws -> T {
-        try await engine.withConnection(busyTimeout: busyTimeout, body)
+        try await engine.withConnection(busyTimeout: busyTimeout, wait: wait, body)
     }
 
     /// How long a caller waits for a PostgreSQL connection before giving up.
@@ -49,8 +51,10 @@ public final class AppDatabase: Sendable {
     /// Nil when the database answers `SELECT 1` within `timeout`, else why not.
     public func problem(timeout: Duration = .seconds(2)) async -> (any Error)? {
         do {
-            _ = try await withTimeout(timeout) {
-                try await self.withConnection(busyTimeout: timeout) { db in
+            // The connection wait is bounded (and explained) by `wait`; the outer limit bounds a query
+            // that hangs on a connection already made.
+            _ = try await withTimeout(timeout + .seconds(1), waitingFor: "answer to SELECT 1") {
+                try await self.withConnection(busyTimeout: timeout, wait: timeout) { db in
                     try await db.raw("SELECT 1 AS ok").run()
                 }
             }
@@ -68,6 +72,7 @@ public final class AppDatabase: Sendable {
     /// A log-safe account of a database error: the server's message, never connection parameters.
     public static func describe(_ error: any Error) -> String {
         SQLiteEngine.describeError(error) ?? PostgresEngine.describeError(error)
-            ?? (error as? DatabaseSetupError)?.description ?? String(describing: type(of: error))
+            ?? (error as? DatabaseConnectError)?.description ?? (error as? DatabaseSetupError)?.description
+            ?? (error as? DatabaseTimeout)?.description ?? String(describing: type(of: error))
     }
 }

@@ -13,8 +13,9 @@ protocol DatabaseEngine: Sendable {
     /// Background work (PostgreSQL's pool) until the task is cancelled.
     func run() async
 
-    /// Lends one connection for the duration of `body`. `busyTimeout` bounds SQLite's wait for another writer.
-    func withConnection<T: Sendable>(busyTimeout: Duration, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T
+    /// Lends one connection for the duration of `body`. `busyTimeout` bounds SQLite's wait for another
+    /// writer; `wait` bounds PostgreSQL's wait for a connection (nil: `PostgresEngine.leaseTimeout`).
+    func withConnection<T: Sendable>(busyTimeout: Duration, wait: Duration?, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T
 
     /// Opens a transaction that holds the migration runner's lock, waiting until `deadline` at most.
     /// Returns false, with no transaction open, when the deadline passed first. `heldRunLock`: the

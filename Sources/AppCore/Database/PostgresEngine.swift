@@ -1,4 +1,6 @@
 import Logging
+import NIOCore
+import NIOPosix
 import NIOSSL
 import PostgresKit
 import Synchronization
@@ -6,6 +8,8 @@ import Synchronization
 /// A pooled PostgreSQL client. The runner lock is a transaction-level advisory lock.
 struct PostgresEngine: DatabaseEngine {
     let client: PostgresClient
+    /// Finds out, with a connection of its own, why the pool lends none.
+    let diagnosis: ConnectionDiagnosis
     /// Set as `run()` begins: PostgresNIO warns about a lease asked for before its pool runs.
     private let started = LeaseFlag()
 
@@ -14,35 +18,39 @@ struct PostgresEngine: DatabaseEngine {
     /// How long a caller waits for a connection before giving up. The pool keeps retrying an
     /// unreachable server in the background; without this bound a request would wait forever.
     static let leaseTimeout = Duration.seconds(10)
+    /// How long a caller waits for a lease before the diagnosis looks for a cause.
+    static let diagnosisDelay = Duration.milliseconds(250)
 
     init(_ pg: PostgresLocation, logger: Logger) {
         var config = PostgresClient.Configuration(
             host: pg.host, port: pg.port, username: pg.username, password: pg.password?.value,
-            database: pg.database, tls: Self.tls(for: pg.sslMode)
+            database: pg.database, tls: Self.tls(for: pg.sslMode).client
         )
         config.options.connectTimeout = .seconds(5)
         config.options.maximumConnections = 10
         var background = logger
         background.logLevel = max(logger.logLevel, .warning)
         self.client = PostgresClient(configuration: config, backgroundLogger: background)
+        self.diagnosis = ConnectionDiagnosis(pg, tls: Self.tls(for: pg.sslMode), logger: background)
     }
 
-    private static func tls(for mode: PostgresLocation.SSLMode) -> PostgresClient.Configuration.TLS {
+    /// The TLS `sslmode` asks for, and whether the server must offer it.
+    static func tls(for mode: PostgresLocation.SSLMode) -> (configuration: TLSConfiguration?, required: Bool, client: PostgresClient.Configuration.TLS) {
         var tls = TLSConfiguration.makeClientConfiguration()
         switch mode {
         case .disable:
-            return .disable
+            return (nil, false, .disable)
         case .allow, .prefer:
             tls.certificateVerification = .none
-            return .prefer(tls)
+            return (tls, false, .prefer(tls))
         case .require:
             tls.certificateVerification = .none
-            return .require(tls)
+            return (tls, true, .require(tls))
         case .verifyCA:
             tls.certificateVerification = .noHostnameVerification
-            return .require(tls)
+            return (tls, true, .require(tls))
         case .verifyFull:
-            return .require(tls)
+            return (tls, true, .require(tls))
         }
     }
 
@@ -51,7 +59,12 @@ struct PostgresEngine: DatabaseEngine {
         await client.run()
     }
 
-    func withConnection<T: Sendable>(busyTimeout: Duration, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T {
+    /// Lends a pooled connection. When none comes within `diagnosisDelay`, a connection of the
+    /// diagnosis's own asks the server why: an error the server sends (authentication, an unknown
+    /// database, TLS refused) fails the caller at once with that cause; a refused or unanswered
+    /// connection is retried until `wait` (default `leaseTimeout`) runs out, then reported with how
+    /// long it was retried. Only the wait for a connection is bounded; work after the lease is never cut short.
+    func withConnection<T: Sendable>(busyTimeout: Duration, wait: Duration?, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T {
         // A one-shot command starts the pool and its work side by side; let the pool go first.
         if !started.value.withLock({ $0 }) {
             for _ in 0..<100 where !started.value.withLock({ $0 }) {
@@ -59,16 +72,45 @@ struct PostgresEngine: DatabaseEngine {
             }
             try await Task.sleep(for: .milliseconds(1))  // past run()'s first steps
         }
-        let leased = LeaseFlag()
-        // Only the wait for a connection is bounded; work after the lease is never cut short.
-        return try await race({
+        let limit = wait ?? Self.leaseTimeout
+        let lease = LeaseState()
+        let start = ContinuousClock.now
+        // The lease runs in a task of its own, so that giving up on it never waits for the pool to
+        // notice the cancellation. The body runs only if the lease came before the caller gave up.
+        let work = Task { [client] in
             try await client.withConnection { connection in
-                leased.value.withLock { $0 = true }
+                guard lease.take() else { throw CancellationError() }
                 return try await body(connection.sql(queryLogLevel: .trace))
             }
-        }, watchdog: {
-            try await Task.sleep(for: Self.leaseTimeout)
-            if !leased.value.withLock({ $0 }) { throw DatabaseTimeout() }
+        }
+        return try await abandoning(work, watchdog: { [diagnosis] in
+            try await Task.sleep(for: min(Self.diagnosisDelay, limit))
+            var last: DatabaseConnectError?
+            while !lease.isTaken {
+                let elapsed = ContinuousClock.now - start
+                var failure: DatabaseConnectError?
+                if elapsed >= limit {
+                    // Nothing learnt yet: the diagnosis's own attempt is still unanswered.
+                    failure = last ?? diagnosis.failure(.timedOut)
+                    failure?.waited = elapsed
+                } else {
+                    switch await diagnosis.probe(maxAge: .seconds(1), timeout: min(.seconds(3), limit), until: start + limit) {
+                    case .unanswered:
+                        continue  // the limit has passed; the loop reports it
+                    case .connected:
+                        last = diagnosis.failure(.poolExhausted)
+                    case .failed(let problem):
+                        if !problem.isRetried { failure = problem } else { last = problem }
+                    }
+                }
+                if let failure {
+                    // Give up only if the lease has not come meanwhile; if it has, the body runs and is awaited.
+                    guard lease.abandon() else { return }
+                    throw failure
+                }
+                let remaining = limit - (ContinuousClock.now - start)
+                if remaining > .zero { try await Task.sleep(for: min(.milliseconds(500), remaining)) }
+            }
         })
     }
 
@@ -175,4 +217,30 @@ struct PostgresEngine: DatabaseEngine {
 
 private final class LeaseFlag: Sendable {
     let value = Mutex(false)
+}
+
+/// Who wins between a lease arriving and its caller giving up on it: exactly one of them.
+private final class LeaseState: Sendable {
+    private enum State { case waiting, taken, abandoned }
+    private let state = Mutex(State.waiting)
+
+    var isTaken: Bool { state.withLock { $0 == .taken } }
+
+    /// The lease arrived: true unless the caller gave up first.
+    func take() -> Bool {
+        state.withLock { state in
+            guard state == .waiting else { return false }
+            state = .taken
+            return true
+        }
+    }
+
+    /// The caller gives up: true unless the lease arrived first.
+    func abandon() -> Bool {
+        state.withLock { state in
+            guard state == .waiting else { return false }
+            state = .abandoned
+            return true
+        }
+    }
 }

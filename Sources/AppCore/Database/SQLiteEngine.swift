@@ -30,21 +30,40 @@ struct SQLiteEngine: DatabaseEngine {
         }
     }
 
-    func withConnection<T: Sendable>(busyTimeout: Duration, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T {
-        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+    func withConnection<T: Sendable>(busyTimeout: Duration, wait: Duration?, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T {
+        let connection: SQLiteConnection
+        do {
+            connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        } catch {
+            throw openFailure(error)
+        }
         // Closed in a task of its own, so a cancelled caller (a timed-out ping) still closes it.
         let close = { await Task { try? await connection.close() }.value }
         do {
             let db = connection.sql(queryLogLevel: .trace)
+            do {
+                // SQLite opens the file lazily: reading the schema's version makes an unusable path fail here.
+                try await db.raw("PRAGMA schema_version").run()
+            } catch {
+                throw openFailure(error)
+            }
             try await db.raw("PRAGMA busy_timeout = \(unsafeRaw: String(busyTimeout.milliseconds))").run()
             try await db.raw("PRAGMA foreign_keys = ON").run()
             let result = try await body(db)
             await close()
             return result
+        } catch let error as SQLiteError where error.reason == .readOnly {
+            await close()
+            throw readOnlyFailure(error)
         } catch {
             await close()
             throw error
         }
+    }
+
+    /// A write refused because the file (or its folder, for the journal) is read-only to this process.
+    func readOnlyFailure(_ error: SQLiteError) -> DatabaseSetupError {
+        DatabaseSetupError(location: "SQLite file \(path)", reason: "it is read-only for this process, and migrations write to it (\(error.message))")
     }
 
     /// `BEGIN IMMEDIATE` polled with short busy waits and async sleeps in between, so waiting runners
@@ -66,6 +85,8 @@ struct SQLiteEngine: DatabaseEngine {
             } catch let error as SQLiteError where Self.isBusy(error) {
                 guard ContinuousClock.now < deadline else { return false }
                 try await Task.sleep(for: .milliseconds(Int.random(in: 5...25)))
+            } catch let error as SQLiteError where error.reason == .readOnly {
+                throw readOnlyFailure(error)
             }
         }
     }
@@ -139,6 +160,24 @@ struct SQLiteEngine: DatabaseEngine {
 
     func tableExists(_ db: any SQLDatabase, _ table: String) async throws -> Bool {
         try await db.raw("SELECT name FROM sqlite_master WHERE type = 'table' AND name = \(bind: table)").first() != nil
+    }
+
+    /// Why the file cannot be opened, in the user's terms, naming the path.
+    func openFailure(_ error: any Error) -> DatabaseSetupError {
+        var isDirectory: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        let reason: String
+        if exists, isDirectory.boolValue {
+            reason = "it is a directory, not a database file"
+        } else if exists, !FileManager.default.isReadableFile(atPath: path) {
+            reason = "no permission to read it"
+        } else if !exists, !FileManager.default.isWritableFile(atPath: folder) {
+            reason = "it does not exist, and there is no permission to create it in \(folder)"
+        } else {
+            reason = "it cannot be opened (\(Self.describeError(error) ?? "\(error)"))"
+        }
+        return DatabaseSetupError(location: "SQLite file \(path)", reason: reason)
     }
 
     /// An SQLite file has no connection to lose: every error is the statement's.

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Runs `body` beside `watchdog` and returns `body`'s result. When the watchdog throws first, its error
 /// wins and `body` is cancelled; when it returns without throwing, `body` is simply awaited.
 /// The one structured-concurrency helper behind every time limit and background run in the app.
@@ -19,16 +21,72 @@ public func race<T: Sendable>(
     }
 }
 
-/// Raised when a database operation ran past its time limit.
+/// Waits for `work`, unless `watchdog` throws first: then its error is thrown at once and `work` is
+/// cancelled but not waited for (it ends on its own). For a wait a library may not end promptly when
+/// cancelled, such as a connection pool's lease: the caller's answer must not depend on it. A watchdog
+/// that returns without throwing leaves the caller waiting for `work`; cancelling the caller cancels `work`.
+public func abandoning<T: Sendable>(
+    _ work: Task<T, any Error>, watchdog: @Sendable @escaping () async throws -> Void
+) async throws -> T {
+    let outcome = Outcome<T>()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { continuation in
+            outcome.wait(continuation)
+            let dog = Task {
+                do {
+                    try await watchdog()
+                } catch {
+                    // Cancelled: the work ended first and its result is the answer.
+                    if Task.isCancelled { return }
+                    outcome.finish(.failure(error))
+                    work.cancel()
+                }
+            }
+            Task {
+                let result = await work.result
+                outcome.finish(result)
+                dog.cancel()
+            }
+        }
+    } onCancel: {
+        work.cancel()
+    }
+}
+
+/// The first result given to it goes to the one waiting continuation; later ones are dropped.
+private final class Outcome<T: Sendable>: Sendable {
+    private let state = Mutex<(continuation: CheckedContinuation<T, any Error>?, done: Bool)>((nil, false))
+
+    func wait(_ continuation: CheckedContinuation<T, any Error>) {
+        state.withLock { $0.continuation = continuation }
+    }
+
+    func finish(_ result: Result<T, any Error>) {
+        let continuation = state.withLock { state -> CheckedContinuation<T, any Error>? in
+            guard !state.done else { return nil }
+            state.done = true
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        continuation?.resume(with: result)
+    }
+}
+
+/// Raised when a database operation ran past its time limit: how long, and what it waited for.
 public struct DatabaseTimeout: Error, CustomStringConvertible {
-    public var description: String { "the database did not answer in time" }
+    public var limit: Duration
+    public var what: String
+
+    public var description: String { "no \(what) from the database within \(DatabaseConnectError.seconds(limit))" }
 }
 
 /// Runs `body`, or throws `DatabaseTimeout` once `limit` has passed.
-public func withTimeout<T: Sendable>(_ limit: Duration, _ body: @Sendable @escaping () async throws -> T) async throws -> T {
+public func withTimeout<T: Sendable>(
+    _ limit: Duration, waitingFor what: String = "answer", _ body: @Sendable @escaping () async throws -> T
+) async throws -> T {
     try await race(body) {
         try await Task.sleep(for: limit)
-        throw DatabaseTimeout()
+        throw DatabaseTimeout(limit: limit, what: what)
     }
 }
 

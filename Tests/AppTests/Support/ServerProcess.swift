@@ -16,6 +16,17 @@ enum AppBinary {
         return (result.status, result.out, result.stderr)
     }
 
+    /// Runs `app` as a user without privileges, so file permissions apply: as `nobody` through
+    /// `setpriv` when the tests run as root (as CI does), else as the current user.
+    static func runUnprivileged(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil) async throws -> (status: Int32, out: String, err: String) {
+        guard geteuid() == 0 else { return try await run(arguments, environment: environment, directory: directory) }
+        let result = try await runProcess(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", url.path] + arguments,
+            environment: baseEnvironment.merging(environment) { $1 }, directory: directory
+        )
+        return (result.status, result.out, result.stderr)
+    }
+
     /// A clean environment: only PATH and HOME, so the machine's own variables don't leak into a test.
     static var baseEnvironment: [String: String] {
         let env = ProcessInfo.processInfo.environment
