@@ -344,8 +344,14 @@ public struct Migrator: Sendable {
                 id: migration.id, checksum: migration.checksum, appliedAt: RFC3339.string(),
                 executionMs: (ContinuousClock.now - started).milliseconds, state: AppliedMigration.applied
             )
-            try await insert(row, db)
-            try await toolHistory?.recordApplied(migration, executionMs: row.executionMs, db, engine: database.engine.kind)
+            let engine = database.engine.kind
+            if engine == .postgres, let toolRow = toolHistory?.appliedRowInsert(migration, executionMs: row.executionMs, engine: engine) {
+                // One round trip for both rows: PostgreSQL runs a data-modifying WITH to completion.
+                try await db.raw("WITH app_row AS (" + insertStatement(row) + ") " + toolRow).run()
+            } else {
+                try await insert(row, db)
+                try await toolHistory?.recordApplied(migration, executionMs: row.executionMs, db, engine: engine)
+            }
             try await db.raw("COMMIT").run()
             return row
         }
@@ -445,10 +451,14 @@ public struct Migrator: Sendable {
     }
 
     private func insert(_ row: AppliedMigration, _ db: any SQLDatabase) async throws {
-        try await db.raw("""
-            INSERT INTO \(unsafeRaw: Self.historyTable) (id, checksum, applied_at, execution_ms, state)
-            VALUES (\(bind: row.id), \(bind: row.checksum), \(bind: row.appliedAt), \(bind: row.executionMs), \(bind: row.state))
-            """).run()
+        try await db.raw(insertStatement(row)).run()
+    }
+
+    private func insertStatement(_ row: AppliedMigration) -> SQLQueryString {
+        """
+        INSERT INTO \(unsafeRaw: Self.historyTable) (id, checksum, applied_at, execution_ms, state)
+        VALUES (\(bind: row.id), \(bind: row.checksum), \(bind: row.appliedAt), \(bind: row.executionMs), \(bind: row.state))
+        """
     }
 
     // MARK: Rolling back and resolving (command line only)

@@ -33,6 +33,9 @@ protocol ToolHistory: Sendable {
     func recordRolledBack(_ migration: Migration, previous: Migration?, _ db: any SQLDatabase, engine: SQLEngine) async throws
     /// Fills a table just created from the server's own history: `applied`, in order.
     func backfill(_ applied: [Migration], _ db: any SQLDatabase, engine: SQLEngine) async throws
+    /// `recordApplied` as one INSERT, when the tool's record is one statement, so that on PostgreSQL it
+    /// goes with the server's own row in one round trip (a data-modifying `WITH`); nil otherwise.
+    func appliedRowInsert(_ migration: Migration, executionMs: Int64, engine: SQLEngine) -> SQLQueryString?
 }
 
 extension ToolHistory {
@@ -48,6 +51,13 @@ extension ToolHistory {
     }
 
     func recordStarted(_ migration: Migration, _ db: any SQLDatabase) async throws {}
+
+    func appliedRowInsert(_ migration: Migration, executionMs: Int64, engine: SQLEngine) -> SQLQueryString? { nil }
+
+    /// For the tools whose record is one INSERT (`appliedRowInsert`); the others write their own.
+    func recordApplied(_ migration: Migration, executionMs: Int64, _ db: any SQLDatabase, engine: SQLEngine) async throws {
+        if let insert = appliedRowInsert(migration, executionMs: executionMs, engine: engine) { try await db.raw(insert).run() }
+    }
 
     func backfill(_ applied: [Migration], _ db: any SQLDatabase, engine: SQLEngine) async throws {
         for migration in applied { try await recordApplied(migration, executionMs: 0, db, engine: engine) }
@@ -91,8 +101,8 @@ struct DbmateHistory: ToolHistory {
         return ToolLedger(applied: Set(migrations.filter { versions.contains($0.toolKey) }.map(\.id)))
     }
 
-    func recordApplied(_ migration: Migration, executionMs: Int64, _ db: any SQLDatabase, engine: SQLEngine) async throws {
-        try await db.raw("insert into \(unsafeRaw: table) (version) values (\(bind: migration.toolKey))").run()
+    func appliedRowInsert(_ migration: Migration, executionMs: Int64, engine: SQLEngine) -> SQLQueryString? {
+        "insert into \(unsafeRaw: table) (version) values (\(bind: migration.toolKey))"
     }
 
     func recordRolledBack(_ migration: Migration, previous: Migration?, _ db: any SQLDatabase, engine: SQLEngine) async throws {
@@ -168,12 +178,10 @@ struct SQLMigrateHistory: ToolHistory {
         return ToolLedger(applied: Set(migrations.filter { ids.contains($0.toolKey) }.map(\.id)))
     }
 
-    func recordApplied(_ migration: Migration, executionMs: Int64, _ db: any SQLDatabase, engine: SQLEngine) async throws {
+    func appliedRowInsert(_ migration: Migration, executionMs: Int64, engine: SQLEngine) -> SQLQueryString? {
         switch engine {
-        case .postgres:
-            try await db.raw("INSERT INTO \(unsafeRaw: table) (id, applied_at) VALUES (\(bind: migration.toolKey), now())").run()
-        case .sqlite:
-            try await db.raw("INSERT INTO \(unsafeRaw: table) (id, applied_at) VALUES (\(bind: migration.toolKey), \(bind: sqliteTimestamp()))").run()
+        case .postgres: "INSERT INTO \(unsafeRaw: table) (id, applied_at) VALUES (\(bind: migration.toolKey), now())"
+        case .sqlite: "INSERT INTO \(unsafeRaw: table) (id, applied_at) VALUES (\(bind: migration.toolKey), \(bind: sqliteTimestamp()))"
         }
     }
 
@@ -423,11 +431,11 @@ struct DrizzleHistory: ToolHistory {
         return ToolLedger(applied: Set(migrations.filter { (Int64($0.toolKey) ?? .max) <= newest }.map(\.id)))
     }
 
-    func recordApplied(_ migration: Migration, executionMs: Int64, _ db: any SQLDatabase, engine: SQLEngine) async throws {
-        try await db.raw("""
-            INSERT INTO \(unsafeRaw: qualified(engine)) ("hash", "created_at")
-            VALUES (\(bind: migration.toolChecksums.first ?? ""), \(bind: Int64(migration.toolKey) ?? 0))
-            """).run()
+    func appliedRowInsert(_ migration: Migration, executionMs: Int64, engine: SQLEngine) -> SQLQueryString? {
+        """
+        INSERT INTO \(unsafeRaw: qualified(engine)) ("hash", "created_at")
+        VALUES (\(bind: migration.toolChecksums.first ?? ""), \(bind: Int64(migration.toolKey) ?? 0))
+        """
     }
 
     func recordRolledBack(_ migration: Migration, previous: Migration?, _ db: any SQLDatabase, engine: SQLEngine) async throws {
