@@ -1,5 +1,7 @@
 import AppCore
 import Hummingbird
+import HummingbirdCore
+import HummingbirdHTTP2
 import Logging
 import ServiceLifecycle
 
@@ -48,13 +50,25 @@ public func buildApplication(
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: MethodNotAllowedMiddleware())
     addHealthRoutes(to: router, database: database, logger: logger)
-    MigrateRoutes(gate: gate, migrator: migrator).add(to: router)
+    MigrateRoutes(gate: gate, migrator: migrator, transport: Transport(config: config)).add(to: router)
     addSessionRoutes(to: router, reader: SessionReader(config: config))
+
+    // HTTPS, with HTTP/2 by ALPN beside HTTP/1.1, when TLS_CERT_FILE and TLS_KEY_FILE are set.
+    var services: [any Service] = [DatabaseService(database: database)]
+    let server: HTTPServerBuilder
+    if let certFile = config.tlsCertFile, let keyFile = config.tlsKeyFile {
+        let tls = try ServerTLS(certFile: certFile, keyFile: keyFile)
+        server = try .http2Upgrade(tlsConfiguration: tls.configuration)
+        services.append(TLSReloadService(tls: tls, logger: logger))
+    } else {
+        server = .http1()
+    }
 
     var app = Application(
         router: router,
+        server: server,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
-        services: [DatabaseService(database: database)],
+        services: services,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? config.port) },
         logger: logger
     )

@@ -1,4 +1,5 @@
 import AppCore
+import HTTPTypes
 import Hummingbird
 import Logging
 
@@ -12,6 +13,7 @@ struct MigrateRoutes: Sendable {
 
     let gate: MigrationGate
     let migrator: Migrator
+    let transport: Transport
 
     struct Applied: Encodable {
         var success = true
@@ -126,14 +128,40 @@ struct MigrateRoutes: Sendable {
     /// One info line per call. Never the Authorization header, never the secret.
     private func log(_ context: AppRequestContext, request: Request, status: HTTPResponse.Status, applied: [String]?) {
         guard context.logger.logLevel <= .info else { return }
+        let origin = transport.origin(request, context)
         var metadata: Logger.Metadata = [
             "method": "\(request.method.rawValue)",
             "status": "\(status.code)",
-            "client": "\(context.remoteAddress?.ipAddress ?? "unknown")",
+            "client": "\(origin.client)",
+            "scheme": "\(origin.scheme)",
         ]
         if let applied { metadata["applied"] = .array(applied.map { .string($0) }) }
         context.logger.info("migrate call", metadata: metadata)
     }
+}
+
+/// How requests reach the server: over its own TLS or not, and which proxies' forwarding headers count.
+struct Transport: Sendable {
+    var tls: Bool
+    var proxies: TrustedProxies
+
+    init(config: AppConfig) {
+        tls = config.servesTLS
+        proxies = config.trustedProxies
+    }
+
+    /// The client's address and the scheme the request came over (`TrustedProxies.origin`).
+    func origin(_ request: Request, _ context: AppRequestContext) -> (client: String, scheme: String) {
+        proxies.origin(
+            peer: context.remoteAddress?.ipAddress, tls: tls,
+            forwarded: request.headers[values: Self.forwarded], forwardedFor: request.headers[values: Self.forwardedFor],
+            forwardedProto: request.headers[values: Self.forwardedProto]
+        )
+    }
+
+    static let forwarded = HTTPField.Name("Forwarded")!
+    static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
+    static let forwardedProto = HTTPField.Name("X-Forwarded-Proto")!
 }
 
 /// Any method but GET and POST on the migrate path gets 405 with `Allow`.

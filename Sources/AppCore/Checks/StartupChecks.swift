@@ -36,6 +36,7 @@ public struct StartupCheck: Sendable {
         StartupCheck(name: "migration-secret") { checkMigrationSecret($0.config) },
         StartupCheck(name: "session-secret") { checkSessionSecret($0.config) },
         StartupCheck(name: "alerts") { checkAlerts($0.config) },
+        StartupCheck(name: "transport") { checkTransport($0.config) },
         StartupCheck(name: "migrations") { checkMigrationFolder($0.catalog) },
         StartupCheck(name: "database") { await checkDatabase($0) },
     ]
@@ -50,7 +51,7 @@ public func runStartupChecks(_ context: CheckContext, checks: [StartupCheck] = S
     return CheckReport(results: results)
 }
 
-private let generateHint = "Generate one with `app secret`; it must differ from NEXTAUTH_SECRET and AUTH_SECRET."
+private let generateHint = "Generate one with `app secret`; it must differ from every session key (NEXTAUTH_SECRET, AUTH_SECRET, AUTH_SECRET_1..3)."
 
 /// The migration secret (README, "Startup checks"): the gate's own verdict on it (missing or reused as
 /// a session-signing key), then whether it is strong and presentable.
@@ -104,6 +105,18 @@ public func checkSessionSecret(_ config: AppConfig) -> [CheckResult] {
         id: "session-secret.missing", level: .error,
         message: "None of NEXTAUTH_SECRET, AUTH_SECRET, AUTH_SECRET_1..3 is set in production; sessions cannot be signed.",
         hint: "Set NEXTAUTH_SECRET (or AUTH_SECRET) to the value your Next.js app uses; generate one with `app secret`."
+    )]
+}
+
+/// The bearer secret must not cross a network in clear: in production, a server bound to an address
+/// other than loopback without TLS is reported (a warning; an error with `REQUIRE_TLS=1`). A wildcard
+/// address (`0.0.0.0`, `::`) counts as a network address.
+public func checkTransport(_ config: AppConfig) -> [CheckResult] {
+    guard config.environment == .production, !config.servesTLS, !isLoopback(host: config.host) else { return [] }
+    return [CheckResult(
+        id: "transport.plain-http", level: config.requireTLS ? .error : .warning,
+        message: "The server listens on \(config.host) over plain HTTP; the migration secret would cross the network in clear.",
+        hint: "terminate TLS in front of it, or set TLS_CERT_FILE/TLS_KEY_FILE"
     )]
 }
 

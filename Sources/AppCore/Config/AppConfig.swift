@@ -37,6 +37,15 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     /// `MIGRATIONS_FORMAT`: the folder's format by name, as written (checked when the folder is read);
     /// nil: recognised from the folder.
     public var migrationsFormat: String?
+    /// `TLS_CERT_FILE` and `TLS_KEY_FILE` (PEM): the server speaks HTTPS (and HTTP/2) when both are set.
+    public var tlsCertFile: String?
+    public var tlsKeyFile: String?
+    /// `REQUIRE_TLS=1`: plain HTTP on a non-loopback address in production is an error, not a warning.
+    public var requireTLS: Bool
+    /// `TRUST_PROXY`: the proxies whose `X-Forwarded-*`/`Forwarded` headers are believed.
+    public var trustedProxies: TrustedProxies
+
+    public var servesTLS: Bool { tlsCertFile != nil && tlsKeyFile != nil }
 
     public static let defaultHost = "127.0.0.1"
     public static let defaultPort = 8080
@@ -57,7 +66,11 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         logLevel: Logger.Level = .info,
         logLevelIsSet: Bool = false,
         migrationsDir: String? = nil,
-        migrationsFormat: String? = nil
+        migrationsFormat: String? = nil,
+        tlsCertFile: String? = nil,
+        tlsKeyFile: String? = nil,
+        requireTLS: Bool = false,
+        trustedProxies: TrustedProxies = TrustedProxies()
     ) {
         self.environmentName = environmentName
         self.host = host
@@ -74,6 +87,10 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         self.logLevelIsSet = logLevelIsSet
         self.migrationsDir = migrationsDir
         self.migrationsFormat = migrationsFormat
+        self.tlsCertFile = tlsCertFile
+        self.tlsKeyFile = tlsKeyFile
+        self.requireTLS = requireTLS
+        self.trustedProxies = trustedProxies
     }
 
     /// The session-signing keys that are set, each with the variable it came from.
@@ -113,6 +130,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         case sentryDSN = "SENTRY_DSN", sentryRelease = "SENTRY_RELEASE"
         case migrationLockTimeout = "MIGRATION_LOCK_TIMEOUT", logLevel = "LOG_LEVEL", migrationsDir = "MIGRATIONS_DIR"
         case migrationsFormat = "MIGRATIONS_FORMAT"
+        case tlsCertFile = "TLS_CERT_FILE", tlsKeyFile = "TLS_KEY_FILE", requireTLS = "REQUIRE_TLS", trustProxy = "TRUST_PROXY"
 
         public var isSecret: Bool {
             switch self {
@@ -181,6 +199,18 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             }
             lockTimeout = .milliseconds(Int64(seconds * 1000))
         }
+        let certFile = string(.tlsCertFile), keyFile = string(.tlsKeyFile)
+        if certFile != nil, keyFile == nil { throw ConfigError.tlsIncomplete(missing: Variable.tlsKeyFile.rawValue) }
+        if keyFile != nil, certFile == nil { throw ConfigError.tlsIncomplete(missing: Variable.tlsCertFile.rawValue) }
+        var requireTLS = false
+        if let raw = string(.requireTLS) {
+            switch raw.lowercased() {
+            case "1", "true": requireTLS = true
+            case "0", "false": requireTLS = false
+            default: throw ConfigError.invalidRequireTLS
+            }
+        }
+        let proxies = try TrustedProxies(list: string(.trustProxy) ?? "")
         var logLevel = Logger.Level.info
         if let raw = string(.logLevel) {
             guard let level = Logger.Level(rawValue: raw.lowercased()) else { throw ConfigError.invalidLogLevel }
@@ -201,7 +231,11 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             logLevel: logLevel,
             logLevelIsSet: string(.logLevel) != nil,
             migrationsDir: Self.nonEmpty(flagMigrationsDir) ?? string(.migrationsDir),
-            migrationsFormat: string(.migrationsFormat)
+            migrationsFormat: string(.migrationsFormat),
+            tlsCertFile: certFile,
+            tlsKeyFile: keyFile,
+            requireTLS: requireTLS,
+            trustedProxies: proxies
         )
     }
 

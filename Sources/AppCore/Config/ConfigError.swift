@@ -5,6 +5,10 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible {
     case invalidLockTimeout
     case invalidLogLevel
     case unreadableFile(String)
+    /// One of TLS_CERT_FILE and TLS_KEY_FILE is set without the other: the one missing.
+    case tlsIncomplete(missing: String)
+    case invalidRequireTLS
+    case invalidTrustProxy(String)
 
     public var description: String {
         switch self {
@@ -18,6 +22,12 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible {
             "LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical"
         case .unreadableFile(let name):
             "\(name) could not be read as UTF-8 text"
+        case .tlsIncomplete(let missing):
+            "\(missing) is not set: TLS needs both TLS_CERT_FILE and TLS_KEY_FILE"
+        case .invalidRequireTLS:
+            "REQUIRE_TLS must be 1, true, 0 or false"
+        case .invalidTrustProxy(let entry):
+            "TRUST_PROXY has an entry that is not an IP address or CIDR range: \(entry)"
         }
     }
 }
