@@ -60,10 +60,18 @@ func loadCatalog(_ config: AppConfig) -> MigrationCatalog {
 /// is set, since what it prints already tells each event.
 func makeLogger(_ config: AppConfig, label: String = "app", oneShot: Bool = false) -> Logger {
     let level = oneShot && !config.logLevelIsSet ? .warning : config.logLevel
+    let format = config.logFormat
     LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = level
-        return handler
+        switch format {
+        case .text:
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        case .json:
+            var handler = JSONLogHandler(label: label)
+            handler.logLevel = level
+            return handler
+        }
     }
     var logger = Logger(label: label)
     logger.logLevel = level

@@ -11,6 +11,11 @@ public enum AppEnvironment: String, Sendable, CaseIterable {
     }
 }
 
+/// How log lines are written.
+public enum LogFormat: String, Sendable {
+    case text, json
+}
+
 /// Every setting the app reads, read once at startup.
 public struct AppConfig: Sendable, CustomStringConvertible {
     /// The name given in `APP_ENV` or `--env`; it picks the `.env.<name>` files.
@@ -32,6 +37,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     public var logLevel: Logger.Level
     /// True when `LOG_LEVEL` was given; one-shot commands log at `warning` otherwise (their output says it all).
     public var logLevelIsSet: Bool
+    /// `LOG_FORMAT`: `text` (the default) or `json`, one object per line.
+    public var logFormat: LogFormat
     /// A folder of migration files (relative to the working directory); nil: the built-in set.
     public var migrationsDir: String?
     /// `MIGRATIONS_FORMAT`: the folder's format by name, as written (checked when the folder is read);
@@ -65,6 +72,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         migrationLockTimeout: Duration = .seconds(30),
         logLevel: Logger.Level = .info,
         logLevelIsSet: Bool = false,
+        logFormat: LogFormat = .text,
         migrationsDir: String? = nil,
         migrationsFormat: String? = nil,
         tlsCertFile: String? = nil,
@@ -85,6 +93,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         self.migrationLockTimeout = migrationLockTimeout
         self.logLevel = logLevel
         self.logLevelIsSet = logLevelIsSet
+        self.logFormat = logFormat
         self.migrationsDir = migrationsDir
         self.migrationsFormat = migrationsFormat
         self.tlsCertFile = tlsCertFile
@@ -128,7 +137,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         case migrationSecret = "MIGRATION_SECRET", nextAuthSecret = "NEXTAUTH_SECRET", authSecret = "AUTH_SECRET"
         case authSecret1 = "AUTH_SECRET_1", authSecret2 = "AUTH_SECRET_2", authSecret3 = "AUTH_SECRET_3"
         case sentryDSN = "SENTRY_DSN", sentryRelease = "SENTRY_RELEASE"
-        case migrationLockTimeout = "MIGRATION_LOCK_TIMEOUT", logLevel = "LOG_LEVEL", migrationsDir = "MIGRATIONS_DIR"
+        case migrationLockTimeout = "MIGRATION_LOCK_TIMEOUT", logLevel = "LOG_LEVEL", logFormat = "LOG_FORMAT", migrationsDir = "MIGRATIONS_DIR"
         case migrationsFormat = "MIGRATIONS_FORMAT"
         case tlsCertFile = "TLS_CERT_FILE", tlsKeyFile = "TLS_KEY_FILE", requireTLS = "REQUIRE_TLS", trustProxy = "TRUST_PROXY"
 
@@ -211,6 +220,11 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             }
         }
         let proxies = try TrustedProxies(list: string(.trustProxy) ?? "")
+        var logFormat = LogFormat.text
+        if let raw = string(.logFormat) {
+            guard let format = LogFormat(rawValue: raw.lowercased()) else { throw ConfigError.invalidLogFormat }
+            logFormat = format
+        }
         var logLevel = Logger.Level.info
         if let raw = string(.logLevel) {
             guard let level = Logger.Level(rawValue: raw.lowercased()) else { throw ConfigError.invalidLogLevel }
@@ -230,6 +244,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             migrationLockTimeout: lockTimeout,
             logLevel: logLevel,
             logLevelIsSet: string(.logLevel) != nil,
+            logFormat: logFormat,
             migrationsDir: Self.nonEmpty(flagMigrationsDir) ?? string(.migrationsDir),
             migrationsFormat: string(.migrationsFormat),
             tlsCertFile: certFile,
