@@ -44,13 +44,19 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let database = try AppDatabase(location: config.database, logger: logger)
-    let migrator = Migrator(database: database, catalog: catalog, lockTimeout: config.migrationLockTimeout, logger: logger)
+    let metrics = AppMetrics()
+    var migrator = Migrator(database: database, catalog: catalog, lockTimeout: config.migrationLockTimeout, logger: logger)
+    migrator.onProgress = { event in
+        if case .applied(_, let executionMs) = event { metrics.migrationApplied(executionMs: executionMs) }
+    }
+    migrator.onLockWait = { metrics.lockWaited($0) }
     let gate = MigrationGate(config: config)
 
     let router = Router(context: AppRequestContext.self)
+    router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
     router.add(middleware: MethodNotAllowedMiddleware())
     addHealthRoutes(to: router, database: database, logger: logger)
-    MigrateRoutes(gate: gate, migrator: migrator, transport: Transport(config: config)).add(to: router)
+    MigrateRoutes(gate: gate, migrator: migrator, transport: Transport(config: config), metrics: metrics).add(to: router)
     addSessionRoutes(to: router, reader: SessionReader(config: config))
 
     // HTTPS, with HTTP/2 by ALPN beside HTTP/1.1, when TLS_CERT_FILE and TLS_KEY_FILE are set.
@@ -62,6 +68,9 @@ public func buildApplication(
         services.append(TLSReloadService(tls: tls, logger: logger))
     } else {
         server = .http1()
+    }
+    if let metricsPort = config.metricsPort {
+        services.append(metricsServer(metrics: metrics, host: config.host, port: metricsPort, logger: logger))
     }
 
     var app = Application(
@@ -75,6 +84,7 @@ public func buildApplication(
     let sink = alerts ?? makeAlertSink(config: config, logger: logger)
     app.beforeServerStarts {
         let report = await runStartupChecks(CheckContext(config: config, database: database, catalog: catalog))
+        metrics.checks(report.results)
         await CheckReporter(environment: config.environment, logger: logger, alerts: sink).report(report)
     }
     return app

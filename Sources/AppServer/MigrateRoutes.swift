@@ -14,6 +14,7 @@ struct MigrateRoutes: Sendable {
     let gate: MigrationGate
     let migrator: Migrator
     let transport: Transport
+    let metrics: AppMetrics
 
     struct Applied: Encodable {
         var success = true
@@ -69,19 +70,37 @@ struct MigrateRoutes: Sendable {
     }
 
     private func decidePost(_ request: Request, logger: Logger, applied: inout [String]) async -> Response {
-        if let refusal = refusal(request) { return refusal }
+        if let refusal = refusal(request) {
+            metrics.migrateCall(refusal.status == .unauthorized ? "unauthorized" : "misconfigured")
+            return refusal
+        }
         guard await bodyWithinCap(request) else {
+            metrics.migrateCall("too_large")
             return .json(.contentTooLarge, Failure("Request body too large"))
         }
         let dryRun = ["1", "true"].contains(request.uri.queryParameters.get("dryRun")?.lowercased() ?? "")
         do {
             if dryRun {
-                return .json(.ok, DryRun(pending: try await migrator.pending()))
+                let pending = try await migrator.pending()
+                metrics.migrateCall("dry_run")
+                return .json(.ok, DryRun(pending: pending))
             }
             applied = try await migrator.migrate()
+            metrics.migrateCall(applied.isEmpty ? "nothing_pending" : "applied")
             return .json(.ok, Applied(applied: applied))
         } catch {
+            metrics.migrateCall(Self.outcome(of: error))
             return Self.failure(error, logger: logger)
+        }
+    }
+
+    /// The metrics' name for a failed call.
+    static func outcome(of error: any Error) -> String {
+        switch error {
+        case MigrationError.failed: "failed"
+        case MigrationError.lockTimeout, MigrationError.drift, MigrationError.foreignHistory, MigrationError.interrupted: "conflict"
+        case MigrationError.invalid: "invalid"
+        default: "unavailable"
         }
     }
 

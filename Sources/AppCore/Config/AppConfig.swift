@@ -51,6 +51,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     public var requireTLS: Bool
     /// `TRUST_PROXY`: the proxies whose `X-Forwarded-*`/`Forwarded` headers are believed.
     public var trustedProxies: TrustedProxies
+    /// `METRICS_PORT`: Prometheus `/metrics` on its own port, bound to `host`; nil (unset): off.
+    public var metricsPort: Int?
 
     public var servesTLS: Bool { tlsCertFile != nil && tlsKeyFile != nil }
 
@@ -78,7 +80,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         tlsCertFile: String? = nil,
         tlsKeyFile: String? = nil,
         requireTLS: Bool = false,
-        trustedProxies: TrustedProxies = TrustedProxies()
+        trustedProxies: TrustedProxies = TrustedProxies(),
+        metricsPort: Int? = nil
     ) {
         self.environmentName = environmentName
         self.host = host
@@ -100,6 +103,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         self.tlsKeyFile = tlsKeyFile
         self.requireTLS = requireTLS
         self.trustedProxies = trustedProxies
+        self.metricsPort = metricsPort
     }
 
     /// The session-signing keys that are set, each with the variable it came from.
@@ -140,6 +144,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         case migrationLockTimeout = "MIGRATION_LOCK_TIMEOUT", logLevel = "LOG_LEVEL", logFormat = "LOG_FORMAT", migrationsDir = "MIGRATIONS_DIR"
         case migrationsFormat = "MIGRATIONS_FORMAT"
         case tlsCertFile = "TLS_CERT_FILE", tlsKeyFile = "TLS_KEY_FILE", requireTLS = "REQUIRE_TLS", trustProxy = "TRUST_PROXY"
+        case metricsPort = "METRICS_PORT"
 
         public var isSecret: Bool {
             switch self {
@@ -220,6 +225,13 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             }
         }
         let proxies = try TrustedProxies(list: string(.trustProxy) ?? "")
+        var metricsPort: Int?
+        if let raw = string(.metricsPort) {
+            guard let value = Int(raw.trimmingCharacters(in: .whitespaces)), (0...65535).contains(value) else {
+                throw ConfigError.invalidMetricsPort
+            }
+            metricsPort = value
+        }
         var logFormat = LogFormat.text
         if let raw = string(.logFormat) {
             guard let format = LogFormat(rawValue: raw.lowercased()) else { throw ConfigError.invalidLogFormat }
@@ -250,7 +262,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             tlsCertFile: certFile,
             tlsKeyFile: keyFile,
             requireTLS: requireTLS,
-            trustedProxies: proxies
+            trustedProxies: proxies,
+            metricsPort: metricsPort
         )
     }
 

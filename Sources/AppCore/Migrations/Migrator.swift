@@ -126,8 +126,10 @@ public struct Migrator: Sendable {
     let catalog: MigrationCatalog
     let lockTimeout: Duration
     let logger: Logger
-    /// Told as each migration starts and ends (the command line prints it; the server does not listen).
+    /// Told as each migration starts and ends (the command line prints it; the server counts it).
     public var onProgress: (@Sendable (MigrationProgress) -> Void)?
+    /// Told how long each wait for the runner lock took, once the lock is held (the server's metrics).
+    public var onLockWait: (@Sendable (Duration) -> Void)?
 
     var migrations: [Migration] { catalog.migrations }
     /// The folder's tool's history, kept beside the server's; nil for the built-in set.
@@ -409,9 +411,11 @@ public struct Migrator: Sendable {
     private func inLockedTransaction<T>(
         _ db: any SQLDatabase, deadline: ContinuousClock.Instant, heldRunLock: Bool, _ body: () async throws -> T
     ) async throws -> T {
+        let waitStarted = ContinuousClock.now
         guard try await database.engine.beginLocked(db, deadline: deadline, heldRunLock: heldRunLock) else {
             throw MigrationError.lockTimeout
         }
+        onLockWait?(ContinuousClock.now - waitStarted)
         do {
             return try await body()
         } catch {
