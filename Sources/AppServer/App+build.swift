@@ -53,7 +53,8 @@ public func buildApplication(
     let gate = MigrationGate(config: config)
 
     let router = Router(context: AppRequestContext.self)
-    router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
+    // Counted only when someone can read them: without METRICS_PORT the request path pays nothing.
+    if config.metricsPort != nil { router.add(middleware: RequestMetricsMiddleware(metrics: metrics)) }
     router.add(middleware: MethodNotAllowedMiddleware())
     addHealthRoutes(to: router, database: database, logger: logger)
     MigrateRoutes(gate: gate, migrator: migrator, transport: Transport(config: config), metrics: metrics).add(to: router)

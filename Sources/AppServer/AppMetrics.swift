@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Prometheus
+import Synchronization
 
 /// The server's metrics, through swift-metrics into a Prometheus registry of this server's own (not
 /// the process-wide `MetricsSystem`, so several servers in one process, as in the tests, stay apart).
@@ -11,6 +12,14 @@ import Prometheus
 public final class AppMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     let factory: PrometheusMetricsFactory
+    /// One counter per route, method and status, made once: the request path stays a lookup.
+    private let requestCounters = Mutex<[RequestKey: CoreMetrics.Counter]>([:])
+
+    struct RequestKey: Hashable {
+        var route: String
+        var method: String
+        var status: Int
+    }
 
     /// The version `app_build_info` reports.
     public static let version = "0.1.0"
@@ -34,8 +43,14 @@ public final class AppMetrics: Sendable {
     }
 
     func request(route: String, method: String, status: Int) {
-        Counter(label: "app_http_requests_total", dimensions: [("route", route), ("method", method), ("status", "\(status)")], factory: factory)
-            .increment()
+        let key = RequestKey(route: route, method: method, status: status)
+        let counter = requestCounters.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = Counter(label: "app_http_requests_total", dimensions: [("route", route), ("method", method), ("status", "\(status)")], factory: factory)
+            counters[key] = counter
+            return counter
+        }
+        counter.increment()
     }
 
     /// One `POST /api/migrate`, by outcome: applied, nothing_pending, dry_run, unauthorized,
