@@ -12,10 +12,15 @@ extension Response {
     /// A JSON response that no cache keeps. A body that cannot be encoded is a server error (500),
     /// never an empty object under the intended status.
     static func json(_ status: HTTPResponse.Status, _ body: some Encodable, headers extra: HTTPFields = [:]) -> Response {
-        var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
         guard let data = try? apiJSON(body) else {
-            return Response(status: .internalServerError, headers: headers, body: .init(byteBuffer: ByteBuffer(string: Self.encodingFailure)))
+            return .json(.internalServerError, data: Data(Self.encodingFailure.utf8))
         }
+        return .json(status, data: data, headers: extra)
+    }
+
+    /// A JSON response from a body already encoded.
+    static func json(_ status: HTTPResponse.Status, data: Data, headers extra: HTTPFields = [:]) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
         headers.append(contentsOf: extra)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }

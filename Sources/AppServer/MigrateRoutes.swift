@@ -1,4 +1,5 @@
 import AppCore
+import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -15,11 +16,26 @@ struct MigrateRoutes: Sendable {
     let migrator: Migrator
     let transport: Transport
     let metrics: AppMetrics
+    /// Runs started with `Prefer: respond-async`.
+    let runs = MigrationRuns()
 
     struct Applied: Encodable {
         var success = true
         var message = "Migrations applied"
         var applied: [String]
+    }
+
+    struct Started: Encodable {
+        var success = true
+        var message = "Migration run started"
+        var run: String
+    }
+
+    struct RunInProgress: Encodable {
+        var success = true
+        var message = "Migration run in progress"
+        var run: String
+        var state = "running"
     }
 
     struct DryRun: Encodable {
@@ -35,6 +51,9 @@ struct MigrateRoutes: Sendable {
         }
         router.get(RouterPath(Self.path)) { request, context in
             await self.get(request, context)
+        }
+        router.get(RouterPath(Self.path + "/runs/:id")) { request, context in
+            await self.getRun(request, context)
         }
     }
 
@@ -85,13 +104,59 @@ struct MigrateRoutes: Sendable {
                 metrics.migrateCall("dry_run")
                 return .json(.ok, DryRun(pending: pending))
             }
-            applied = try await migrator.migrate()
-            metrics.migrateCall(applied.isEmpty ? "nothing_pending" : "applied")
-            return .json(.ok, Applied(applied: applied))
         } catch {
             metrics.migrateCall(Self.outcome(of: error))
             return Self.failure(error, logger: logger)
         }
+        if request.prefersAsync {
+            // The run goes on without its caller; its answer waits at the run's location.
+            let id = await runs.start { [self] id in
+                let (answer, applied) = await apply(logger: logger)
+                logger.info("migrate run finished", metadata: [
+                    "run": "\(id)", "status": "\(answer.status.code)", "applied": .array(applied.map { .string($0) }),
+                ])
+                return answer
+            }
+            return .json(.accepted, Started(run: id), headers: [.location: "\(Self.path)/runs/\(id)", .preferenceApplied: "respond-async"])
+        }
+        let (answer, done) = await apply(logger: logger)
+        applied = done
+        return answer.response
+    }
+
+    /// One run of the migrator, as the synchronous call answers it.
+    private func apply(logger: Logger) async -> (Answer, [String]) {
+        do {
+            let applied = try await migrator.migrate()
+            metrics.migrateCall(applied.isEmpty ? "nothing_pending" : "applied")
+            return (Answer(status: .ok, body: Self.encoded(Applied(applied: applied))), applied)
+        } catch {
+            metrics.migrateCall(Self.outcome(of: error))
+            let (status, failure) = Self.failureBody(error, logger: logger)
+            return (Answer(status: status, body: Self.encoded(failure)), [])
+        }
+    }
+
+    static func encoded(_ body: some Encodable) -> Data {
+        (try? apiJSON(body)) ?? Data(Response.encodingFailure.utf8)
+    }
+
+    /// `GET /api/migrate/runs/<id>`, behind the same gate: 202 while the run goes on, then the status
+    /// and body the synchronous call would have given; 404 for a run this server does not know.
+    private func getRun(_ request: Request, _ context: AppRequestContext) async -> Response {
+        let response: Response
+        if let refusal = refusal(request) {
+            response = refusal
+        } else if let id = context.parameters.get("id"), let state = await runs.state(id) {
+            switch state {
+            case .running: response = .json(.accepted, RunInProgress(run: id), headers: [.retryAfter: "1"])
+            case .done(let answer): response = answer.response
+            }
+        } else {
+            response = .json(.notFound, Failure("Unknown migration run"))
+        }
+        log(context, request: request, status: response.status, applied: nil)
+        return response
     }
 
     /// The metrics' name for a failed call.
@@ -120,6 +185,12 @@ struct MigrateRoutes: Sendable {
     }
 
     static func failure(_ error: any Error, logger: Logger) -> Response {
+        let (status, failure) = failureBody(error, logger: logger)
+        return .json(status, failure)
+    }
+
+    /// The status and body of a failed call, with the cause logged.
+    static func failureBody(_ error: any Error, logger: Logger) -> (HTTPResponse.Status, Failure) {
         if !(error is MigrationError) {
             logger.error("migration endpoint: database unavailable", metadata: ["cause": "\(AppDatabase.describe(error))"])
         }
@@ -127,20 +198,13 @@ struct MigrateRoutes: Sendable {
             logger.error("migration endpoint: migrations invalid", metadata: ["file": "\(problem.file)", "reason": "\(problem)"])
         }
         return switch error {
-        case MigrationError.failed(let id):
-            .json(.internalServerError, Failure("Migration failed", migration: id))
-        case MigrationError.lockTimeout:
-            .json(.conflict, Failure("Migration already in progress"))
-        case MigrationError.drift(let id):
-            .json(.conflict, Failure("Migration history does not match", migration: id))
-        case MigrationError.foreignHistory:
-            .json(.conflict, Failure("Migration history belongs to another tool"))
-        case MigrationError.interrupted(let id):
-            .json(.conflict, Failure("Migration interrupted", migration: id))
-        case MigrationError.invalid(let problem):
-            .json(.internalServerError, Failure("Migrations invalid", migration: problem.file))
-        default:
-            .json(.serviceUnavailable, Failure("Database unavailable"))
+        case MigrationError.failed(let id): (.internalServerError, Failure("Migration failed", migration: id))
+        case MigrationError.lockTimeout: (.conflict, Failure("Migration already in progress"))
+        case MigrationError.drift(let id): (.conflict, Failure("Migration history does not match", migration: id))
+        case MigrationError.foreignHistory: (.conflict, Failure("Migration history belongs to another tool"))
+        case MigrationError.interrupted(let id): (.conflict, Failure("Migration interrupted", migration: id))
+        case MigrationError.invalid(let problem): (.internalServerError, Failure("Migrations invalid", migration: problem.file))
+        default: (.serviceUnavailable, Failure("Database unavailable"))
         }
     }
 
