@@ -3,10 +3,11 @@ import AppServer
 import ArgumentParser
 import Foundation
 import Hummingbird
+import ServiceLifecycle
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the HTTP server (graceful shutdown on SIGINT and SIGTERM).",
+        abstract: "Run the HTTP server (SIGTERM: finish the migration runs in progress, within SHUTDOWN_TIMEOUT, then stop; SIGINT: stop).",
         discussion: "Examples:\n  app serve\n  app serve --hostname 0.0.0.0 --port 8080 --env production"
     )
 
@@ -27,8 +28,9 @@ struct Serve: AsyncParsableCommand {
         let logger = makeLogger(config)
         let app: any ApplicationProtocol
         let portFile = self.portFile
+        let drain = ShutdownDrain()
         do {
-            app = try buildApplication(config: config, logger: logger, catalog: loadCatalog(config)) { port in
+            app = try buildApplication(config: config, logger: logger, catalog: loadCatalog(config), drain: drain) { port in
                 guard let portFile else { return }
                 do {
                     try Data("\(port)\n".utf8).write(to: URL(fileURLWithPath: portFile), options: .atomic)
@@ -39,8 +41,18 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw fail("startup failed: \(error)")
         }
+        // SIGTERM first drains the migration runs (DrainOnSIGTERM), whose return then shuts the server
+        // down gracefully; SIGINT shuts it down gracefully at once.
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [
+                .init(service: app),
+                .init(service: DrainOnSIGTERM(drain: drain, timeout: config.shutdownTimeout, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup),
+            ],
+            gracefulShutdownSignals: [.sigint],
+            logger: logger
+        ))
         do {
-            try await app.runService()
+            try await group.run()
         } catch {
             throw fail("the server stopped: \(error)")
         }

@@ -30,9 +30,13 @@ public func buildApplication(
     logger: Logger,
     alerts: (any AlertSink)? = nil,
     migrations: [Migration],
+    drain: ShutdownDrain = ShutdownDrain(),
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
-    try buildApplication(config: config, logger: logger, alerts: alerts, catalog: MigrationCatalog(migrations: migrations), onServerRunning: onServerRunning)
+    try buildApplication(
+        config: config, logger: logger, alerts: alerts, catalog: MigrationCatalog(migrations: migrations), drain: drain,
+        onServerRunning: onServerRunning
+    )
 }
 
 /// The same, with the migrations read from `MIGRATIONS_DIR` (or the built-in set): what `app serve` runs.
@@ -41,6 +45,7 @@ public func buildApplication(
     logger: Logger,
     alerts: (any AlertSink)? = nil,
     catalog: MigrationCatalog,
+    drain: ShutdownDrain = ShutdownDrain(),
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let database = try AppDatabase(location: config.database, logger: logger)
@@ -56,8 +61,8 @@ public func buildApplication(
     // Counted only when someone can read them: without METRICS_PORT the request path pays nothing.
     if config.metricsPort != nil { router.add(middleware: RequestMetricsMiddleware(metrics: metrics)) }
     router.add(middleware: MethodNotAllowedMiddleware())
-    addHealthRoutes(to: router, database: database, logger: logger)
-    MigrateRoutes(gate: gate, migrator: migrator, transport: Transport(config: config), metrics: metrics).add(to: router)
+    addHealthRoutes(to: router, database: database, drain: drain, logger: logger)
+    MigrateRoutes(gate: gate, migrator: migrator, transport: Transport(config: config), metrics: metrics, drain: drain).add(to: router)
     addSessionRoutes(to: router, reader: SessionReader(config: config))
 
     // HTTPS, with HTTP/2 by ALPN beside HTTP/1.1, when TLS_CERT_FILE and TLS_KEY_FILE are set.

@@ -16,6 +16,7 @@ struct MigrateRoutes: Sendable {
     let migrator: Migrator
     let transport: Transport
     let metrics: AppMetrics
+    let drain: ShutdownDrain
     /// Runs started with `Prefer: respond-async`.
     let runs = MigrationRuns()
 
@@ -59,6 +60,7 @@ struct MigrateRoutes: Sendable {
 
     // The refusals never vary, so they are encoded once: the 401 path is the one an attacker drives.
     static let misconfigured = Response.json(.serviceUnavailable, Failure("Migration endpoint misconfigured"))
+    static let shuttingDown = Response.json(.serviceUnavailable, Failure("Server shutting down"))
     static let unauthorized = Response.json(.unauthorized, Failure("Unauthorized"), headers: [.wwwAuthenticate: #"Bearer realm="migrate""#])
 
     /// The gate's answer as a response, or nil when the request is authorised.
@@ -109,8 +111,13 @@ struct MigrateRoutes: Sendable {
             return Self.failure(error, logger: logger)
         }
         if request.prefersAsync {
+            guard drain.enter() else {
+                metrics.migrateCall("shutting_down")
+                return Self.shuttingDown
+            }
             // The run goes on without its caller; its answer waits at the run's location.
             let id = await runs.start { [self] id in
+                defer { drain.leave() }
                 let (answer, applied) = await apply(logger: logger)
                 logger.info("migrate run finished", metadata: [
                     "run": "\(id)", "status": "\(answer.status.code)", "applied": .array(applied.map { .string($0) }),
@@ -119,7 +126,10 @@ struct MigrateRoutes: Sendable {
             }
             return .json(.accepted, Started(run: id), headers: [.location: "\(Self.path)/runs/\(id)", .preferenceApplied: "respond-async"])
         }
-        let (answer, done) = await apply(logger: logger)
+        guard let (answer, done) = await drain.run({ await apply(logger: logger) }) else {
+            metrics.migrateCall("shutting_down")
+            return Self.shuttingDown
+        }
         applied = done
         return answer.response
     }

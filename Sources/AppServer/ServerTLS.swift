@@ -109,11 +109,7 @@ struct TLSReloadService: Service {
     let logger: Logger
 
     func run() async throws {
-        let (signals, continuation) = AsyncStream<Void>.makeStream()
-        signal(SIGHUP, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
-        source.setEventHandler { continuation.yield() }
-        source.resume()
+        let (signals, source) = signalDeliveries(SIGHUP)
         defer { source.cancel() }
         await cancelWhenGracefulShutdown {
             for await _ in signals {

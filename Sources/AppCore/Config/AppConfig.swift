@@ -53,6 +53,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     public var trustedProxies: TrustedProxies
     /// `METRICS_PORT`: Prometheus `/metrics` on its own port, bound to `host`; nil (unset): off.
     public var metricsPort: Int?
+    /// `SHUTDOWN_TIMEOUT`: how long SIGTERM waits for the migration runs in progress (default 30 s).
+    public var shutdownTimeout: Duration
 
     public var servesTLS: Bool { tlsCertFile != nil && tlsKeyFile != nil }
 
@@ -81,7 +83,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         tlsKeyFile: String? = nil,
         requireTLS: Bool = false,
         trustedProxies: TrustedProxies = TrustedProxies(),
-        metricsPort: Int? = nil
+        metricsPort: Int? = nil,
+        shutdownTimeout: Duration = .seconds(30)
     ) {
         self.environmentName = environmentName
         self.host = host
@@ -104,6 +107,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         self.requireTLS = requireTLS
         self.trustedProxies = trustedProxies
         self.metricsPort = metricsPort
+        self.shutdownTimeout = shutdownTimeout
     }
 
     /// The session-signing keys that are set, each with the variable it came from.
@@ -144,7 +148,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         case migrationLockTimeout = "MIGRATION_LOCK_TIMEOUT", logLevel = "LOG_LEVEL", logFormat = "LOG_FORMAT", migrationsDir = "MIGRATIONS_DIR"
         case migrationsFormat = "MIGRATIONS_FORMAT"
         case tlsCertFile = "TLS_CERT_FILE", tlsKeyFile = "TLS_KEY_FILE", requireTLS = "REQUIRE_TLS", trustProxy = "TRUST_PROXY"
-        case metricsPort = "METRICS_PORT"
+        case metricsPort = "METRICS_PORT", shutdownTimeout = "SHUTDOWN_TIMEOUT"
 
         public var isSecret: Bool {
             switch self {
@@ -225,6 +229,13 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             }
         }
         let proxies = try TrustedProxies(list: string(.trustProxy) ?? "")
+        var shutdownTimeout = Duration.seconds(30)
+        if let raw = string(.shutdownTimeout) {
+            guard let seconds = Double(raw), seconds.isFinite, (0...3600).contains(seconds) else {
+                throw ConfigError.invalidShutdownTimeout
+            }
+            shutdownTimeout = .milliseconds(Int64(seconds * 1000))
+        }
         var metricsPort: Int?
         if let raw = string(.metricsPort) {
             guard let value = Int(raw.trimmingCharacters(in: .whitespaces)), (0...65535).contains(value) else {
@@ -263,7 +274,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             tlsKeyFile: keyFile,
             requireTLS: requireTLS,
             trustedProxies: proxies,
-            metricsPort: metricsPort
+            metricsPort: metricsPort,
+            shutdownTimeout: shutdownTimeout
         )
     }
 

@@ -6,6 +6,7 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible {
     case invalidLogLevel
     case invalidLogFormat
     case invalidMetricsPort
+    case invalidShutdownTimeout
     case unreadableFile(String)
     /// One of TLS_CERT_FILE and TLS_KEY_FILE is set without the other: the one missing.
     case tlsIncomplete(missing: String)
@@ -22,6 +23,8 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible {
             "MIGRATION_LOCK_TIMEOUT must be a number of seconds from 0 to 3600"
         case .invalidLogLevel:
             "LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical"
+        case .invalidShutdownTimeout:
+            "SHUTDOWN_TIMEOUT must be a number of seconds from 0 to 3600"
         case .invalidMetricsPort:
             "METRICS_PORT must be a whole number from 0 to 65535"
         case .invalidLogFormat:
