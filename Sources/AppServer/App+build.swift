@@ -49,7 +49,7 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let database = try AppDatabase(location: config.database, logger: logger)
-    let metrics = AppMetrics()
+    let metrics = AppMetrics(enabled: config.metricsPort != nil)
     var migrator = Migrator(database: database, catalog: catalog, lockTimeout: config.migrationLockTimeout, logger: logger)
     migrator.onProgress = { event in
         if case .applied(_, let executionMs) = event { metrics.migrationApplied(executionMs: executionMs) }
@@ -59,7 +59,7 @@ public func buildApplication(
 
     let router = Router(context: AppRequestContext.self)
     // Counted only when someone can read them: without METRICS_PORT the request path pays nothing.
-    if config.metricsPort != nil { router.add(middleware: RequestMetricsMiddleware(metrics: metrics)) }
+    if metrics.enabled { router.add(middleware: RequestMetricsMiddleware(metrics: metrics)) }
     router.add(middleware: MethodNotAllowedMiddleware())
     addHealthRoutes(to: router, database: database, drain: drain, logger: logger)
     MigrateRoutes(gate: gate, migrator: migrator, transport: Transport(config: config), metrics: metrics, drain: drain).add(to: router)

@@ -12,19 +12,21 @@ import Synchronization
 public final class AppMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     let factory: PrometheusMetricsFactory
-    /// One counter per route, method and status, made once: the request path stays a lookup.
-    private let requestCounters = Mutex<[RequestKey: CoreMetrics.Counter]>([:])
+    /// False when nothing serves them (`METRICS_PORT` unset): every recording returns at once.
+    let enabled: Bool
+    /// Each counter made once, by label and labels: the request path stays a dictionary lookup.
+    private let counters = Mutex<[CounterKey: CoreMetrics.Counter]>([:])
 
-    struct RequestKey: Hashable {
-        var route: String
-        var method: String
-        var status: Int
+    struct CounterKey: Hashable {
+        var label: String
+        var dimensions: [String]
     }
 
     /// The version `app_build_info` reports.
     public static let version = "0.1.0"
 
-    public init() {
+    public init(enabled: Bool = true) {
+        self.enabled = enabled
         registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = [
@@ -42,34 +44,42 @@ public final class AppMetrics: Sendable {
         return String(decoding: buffer, as: UTF8.self)
     }
 
-    func request(route: String, method: String, status: Int) {
-        let key = RequestKey(route: route, method: method, status: status)
-        let counter = requestCounters.withLock { counters in
+    private func increment(_ label: String, _ dimensions: [(String, String)] = []) {
+        guard enabled else { return }
+        let key = CounterKey(label: label, dimensions: dimensions.flatMap { [$0.0, $0.1] })
+        let counter = counters.withLock { counters in
             if let counter = counters[key] { return counter }
-            let counter = Counter(label: "app_http_requests_total", dimensions: [("route", route), ("method", method), ("status", "\(status)")], factory: factory)
+            let counter = Counter(label: label, dimensions: dimensions, factory: factory)
             counters[key] = counter
             return counter
         }
         counter.increment()
     }
 
+    func request(route: String, method: String, status: Int) {
+        increment("app_http_requests_total", [("route", route), ("method", method), ("status", "\(status)")])
+    }
+
     /// One `POST /api/migrate`, by outcome: applied, nothing_pending, dry_run, unauthorized,
-    /// misconfigured, too_large, conflict, failed, invalid, unavailable.
+    /// misconfigured, too_large, conflict, failed, invalid, unavailable, shutting_down.
     func migrateCall(_ outcome: String) {
-        Counter(label: "app_migrate_calls_total", dimensions: [("outcome", outcome)], factory: factory).increment()
+        increment("app_migrate_calls_total", [("outcome", outcome)])
     }
 
     func migrationApplied(executionMs: Int64) {
-        Counter(label: "app_migrations_applied_total", factory: factory).increment()
+        guard enabled else { return }
+        increment("app_migrations_applied_total")
         Timer(label: "app_migration_duration_seconds", factory: factory).recordMilliseconds(executionMs)
     }
 
     func lockWaited(_ duration: Duration) {
+        guard enabled else { return }
         Timer(label: "app_migration_lock_wait_seconds", factory: factory).record(duration: duration)
     }
 
     /// The startup checks' issues, one series per id and level (1 while reported).
     func checks(_ results: [CheckResult]) {
+        guard enabled else { return }
         for result in results where result.level != .info {
             Meter(label: "app_startup_check_issues", dimensions: [("id", result.id), ("level", result.level.rawValue)], factory: factory).set(1)
         }
