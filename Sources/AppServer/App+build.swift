@@ -62,11 +62,13 @@ public func buildApplication(
     if metrics.enabled { router.add(middleware: RequestMetricsMiddleware(metrics: metrics)) }
     router.add(middleware: MethodNotAllowedMiddleware())
     addHealthRoutes(to: router, database: database, drain: drain, logger: logger)
-    MigrateRoutes(gate: gate, migrator: migrator, transport: Transport(config: config), metrics: metrics, drain: drain).add(to: router)
+    let refusals = RefusalLog()
+    MigrateRoutes(gate: gate, migrator: migrator, transport: Transport(config: config), metrics: metrics, drain: drain, refusals: refusals)
+        .add(to: router)
     addSessionRoutes(to: router, reader: SessionReader(config: config))
 
     // HTTPS, with HTTP/2 by ALPN beside HTTP/1.1, when TLS_CERT_FILE and TLS_KEY_FILE are set.
-    var services: [any Service] = [DatabaseService(database: database)]
+    var services: [any Service] = [DatabaseService(database: database), RefusalLogFlusher(log: refusals, logger: logger)]
     let server: HTTPServerBuilder
     if let certFile = config.tlsCertFile, let keyFile = config.tlsKeyFile {
         let tls = try ServerTLS(certFile: certFile, keyFile: keyFile)

@@ -17,6 +17,8 @@ struct MigrateRoutes: Sendable {
     let transport: Transport
     let metrics: AppMetrics
     let drain: ShutdownDrain
+    /// Bounds the lines a flood of 401s writes.
+    let refusals: RefusalLog
     /// Runs started with `Prefer: respond-async`.
     let runs = MigrationRuns()
 
@@ -218,10 +220,12 @@ struct MigrateRoutes: Sendable {
         }
     }
 
-    /// One info line per call. Never the Authorization header, never the secret.
+    /// One info line per call (a flood of 401s from one client is summarised: `RefusalLog`). Never the
+    /// Authorization header, never the secret.
     private func log(_ context: AppRequestContext, request: Request, status: HTTPResponse.Status, applied: [String]?) {
         guard context.logger.logLevel <= .info else { return }
         let origin = transport.origin(request, context)
+        if status == .unauthorized, !refusals.admit(origin.client, logger: context.logger) { return }
         var metadata: Logger.Metadata = [
             "method": "\(request.method.rawValue)",
             "status": "\(status.code)",
@@ -262,8 +266,14 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if request.uri.path == MigrateRoutes.path, request.method != .get, request.method != .post {
+        // One rule for a trailing slash: `/api/migrate/` is `/api/migrate`, as the router treats it.
+        var path = Substring(request.uri.path)
+        if path.count > 1, path.hasSuffix("/") { path = path.dropLast() }
+        if path == MigrateRoutes.path, request.method != .get, request.method != .post {
             return .json(.methodNotAllowed, Failure("Method not allowed"), headers: [.allow: MigrateRoutes.allow])
+        }
+        if path.hasPrefix(MigrateRoutes.path + "/runs/"), request.method != .get {
+            return .json(.methodNotAllowed, Failure("Method not allowed"), headers: [.allow: "GET"])
         }
         return try await next(request, context)
     }
