@@ -239,14 +239,13 @@ struct AbandoningTests {
             finished.withLock { $0 = true }
             return 1
         }
-        let started = ContinuousClock.now
+        // The gate opens only after the call returns: had it waited for the work, it never would.
         await #expect(throws: GaveUp.self) {
             try await abandoning(work) {
                 try await Task.sleep(for: .milliseconds(50))
                 throw GaveUp()
             }
         }
-        #expect(ContinuousClock.now - started < .seconds(5))
         #expect(work.isCancelled && !finished.withLock { $0 }, "the work was cancelled and is still going")
         gate.open()
         #expect(try await work.value == 1)
