@@ -132,15 +132,16 @@ struct DatabaseErrorTests {
     func serverErrors(_ item: ServerCase) async throws {
         try await Self.makePasswordRole()
         let url = try item.url()
-        let (error, took) = try await connectFailure(url, wait: .seconds(10))
+        // A long wait, so "at once" is measured against it rather than against a loaded machine's pace.
+        let (error, took) = try await connectFailure(url, wait: .seconds(30))
         let failure = try #require(error)
         #expect(item.cause(failure.cause), "\(failure.cause)")
         #expect(failure.description.contains(item.message), "\(failure)")
         #expect(failure.description.hasPrefix("PostgreSQL at 127.0.0.1:"))
         #expect(failure.hint == item.hint)
         #expect(!failure.description.contains(Self.wrongPassword) && !failure.description.contains("test-db-password"))
-        // Well under the lease timeout (10 s), however loaded the machine running the tests.
-        #expect(took < AppDatabase.leaseTimeout / 2, "took \(took)")
+        // Well under the wait: the cause ends it, not the clock.
+        #expect(took < .seconds(10), "took \(took)")
     }
 
     @Test("a refused connection is retried for the whole wait, then reported as refused with how long it was retried")

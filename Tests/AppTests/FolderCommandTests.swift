@@ -190,25 +190,30 @@ struct FolderCommandTests {
         #expect(try await count(db, "SELECT COUNT(*) AS n FROM pg_indexes WHERE indexname = 't_name'") == 0)
     }
 
+    static let gateKey = 515_151
+
     @Test("app serve killed inside a migration outside a transaction: 409 interrupted, resolve, then 200", .enabled(if: Tool.postgres))
     func killedOutsideTransaction() async throws {
         let folder = try MigrationsDir([
             "1_a.sql": "CREATE TABLE a (id INTEGER);",
-            "2_slow.sql": "-- migrate:up transaction:false\nCREATE TABLE slow (id INTEGER);\nSELECT pg_sleep(5);\n",
+            "2_slow.sql": "-- migrate:up transaction:false\nCREATE TABLE slow (id INTEGER);\nSELECT pg_advisory_xact_lock(\(Self.gateKey));\n",
             "3_c.sql": "CREATE TABLE c (id INTEGER);",
         ])
         let db = try await TestDatabase.make(.postgres)
         let env = ["DATABASE_URL": db.url, "MIGRATION_SECRET": Secrets.migration, "APP_ENV": "test",
                    "MIGRATIONS_DIR": folder.path, "MIGRATION_LOCK_TIMEOUT": "2"]
         let first = try await ServerProcess.start(environment: env, directory: folder.dir.url)
-        let call = Task { try? await post(first.baseURL) }
-        try await waitUntil("2_slow is marked running") {
-            try await count(db, "SELECT COUNT(*) AS n FROM app_migrations WHERE id = '2_slow' AND state = 'running'") == 1
+        // 2_slow waits at the test's gate until the server is killed; then its backend goes on, finds
+        // its client gone and ends, which releases the run lock.
+        try await holdingAdvisoryLock(db, Self.gateKey) { sql in
+            let call = Task { try? await post(first.baseURL) }
+            try await waitForLockWaiter(sql, Self.gateKey)
+            #expect(try await count(db, "SELECT COUNT(*) AS n FROM app_migrations WHERE id = '2_slow' AND state = 'running'") == 1)
+            kill(first.process.processIdentifier, SIGKILL)
+            _ = await call.value
+            await first.stop()
+            try await sql.raw("SELECT pg_advisory_unlock(\(unsafeRaw: String(Self.gateKey)))").run()
         }
-        kill(first.process.processIdentifier, SIGKILL)
-        _ = await call.value
-        await first.stop()
-        // The backend notices its client is gone once pg_sleep ends; then the session lock is released.
         try await waitUntil("the run lock is released") {
             try await count(db, "SELECT COUNT(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())") == 0
         }

@@ -177,7 +177,7 @@ struct FolderTests {
         let database = try AppDatabase(location: db.location, logger: quietLogger)
         let config = try AppHarness.config(db, [:])
         let report = try await database.withRunning {
-            await runStartupChecks(CheckContext(config: config, database: database, catalog: folder.catalog(engine)), checks: StartupCheck.all.filter { $0.name == "database" })
+            await runStartupChecks(CheckContext(config: config, database: database, catalog: folder.catalog(engine), databaseTimeout: ChecksTests.loaded), checks: StartupCheck.all.filter { $0.name == "database" })
         }
         let warning = try #require(report.results.first { $0.id == "migrations.out-of-order" })
         #expect(warning.level == .warning)
@@ -297,7 +297,7 @@ struct ForeignHistoryTests {
         #expect(try await !tableNames(db).contains("users"))
         let checked = try AppDatabase(location: db.location, logger: quietLogger)  // a pool runs once
         let report = try await checked.withRunning {
-            await runStartupChecks(CheckContext(config: config, database: checked, migrations: Migration.all),
+            await runStartupChecks(CheckContext(config: config, database: checked, migrations: Migration.all, databaseTimeout: ChecksTests.loaded),
                                    checks: StartupCheck.all.filter { $0.name == "database" })
         }
         #expect(report.ids == ["migrations.foreign-history"])

@@ -37,40 +37,16 @@ struct ShutdownTests {
         try await sql.raw("\(unsafeRaw: query)").first()?.decode(column: "n", as: Int.self) ?? 0
     }
 
-    /// Waits until the migration waits for the test's lock, in this test's database.
-    static func waitForMigration(_ sql: any SQLDatabase) async throws {
-        for _ in 0..<1200 {
-            let waiting = try await count(sql, """
-                SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = \(gateKey)
-                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                """)
-            if waiting > 0 { return }
-            try await Task.sleep(for: .milliseconds(25))
-        }
-        Issue.record("the migration never started")
-    }
-
-    /// Runs `body` on a connection of its own that holds the gate.
-    static func holdingTheGate(_ db: TestDatabase, _ body: @escaping @Sendable (any SQLDatabase) async throws -> Void) async throws {
-        let database = try AppDatabase(location: db.location, logger: quietLogger)
-        try await database.withRunning {
-            try await database.withConnection { sql in
-                try await sql.raw("SELECT pg_advisory_lock(\(unsafeRaw: String(gateKey)))").run()
-                try await body(sql)
-            }
-        }
-    }
-
     @Test("SIGTERM mid-migration: new calls and /healthz get 503, the run finishes and answers 200, the process exits 0")
     func drains() async throws {
         let db = try await TestDatabase.make(.postgres)
         let dir = try Self.folder()
         let server = try await Self.start(db, dir)
-        try await Self.holdingTheGate(db) { sql in
+        try await holdingAdvisoryLock(db, Self.gateKey) { sql in
             let http = ServerProcessTests()
             let auth = [("Authorization", "Bearer \(Secrets.migration)")]
             let running = Task { try await http.get("\(server.baseURL)/api/migrate", headers: auth, method: .POST) }
-            try await Self.waitForMigration(sql)
+            try await waitForLockWaiter(sql, Self.gateKey)
             kill(server.process.processIdentifier, SIGTERM)
             // The drain begins: each new call is refused until the run is over.
             var refused = (0, "")
@@ -101,9 +77,9 @@ struct ShutdownTests {
         let db = try await TestDatabase.make(.postgres)
         let dir = try Self.folder()
         let server = try await Self.start(db, dir, ["SHUTDOWN_TIMEOUT": "1"])
-        try await Self.holdingTheGate(db) { sql in
+        try await holdingAdvisoryLock(db, Self.gateKey) { sql in
             let running = Task { try? await ServerProcessTests().get("\(server.baseURL)/api/migrate", headers: [("Authorization", "Bearer \(Secrets.migration)")], method: .POST) }
-            try await Self.waitForMigration(sql)
+            try await waitForLockWaiter(sql, Self.gateKey)
             kill(server.process.processIdentifier, SIGTERM)
             #expect(try await Self.exit(server, within: .seconds(30)) == 0)
             #expect(await running.value?.0 != 200)

@@ -8,16 +8,28 @@ public struct CheckContext: Sendable {
     /// Why `database` is nil, when setting it up failed; the database check names it.
     public var databaseSetupError: (any Error)?
     public var catalog: MigrationCatalog
+    /// How long the database checks wait for an answer (5 s on a cold start).
+    public var databaseTimeout: Duration
 
-    public init(config: AppConfig, database: AppDatabase?, databaseSetupError: (any Error)? = nil, catalog: MigrationCatalog) {
+    public init(
+        config: AppConfig, database: AppDatabase?, databaseSetupError: (any Error)? = nil, catalog: MigrationCatalog,
+        databaseTimeout: Duration = .seconds(5)
+    ) {
         self.config = config
         self.database = database
         self.databaseSetupError = databaseSetupError
         self.catalog = catalog
+        self.databaseTimeout = databaseTimeout
     }
 
-    public init(config: AppConfig, database: AppDatabase?, databaseSetupError: (any Error)? = nil, migrations: [Migration]) {
-        self.init(config: config, database: database, databaseSetupError: databaseSetupError, catalog: MigrationCatalog(migrations: migrations))
+    public init(
+        config: AppConfig, database: AppDatabase?, databaseSetupError: (any Error)? = nil, migrations: [Migration],
+        databaseTimeout: Duration = .seconds(5)
+    ) {
+        self.init(
+            config: config, database: database, databaseSetupError: databaseSetupError, catalog: MigrationCatalog(migrations: migrations),
+            databaseTimeout: databaseTimeout
+        )
     }
 }
 
@@ -151,13 +163,13 @@ public func checkDatabase(_ context: CheckContext) async -> [CheckResult] {
         )]
     }
     guard let database = context.database else { return unreachable(context.databaseSetupError) }
-    if let problem = await database.problem(timeout: .seconds(5)) { return unreachable(problem) }
+    if let problem = await database.problem(timeout: context.databaseTimeout) { return unreachable(problem) }
     // An invalid folder is the migrations check's finding; the database check still pings.
     guard context.catalog.invalid == nil else { return [] }
     let migrator = Migrator(database: database, catalog: context.catalog, lockTimeout: .seconds(1), logger: .init(label: "checks"))
     let status: MigrationStatus
     do {
-        status = try await withTimeout(.seconds(5), waitingFor: "migration status") { try await migrator.status() }
+        status = try await withTimeout(context.databaseTimeout, waitingFor: "migration status") { try await migrator.status() }
     } catch MigrationError.foreignHistory(let table) {
         return [CheckResult(
             id: "migrations.foreign-history", level: .error,

@@ -1,6 +1,7 @@
 import AppCore
 import Foundation
 import Logging
+import SQLKit
 import Synchronization
 import Testing
 
@@ -290,4 +291,30 @@ private final class LockedData: Sendable {
     private let storage = Mutex(Data())
     func set(_ data: Data) { storage.withLock { $0 = data } }
     func get() -> Data { storage.withLock { $0 } }
+}
+
+/// Runs `body` on a connection of its own to `db` holding the session-level advisory lock `key`: a
+/// gate a migration statement such as `SELECT pg_advisory_xact_lock(key)` waits at until the test
+/// releases it, so a test decides when a migration may go on however loaded the machine is.
+func holdingAdvisoryLock(_ db: TestDatabase, _ key: Int, _ body: @escaping @Sendable (any SQLDatabase) async throws -> Void) async throws {
+    let database = try AppDatabase(location: db.location, logger: quietLogger)
+    try await database.withRunning {
+        try await database.withConnection { sql in
+            try await sql.raw("SELECT pg_advisory_lock(\(unsafeRaw: String(key)))").run()
+            try await body(sql)
+        }
+    }
+}
+
+/// Waits until a session in `db` waits for the advisory lock `key`.
+func waitForLockWaiter(_ sql: any SQLDatabase, _ key: Int) async throws {
+    for _ in 0..<1200 {
+        let waiting = try await sql.raw("""
+            SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = \(unsafeRaw: String(key))
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            """).first()?.decode(column: "n", as: Int.self) ?? 0
+        if waiting > 0 { return }
+        try await Task.sleep(for: .milliseconds(25))
+    }
+    Issue.record("nothing waited for advisory lock \(key)")
 }
