@@ -228,7 +228,7 @@ struct FolderTests {
                     group.addTask {
                         let runner = try AppDatabase(location: db.location, logger: quietLogger)
                         return try await runner.withRunning {
-                            try await Migrator(database: runner, catalog: catalog, lockTimeout: .seconds(60), logger: debugLogger).migrate()
+                            try await Migrator(database: runner, catalog: catalog, lockTimeout: .seconds(120), logger: debugLogger).migrate()
                         }
                     }
                 }

@@ -109,7 +109,7 @@ struct MigratorTests {
             try await withThrowingTaskGroup(of: [String].self) { group in
                 for _ in 0..<8 {
                     group.addTask {
-                        try await Migrator(database: database, migrations: many, lockTimeout: .seconds(30), logger: quietLogger).migrate()
+                        try await Migrator(database: database, migrations: many, lockTimeout: .seconds(120), logger: quietLogger).migrate()
                     }
                 }
                 return try await group.reduce(into: [[String]]()) { $0.append($1) }

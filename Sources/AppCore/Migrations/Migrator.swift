@@ -128,6 +128,8 @@ public struct Migrator: Sendable {
     let logger: Logger
     /// Told as each migration starts and ends (the command line prints it; the server counts it).
     public var onProgress: (@Sendable (MigrationProgress) -> Void)?
+    /// How long the unlocked read that starts every run may take, connection wait included.
+    static let historyReadTimeout = Duration.seconds(30)
     /// Told how long each wait for the runner lock took, once the lock is held (the server's metrics).
     public var onLockWait: (@Sendable (Duration) -> Void)?
 
@@ -244,7 +246,11 @@ public struct Migrator: Sendable {
         // Fast path without the lock: a committed history with nothing pending, and nothing to bring up
         // to date, needs no writer.
         do {
-            let now = try await database.withConnection { db in try await unlockedPlan(db) }
+            // A read, bounded: a connection that stopped answering (a database dropped under it, say)
+            // cannot hold the call; the connection wait itself is bounded by the engine.
+            let now = try await withTimeout(Self.historyReadTimeout, waitingFor: "answer to the history read") { [self] in
+                try await database.withConnection { db in try await unlockedPlan(db) }
+            }
             if now.pending.isEmpty, !now.needsReconcile { return [] }
         } catch MigrationError.lockTimeout {
             // A runner is inside a non-transactional migration: wait for it below.

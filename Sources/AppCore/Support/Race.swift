@@ -80,11 +80,13 @@ public struct DatabaseTimeout: Error, CustomStringConvertible {
     public var description: String { "no \(what) from the database within \(DatabaseConnectError.seconds(limit))" }
 }
 
-/// Runs `body`, or throws `DatabaseTimeout` once `limit` has passed.
+/// Runs `body`, or throws `DatabaseTimeout` once `limit` has passed, without waiting any longer for
+/// `body` (it is cancelled and ends on its own): a query on a connection that will never answer cannot
+/// hold the caller. For reads only: work given up on this way is not waited for.
 public func withTimeout<T: Sendable>(
     _ limit: Duration, waitingFor what: String = "answer", _ body: @Sendable @escaping () async throws -> T
 ) async throws -> T {
-    try await race(body) {
+    try await abandoning(Task { try await body() }) {
         try await Task.sleep(for: limit)
         throw DatabaseTimeout(limit: limit, what: what)
     }
