@@ -22,12 +22,7 @@ public final class ShutdownDrain: Sendable {
 
     /// Runs `body` as a migration run in progress, or returns nil without running it once draining.
     func run<T: Sendable>(_ body: () async -> T) async -> T? {
-        let admitted = state.withLock { state -> Bool in
-            guard !state.draining else { return false }
-            state.inFlight += 1
-            return true
-        }
-        guard admitted else { return nil }
+        guard enter() else { return nil }
         defer { leave() }
         return await body()
     }

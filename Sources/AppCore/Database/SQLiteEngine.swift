@@ -85,8 +85,6 @@ struct SQLiteEngine: DatabaseEngine {
             } catch let error as SQLiteError where Self.isBusy(error) {
                 guard ContinuousClock.now < deadline else { return false }
                 try await Task.sleep(for: .milliseconds(Int.random(in: 5...25)))
-            } catch let error as SQLiteError where error.reason == .readOnly {
-                throw readOnlyFailure(error)
             }
         }
     }
