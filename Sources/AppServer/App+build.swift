@@ -70,12 +70,20 @@ public func buildApplication(
     // HTTPS, with HTTP/2 by ALPN beside HTTP/1.1, when TLS_CERT_FILE and TLS_KEY_FILE are set.
     var services: [any Service] = [DatabaseService(database: database), RefusalLogFlusher(log: refusals, logger: logger)]
     let server: HTTPServerBuilder
+    // Connections that would otherwise stay open for ever are closed (LingeringClose.swift).
+    let http1Configuration = HTTP1Channel.Configuration(
+        additionalChannelHandlers: [LingeringClose()],
+        idleTimeout: .init(ConnectionLimits.idleTimeout)
+    )
     if let certFile = config.tlsCertFile, let keyFile = config.tlsKeyFile {
         let tls = try ServerTLS(certFile: certFile, keyFile: keyFile)
-        server = try .http2Upgrade(tlsConfiguration: tls.configuration)
+        server = try .http2Upgrade(
+            tlsConfiguration: tls.configuration,
+            configuration: .init(idleTimeout: ConnectionLimits.idleTimeout, streamConfiguration: http1Configuration)
+        )
         services.append(TLSReloadService(tls: tls, logger: logger))
     } else {
-        server = .http1()
+        server = .http1(configuration: http1Configuration)
     }
     if let metricsPort = config.metricsPort {
         services.append(metricsServer(metrics: metrics, host: config.host, port: metricsPort, logger: logger))
