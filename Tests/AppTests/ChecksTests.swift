@@ -179,7 +179,7 @@ struct ChecksTests {
                 release: nil, logger: logs.logger(level: .info), timeout: .seconds(15)
             )
             let app = try buildApplication(config: config, logger: logs.logger(level: .info), alerts: sink, migrations: Migration.all)
-            try await app.test(.router) { _ in }
+            try await app.sweptTest(.router) { _ in }
         }
         let checkLines = logs.lines.filter { $0.metadata.contains("check=") }
         let envelopes = listener.requests

@@ -191,7 +191,7 @@ struct DatabaseErrorTests {
 
         let logs = LogCapture()
         let config = try AppConfig(variables: ["DATABASE_URL": url, "APP_ENV": "test", "MIGRATION_SECRET": Secrets.migration])
-        try await buildApplication(config: config, logger: logs.logger(), migrations: Migration.all).test(.router) { client in
+        try await buildApplication(config: config, logger: logs.logger(), migrations: Migration.all).sweptTest(.router) { client in
             try await client.execute(uri: "/api/migrate", method: .post, headers: [.authorization: "Bearer \(Secrets.migration)"]) { response in
                 #expect(response.status == .serviceUnavailable)
             }

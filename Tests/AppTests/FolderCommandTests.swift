@@ -71,7 +71,7 @@ struct FolderCommandTests {
         let db = try await TestDatabase.make(.sqlite)
         let logs = LogCapture()
         let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
-        try await buildApplication(config: config, logger: logs.logger(), catalog: catalog).test(.router) { client in
+        try await buildApplication(config: config, logger: logs.logger(), catalog: catalog).sweptTest(.router) { client in
             try await client.execute(uri: "/api/migrate", method: .post, headers: authHeader) { response in
                 #expect(response.status == .internalServerError)
                 #expect(NSDictionary(dictionary: response.json) == ["success": false, "error": "Migrations invalid", "migration": expectedFile])

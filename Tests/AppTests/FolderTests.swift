@@ -31,7 +31,7 @@ func withFolderApp(
     _ body: @Sendable (any TestClientProtocol) async throws -> Void
 ) async throws {
     let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
-    try await buildApplication(config: config, logger: logs.logger(), catalog: folder.catalog(engine)).test(.router, body)
+    try await buildApplication(config: config, logger: logs.logger(), catalog: folder.catalog(engine)).sweptTest(.router, body)
 }
 
 @Suite("migrations from a folder", .dropsTestDatabases)
@@ -265,7 +265,7 @@ struct ForeignHistoryTests {
         try await TestSQL.run(db, "CREATE TABLE schema_migrations (version VARCHAR(128) PRIMARY KEY)")
         try await TestSQL.run(db, "INSERT INTO schema_migrations (version) VALUES ('20260101000000')")
         let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
-        try await buildApplication(config: config, logger: quietLogger, migrations: Migration.all).test(.router) { client in
+        try await buildApplication(config: config, logger: quietLogger, migrations: Migration.all).sweptTest(.router) { client in
             try await client.execute(uri: "/api/migrate", method: .post, headers: authHeader) { response in
                 #expect(response.status == .ok)
             }
@@ -279,7 +279,7 @@ struct ForeignHistoryTests {
         let db = try await TestDatabase.make(engine)
         try await TestSQL.run(db, "CREATE TABLE app_migrations (version VARCHAR(128) PRIMARY KEY)")
         let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
-        try await buildApplication(config: config, logger: quietLogger, migrations: Migration.all).test(.router) { client in
+        try await buildApplication(config: config, logger: quietLogger, migrations: Migration.all).sweptTest(.router) { client in
             for method in [HTTPRequest.Method.post, .get] {
                 try await client.execute(uri: "/api/migrate", method: method, headers: authHeader) { response in
                     #expect(response.status == .conflict)

@@ -96,7 +96,7 @@ struct MigrateCommandTests {
         let cliJSON = json.out
         #expect(json.status == 0)
         let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
-        try await buildApplication(config: config, logger: quietLogger, catalog: folder.catalog(.sqlite)).test(.router) { client in
+        try await buildApplication(config: config, logger: quietLogger, catalog: folder.catalog(.sqlite)).sweptTest(.router) { client in
             try await client.execute(uri: "/api/migrate", method: .get, headers: authHeader) { response in
                 let cli = (try? JSONSerialization.jsonObject(with: Data(cliJSON.utf8))) as? [String: Any] ?? [:]
                 #expect(NSDictionary(dictionary: response.json) == NSDictionary(dictionary: cli))

@@ -22,7 +22,7 @@ struct MigratorTests {
         let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
         let logs = LogCapture()
         let brokenApp = try buildApplication(config: config, logger: logs.logger(), migrations: Migration.all + [Self.broken])
-        try await brokenApp.test(.router) { client in
+        try await brokenApp.sweptTest(.router) { client in
             try await client.execute(uri: "/api/migrate", method: .post, headers: Self.auth) { response in
                 #expect(response.status == .internalServerError)
                 #expect(response.json["success"] as? Bool == false)
@@ -36,7 +36,7 @@ struct MigratorTests {
                 "the cause goes to the log")
 
         let fixedApp = try buildApplication(config: config, logger: quietLogger, migrations: Migration.all + [Self.fixed])
-        try await fixedApp.test(.router) { client in
+        try await fixedApp.sweptTest(.router) { client in
             try await client.execute(uri: "/api/migrate", method: .post, headers: Self.auth) { response in
                 #expect(response.status == .ok)
                 #expect(response.json["applied"] as? [String] == ["0005_create_widgets"])
@@ -49,12 +49,12 @@ struct MigratorTests {
     func drift(_ engine: Engine) async throws {
         let db = try await TestDatabase.make(engine)
         let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
-        try await buildApplication(config: config, logger: quietLogger, migrations: Migration.all).test(.router) { client in
+        try await buildApplication(config: config, logger: quietLogger, migrations: Migration.all).sweptTest(.router) { client in
             try await client.execute(uri: "/api/migrate", method: .post, headers: Self.auth) { #expect($0.status == .ok) }
         }
         var edited = Migration.all
         edited[1] = Migration(id: edited[1].id, statements: edited[1].statements + ["CREATE INDEX accounts_type ON accounts (type)"])
-        try await buildApplication(config: config, logger: quietLogger, migrations: edited + [Self.fixed]).test(.router) { client in
+        try await buildApplication(config: config, logger: quietLogger, migrations: edited + [Self.fixed]).sweptTest(.router) { client in
             try await client.execute(uri: "/api/migrate", method: .post, headers: Self.auth) { response in
                 #expect(response.status == .conflict)
                 #expect(response.json["error"] as? String == "Migration history does not match")
@@ -87,7 +87,7 @@ struct MigratorTests {
                 // Another runner holds the lock for the whole request: the engine's own runner lock.
                 try #require(try await holder.engine.beginLocked(sql, deadline: .now + .seconds(5), heldRunLock: false))
                 let started = ContinuousClock.now
-                try await buildApplication(config: config, logger: quietLogger, migrations: Migration.all).test(.router) { client in
+                try await buildApplication(config: config, logger: quietLogger, migrations: Migration.all).sweptTest(.router) { client in
                     try await client.execute(uri: "/api/migrate", method: .post, headers: Self.auth) { response in
                         #expect(response.status == .conflict)
                         #expect(response.json["error"] as? String == "Migration already in progress")
@@ -143,7 +143,7 @@ struct TransactionFailureTests {
                      _ check: @Sendable @escaping (TestResponse) -> Void) async throws -> TestDatabase {
         let db = try await TestDatabase.make(engine)
         let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
-        try await buildApplication(config: config, logger: logs.logger(), migrations: Migration.all + [migration]).test(.router) { client in
+        try await buildApplication(config: config, logger: logs.logger(), migrations: Migration.all + [migration]).sweptTest(.router) { client in
             try await client.execute(uri: "/api/migrate", method: .post, headers: Self.auth) { check($0) }
         }
         return db

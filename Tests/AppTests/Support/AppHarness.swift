@@ -12,6 +12,7 @@ enum AppHarness {
     static func config(_ db: TestDatabase, _ variables: [String: String]) throws -> AppConfig {
         var all = ["APP_ENV": "test", "DATABASE_URL": db.url, "MIGRATION_LOCK_TIMEOUT": "5"]
         all.merge(variables) { $1 }
+        SecretSweep.secrets(in: all)
         return try AppConfig(variables: all)
     }
 
@@ -26,7 +27,7 @@ enum AppHarness {
         let db = try await TestDatabase.make(engine)
         let config = try config(db, variables)
         let app = try buildApplication(config: config, logger: logs.logger(level: .debug), migrations: migrations)
-        try await app.test(mode) { client in try await body(client, db) }
+        try await app.sweptTest(mode) { client in try await body(client, db) }
     }
 }
 

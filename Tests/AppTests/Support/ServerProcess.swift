@@ -13,6 +13,7 @@ enum AppBinary {
     /// Runs `app` to completion and returns its exit status, stdout and stderr.
     static func run(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil) async throws -> (status: Int32, out: String, err: String) {
         let result = try await runProcess(arguments, executable: url, environment: baseEnvironment.merging(environment) { $1 }, directory: directory)
+        sweep(arguments, environment, result)
         return (result.status, result.out, result.stderr)
     }
 
@@ -24,7 +25,16 @@ enum AppBinary {
             ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", url.path] + arguments,
             environment: baseEnvironment.merging(environment) { $1 }, directory: directory
         )
+        sweep(arguments, environment, result)
         return (result.status, result.out, result.stderr)
+    }
+
+    /// Records a run for the secrets sweep. `app secret` and `app session mint` print a new secret or a
+    /// token on stdout by design, so only their stderr is searched.
+    private static func sweep(_ arguments: [String], _ environment: [String: String], _ result: ProcessOutput) {
+        SecretSweep.secrets(in: environment)
+        let printsSecrets = arguments.first == "secret" || arguments.starts(with: ["session", "mint"])
+        SecretSweep.said((printsSecrets ? "" : result.out) + result.stderr, by: "app " + arguments.joined(separator: " "))
     }
 
     /// A clean environment: only PATH and HOME, so the machine's own variables don't leak into a test.
@@ -58,6 +68,7 @@ final class ServerProcess: Sendable {
         process.executableURL = AppBinary.url
         process.arguments = ["serve", "--hostname", "127.0.0.1", "--port", "0", "--port-file", portFile.path] + arguments
         process.environment = AppBinary.baseEnvironment.merging(environment) { $1 }
+        SecretSweep.secrets(in: environment)
         process.currentDirectoryURL = directory
         let pipe = Pipe()
         process.standardOutput = pipe
@@ -100,6 +111,9 @@ final class ServerProcess: Sendable {
 /// A process's output, gathered from its pipe's handler thread.
 final class LogBuffer: Sendable {
     private let storage = Mutex(Data())
-    func append(_ data: Data) { storage.withLock { $0.append(data) } }
+    func append(_ data: Data) {
+        SecretSweep.said(String(decoding: data, as: UTF8.self), by: "app serve")
+        storage.withLock { $0.append(data) }
+    }
     var text: String { String(decoding: storage.withLock { $0 }, as: UTF8.self) }
 }

@@ -197,7 +197,10 @@ final class LogCapture: Sendable {
         return logger
     }
 
-    func append(_ line: Line) { storage.withLock { $0.append(line) } }
+    func append(_ line: Line) {
+        SecretSweep.said(line.text, by: "log")
+        storage.withLock { $0.append(line) }
+    }
 
     struct Handler: LogHandler {
         let capture: LogCapture
