@@ -176,7 +176,7 @@ struct MigrateRoutes: Sendable {
         switch error {
         case MigrationError.failed: "failed"
         case MigrationError.lockTimeout, MigrationError.drift, MigrationError.foreignHistory, MigrationError.interrupted: "conflict"
-        case MigrationError.invalid: "invalid"
+        case MigrationError.invalid, MigrationError.transactionPooler: "invalid"
         default: "unavailable"
         }
     }
@@ -206,6 +206,9 @@ struct MigrateRoutes: Sendable {
         if !(error is MigrationError) {
             logger.error("migration endpoint: database unavailable", metadata: ["cause": "\(AppDatabase.describe(error))"])
         }
+        if case MigrationError.transactionPooler = error {
+            logger.error("migration endpoint: \(error)")
+        }
         if case MigrationError.invalid(let problem) = error {
             logger.error("migration endpoint: migrations invalid", metadata: ["file": "\(problem.file)", "reason": "\(problem)"])
         }
@@ -216,6 +219,7 @@ struct MigrateRoutes: Sendable {
         case MigrationError.foreignHistory: (.conflict, Failure("Migration history belongs to another tool"))
         case MigrationError.interrupted(let id): (.conflict, Failure("Migration interrupted", migration: id))
         case MigrationError.invalid(let problem): (.internalServerError, Failure("Migrations invalid", migration: problem.file))
+        case MigrationError.transactionPooler: (.internalServerError, Failure("Migration needs a direct database connection"))
         default: (.serviceUnavailable, Failure("Database unavailable"))
         }
     }

@@ -12,6 +12,8 @@ struct PostgresEngine: DatabaseEngine {
     let diagnosis: ConnectionDiagnosis
     /// Set as `run()` begins: PostgresNIO warns about a lease asked for before its pool runs.
     private let started = LeaseFlag()
+    /// Whether the connections go through a transaction pooler, once a session lock has asked.
+    private let pooler = PoolerFlag()
 
     var kind: SQLEngine { .postgres }
 
@@ -135,8 +137,9 @@ struct PostgresEngine: DatabaseEngine {
 
     /// A session-level advisory lock on the same key, polled with `pg_try_`; it conflicts with the
     /// transaction-level one, so transactional runners wait while it is held. A connection that dies
-    /// releases it.
+    /// releases it. Refused behind a transaction pooler, where it could not hold (`refuseTransactionPooler`).
     func withRunLock<T: Sendable>(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, _ body: () async throws -> T) async throws -> T? {
+        try await refuseTransactionPooler(db)
         while try await !tryLock(db) {
             guard ContinuousClock.now < deadline else { return nil }
             try await Task.sleep(for: .milliseconds(Int.random(in: 10...50)))
@@ -160,6 +163,33 @@ struct PostgresEngine: DatabaseEngine {
         guard try await tryLock(db) else { return false }
         try await unlock(db)
         return true
+    }
+
+    /// A session-level lock needs every statement of the run on one server session. A transaction
+    /// pooler (PgBouncer's `pool_mode = transaction`, and the like) hands each statement outside a
+    /// transaction to whichever server connection is free: the lock would be taken on one session,
+    /// released (or not) on another, and shared with any other client routed to the first. Found out
+    /// before any lock is taken, from the server's own process ids: a second client connection that
+    /// lands on our session, or our next statement landing on another one, can only be a pooler (a
+    /// direct connection, or a session pooler, keeps one server process per client connection).
+    /// Remembered once known, so the probe costs two extra round trips and one lease per process.
+    private func refuseTransactionPooler(_ db: any SQLDatabase) async throws {
+        switch pooler.value.withLock({ $0 }) {
+        case .some(false): return
+        case .some(true): throw MigrationError.transactionPooler
+        case .none: break
+        }
+        let ours = try await backendPID(db)
+        let other = try await withConnection(busyTimeout: .zero, wait: nil) { other in try await backendPID(other) }
+        let again = try await backendPID(db)
+        let pooled = other == ours || again != ours
+        pooler.value.withLock { $0 = pooled }
+        if pooled { throw MigrationError.transactionPooler }
+    }
+
+    private func backendPID(_ db: any SQLDatabase) async throws -> Int {
+        let row = try await db.raw("SELECT pg_backend_pid() AS pid").first()
+        return try row?.decode(column: "pid", as: Int.self) ?? -1
     }
 
     private func tryLock(_ db: any SQLDatabase) async throws -> Bool {
@@ -217,6 +247,10 @@ struct PostgresEngine: DatabaseEngine {
 
 private final class LeaseFlag: Sendable {
     let value = Mutex(false)
+}
+
+private final class PoolerFlag: Sendable {
+    let value = Mutex<Bool?>(nil)
 }
 
 /// Who wins between a lease arriving and its caller giving up on it: exactly one of them.

@@ -22,6 +22,9 @@ public enum MigrationError: Error, Equatable, CustomStringConvertible {
     case unknownMigration(String)
     /// The history table (the server's, or the folder's tool's) is taken by a table of other columns.
     case foreignHistory(table: String)
+    /// A migration outside a transaction needs a session-level lock, and DATABASE_URL goes through a
+    /// transaction pooler, where such a lock cannot hold. Nothing was applied.
+    case transactionPooler
 
     public var description: String {
         switch self {
@@ -36,6 +39,8 @@ public enum MigrationError: Error, Equatable, CustomStringConvertible {
         case .unknownMigration(let id): "the history holds \(id), which is not among the migrations; nothing was rolled back"
         case .foreignHistory(let table):
             "the table \(table) exists but is not laid out as this server (or the folder's tool) writes it; nothing was changed"
+        case .transactionPooler:
+            "DATABASE_URL goes through a transaction pooler (PgBouncer with pool_mode = transaction, or the like): a migration outside a transaction needs a session-level lock, which cannot hold there; nothing was applied. Run migrations with a DATABASE_URL that reaches PostgreSQL directly (or through a session pooler)"
         }
     }
 }

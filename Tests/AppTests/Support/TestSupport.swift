@@ -18,6 +18,9 @@ enum Tool {
     /// The throwaway PostgreSQL cluster `scripts/test` starts.
     static var postgres: Bool { underCI || ProcessInfo.processInfo.environment["TEST_DATABASE_URL"] != nil }
 
+    /// PgBouncer in transaction pooling mode in front of that cluster (TEST_PGBOUNCER_URL).
+    static var pgbouncer: Bool { underCI || ProcessInfo.processInfo.environment["TEST_PGBOUNCER_URL"] != nil }
+
     /// Node.js, for the dotenv comparison with `util.parseEnv`.
     static var node: Bool { underCI || succeeds(["node", "--version"]) }
 
