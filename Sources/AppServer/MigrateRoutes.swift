@@ -265,9 +265,12 @@ struct Transport: Sendable {
     static let forwardedProto = HTTPField.Name("X-Forwarded-Proto")!
 }
 
-/// Any method but GET and POST on the migrate path gets 405 with `Allow`.
+/// A method a path does not take gets 405 with `Allow` (not 404): any but GET and POST on the migrate
+/// path, any but GET on the others.
 struct MethodNotAllowedMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
+    /// The paths that answer GET only.
+    static let getOnly: Set<Substring> = ["/healthz", "/livez", "/api/auth/session"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         // One rule for a trailing slash: `/api/migrate/` is `/api/migrate`, as the router treats it.
@@ -276,7 +279,7 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
         if path == MigrateRoutes.path, request.method != .get, request.method != .post {
             return .json(.methodNotAllowed, Failure("Method not allowed"), headers: [.allow: MigrateRoutes.allow])
         }
-        if path.hasPrefix(MigrateRoutes.path + "/runs/"), request.method != .get {
+        if path.hasPrefix(MigrateRoutes.path + "/runs/") || Self.getOnly.contains(path), request.method != .get {
             return .json(.methodNotAllowed, Failure("Method not allowed"), headers: [.allow: "GET"])
         }
         return try await next(request, context)
