@@ -220,6 +220,7 @@ struct MigrateRoutes: Sendable {
         case MigrationError.interrupted(let id): (.conflict, Failure("Migration interrupted", migration: id))
         case MigrationError.invalid(let problem): (.internalServerError, Failure("Migrations invalid", migration: problem.file))
         case MigrationError.transactionPooler: (.internalServerError, Failure("Migration needs a direct database connection"))
+        case MigrationError.connectionLost(let id): (.serviceUnavailable, Failure("Database unavailable", migration: id))
         default: (.serviceUnavailable, Failure("Database unavailable"))
         }
     }

@@ -188,6 +188,7 @@ struct TransactionFailureTests {
         let db = try await Self.post(.postgres, migration) { response in
             #expect(response.status == .serviceUnavailable)
             #expect(response.json["error"] as? String == "Database unavailable")
+            #expect(response.json["migration"] as? String == "0005_lose_connection")
         }
         #expect(try await historyIDs(db) == Migration.all.map(\.id))
         #expect(try await !tableNames(db).contains("lost"))

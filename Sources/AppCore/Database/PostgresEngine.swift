@@ -224,6 +224,7 @@ struct PostgresEngine: DatabaseEngine {
     /// The connection closed, broke, or the server ended the session (SQLSTATE class 08, or 57P0x:
     /// an administrator's terminate, a shutdown, a crash).
     func isConnectionLost(_ error: any Error) -> Bool {
+        if case MigrationError.connectionLost = error { return true }  // the migrator's name for it
         guard let pg = error as? PSQLError else { return false }
         switch pg.code {
         case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown, .poolClosed:

@@ -22,6 +22,9 @@ public enum MigrationError: Error, Equatable, CustomStringConvertible {
     case unknownMigration(String)
     /// The history table (the server's, or the folder's tool's) is taken by a table of other columns.
     case foreignHistory(table: String)
+    /// The connection to the database was lost while this migration ran; a transactional one was
+    /// rolled back whole by the server, one outside a transaction stays marked running.
+    case connectionLost(migration: String)
     /// A migration outside a transaction needs a session-level lock, and DATABASE_URL goes through a
     /// transaction pooler, where such a lock cannot hold. Nothing was applied.
     case transactionPooler
@@ -39,6 +42,7 @@ public enum MigrationError: Error, Equatable, CustomStringConvertible {
         case .unknownMigration(let id): "the history holds \(id), which is not among the migrations; nothing was rolled back"
         case .foreignHistory(let table):
             "the table \(table) exists but is not laid out as this server (or the folder's tool) writes it; nothing was changed"
+        case .connectionLost(let id): "the connection to the database was lost while migration \(id) ran"
         case .transactionPooler:
             "DATABASE_URL goes through a transaction pooler (PgBouncer with pool_mode = transaction, or the like): a migration outside a transaction needs a session-level lock, which cannot hold there; nothing was applied. Run migrations with a DATABASE_URL that reaches PostgreSQL directly (or through a session pooler)"
         }
@@ -448,14 +452,18 @@ public struct Migrator: Sendable {
         try? await db.raw("ROLLBACK").run()
     }
 
-    /// Runs `body`; an error becomes `.failed(migration:)` (logged with its cause), unless the connection is lost.
+    /// Runs `body`; an error becomes `.failed(migration:)`, or `.connectionLost(migration:)` when the
+    /// connection went, logged with its cause.
     private func failing<T>(as id: String, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
+        } catch let error as MigrationError {
+            throw error
         } catch {
-            if database.engine.isConnectionLost(error) { throw error }
-            logger.error("migration failed", metadata: ["migration": "\(id)", "cause": "\(AppDatabase.describe(error))"])
-            throw MigrationError.failed(migration: id)
+            let lost = database.engine.isConnectionLost(error)
+            logger.error(lost ? "connection lost during a migration" : "migration failed",
+                         metadata: ["migration": "\(id)", "cause": "\(AppDatabase.describe(error))"])
+            throw lost ? MigrationError.connectionLost(migration: id) : MigrationError.failed(migration: id)
         }
     }
 
