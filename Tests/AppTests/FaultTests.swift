@@ -160,3 +160,70 @@ struct PostgresDownTests {
         #expect(await server.process.isRunning)
     }
 }
+
+/// SQLite on a disk that fills up in the middle of a migration: a small tmpfs, mounted by the test
+/// (root only; CI runs as root).
+@Suite("SQLite on a full disk", .enabled(if: geteuid() == 0))
+struct FullDiskTests {
+    @Test("a migration that fills the disk fails naming itself and the cause, is rolled back whole, and the file passes integrity_check")
+    func fullDisk() async throws {
+        let mount = try TempDir()
+        let mounted = try await runProcess(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", mount.path])
+        try #require(mounted.status == 0, "\(mounted.stderr)")
+        defer { _ = try? runProcessBlocking(["umount", "-l", mount.path]) }
+        let path = mount.path + "/full.sqlite"
+        let folder = try MigrationsDir([
+            "1_small.sql": "CREATE TABLE small (id INTEGER);\nINSERT INTO small VALUES (1);\n",
+            "2_fill.sql": """
+                CREATE TABLE big (b BLOB);
+                INSERT INTO big SELECT randomblob(1000) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 4000) SELECT x FROM c);
+                """,
+        ])
+        let env = ["DATABASE_URL": "sqlite://\(path)", "APP_ENV": "test", "MIGRATIONS_DIR": folder.path]
+        let result = try await AppBinary.run(["migrate"], environment: env, directory: mount.url)
+        #expect(result.status == 1)
+        #expect(result.err.contains("error: migration 2_fill failed"), "\(result.err)")
+        #expect(result.err.contains("database or disk is full"), "the cause is in the log line: \(result.err)")
+
+        // Python's sqlite3 reads the file: 1_small applied, nothing of 2_fill, and the file is sound.
+        let check = try await runProcess(["python3", "-c", """
+            import sqlite3, sys
+            c = sqlite3.connect(sys.argv[1])
+            print(c.execute("PRAGMA integrity_check").fetchone()[0])
+            print(",".join(r[0] for r in c.execute("SELECT id FROM app_migrations ORDER BY id")))
+            print(",".join(sorted(r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('small', 'big')"))))
+            """, path])
+        #expect(check.status == 0, "\(check.stderr)")
+        #expect(check.out == "ok\n1_small\nsmall\n")
+    }
+}
+
+/// Sentry misbehaving while `app serve` starts (production, so the missing migration secret is an
+/// error sent to Sentry): the start waits at most the send's 2 s budget, nothing is retried, the server serves.
+@Suite("Sentry misbehaving at startup")
+struct SentryAtStartupTests {
+    enum Trouble: String, CaseIterable, Sendable { case hangs, refuses, limits }
+
+    @Test("startup is delayed by at most the send budget, no retry loop, the server serves", arguments: Trouble.allCases)
+    func sentryTrouble(_ trouble: Trouble) async throws {
+        let listener = SentryListener(answers: trouble == .hangs ? [.stall(.seconds(25))] : [.tooManyRequests(retryAfter: "60")])
+        try await listener.run { port in
+            let sentryPort = trouble == .refuses ? try refusedPort() : port
+            let dir = try TempDir()
+            let started = ContinuousClock.now
+            let server = try await ServerProcess.start(environment: [
+                "APP_ENV": "production", "NEXTAUTH_SECRET": Secrets.session, "SENTRY_DSN": "http://key@127.0.0.1:\(sentryPort)/1",
+            ], directory: dir.url)
+            let startup = ContinuousClock.now - started
+            defer { Task { await server.stop() } }
+            // A 25 s stall would hold a start without a budget for 25 s; the bound leaves room for a loaded machine.
+            #expect(startup < .seconds(15), "started in \(startup)")
+            #expect(try await PostgresDownTests.get("\(server.baseURL)/livez") == 200)
+            let sent = listener.requests.count
+            #expect(sent == (trouble == .refuses ? 0 : 1), "one envelope for the one error")
+            try await Task.sleep(for: .seconds(3))
+            #expect(listener.requests.count == sent, "nothing is retried")
+            #expect(server.output.contains("could not be sent") || trouble == .limits, "\(server.output)")
+        }
+    }
+}
