@@ -231,6 +231,19 @@ struct AbandoningTests {
 
     struct GaveUp: Error {}
 
+    @Test("cancellableSleep: a sleep ends after its time; a cancelled one throws CancellationError without waiting it out")
+    func cancellableSleeps() async throws {
+        let started = ContinuousClock.now
+        try await cancellableSleep(for: .milliseconds(50))
+        #expect(ContinuousClock.now - started >= .milliseconds(50))
+
+        let sleeper = Task { try await cancellableSleep(for: .seconds(3600)) }
+        sleeper.cancel()
+        await #expect(throws: CancellationError.self) { try await sleeper.value }
+        // A time limit that is not reached: the answer is the work's, and the call returns at once.
+        #expect(try await withTimeout(.seconds(3600)) { 42 } == 42)
+    }
+
     @Test("a watchdog that throws answers at once, though the work ignores its cancellation")
     func givesUp() async throws {
         let gate = Gate()

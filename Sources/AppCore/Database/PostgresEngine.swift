@@ -86,7 +86,7 @@ struct PostgresEngine: DatabaseEngine {
             }
         }
         return try await abandoning(work, watchdog: { [diagnosis] in
-            try await Task.sleep(for: min(Self.diagnosisDelay, limit))
+            try await cancellableSleep(for: min(Self.diagnosisDelay, limit))  // once per lease: leaves no timer behind
             var last: DatabaseConnectError?
             while !lease.isTaken {
                 let elapsed = ContinuousClock.now - start

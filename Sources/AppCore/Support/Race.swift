@@ -1,3 +1,5 @@
+import NIOCore
+import NIOPosix
 import Synchronization
 
 /// Runs `body` beside `watchdog` and returns `body`'s result. When the watchdog throws first, its error
@@ -87,8 +89,27 @@ public func withTimeout<T: Sendable>(
     _ limit: Duration, waitingFor what: String = "answer", _ body: @Sendable @escaping () async throws -> T
 ) async throws -> T {
     try await abandoning(Task { try await body() }) {
-        try await Task.sleep(for: limit)
+        try await cancellableSleep(for: limit)
         throw DatabaseTimeout(limit: limit, what: what)
+    }
+}
+
+/// Sleeps for `duration`, or throws `CancellationError` as soon as the task is cancelled, and then
+/// leaves nothing behind. `Task.sleep`'s timer stays registered until its deadline even once the sleep
+/// is cancelled: a 30 s time limit per request kept every request's timer (about 1 KB) for 30 s, and
+/// RSS grew by some 90 MB under 3 000 authorised calls a second. An event loop's scheduled task is
+/// removed when cancelled.
+public func cancellableSleep(for duration: Duration) async throws {
+    let loop = MultiThreadedEventLoopGroup.singleton.any()
+    let scheduled = loop.scheduleTask(in: .nanoseconds(Int64(duration.milliseconds) * 1_000_000)) {}
+    do {
+        try await withTaskCancellationHandler {
+            try await scheduled.futureResult.get()
+        } onCancel: {
+            scheduled.cancel()
+        }
+    } catch {
+        throw CancellationError()
     }
 }
 
