@@ -82,17 +82,38 @@ actor ConnectionDiagnosis {
 
     private func attempt(timeout: Duration) async -> ProbeResult {
         do {
-            var configuration = PostgresConnection.Configuration(
-                host: location.host, port: location.port, username: location.username,
-                password: location.password?.value, database: location.database, tls: try connectionTLS()
-            )
-            configuration.options.connectTimeout = .milliseconds(timeout.milliseconds)
-            let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+            let connection = try await connect(timeout: timeout)
             try? await connection.close()
             return .connected
         } catch {
             return .failed(failure(Self.cause(of: error)))
         }
+    }
+
+    /// The server process id behind a connection of its own, outside the pool (whose connections may
+    /// all be in use): how a transaction pooler is recognised (`PostgresEngine.refuseTransactionPooler`).
+    func separateBackendPID() async throws -> Int {
+        let connection = try await connect(timeout: PostgresEngine.leaseTimeout)
+        do {
+            var pid = -1
+            for try await row in try await connection.query("SELECT pg_backend_pid()", logger: logger) {
+                pid = Int(try row.decode(Int32.self))
+            }
+            try? await connection.close()
+            return pid
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    private func connect(timeout: Duration) async throws -> PostgresConnection {
+        var configuration = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.username,
+            password: location.password?.value, database: location.database, tls: try connectionTLS()
+        )
+        configuration.options.connectTimeout = .milliseconds(timeout.milliseconds)
+        return try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
     }
 
     private func connectionTLS() throws -> PostgresConnection.Configuration.TLS {

@@ -172,7 +172,8 @@ struct PostgresEngine: DatabaseEngine {
     /// before any lock is taken, from the server's own process ids: a second client connection that
     /// lands on our session, or our next statement landing on another one, can only be a pooler (a
     /// direct connection, or a session pooler, keeps one server process per client connection).
-    /// Remembered once known, so the probe costs two extra round trips and one lease per process.
+    /// The second connection is one of its own, outside the pool, which concurrent runners may have
+    /// exhausted. Remembered once known, so the probe costs two round trips and one connection per process.
     private func refuseTransactionPooler(_ db: any SQLDatabase) async throws {
         switch pooler.value.withLock({ $0 }) {
         case .some(false): return
@@ -180,7 +181,7 @@ struct PostgresEngine: DatabaseEngine {
         case .none: break
         }
         let ours = try await backendPID(db)
-        let other = try await withConnection(busyTimeout: .zero, wait: nil) { other in try await backendPID(other) }
+        let other = try await diagnosis.separateBackendPID()
         let again = try await backendPID(db)
         let pooled = other == ours || again != ours
         pooler.value.withLock { $0 = pooled }
