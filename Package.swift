@@ -69,6 +69,11 @@ let package = Package(
             name: "AppBench",
             dependencies: ["AppCore"]
         ),
+        // The baseline scripts/bench measures the server against: a bare Hummingbird app, one route.
+        .executableTarget(
+            name: "BareServer",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")]
+        ),
         .testTarget(
             name: "AppTests",
             dependencies: [
