@@ -21,15 +21,11 @@ struct PoolerTests {
         return components.string!
     }
 
-    /// An authorised POST: the status, and the answer's `error` and `applied`.
+    /// An authorised POST (the suite-wide `post`): the status, and the answer's `error` and `applied`.
     static func post(_ url: String) async throws -> (status: Int, error: String?, applied: [String]) {
-        var request = HTTPClientRequest(url: url + "/api/migrate")
-        request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer \(Secrets.migration)")
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
-        let body = try await response.body.collect(upTo: 1 << 20)
-        let json = (try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]) ?? [:]
-        return (Int(response.status.code), json["error"] as? String, json["applied"] as? [String] ?? [])
+        let (status, body) = try await AppTests.post(url)
+        let json = (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]) ?? [:]
+        return (status, json["error"] as? String, json["applied"] as? [String] ?? [])
     }
 
     static func sessionLocksHeld(_ db: TestDatabase) async throws -> Int {
