@@ -126,12 +126,6 @@ struct FaultTests {
 /// PostgreSQL itself going away and coming back, on a cluster of the test's own.
 @Suite("PostgreSQL down and back", .enabled(if: Tool.postgres))
 struct PostgresDownTests {
-    static func get(_ url: String) async throws -> Int {
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(60))
-        _ = try await response.body.collect(upTo: 1 << 20)
-        return Int(response.status.code)
-    }
-
     @Test("down at startup: the check reports it and /healthz is 503; once it is up, 200 and a working POST; restarted under the server: the next calls work; no restart of the server")
     func downThenUpThenRestarted() async throws {
         let cluster = try await OwnCluster()
@@ -142,18 +136,18 @@ struct PostgresDownTests {
         ], directory: dir.url)
         defer { Task { await server.stop() } }
         #expect(server.output.contains("check=database.unreachable"), "the startup check reports it: \(server.output)")
-        #expect(try await Self.get("\(server.baseURL)/healthz") == 503)
+        #expect(try await get("\(server.baseURL)/healthz").0 == 503)
         #expect(try await post(server.baseURL).0 == 503)
 
         try await cluster.start()
-        try await waitUntil("/healthz answers 200", timeout: .seconds(60)) { try await Self.get("\(server.baseURL)/healthz") == 200 }
+        try await waitUntil("/healthz answers 200", timeout: .seconds(60)) { try await get("\(server.baseURL)/healthz").0 == 200 }
         let (status, body) = try await post(server.baseURL)
         #expect(status == 200)
         #expect(body.contains(#""applied":["0001_create_users","0002_create_accounts","0003_create_sessions","0004_create_verification_tokens"]"#), "\(body)")
 
         // Every pooled connection is ended by the restart; the next calls get new ones.
         try await cluster.restart()
-        try await waitUntil("/healthz answers 200 after the restart", timeout: .seconds(60)) { try await Self.get("\(server.baseURL)/healthz") == 200 }
+        try await waitUntil("/healthz answers 200 after the restart", timeout: .seconds(60)) { try await get("\(server.baseURL)/healthz").0 == 200 }
         let (again, againBody) = try await post(server.baseURL)
         #expect(again == 200)
         #expect(againBody.contains(#""applied":[]"#), "\(againBody)")
@@ -218,7 +212,7 @@ struct SentryAtStartupTests {
             defer { Task { await server.stop() } }
             // A 25 s stall would hold a start without a budget for 25 s; the bound leaves room for a loaded machine.
             #expect(startup < .seconds(15), "started in \(startup)")
-            #expect(try await PostgresDownTests.get("\(server.baseURL)/livez") == 200)
+            #expect(try await get("\(server.baseURL)/livez").0 == 200)
             let sent = listener.requests.count
             #expect(sent == (trouble == .refuses ? 0 : 1), "one envelope for the one error")
             try await Task.sleep(for: .seconds(3))

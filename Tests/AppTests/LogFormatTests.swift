@@ -73,7 +73,7 @@ struct LogFormatTests {
         let server = try await ServerProcess.start(environment: [
             "APP_ENV": "development", "LOG_FORMAT": "json", "MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session,
         ], directory: dir.url)
-        let (status, _) = try await ServerProcessTests().get("\(server.baseURL)/api/migrate", headers: [("Authorization", "Bearer \(Secrets.migration)")], method: .POST)
+        let (status, _) = try await get("\(server.baseURL)/api/migrate", headers: [("Authorization", "Bearer \(Secrets.migration)")], method: .POST)
         #expect(status == 200)
         #expect(await server.stop() == 0)
         let lines = server.output.split(separator: "\n")

@@ -28,16 +28,15 @@ struct MetricsTests {
         let server = try await ServerProcess.start(environment: [
             "APP_ENV": "development", "MIGRATION_SECRET": weak, "NEXTAUTH_SECRET": Secrets.session, "METRICS_PORT": "\(metricsPort)",
         ], directory: dir.url)
-        let http = ServerProcessTests()
         let base = server.baseURL
-        #expect(try await http.get("\(base)/livez").0 == 200)
-        #expect(try await http.get("\(base)/api/migrate", headers: [("Authorization", "Bearer wrong-token")], method: .POST).0 == 401)
-        #expect(try await http.get("\(base)/api/migrate", headers: [("Authorization", "Bearer \(weak)")], method: .POST).0 == 200)
-        #expect(try await http.get("\(base)/api/migrate", headers: [("Authorization", "Bearer \(weak)")], method: .POST).0 == 200)
-        #expect(try await http.get("\(base)/no/such/page").0 == 404)
-        #expect(try await http.get("\(base)/metrics").0 == 404, "metrics are not on the main port")
+        #expect(try await get("\(base)/livez").0 == 200)
+        #expect(try await get("\(base)/api/migrate", headers: [("Authorization", "Bearer wrong-token")], method: .POST).0 == 401)
+        #expect(try await get("\(base)/api/migrate", headers: [("Authorization", "Bearer \(weak)")], method: .POST).0 == 200)
+        #expect(try await get("\(base)/api/migrate", headers: [("Authorization", "Bearer \(weak)")], method: .POST).0 == 200)
+        #expect(try await get("\(base)/no/such/page").0 == 404)
+        #expect(try await get("\(base)/metrics").0 == 404, "metrics are not on the main port")
 
-        let (status, text) = try await http.get("http://127.0.0.1:\(metricsPort)/metrics")
+        let (status, text) = try await get("http://127.0.0.1:\(metricsPort)/metrics")
         #expect(status == 200)
         #expect(await server.stop() == 0)
         let samples = try await Self.parse(text)

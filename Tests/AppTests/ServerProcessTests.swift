@@ -7,15 +7,6 @@ import Testing
 
 @Suite("app serve and the command line", .dropsTestDatabases)
 struct ServerProcessTests {
-    func get(_ url: String, headers: [(String, String)] = [], method: HTTPMethod = .GET) async throws -> (Int, String) {
-        var request = HTTPClientRequest(url: url)
-        request.method = method
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
-        let body = try await response.body.collect(upTo: 1 << 20)
-        return (Int(response.status.code), String(buffer: body))
-    }
-
     @Test("the server starts with no setup on SQLite under ./data/, logs the checks' warnings, and shuts down on SIGTERM")
     func startsOnDefaultSQLite() async throws {
         let dir = try TempDir()

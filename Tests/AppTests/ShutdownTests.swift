@@ -43,23 +43,22 @@ struct ShutdownTests {
         let dir = try Self.folder()
         let server = try await Self.start(db, dir)
         try await holdingAdvisoryLock(db, Self.gateKey) { sql in
-            let http = ServerProcessTests()
             let auth = [("Authorization", "Bearer \(Secrets.migration)")]
-            let running = Task { try await http.get("\(server.baseURL)/api/migrate", headers: auth, method: .POST) }
+            let running = Task { try await get("\(server.baseURL)/api/migrate", headers: auth, method: .POST) }
             try await waitForLockWaiter(sql, Self.gateKey)
             kill(server.process.processIdentifier, SIGTERM)
             // The drain begins: each new call is refused until the run is over.
             var refused = (0, "")
             for _ in 0..<200 {
-                refused = try await http.get("\(server.baseURL)/api/migrate", headers: auth, method: .POST)
+                refused = try await get("\(server.baseURL)/api/migrate", headers: auth, method: .POST)
                 if refused.0 == 503 { break }
                 try await Task.sleep(for: .milliseconds(25))
             }
             #expect(refused.0 == 503)
             let refusal = try JSONSerialization.jsonObject(with: Data(refused.1.utf8)) as? NSDictionary
             #expect(refusal == ["success": false, "error": "Server shutting down"])
-            #expect(try await http.get("\(server.baseURL)/healthz").0 == 503)
-            #expect(try await http.get("\(server.baseURL)/livez").0 == 200, "alive while it drains")
+            #expect(try await get("\(server.baseURL)/healthz").0 == 503)
+            #expect(try await get("\(server.baseURL)/livez").0 == 200, "alive while it drains")
             #expect(server.process.isRunning)
             // Let the migration finish.
             try await sql.raw("SELECT pg_advisory_unlock(\(unsafeRaw: String(Self.gateKey)))").run()
@@ -78,7 +77,7 @@ struct ShutdownTests {
         let dir = try Self.folder()
         let server = try await Self.start(db, dir, ["SHUTDOWN_TIMEOUT": "1"])
         try await holdingAdvisoryLock(db, Self.gateKey) { sql in
-            let running = Task { try? await ServerProcessTests().get("\(server.baseURL)/api/migrate", headers: [("Authorization", "Bearer \(Secrets.migration)")], method: .POST) }
+            let running = Task { try? await get("\(server.baseURL)/api/migrate", headers: [("Authorization", "Bearer \(Secrets.migration)")], method: .POST) }
             try await waitForLockWaiter(sql, Self.gateKey)
             kill(server.process.processIdentifier, SIGTERM)
             #expect(try await Self.exit(server, within: .seconds(30)) == 0)

@@ -1,6 +1,19 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
+import NIOHTTP1
 import Synchronization
 import Testing
+
+/// A request to a live server: its status and body.
+func get(_ url: String, headers: [(String, String)] = [], method: HTTPMethod = .GET) async throws -> (Int, String) {
+    var request = HTTPClientRequest(url: url)
+    request.method = method
+    for (name, value) in headers { request.headers.add(name: name, value: value) }
+    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+    let body = try await response.body.collect(upTo: 1 << 20)
+    return (Int(response.status.code), String(buffer: body))
+}
 
 /// The built `app` executable, run as a real process.
 enum AppBinary {
