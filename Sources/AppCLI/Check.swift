@@ -5,6 +5,7 @@ import Foundation
 
 struct Check: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "check",
         abstract: "Run the startup checks, print the report, and exit 1 when there are issues.",
         discussion: "Examples:\n  app check\n  APP_ENV=production app check --format json"
     )

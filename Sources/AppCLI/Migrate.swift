@@ -6,6 +6,7 @@ import Logging
 
 struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "migrate",
         abstract: "Apply, list, roll back, create or resolve migrations (the same migrator as POST /api/migrate).",
         discussion: """
             Examples:
@@ -169,6 +170,7 @@ extension Migrate {
 
     struct Rollback: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "rollback",
             abstract: "Run the down sections of the newest applied migrations, newest first; refuse, changing nothing, when one has none.",
             discussion: "Examples:\n  app migrate rollback\n  app migrate rollback --steps 3\n\n\(Migrate.exitCodes)"
         )
@@ -190,6 +192,7 @@ extension Migrate {
 
     struct New: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "new",
             abstract: "Write a new migration, named <UTC yyyymmddHHMMSS>_<description>, in the folder's format (dbmate's: one .sql file with both section markers).",
             discussion: "Example:\n  MIGRATIONS_DIR=db/migrations app migrate new create_widgets"
         )
@@ -236,6 +239,7 @@ extension Migrate {
 
     struct Resolve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "resolve",
             abstract: "Clear an interrupted migration, after finishing (--applied) or undoing (--rolled-back) its statements by hand.",
             discussion: "Examples:\n  app migrate resolve 20261129093000_add_index --applied\n  app migrate resolve 20261129093000_add_index --rolled-back\n\n\(Migrate.exitCodes)"
         )

@@ -7,6 +7,7 @@ import ServiceLifecycle
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "serve",
         abstract: "Run the HTTP server (SIGTERM: finish the migration runs in progress, within SHUTDOWN_TIMEOUT, then stop; SIGINT: stop).",
         discussion: "Examples:\n  app serve\n  app serve --hostname 0.0.0.0 --port 8080 --env production"
     )
@@ -30,14 +31,14 @@ struct Serve: AsyncParsableCommand {
         let portFile = self.portFile
         let drain = ShutdownDrain()
         do {
-            app = try buildApplication(config: config, logger: logger, catalog: loadCatalog(config), drain: drain) { port in
+            app = try buildApplication(config: config, logger: logger, catalog: loadCatalog(config), drain: drain, onServerRunning: { port in
                 guard let portFile else { return }
                 do {
                     try Data("\(port)\n".utf8).write(to: URL(fileURLWithPath: portFile), options: .atomic)
                 } catch {
                     logger.error("could not write --port-file", metadata: ["path": "\(portFile)", "cause": "\(error.localizedDescription)"])
                 }
-            }
+            })
         } catch {
             throw fail("startup failed: \(error)")
         }
@@ -45,7 +46,7 @@ struct Serve: AsyncParsableCommand {
         // down gracefully; SIGINT shuts it down gracefully at once.
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: [
-                .init(service: app),
+                .init(service: NamedService("HTTPServer", app)),
                 .init(service: DrainOnSIGTERM(drain: drain, timeout: config.shutdownTimeout, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigint],

@@ -11,6 +11,7 @@ struct SessionCommand: ParsableCommand {
 
     struct Mint: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "mint",
             abstract: "Print a session token signed with NEXTAUTH_SECRET (v4) or Auth.js's current key (v5: AUTH_SECRET_3/2/1, else AUTH_SECRET, else NEXTAUTH_SECRET). Refused in production.",
             discussion: "Example:\n  curl --cookie \"next-auth.session-token=$(app session mint --email ada@example.com)\" localhost:8080/api/auth/session"
         )

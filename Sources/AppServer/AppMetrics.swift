@@ -34,6 +34,7 @@ public final class AppMetrics: Sendable {
             .milliseconds(500), .seconds(1), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(300),
         ]
         self.factory = factory
+        guard enabled else { return }
         Meter(label: "app_build_info", dimensions: [("version", Self.version)], factory: factory).set(1)
     }
 

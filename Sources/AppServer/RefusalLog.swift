@@ -65,9 +65,10 @@ final class RefusalLog: Sendable {
 }
 
 /// Writes the refusal summaries as their windows end, and the rest at shutdown.
-struct RefusalLogFlusher: Service {
+struct RefusalLogFlusher: Service, CustomStringConvertible {
     let log: RefusalLog
     let logger: Logger
+    var description: String { "RefusalLogFlusher" }
 
     func run() async throws {
         await cancelWhenGracefulShutdown {

@@ -104,9 +104,10 @@ public final class ServerTLS: Sendable {
 
 /// Reloads the certificate and key on SIGHUP for as long as the server runs. A reload that fails keeps
 /// the pair in use and logs why.
-struct TLSReloadService: Service {
+struct TLSReloadService: Service, CustomStringConvertible {
     let tls: ServerTLS
     let logger: Logger
+    var description: String { "TLSReloadService" }
 
     func run() async throws {
         let (signals, source) = signalDeliveries(SIGHUP)

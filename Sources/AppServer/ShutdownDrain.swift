@@ -81,10 +81,11 @@ public final class ShutdownDrain: Sendable {
 /// Waits for SIGTERM, drains (at most `timeout`), then returns, which shuts the server down
 /// gracefully. When the timeout passes with a run still going, the process ends there: the database
 /// rolls back the run's open transaction, so nothing of that migration remains.
-public struct DrainOnSIGTERM: Service {
+public struct DrainOnSIGTERM: Service, CustomStringConvertible {
     let drain: ShutdownDrain
     let timeout: Duration
     let logger: Logger
+    public var description: String { "DrainOnSIGTERM" }
 
     public init(drain: ShutdownDrain, timeout: Duration, logger: Logger) {
         self.drain = drain

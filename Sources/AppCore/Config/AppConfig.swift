@@ -158,7 +158,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         }
 
         /// swift-configuration's key for the variable: `MIGRATION_SECRET` is `migration.secret`.
-        var key: ConfigKey { ConfigKey(rawValue.lowercased().replacingOccurrences(of: "_", with: ".")) }
+        var key: ConfigKey { ConfigKey(rawValue.lowercased().split(separator: "_").map(String.init)) }
     }
 
     /// The variables whose values are secrets; swift-configuration redacts them in its own reporting.

@@ -17,7 +17,7 @@ enum SecretSweep {
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         func open(_ name: String) -> FileHandle? {
             let url = folder.appendingPathComponent(name)
-            if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+            if !FileManager.default.fileExists(atPath: url.path) { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
             let handle = try? FileHandle(forWritingTo: url)
             _ = try? handle?.seekToEnd()
             return handle
