@@ -73,7 +73,7 @@ struct FolderTests {
         return (folder, db)
     }
 
-    @Test("a run on SQLite leaves no journal file beside the database (its connection journals by TRUNCATE)")
+    @Test("a run on SQLite leaves no journal file beside the database")
     func noJournalLeft() async throws {
         let (_, db) = try await Self.appliedThree()
         guard case .sqlite(let path) = db.location else { Issue.record("expected SQLite"); return }

@@ -33,8 +33,9 @@ pg_start() {
   # password refused; every other connection is trusted, which keeps the tests' many connections cheap.
   { echo "host all acc 127.0.0.1/32 scram-sha-256"; cat "$pg_tmp/data/pg_hba.conf"; } > "$pg_tmp/pg_hba.conf"
   pg_run cp "$pg_tmp/pg_hba.conf" "$pg_tmp/data/pg_hba.conf"
+  # The suite's parallel tests peak near 200 connections (each AppDatabase is a pool of its own).
   pg_run "$pg_bin/pg_ctl" -D "$pg_tmp/data" -l "$pg_tmp/postgres.log" -w \
-    -o "-p $port -k $pg_tmp -c listen_addresses=127.0.0.1 -c max_connections=200 $*" start >/dev/null
+    -o "-p $port -k $pg_tmp -c listen_addresses=127.0.0.1 -c max_connections=400 $*" start >/dev/null
   PG_URL="postgres://postgres:test-db-password@127.0.0.1:$port/postgres?sslmode=disable"
   pg_port=$port
   export PATH="$pg_bin:$PATH"

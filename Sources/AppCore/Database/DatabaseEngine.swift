@@ -26,13 +26,13 @@ protocol DatabaseEngine: Sendable {
     /// one; waits until `deadline` at most and returns nil when it passed first. Always released after.
     func withRunLock<T: Sendable>(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, _ body: () async throws -> T) async throws -> T?
 
+    /// True when a transactional migration can go to the server as one statement, its lock, history
+    /// check and rows included (`PostgresMigrationBlock`). Asked once per run, before the first such
+    /// migration. False for SQLite, where a statement costs no round trip.
+    func sendsMigrationsWhole(_ db: any SQLDatabase) async throws -> Bool
+
     /// True when no runner holds the run lock now (so a history row marked running was interrupted).
     func runLockIsFree(_ db: any SQLDatabase) async throws -> Bool
-
-    /// Prepares the connection a migration run uses (before any transaction), and undoes that after.
-    /// Both only tune speed: they never fail a run.
-    func prepareForMigrations(_ db: any SQLDatabase) async
-    func finishMigrations(_ db: any SQLDatabase) async
 
     /// True when `table` exists in the schema the connection works in.
     func tableExists(_ db: any SQLDatabase, _ table: String) async throws -> Bool

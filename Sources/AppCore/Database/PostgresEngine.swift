@@ -155,8 +155,16 @@ struct PostgresEngine: DatabaseEngine {
         }
     }
 
-    func prepareForMigrations(_ db: any SQLDatabase) async {}
-    func finishMigrations(_ db: any SQLDatabase) async {}
+    /// A `DO` block needs PL/pgSQL, installed in every database by default, and the right to use it,
+    /// which an administrator may have revoked; and READ COMMITTED, the default isolation, for its
+    /// history check (the block checks that again itself).
+    func sendsMigrationsWhole(_ db: any SQLDatabase) async throws -> Bool {
+        let row = try await db.raw("""
+            SELECT has_language_privilege(oid, 'USAGE') AND current_setting('transaction_isolation') = 'read committed' AS usable
+            FROM pg_language WHERE lanname = 'plpgsql'
+            """).first()
+        return try row?.decode(column: "usable", as: Bool.self) ?? false
+    }
 
     /// Inside a transaction that holds the transaction-level lock this is always true; outside, it asks.
     func runLockIsFree(_ db: any SQLDatabase) async throws -> Bool {

@@ -121,23 +121,7 @@ struct SQLiteEngine: DatabaseEngine {
         }
     }
 
-    /// A rollback journal that is truncated rather than deleted at each COMMIT spares the directory
-    /// sync of every migration's commit, with the same durability. Per connection, and only when the
-    /// file uses the default DELETE mode (a WAL database is left as it is).
-    func prepareForMigrations(_ db: any SQLDatabase) async {
-        if let mode = try? await db.raw("PRAGMA journal_mode").first()?.decode(column: "journal_mode", as: String.self),
-           mode.lowercased() == "delete" {
-            _ = try? await db.raw("PRAGMA journal_mode = TRUNCATE").run()
-        }
-    }
-
-    /// Back to DELETE, which removes the (empty) journal file the run left beside the database.
-    func finishMigrations(_ db: any SQLDatabase) async {
-        if let mode = try? await db.raw("PRAGMA journal_mode").first()?.decode(column: "journal_mode", as: String.self),
-           mode.lowercased() == "truncate" {
-            _ = try? await db.raw("PRAGMA journal_mode = DELETE").run()
-        }
-    }
+    func sendsMigrationsWhole(_ db: any SQLDatabase) async throws -> Bool { false }
 
     func runLockIsFree(_ db: any SQLDatabase) async throws -> Bool {
         let fd = open(runLockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)

@@ -268,23 +268,20 @@ public struct Migrator: Sendable {
         let deadline = ContinuousClock.now + lockTimeout
         // One connection for the whole run; still one transaction (and one lock) per migration.
         return try await database.withConnection(busyTimeout: SQLiteEngine.lockPollBusyTimeout) { db in
-            await database.engine.prepareForMigrations(db)
-            do {
-                let applied = try await applyAll(db, deadline: deadline)
-                await database.engine.finishMigrations(db)
-                return applied
-            } catch {
-                if !database.engine.isConnectionLost(error) { await database.engine.finishMigrations(db) }
-                throw error
-            }
+            try await applyAll(db, deadline: deadline)
         }
     }
 
     private func applyAll(_ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws -> [String] {
         var applied: [String] = []
         var known: Ledger? = nil
+        var run = RunState()
         while true {
-            switch try await applyNext(db, deadline: deadline, known: &known) {
+            if let id = try await applyWhole(db, known: &known, run: &run) {
+                applied.append(id)
+                continue
+            }
+            switch try await applyNext(db, deadline: deadline, known: &known, run: &run) {
             case .done:
                 return applied
             case .applied(let id):
@@ -296,6 +293,20 @@ public struct Migrator: Sendable {
                 if try await applyOutsideTransaction(migration, db, deadline: deadline) { applied.append(migration.id) }
                 known = nil
             }
+        }
+    }
+
+    /// What one run has learnt so far.
+    private struct RunState {
+        /// Whether the engine takes a migration as one statement; asked once, when first needed.
+        var whole: Bool?
+        /// The migration last reported as started, so that a retry does not report it twice.
+        var announced: String?
+
+        mutating func announce(_ migration: Migration, to onProgress: (@Sendable (MigrationProgress) -> Void)?) {
+            guard announced != migration.id else { return }
+            announced = migration.id
+            onProgress?(.started(id: migration.id, transactional: migration.transactional))
         }
     }
 
@@ -313,7 +324,7 @@ public struct Migrator: Sendable {
     /// the running count reveals), so when count, greatest id and running count still match, the rows
     /// are not fetched and decoded again (which would make a long run quadratic). The tool's table is
     /// written only with the server's rows, so the same check covers it.
-    private func applyNext(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, known: inout Ledger?) async throws -> Step {
+    private func applyNext(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, known: inout Ledger?, run: inout RunState) async throws -> Step {
         try await inLockedTransaction(db, deadline: deadline, heldRunLock: false) {
             let ledger: Ledger
             if let cached = known, try await historyUnchanged(db, since: cached.rows) {
@@ -338,16 +349,54 @@ public struct Migrator: Sendable {
                 try await db.raw("COMMIT").run()
                 return .outsideTransaction(migration)
             }
-            onProgress?(.started(id: migration.id, transactional: true))
+            run.announce(migration, to: onProgress)
             let row = try await apply(migration, db)
-            onProgress?(.applied(id: migration.id, executionMs: row.executionMs))
-            var next = ledger
-            next.rows.append(row)
-            next.tool?.applied.insert(migration.id)
-            known = next
-            logger.info("migration applied", metadata: ["migration": "\(migration.id)", "executionMs": "\(row.executionMs)"])
+            known = applied(row, after: ledger)
             return .applied(migration.id)
         }
+    }
+
+    /// The next migration as one statement (`PostgresMigrationBlock`), when the engine takes one and the
+    /// history this run last read has a transactional migration next. Nil when it did not run: not such
+    /// a case, another runner holds the lock, or the history changed; `applyNext` then takes the long way.
+    private func applyWhole(_ db: any SQLDatabase, known: inout Ledger?, run: inout RunState) async throws -> String? {
+        guard let ledger = known, ledger.runningID == nil, let migration = try plan(ledger).first, migration.transactional else { return nil }
+        if run.whole == nil { run.whole = try await database.engine.sendsMigrationsWhole(db) }
+        guard run.whole == true else { return nil }
+        let engine = database.engine.kind
+        let expected = PostgresMigrationBlock.Expected(
+            count: ledger.rows.count, last: ledger.rows.map(\.id).max(), running: ledger.rows.filter(\.isRunning).count
+        )
+        let appliedAt = RFC3339.string()
+        guard let block = PostgresMigrationBlock.render(
+            migration, expected: expected, appliedAt: appliedAt, historyTable: Self.historyTable,
+            toolStatements: { ms in toolHistory?.appliedStatements(migration, executionMs: ms, engine: engine) ?? [] }, db: db
+        ) else { return nil }
+        run.announce(migration, to: onProgress)
+        let started = ContinuousClock.now
+        do {
+            try await db.raw("\(unsafeRaw: block)").run()
+        } catch let error where PostgresMigrationBlock.declined(error) {
+            return nil
+        } catch {
+            try await failing(as: migration.id) { throw error }
+        }
+        onLockWait?(.zero)  // the block's lock is a `pg_try_`: taken at once, or declined above
+        known = applied(AppliedMigration(
+            id: migration.id, checksum: migration.checksum, appliedAt: appliedAt,
+            executionMs: (ContinuousClock.now - started).milliseconds, state: AppliedMigration.applied
+        ), after: ledger)
+        return migration.id
+    }
+
+    /// Reports `row`'s migration applied, and returns the history as it is now.
+    private func applied(_ row: AppliedMigration, after ledger: Ledger) -> Ledger {
+        onProgress?(.applied(id: row.id, executionMs: row.executionMs))
+        logger.info("migration applied", metadata: ["migration": "\(row.id)", "executionMs": "\(row.executionMs)"])
+        var next = ledger
+        next.rows.append(row)
+        next.tool?.applied.insert(row.id)
+        return next
     }
 
     /// The migration's statements, its history rows and the COMMIT, inside the open transaction.
@@ -361,14 +410,8 @@ public struct Migrator: Sendable {
                 id: migration.id, checksum: migration.checksum, appliedAt: RFC3339.string(),
                 executionMs: (ContinuousClock.now - started).milliseconds, state: AppliedMigration.applied
             )
-            let engine = database.engine.kind
-            if engine == .postgres, let toolRow = toolHistory?.appliedRowInsert(migration, executionMs: row.executionMs, engine: engine) {
-                // One round trip for both rows: PostgreSQL runs a data-modifying WITH to completion.
-                try await db.raw("WITH app_row AS (" + insertStatement(row) + ") " + toolRow).run()
-            } else {
-                try await insert(row, db)
-                try await toolHistory?.recordApplied(migration, executionMs: row.executionMs, db, engine: engine)
-            }
+            try await insert(row, db)
+            try await toolHistory?.recordApplied(migration, executionMs: row.executionMs, db, engine: database.engine.kind)
             try await db.raw("COMMIT").run()
             return row
         }
@@ -474,14 +517,10 @@ public struct Migrator: Sendable {
     }
 
     private func insert(_ row: AppliedMigration, _ db: any SQLDatabase) async throws {
-        try await db.raw(insertStatement(row)).run()
-    }
-
-    private func insertStatement(_ row: AppliedMigration) -> SQLQueryString {
-        """
-        INSERT INTO \(unsafeRaw: Self.historyTable) (id, checksum, applied_at, execution_ms, state)
-        VALUES (\(bind: row.id), \(bind: row.checksum), \(bind: row.appliedAt), \(bind: row.executionMs), \(bind: row.state))
-        """
+        try await db.raw("""
+            INSERT INTO \(unsafeRaw: Self.historyTable) (id, checksum, applied_at, execution_ms, state)
+            VALUES (\(bind: row.id), \(bind: row.checksum), \(bind: row.appliedAt), \(bind: row.executionMs), \(bind: row.state))
+            """).run()
     }
 
     // MARK: Rolling back and resolving (command line only)

@@ -27,15 +27,14 @@ protocol ToolHistory: Sendable {
     func read(_ db: any SQLDatabase, migrations: [Migration], engine: SQLEngine) async throws -> ToolLedger
     /// Before a migration outside a transaction starts (golang-migrate marks its version dirty).
     func recordStarted(_ migration: Migration, _ db: any SQLDatabase) async throws
-    /// Once the migration is applied, in `executionMs`.
-    func recordApplied(_ migration: Migration, executionMs: Int64, _ db: any SQLDatabase, engine: SQLEngine) async throws
     /// Once the migration is rolled back; `previous` is the newest migration still applied.
     func recordRolledBack(_ migration: Migration, previous: Migration?, _ db: any SQLDatabase, engine: SQLEngine) async throws
     /// Fills a table just created from the server's own history: `applied`, in order.
     func backfill(_ applied: [Migration], _ db: any SQLDatabase, engine: SQLEngine) async throws
-    /// `recordApplied` as one INSERT, when the tool's record is one statement, so that on PostgreSQL it
-    /// goes with the server's own row in one round trip (a data-modifying `WITH`); nil otherwise.
-    func appliedRowInsert(_ migration: Migration, executionMs: Int64, engine: SQLEngine) -> SQLQueryString?
+    /// What the tool writes once the migration is applied, as statements with bound values, so that
+    /// on PostgreSQL they go in the migration's own statement (`PostgresMigrationBlock`). `executionMs`
+    /// is an SQL expression: a bound value, or the block's own measurement.
+    func appliedStatements(_ migration: Migration, executionMs: SQLQueryString, engine: SQLEngine) -> [SQLQueryString]
 }
 
 extension ToolHistory {
@@ -52,11 +51,9 @@ extension ToolHistory {
 
     func recordStarted(_ migration: Migration, _ db: any SQLDatabase) async throws {}
 
-    func appliedRowInsert(_ migration: Migration, executionMs: Int64, engine: SQLEngine) -> SQLQueryString? { nil }
-
-    /// For the tools whose record is one INSERT (`appliedRowInsert`); the others write their own.
+    /// Once the migration is applied, in `executionMs`: `appliedStatements`, one by one.
     func recordApplied(_ migration: Migration, executionMs: Int64, _ db: any SQLDatabase, engine: SQLEngine) async throws {
-        if let insert = appliedRowInsert(migration, executionMs: executionMs, engine: engine) { try await db.raw(insert).run() }
+        for statement in appliedStatements(migration, executionMs: "\(bind: executionMs)", engine: engine) { try await db.raw(statement).run() }
     }
 
     func backfill(_ applied: [Migration], _ db: any SQLDatabase, engine: SQLEngine) async throws {
@@ -101,8 +98,8 @@ struct DbmateHistory: ToolHistory {
         return ToolLedger(applied: Set(migrations.filter { versions.contains($0.toolKey) }.map(\.id)))
     }
 
-    func appliedRowInsert(_ migration: Migration, executionMs: Int64, engine: SQLEngine) -> SQLQueryString? {
-        "insert into \(unsafeRaw: table) (version) values (\(bind: migration.toolKey))"
+    func appliedStatements(_ migration: Migration, executionMs: SQLQueryString, engine: SQLEngine) -> [SQLQueryString] {
+        ["insert into \(unsafeRaw: table) (version) values (\(bind: migration.toolKey))"]
     }
 
     func recordRolledBack(_ migration: Migration, previous: Migration?, _ db: any SQLDatabase, engine: SQLEngine) async throws {
@@ -142,8 +139,8 @@ struct GolangMigrateHistory: ToolHistory {
         try await setVersion(migration.toolKey, dirty: true, db)
     }
 
-    func recordApplied(_ migration: Migration, executionMs: Int64, _ db: any SQLDatabase, engine: SQLEngine) async throws {
-        try await setVersion(migration.toolKey, dirty: false, db)
+    func appliedStatements(_ migration: Migration, executionMs: SQLQueryString, engine: SQLEngine) -> [SQLQueryString] {
+        setVersion(migration.toolKey, dirty: false)
     }
 
     func recordRolledBack(_ migration: Migration, previous: Migration?, _ db: any SQLDatabase, engine: SQLEngine) async throws {
@@ -155,9 +152,12 @@ struct GolangMigrateHistory: ToolHistory {
     }
 
     private func setVersion(_ version: String?, dirty: Bool, _ db: any SQLDatabase) async throws {
-        try await db.raw("DELETE FROM \(unsafeRaw: table)").run()
-        guard let version, let number = Int64(version) else { return }
-        try await db.raw("INSERT INTO \(unsafeRaw: table) (version, dirty) VALUES (\(bind: number), \(bind: dirty))").run()
+        for statement in setVersion(version, dirty: dirty) { try await db.raw(statement).run() }
+    }
+
+    private func setVersion(_ version: String?, dirty: Bool) -> [SQLQueryString] {
+        guard let version, let number = Int64(version) else { return ["DELETE FROM \(unsafeRaw: table)"] }
+        return ["DELETE FROM \(unsafeRaw: table)", "INSERT INTO \(unsafeRaw: table) (version, dirty) VALUES (\(bind: number), \(bind: dirty))"]
     }
 }
 
@@ -178,10 +178,10 @@ struct SQLMigrateHistory: ToolHistory {
         return ToolLedger(applied: Set(migrations.filter { ids.contains($0.toolKey) }.map(\.id)))
     }
 
-    func appliedRowInsert(_ migration: Migration, executionMs: Int64, engine: SQLEngine) -> SQLQueryString? {
+    func appliedStatements(_ migration: Migration, executionMs: SQLQueryString, engine: SQLEngine) -> [SQLQueryString] {
         switch engine {
-        case .postgres: "INSERT INTO \(unsafeRaw: table) (id, applied_at) VALUES (\(bind: migration.toolKey), now())"
-        case .sqlite: "INSERT INTO \(unsafeRaw: table) (id, applied_at) VALUES (\(bind: migration.toolKey), \(bind: sqliteTimestamp()))"
+        case .postgres: ["INSERT INTO \(unsafeRaw: table) (id, applied_at) VALUES (\(bind: migration.toolKey), now())"]
+        case .sqlite: ["INSERT INTO \(unsafeRaw: table) (id, applied_at) VALUES (\(bind: migration.toolKey), \(bind: sqliteTimestamp()))"]
         }
     }
 
@@ -259,18 +259,20 @@ struct PrismaHistory: ToolHistory {
         migration.toolChecksums.contains { stored == (stored.count == 64 ? $0 : PrismaFormat.unpadded($0)) }
     }
 
-    func recordApplied(_ migration: Migration, executionMs: Int64, _ db: any SQLDatabase, engine: SQLEngine) async throws {
+    func appliedStatements(_ migration: Migration, executionMs: SQLQueryString, engine: SQLEngine) -> [SQLQueryString] {
         // A failed attempt of the same migration is closed as rolled back, as `prisma migrate resolve --rolled-back` does.
         let now: SQLQueryString = engine == .postgres ? "now()" : "\(bind: sqliteTimestamp())"
-        try await db.raw("""
+        return [
+            """
             UPDATE _prisma_migrations SET rolled_back_at = \(now)
             WHERE migration_name = \(bind: migration.toolKey) AND finished_at IS NULL AND rolled_back_at IS NULL
-            """).run()
-        try await db.raw("""
+            """,
+            """
             INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count)
             VALUES (\(bind: UUID().uuidString.lowercased()), \(bind: migration.toolChecksums.first ?? ""), \(now),
                     \(bind: migration.toolKey), NULL, NULL, \(now), 1)
-            """).run()
+            """,
+        ]
     }
 
     func recordRolledBack(_ migration: Migration, previous: Migration?, _ db: any SQLDatabase, engine: SQLEngine) async throws {
@@ -365,18 +367,21 @@ struct FlywayHistory: ToolHistory {
         return ledger
     }
 
-    func recordApplied(_ migration: Migration, executionMs: Int64, _ db: any SQLDatabase, engine: SQLEngine) async throws {
+    func appliedStatements(_ migration: Migration, executionMs: SQLQueryString, engine: SQLEngine) -> [SQLQueryString] {
         let user: SQLQueryString = engine == .postgres ? "current_user" : "''"
         let name = FlywayFormat.parseName(migration.id + ".sql")
-        try await db.raw("DELETE FROM flyway_schema_history WHERE version = \(bind: migration.toolKey) AND NOT success").run()
-        try await db.raw("""
+        return [
+            "DELETE FROM flyway_schema_history WHERE version = \(bind: migration.toolKey) AND NOT success",
+            // `execution_time` is an INT: a run past 24 days is written as the largest one.
+            """
             INSERT INTO flyway_schema_history
                 (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success)
             SELECT COALESCE(MAX(installed_rank), 0) + 1, \(bind: migration.toolKey), \(bind: name?.description ?? migration.id), 'SQL',
                    \(bind: migration.id + ".sql"), \(bind: Int32(migration.toolChecksums.first ?? "") ?? 0), \(user),
-                   \(bind: Int32(clamping: executionMs)), \(bind: true)
+                   CAST(CASE WHEN \(executionMs) > 2147483647 THEN 2147483647 ELSE \(executionMs) END AS INT), \(bind: true)
             FROM flyway_schema_history
-            """).run()
+            """,
+        ]
     }
 
     func recordRolledBack(_ migration: Migration, previous: Migration?, _ db: any SQLDatabase, engine: SQLEngine) async throws {
@@ -431,11 +436,11 @@ struct DrizzleHistory: ToolHistory {
         return ToolLedger(applied: Set(migrations.filter { (Int64($0.toolKey) ?? .max) <= newest }.map(\.id)))
     }
 
-    func appliedRowInsert(_ migration: Migration, executionMs: Int64, engine: SQLEngine) -> SQLQueryString? {
-        """
+    func appliedStatements(_ migration: Migration, executionMs: SQLQueryString, engine: SQLEngine) -> [SQLQueryString] {
+        ["""
         INSERT INTO \(unsafeRaw: qualified(engine)) ("hash", "created_at")
         VALUES (\(bind: migration.toolChecksums.first ?? ""), \(bind: Int64(migration.toolKey) ?? 0))
-        """
+        """]
     }
 
     func recordRolledBack(_ migration: Migration, previous: Migration?, _ db: any SQLDatabase, engine: SQLEngine) async throws {

@@ -1,0 +1,134 @@
+import PostgresKit
+import SQLKit
+
+/// A transactional migration sent to PostgreSQL as one statement: a `DO` block that takes the runner
+/// lock, checks that the history is still the one the runner last read, runs the migration's statements
+/// (`EXECUTE`, one by one, in order), and writes the history rows. It runs in the implicit transaction
+/// of a single statement, so it commits whole or not at all, like the seven statements it replaces
+/// (BEGIN, lock, history check, the statements, history rows, COMMIT), in one round trip instead of one
+/// per statement. PL/pgSQL takes a fresh snapshot for each statement it runs, so the history check
+/// sees every migration committed before the lock was taken, as the separate statements do.
+///
+/// The block cannot take bound parameters: every value is written into it as a literal (`E'…'` with
+/// quotes and backslashes doubled, whatever `standard_conforming_strings` says).
+struct PostgresMigrationBlock {
+    /// Raised by the block when another runner holds the lock: nothing ran, try the long way.
+    static let lockBusy = "AM001"
+    /// Raised by the block when the history changed since the runner read it: nothing ran.
+    static let historyChanged = "AM002"
+    /// Raised by the block outside READ COMMITTED: nothing ran. Under REPEATABLE READ or SERIALIZABLE
+    /// the history check would see the snapshot of the block's start, from before the lock, and a
+    /// SERIALIZABLE transaction can fail at its COMMIT (below).
+    static let notReadCommitted = "AM003"
+
+    /// What the runner last saw of the history table: its row count, greatest id (in code point
+    /// order, as Swift compares strings and PostgreSQL's "C" collation does) and running rows.
+    struct Expected {
+        var count: Int
+        var last: String?
+        var running: Int
+    }
+
+    /// The block's text, or nil when a value cannot be written as a literal (the caller then takes the
+    /// long way). `toolStatements` get the block's own measurement of the run time as `executionMs`.
+    static func render(
+        _ migration: Migration, expected: Expected, appliedAt: String, historyTable: String,
+        toolStatements: (SQLQueryString) -> [SQLQueryString], db: any SQLDatabase
+    ) -> String? {
+        let ms = "app_migrate_ms_"
+        var body = """
+            DECLARE app_migrate_started_ timestamptz; \(ms) bigint;
+            BEGIN
+            IF current_setting('transaction_isolation') <> 'read committed' THEN
+              RAISE EXCEPTION 'the migration block needs READ COMMITTED' USING ERRCODE = '\(notReadCommitted)';
+            END IF;
+            IF NOT pg_try_advisory_xact_lock(\(migrationLockKey)) THEN
+              RAISE EXCEPTION 'another runner holds the migration lock' USING ERRCODE = '\(lockBusy)';
+            END IF;
+            IF (SELECT COUNT(*) FROM \(historyTable)) <> \(expected.count)
+               OR (SELECT MAX(id COLLATE "C") FROM \(historyTable)) IS DISTINCT FROM \(expected.last.map(literal) ?? "NULL")
+               OR (SELECT COUNT(*) FROM \(historyTable) WHERE state = 'running') <> \(expected.running) THEN
+              RAISE EXCEPTION 'the migration history changed' USING ERRCODE = '\(historyChanged)';
+            END IF;
+            app_migrate_started_ := clock_timestamp();
+
+            """
+        for statement in migration.statements {
+            body += "EXECUTE \(literal(statement));\n"
+        }
+        body += "\(ms) := floor(extract(epoch FROM clock_timestamp() - app_migrate_started_) * 1000);\n"
+        body += """
+            INSERT INTO \(historyTable) (id, checksum, applied_at, execution_ms, state)
+            VALUES (\(literal(migration.id)), \(literal(migration.checksum)), \(literal(appliedAt)), \(ms), \(literal(AppliedMigration.applied)));
+
+            """
+        for statement in toolStatements("\(unsafeRaw: ms)") {
+            guard let text = inline(statement, db: db) else { return nil }
+            body += text + ";\n"
+        }
+        // Deferred constraints (and constraint triggers) are checked here, inside the statement, not at
+        // the implicit COMMIT after it: an error there arrives after the statement's completion, which
+        // PostgresNIO does not wait for (it never answers the query). With this, nothing is left to
+        // fail at COMMIT under READ COMMITTED but the server itself (a full disk, a crash), which ends
+        // the connection.
+        body += "SET CONSTRAINTS ALL IMMEDIATE;\nEND\n"
+        var tag = "$app_migrate$"
+        var suffix = 0
+        while body.contains(tag) {
+            suffix += 1
+            tag = "$app_migrate_\(suffix)$"
+        }
+        return "DO \(tag)\n\(body)\(tag)"
+    }
+
+    /// True for the block's own refusals, after which nothing has changed.
+    static func declined(_ error: any Error) -> Bool {
+        guard let pg = error as? PSQLError, let state = pg.serverInfo?[.sqlState] else { return false }
+        return state == lockBusy || state == historyChanged || state == notReadCommitted
+    }
+
+    /// A string literal that reads back as `text` whatever the server's settings.
+    static func literal(_ text: String) -> String {
+        var out = "E'"
+        out.reserveCapacity(text.utf8.count + 8)
+        for character in text {
+            switch character {
+            case "'": out += "''"
+            case "\\": out += "\\\\"
+            default: out.append(character)
+            }
+        }
+        return out + "'"
+    }
+
+    /// `query` with each bound value written in place of its `$n`; nil for a value of a kind this
+    /// does not write. Only for the history statements (ours, with `$` nowhere else).
+    static func inline(_ query: SQLQueryString, db: any SQLDatabase) -> String? {
+        var serializer = SQLSerializer(database: db)
+        query.serialize(to: &serializer)
+        var values: [String] = []
+        for bind in serializer.binds {
+            switch bind {
+            case let text as String: values.append(literal(text))
+            case let number as Int: values.append(String(number))
+            case let number as Int64: values.append(String(number))
+            case let number as Int32: values.append(String(number))
+            case let flag as Bool: values.append(flag ? "TRUE" : "FALSE")
+            default: return nil
+            }
+        }
+        var out = ""
+        var scalars = serializer.sql.unicodeScalars[...]
+        while let scalar = scalars.popFirst() {
+            guard scalar == "$", let first = scalars.first, ("0"..."9").contains(first) else {
+                out.unicodeScalars.append(scalar)
+                continue
+            }
+            let digits = scalars.prefix(while: { ("0"..."9").contains($0) })
+            scalars = scalars.dropFirst(digits.count)
+            guard let index = Int(String(String.UnicodeScalarView(digits))), index >= 1, index <= values.count else { return nil }
+            out += values[index - 1]
+        }
+        return out
+    }
+}
