@@ -9,6 +9,8 @@ struct FolderBench {
     let target: String
     let count: Int
     let app: String
+    /// dbmate's binary itself: a launcher in front of it (pyenv's shims are shell scripts) would be timed too.
+    let dbmate: String
 
     func run() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bench-folder-\(getpid())")
@@ -32,7 +34,7 @@ struct FolderBench {
             ours.append(try time(app, ["migrate"], environment: [
                 "DATABASE_URL": ourURL, "MIGRATIONS_DIR": folder.path, "APP_ENV": "test", "LOG_LEVEL": "error",
             ]))
-            theirs.append(try time("dbmate", ["--url", dbmateURL, "--migrations-dir", folder.path, "--no-dump-schema", "up"], environment: [:]))
+            theirs.append(try time(dbmate, ["--url", dbmateURL, "--migrations-dir", folder.path, "--no-dump-schema", "up"], environment: [:]))
         }
         let a = ours.min()!, b = theirs.min()!
         print("\(engine) folder: \(count) files, best of 3: app migrate \(String(format: "%.3f", a)) s, dbmate \(String(format: "%.3f", b)) s, ratio \(String(format: "%.2f", a / b))x (goal <= 1.0x)")

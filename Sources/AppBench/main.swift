@@ -8,12 +8,13 @@ import Logging
 //
 // usage: AppBench sqlite DIR [N]
 //        AppBench postgres ADMIN_URL [N]
-//        AppBench folder sqlite|postgres DIR|ADMIN_URL N APP_BINARY
+//        AppBench folder sqlite|postgres DIR|ADMIN_URL N APP_BINARY [DBMATE_BINARY]
 //          (a folder of N dbmate files, two statements each, applied by `app migrate` and by `dbmate up`)
 
 let arguments = CommandLine.arguments
 if arguments.count >= 6, arguments[1] == "folder" {
-    try await FolderBench(engine: arguments[2], target: arguments[3], count: Int(arguments[4]) ?? 200, app: arguments[5]).run()
+    let dbmate = arguments.count >= 7 ? arguments[6] : "dbmate"
+    try await FolderBench(engine: arguments[2], target: arguments[3], count: Int(arguments[4]) ?? 200, app: arguments[5], dbmate: dbmate).run()
     exit(0)
 }
 guard arguments.count >= 3 else {
