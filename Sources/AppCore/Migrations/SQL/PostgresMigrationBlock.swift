@@ -37,7 +37,7 @@ struct PostgresMigrationBlock {
     ) -> String? {
         let ms = "app_migrate_ms_"
         var body = """
-            DECLARE app_migrate_started_ timestamptz; \(ms) bigint;
+            DECLARE app_migrate_started_ timestamptz; \(ms) bigint; app_migrate_history_ record;
             BEGIN
             IF current_setting('transaction_isolation') <> 'read committed' THEN
               RAISE EXCEPTION 'the migration block needs READ COMMITTED' USING ERRCODE = '\(notReadCommitted)';
@@ -45,9 +45,11 @@ struct PostgresMigrationBlock {
             IF NOT pg_try_advisory_xact_lock(\(migrationLockKey)) THEN
               RAISE EXCEPTION 'another runner holds the migration lock' USING ERRCODE = '\(lockBusy)';
             END IF;
-            IF (SELECT COUNT(*) FROM \(historyTable)) <> \(expected.count)
-               OR (SELECT MAX(id COLLATE "C") FROM \(historyTable)) IS DISTINCT FROM \(expected.last.map(literal) ?? "NULL")
-               OR (SELECT COUNT(*) FROM \(historyTable) WHERE state = 'running') <> \(expected.running) THEN
+            SELECT COUNT(*) AS rows, MAX(id COLLATE "C") AS last, COUNT(*) FILTER (WHERE state = 'running') AS running
+              INTO app_migrate_history_ FROM \(historyTable);
+            IF app_migrate_history_.rows <> \(expected.count)
+               OR app_migrate_history_.last IS DISTINCT FROM \(expected.last.map(literal) ?? "NULL")
+               OR app_migrate_history_.running <> \(expected.running) THEN
               RAISE EXCEPTION 'the migration history changed' USING ERRCODE = '\(historyChanged)';
             END IF;
             app_migrate_started_ := clock_timestamp();
