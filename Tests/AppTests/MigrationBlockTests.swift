@@ -22,16 +22,6 @@ struct MigrationBlockTests {
         "3_plain.sql": "INSERT INTO probe VALUES ('3', current_query(), NULL);\n",
     ]
 
-    /// Runs `statements` on `db` as the cluster's superuser.
-    static func run(_ db: TestDatabase, _ statements: [String]) async throws {
-        let database = try AppDatabase(location: db.location, logger: quietLogger)
-        try await database.withRunning {
-            try await database.withConnection { sql in
-                for statement in statements { try await sql.raw("\(unsafeRaw: statement)").run() }
-            }
-        }
-    }
-
     /// label → (how the statement reached the server, the value it wrote).
     static func probe(_ db: TestDatabase) async throws -> [String: (query: String, value: String?)] {
         let database = try AppDatabase(location: db.location, logger: quietLogger)
@@ -97,7 +87,8 @@ struct MigrationBlockTests {
             // A role of its own, which owns the schema: superusers are never refused a language.
             let role = "r_" + name
             try await TestDatabase.adminSQL("CREATE ROLE \(role) LOGIN")
-            try await Self.run(admin, ["REVOKE USAGE ON LANGUAGE plpgsql FROM PUBLIC", "ALTER SCHEMA public OWNER TO \(role)"])
+            try await TestSQL.run(admin, "REVOKE USAGE ON LANGUAGE plpgsql FROM PUBLIC")
+            try await TestSQL.run(admin, "ALTER SCHEMA public OWNER TO \(role)")
             var components = URLComponents(string: admin.url)!
             components.user = role
             components.password = nil
@@ -117,7 +108,7 @@ struct MigrationBlockTests {
         #expect(try await historyIDs(db) == ["1_probe", "2_tricky", "3_plain"])
         if unusable == .plpgsqlRevoked {
             let role = "r_" + name
-            try await Self.run(admin, ["DROP OWNED BY \(role)"])
+            try await TestSQL.run(admin, "DROP OWNED BY \(role)")
             try await TestDatabase.adminSQL("DROP ROLE \(role)")
         }
     }
@@ -128,7 +119,8 @@ struct MigrationBlockTests {
         let db = try await TestDatabase.make(.postgres)
         let database = try AppDatabase(location: db.location, logger: quietLogger)
         let migration = try #require(folder.catalog(.postgres).migrations.first { $0.id == "3_plain" })
-        try await Self.run(db, ["CREATE TABLE probe (label TEXT PRIMARY KEY, query TEXT, value TEXT)", "CREATE TABLE app_migrations (id TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL, execution_ms BIGINT NOT NULL, state TEXT NOT NULL DEFAULT 'applied')"])
+        try await TestSQL.run(db, "CREATE TABLE probe (label TEXT PRIMARY KEY, query TEXT, value TEXT)")
+        try await TestSQL.run(db, "CREATE TABLE app_migrations (id TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL, execution_ms BIGINT NOT NULL, state TEXT NOT NULL DEFAULT 'applied')")
         try await database.withRunning {
             try await database.withConnection { sql in
                 let render = { @Sendable (count: Int) -> String in
