@@ -29,6 +29,7 @@ let package = Package(
         .target(
             name: "AppCore",
             dependencies: [
+                "AppSQLiteShim",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -42,6 +43,9 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // A transactional migration in one call on SQLite's thread (`app_migrate_whole`), in C against
+        // the SQLite that SQLiteNIO links in.
+        .target(name: "AppSQLiteShim"),
         // The HTTP layer: wires the core to Hummingbird routes.
         .target(
             name: "AppServer",

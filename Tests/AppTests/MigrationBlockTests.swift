@@ -124,10 +124,10 @@ struct MigrationBlockTests {
         try await database.withRunning {
             try await database.withConnection { sql in
                 let render = { @Sendable (count: Int) -> String in
-                    PostgresMigrationBlock.render(
-                        migration, expected: .init(count: count, last: nil, running: 0), appliedAt: "2026-11-30T00:00:00.000Z",
-                        historyTable: Migrator.historyTable, toolStatements: { _ in [] }, db: sql
-                    )!
+                    PostgresMigrationBlock.render(WholeMigration(
+                        migration: migration, expected: .init(count: count, last: nil, running: 0), appliedAt: "2026-11-30T00:00:00.000Z",
+                        historyTable: Migrator.historyTable, toolStatements: { _ in [] }
+                    ), db: sql)!
                 }
                 let expectingOne = render(1), expectingNone = render(0)
                 // The history has no rows: a block expecting one declines.

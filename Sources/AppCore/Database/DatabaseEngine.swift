@@ -26,10 +26,15 @@ protocol DatabaseEngine: Sendable {
     /// one; waits until `deadline` at most and returns nil when it passed first. Always released after.
     func withRunLock<T: Sendable>(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, _ body: () async throws -> T) async throws -> T?
 
-    /// True when a transactional migration can go to the server as one statement, its lock, history
-    /// check and rows included (`PostgresMigrationBlock`). Asked once per run, before the first such
-    /// migration. False for SQLite, where a statement costs no round trip.
+    /// True when transactional migrations can be applied whole (`applyWhole`). Asked once per run,
+    /// before the first such migration.
     func sendsMigrationsWhole(_ db: any SQLDatabase) async throws -> Bool
+
+    /// Applies a transactional migration in one call to the database: runner lock, history check,
+    /// statements, history rows, commit (`WholeMigration`). Returns the statements' run time in
+    /// milliseconds, or nil when it declined (the lock taken, the history changed, a value it cannot
+    /// write), having changed nothing.
+    func applyWhole(_ whole: WholeMigration, _ db: any SQLDatabase) async throws -> Int64?
 
     /// True when no runner holds the run lock now (so a history row marked running was interrupted).
     func runLockIsFree(_ db: any SQLDatabase) async throws -> Bool

@@ -166,6 +166,18 @@ struct PostgresEngine: DatabaseEngine {
         return try row?.decode(column: "usable", as: Bool.self) ?? false
     }
 
+    /// As one `DO` block (`PostgresMigrationBlock`); the run time is measured here, around the block.
+    func applyWhole(_ whole: WholeMigration, _ db: any SQLDatabase) async throws -> Int64? {
+        guard let block = PostgresMigrationBlock.render(whole, db: db) else { return nil }
+        let started = ContinuousClock.now
+        do {
+            try await db.raw("\(unsafeRaw: block)").run()
+        } catch let error where PostgresMigrationBlock.declined(error) {
+            return nil
+        }
+        return (ContinuousClock.now - started).milliseconds
+    }
+
     /// Inside a transaction that holds the transaction-level lock this is always true; outside, it asks.
     func runLockIsFree(_ db: any SQLDatabase) async throws -> Bool {
         guard try await tryLock(db) else { return false }

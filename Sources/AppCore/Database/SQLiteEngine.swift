@@ -21,6 +21,8 @@ struct SQLiteEngine: DatabaseEngine {
         }
         self.path = url.path
         self.logger = logger
+        // Before this engine's first connection opens, so that every one of them has the function.
+        _ = SQLiteMigrationCall.installed
     }
 
     /// SQLite needs no background work; this waits for cancellation like the pool does.
@@ -121,7 +123,15 @@ struct SQLiteEngine: DatabaseEngine {
         }
     }
 
-    func sendsMigrationsWhole(_ db: any SQLDatabase) async throws -> Bool { false }
+    /// Always: `app_migrate_whole` is registered on every connection (`SQLiteMigrationCall`).
+    func sendsMigrationsWhole(_ db: any SQLDatabase) async throws -> Bool { SQLiteMigrationCall.installed }
+
+    /// While another runner holds the run lock (a migration outside a transaction) this declines, and
+    /// the long way waits on that lock (`beginLocked`).
+    func applyWhole(_ whole: WholeMigration, _ db: any SQLDatabase) async throws -> Int64? {
+        guard try await runLockIsFree(db), let call = SQLiteMigrationCall(whole, db: db) else { return nil }
+        return try await call.apply(db)
+    }
 
     func runLockIsFree(_ db: any SQLDatabase) async throws -> Bool {
         let fd = open(runLockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)

@@ -81,6 +81,30 @@ struct Ledger: Sendable {
 
     var byID: [String: AppliedMigration] { Dictionary(rows.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first }) }
 
+    /// What a run applies next, and what it expects the history to hold meanwhile: worked out once
+    /// per read of the history (`plan`) and kept up to date as the run appends its own rows, so that
+    /// a long run does not plan again (and scan every row) for each migration. Nil until needed.
+    var upcoming: Upcoming?
+
+    struct Upcoming {
+        var pending: ArraySlice<Migration>
+        var expected: WholeMigration.Expected
+    }
+
+    /// `row` appended, as the run that wrote it saw it committed.
+    mutating func append(_ row: AppliedMigration) {
+        rows.append(row)
+        tool?.applied.insert(row.id)
+        guard var next = upcoming, next.pending.first?.id == row.id else {
+            upcoming = nil
+            return
+        }
+        next.pending.removeFirst()
+        next.expected.count += 1
+        next.expected.last = max(next.expected.last ?? row.id, row.id)
+        upcoming = next
+    }
+
     /// The tool's table decides when it exists; otherwise the server's rows do.
     func isApplied(_ migration: Migration, rows byID: [String: AppliedMigration]) -> Bool {
         if let tool { return tool.applied.contains(migration.id) }
@@ -351,52 +375,50 @@ public struct Migrator: Sendable {
             }
             run.announce(migration, to: onProgress)
             let row = try await apply(migration, db)
-            known = applied(row, after: ledger)
+            var next = ledger
+            applied(row, to: &next)
+            known = next
             return .applied(migration.id)
         }
     }
 
-    /// The next migration as one statement (`PostgresMigrationBlock`), when the engine takes one and the
-    /// history this run last read has a transactional migration next. Nil when it did not run: not such
-    /// a case, another runner holds the lock, or the history changed; `applyNext` then takes the long way.
+    /// The next migration in one call to the database (`WholeMigration`), when the engine takes one and
+    /// the history this run last read has a transactional migration next. Nil when it did not run: not
+    /// such a case, another runner holds the lock, or the history changed; `applyNext` then takes the long way.
     private func applyWhole(_ db: any SQLDatabase, known: inout Ledger?, run: inout RunState) async throws -> String? {
-        guard let ledger = known, ledger.runningID == nil, let migration = try plan(ledger).first, migration.transactional else { return nil }
+        guard var ledger = known, ledger.runningID == nil else { return nil }
+        if ledger.upcoming == nil {
+            ledger.upcoming = .init(
+                pending: try plan(ledger)[...],
+                expected: .init(count: ledger.rows.count, last: ledger.rows.map(\.id).max(), running: ledger.rows.filter(\.isRunning).count)
+            )
+            known = ledger
+        }
+        guard let upcoming = ledger.upcoming, let migration = upcoming.pending.first, migration.transactional else { return nil }
         if run.whole == nil { run.whole = try await database.engine.sendsMigrationsWhole(db) }
         guard run.whole == true else { return nil }
         let engine = database.engine.kind
-        let expected = PostgresMigrationBlock.Expected(
-            count: ledger.rows.count, last: ledger.rows.map(\.id).max(), running: ledger.rows.filter(\.isRunning).count
+        let whole = WholeMigration(
+            migration: migration, expected: upcoming.expected, appliedAt: RFC3339.string(), historyTable: Self.historyTable,
+            toolStatements: { ms in toolHistory?.appliedStatements(migration, executionMs: ms, engine: engine) ?? [] }
         )
-        let appliedAt = RFC3339.string()
-        guard let block = PostgresMigrationBlock.render(
-            migration, expected: expected, appliedAt: appliedAt, historyTable: Self.historyTable,
-            toolStatements: { ms in toolHistory?.appliedStatements(migration, executionMs: ms, engine: engine) ?? [] }, db: db
-        ) else { return nil }
         run.announce(migration, to: onProgress)
-        let started = ContinuousClock.now
-        do {
-            try await db.raw("\(unsafeRaw: block)").run()
-        } catch let error where PostgresMigrationBlock.declined(error) {
-            return nil
-        } catch {
-            try await failing(as: migration.id) { throw error }
-        }
-        onLockWait?(.zero)  // the block's lock is a `pg_try_`: taken at once, or declined above
-        known = applied(AppliedMigration(
-            id: migration.id, checksum: migration.checksum, appliedAt: appliedAt,
-            executionMs: (ContinuousClock.now - started).milliseconds, state: AppliedMigration.applied
-        ), after: ledger)
+        let executionMs = try await failing(as: migration.id) { try await database.engine.applyWhole(whole, db) }
+        guard let executionMs else { return nil }
+        onLockWait?(.zero)  // the lock is only tried: taken at once, or declined above
+        known = nil  // `ledger` is then the rows' only owner, and appends in place
+        applied(AppliedMigration(
+            id: migration.id, checksum: migration.checksum, appliedAt: whole.appliedAt, executionMs: executionMs, state: AppliedMigration.applied
+        ), to: &ledger)
+        known = ledger
         return migration.id
     }
 
-    /// Reports `row`'s migration applied, and returns the history as it is now.
-    private func applied(_ row: AppliedMigration, after ledger: Ledger) -> Ledger {
+    /// Reports `row`'s migration applied, and appends it to the history as this run knows it.
+    private func applied(_ row: AppliedMigration, to ledger: inout Ledger) {
         onProgress?(.applied(id: row.id, executionMs: row.executionMs))
         logger.info("migration applied", metadata: ["migration": "\(row.id)", "executionMs": "\(row.executionMs)"])
-        var next = ledger
-        next.rows.append(row)
-        next.tool?.applied.insert(row.id)
-        return next
+        ledger.append(row)
     }
 
     /// The migration's statements, its history rows and the COMMIT, inside the open transaction.

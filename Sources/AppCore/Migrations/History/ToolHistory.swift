@@ -32,8 +32,8 @@ protocol ToolHistory: Sendable {
     /// Fills a table just created from the server's own history: `applied`, in order.
     func backfill(_ applied: [Migration], _ db: any SQLDatabase, engine: SQLEngine) async throws
     /// What the tool writes once the migration is applied, as statements with bound values, so that
-    /// on PostgreSQL they go in the migration's own statement (`PostgresMigrationBlock`). `executionMs`
-    /// is an SQL expression: a bound value, or the block's own measurement.
+    /// they can go in the migration's own call (`WholeMigration`). `executionMs` is an SQL
+    /// expression: a bound value, or the database's own measurement.
     func appliedStatements(_ migration: Migration, executionMs: SQLQueryString, engine: SQLEngine) -> [SQLQueryString]
 }
 

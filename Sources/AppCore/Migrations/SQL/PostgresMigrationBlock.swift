@@ -21,20 +21,10 @@ struct PostgresMigrationBlock {
     /// SERIALIZABLE transaction can fail at its COMMIT (below).
     static let notReadCommitted = "AM003"
 
-    /// What the runner last saw of the history table: its row count, greatest id (in code point
-    /// order, as Swift compares strings and PostgreSQL's "C" collation does) and running rows.
-    struct Expected {
-        var count: Int
-        var last: String?
-        var running: Int
-    }
-
     /// The block's text, or nil when a value cannot be written as a literal (the caller then takes the
-    /// long way). `toolStatements` get the block's own measurement of the run time as `executionMs`.
-    static func render(
-        _ migration: Migration, expected: Expected, appliedAt: String, historyTable: String,
-        toolStatements: (SQLQueryString) -> [SQLQueryString], db: any SQLDatabase
-    ) -> String? {
+    /// long way). The history rows get the block's own measurement of the run time as `executionMs`.
+    static func render(_ whole: WholeMigration, db: any SQLDatabase) -> String? {
+        let expected = whole.expected, historyTable = whole.historyTable
         let ms = "app_migrate_ms_"
         var body = """
             DECLARE app_migrate_started_ timestamptz; \(ms) bigint; app_migrate_history_ record;
@@ -55,17 +45,12 @@ struct PostgresMigrationBlock {
             app_migrate_started_ := clock_timestamp();
 
             """
-        for statement in migration.statements {
+        for statement in whole.migration.statements {
             body += "EXECUTE \(literal(statement));\n"
         }
         body += "\(ms) := floor(extract(epoch FROM clock_timestamp() - app_migrate_started_) * 1000);\n"
-        body += """
-            INSERT INTO \(historyTable) (id, checksum, applied_at, execution_ms, state)
-            VALUES (\(literal(migration.id)), \(literal(migration.checksum)), \(literal(appliedAt)), \(ms), \(literal(AppliedMigration.applied)));
-
-            """
-        for statement in toolStatements("\(unsafeRaw: ms)") {
-            guard let text = inline(statement, db: db) else { return nil }
+        for statement in whole.rowStatements(executionMs: "\(unsafeRaw: ms)") {
+            guard let text = WholeMigration.inline(statement, db: db, placeholder: "$", literal: literal) else { return nil }
             body += text + ";\n"
         }
         // Deferred constraints (and constraint triggers) are checked here, inside the statement, not at
@@ -101,36 +86,5 @@ struct PostgresMigrationBlock {
             }
         }
         return out + "'"
-    }
-
-    /// `query` with each bound value written in place of its `$n`; nil for a value of a kind this
-    /// does not write. Only for the history statements (ours, with `$` nowhere else).
-    static func inline(_ query: SQLQueryString, db: any SQLDatabase) -> String? {
-        var serializer = SQLSerializer(database: db)
-        query.serialize(to: &serializer)
-        var values: [String] = []
-        for bind in serializer.binds {
-            switch bind {
-            case let text as String: values.append(literal(text))
-            case let number as Int: values.append(String(number))
-            case let number as Int64: values.append(String(number))
-            case let number as Int32: values.append(String(number))
-            case let flag as Bool: values.append(flag ? "TRUE" : "FALSE")
-            default: return nil
-            }
-        }
-        var out = ""
-        var scalars = serializer.sql.unicodeScalars[...]
-        while let scalar = scalars.popFirst() {
-            guard scalar == "$", let first = scalars.first, ("0"..."9").contains(first) else {
-                out.unicodeScalars.append(scalar)
-                continue
-            }
-            let digits = scalars.prefix(while: { ("0"..."9").contains($0) })
-            scalars = scalars.dropFirst(digits.count)
-            guard let index = Int(String(String.UnicodeScalarView(digits))), index >= 1, index <= values.count else { return nil }
-            out += values[index - 1]
-        }
-        return out
     }
 }

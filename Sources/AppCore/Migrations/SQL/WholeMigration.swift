@@ -1,0 +1,70 @@
+import SQLKit
+
+/// A transactional migration to apply in one call to the database (`DatabaseEngine.applyWhole`): the
+/// steps a transaction of its own would take one statement at a time (take the runner lock, check
+/// the history is the one the runner last read, run the statements, write the history rows, commit),
+/// done by the database in one go. PostgreSQL gets a `DO` block (`PostgresMigrationBlock`), SQLite a
+/// call of the server's own SQL function (`SQLiteMigrationCall`). Either declines, having changed
+/// nothing, when the lock is taken or the history changed; the migrator then takes the long way.
+struct WholeMigration {
+    /// What the runner last saw of the history table: its row count, greatest id (in code point
+    /// order, as Swift compares strings and both engines' binary collations do) and running rows.
+    struct Expected {
+        var count: Int
+        var last: String?
+        var running: Int
+    }
+
+    var migration: Migration
+    var expected: Expected
+    /// The history row's `applied_at`.
+    var appliedAt: String
+    var historyTable: String
+    /// What the folder's tool writes once the migration is applied; `executionMs` is an SQL expression.
+    var toolStatements: (SQLQueryString) -> [SQLQueryString]
+
+    /// The history rows: the server's own, then the tool's. `executionMs` is an SQL expression (the
+    /// database's own measurement of the migration's statements).
+    func rowStatements(executionMs: SQLQueryString) -> [SQLQueryString] {
+        let ours: SQLQueryString = """
+            INSERT INTO \(unsafeRaw: historyTable) (id, checksum, applied_at, execution_ms, state)
+            VALUES (\(bind: migration.id), \(bind: migration.checksum), \(bind: appliedAt), \(executionMs), \(bind: AppliedMigration.applied))
+            """
+        return [ours] + toolStatements(executionMs)
+    }
+
+    /// `query` with each bound value written in place of its placeholder (`$n` on PostgreSQL, `?n` on
+    /// SQLite), as `literal` writes text; nil for a value of a kind this does not write, or text
+    /// `literal` refuses. Only for the history statements (ours, with no such placeholder text
+    /// elsewhere in them).
+    static func inline(_ query: SQLQueryString, db: any SQLDatabase, placeholder: Unicode.Scalar, literal: (String) -> String?) -> String? {
+        var serializer = SQLSerializer(database: db)
+        query.serialize(to: &serializer)
+        var values: [String] = []
+        for bind in serializer.binds {
+            switch bind {
+            case let text as String:
+                guard let written = literal(text) else { return nil }
+                values.append(written)
+            case let number as Int: values.append(String(number))
+            case let number as Int64: values.append(String(number))
+            case let number as Int32: values.append(String(number))
+            case let flag as Bool: values.append(flag ? "TRUE" : "FALSE")
+            default: return nil
+            }
+        }
+        var out = ""
+        var scalars = serializer.sql.unicodeScalars[...]
+        while let scalar = scalars.popFirst() {
+            guard scalar == placeholder, let first = scalars.first, ("0"..."9").contains(first) else {
+                out.unicodeScalars.append(scalar)
+                continue
+            }
+            let digits = scalars.prefix(while: { ("0"..."9").contains($0) })
+            scalars = scalars.dropFirst(digits.count)
+            guard let index = Int(String(String.UnicodeScalarView(digits))), index >= 1, index <= values.count else { return nil }
+            out += values[index - 1]
+        }
+        return out
+    }
+}
