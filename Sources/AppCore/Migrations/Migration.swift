@@ -87,7 +87,7 @@ public struct Migration: Sendable, Identifiable {
     /// SHA-256 hex of a file's up section, as written on any OS: CRLF read as LF, a leading BOM
     /// dropped, and trailing blank space ignored (so adding a down section later is not drift).
     static func checksum(ofSection text: String) -> String {
-        var normalized = text.replacingOccurrences(of: "\r\n", with: "\n")
+        var normalized = text.utf8.contains(UInt8(ascii: "\r")) ? text.replacingOccurrences(of: "\r\n", with: "\n") : text
         if normalized.hasPrefix("\u{FEFF}") { normalized.removeFirst() }
         while let last = normalized.unicodeScalars.last, [" ", "\t", "\n", "\r"].contains(last) {
             normalized.unicodeScalars.removeLast()

@@ -31,7 +31,7 @@ enum DbmateFormat {
 
     /// True when the text has a `-- migrate:up` or `-- migrate:down` line.
     static func hasMarker(_ text: String) -> Bool {
-        text.split(separator: "\n").contains { line in
+        text.lines(omittingEmpty: true).contains { line in
             do { return try marker(line, file: "", line: 0) != nil } catch { return true }  // a marker with a bad option
         }
     }
@@ -39,7 +39,7 @@ enum DbmateFormat {
     /// One dbmate file: its sections, split into statements for `dialect`.
     /// `body` is the file's text as `Listing.text(of:)` reads it; `toolKey` is dbmate's version.
     static func parse(_ body: String, id: String, toolKey: String, file: String, dialect: SQLEngine) throws(MigrationsInvalid) -> Migration {
-        let lines = body.split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = body.lines()
         var up: (line: Int, transactional: Bool)?
         var down: (line: Int, transactional: Bool)?
         for (index, raw) in lines.enumerated() {

@@ -116,29 +116,44 @@ public enum MigrationFolder {
             } catch {
                 throw MigrationsInvalid(file: path, line: nil, reason: "the folder cannot be read (MIGRATIONS_DIR)")
             }
-            directories = Set(names.filter { name in
-                var isDirectory: ObjCBool = false
-                return FileManager.default.fileExists(atPath: Self.join(path, name), isDirectory: &isDirectory) && isDirectory.boolValue
-            })
+            directories = Set(names.filter { Self.kind(of: Self.join(path, $0)) == S_IFDIR })
         }
 
         /// The `.sql` files directly in the folder, sorted by name.
         var sqlFiles: [String] { names.filter { $0.hasSuffix(".sql") && !directories.contains($0) } }
 
         func fileExists(_ relative: String) -> Bool {
-            var isDirectory: ObjCBool = false
-            return FileManager.default.fileExists(atPath: Self.join(path, relative), isDirectory: &isDirectory) && !isDirectory.boolValue
+            guard let kind = Self.kind(of: Self.join(path, relative)) else { return false }
+            return kind != S_IFDIR
+        }
+
+        /// The file type bits of what `path` names (links followed), or nil when nothing is there.
+        static func kind(of path: String) -> mode_t? {
+            var info = stat()
+            guard stat(path, &info) == 0 else { return nil }
+            return info.st_mode & S_IFMT
         }
 
         /// The file's text: UTF-8, CRLF read as LF (a Windows checkout is the same migration), a leading BOM dropped.
+        /// Read once: recognising the format reads every file, and loading it reads them again.
         func text(of name: String) throws(MigrationsInvalid) -> String {
+            if let text = texts.value[name] { return text }
             let data = try raw(of: name)
-            guard var text = String(data: data, encoding: .utf8) else {
+            guard var text = String(validating: data, as: UTF8.self) else {
                 throw MigrationsInvalid(file: name, line: nil, reason: "the file is not UTF-8 text")
             }
-            text = text.replacingOccurrences(of: "\r\n", with: "\n")
+            if data.contains(UInt8(ascii: "\r")) { text = text.replacingOccurrences(of: "\r\n", with: "\n") }
             if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
+            texts.value[name] = text
             return text
+        }
+
+        /// The texts read so far, by name.
+        private let texts = Box<[String: String]>([:])
+
+        private final class Box<Value> {
+            var value: Value
+            init(_ value: Value) { self.value = value }
         }
 
         /// The file's bytes as they are, for the tools that checksum them (Prisma, Drizzle).
@@ -150,7 +165,7 @@ public enum MigrationFolder {
         }
 
         static func join(_ path: String, _ name: String) -> String {
-            URL(fileURLWithPath: path).appendingPathComponent(name).path
+            path.hasSuffix("/") ? path + name : path + "/" + name
         }
     }
 
@@ -198,5 +213,14 @@ public struct MigrationCatalog: Sendable {
         } catch {
             return MigrationCatalog(migrations: [], invalid: error, folder: folder, format: nil)
         }
+    }
+}
+
+extension String {
+    /// The text's lines, split at each "\n" by UTF-8 byte: the same lines `split(separator: "\n")`
+    /// gives for text without "\r\n" (which `Listing.text(of:)` never returns), without breaking the
+    /// whole text into Characters first.
+    func lines(omittingEmpty: Bool = false) -> [Substring] {
+        utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: omittingEmpty).map { self[$0.startIndex..<$0.endIndex] }
     }
 }

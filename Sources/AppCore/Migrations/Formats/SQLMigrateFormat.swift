@@ -9,7 +9,7 @@ enum SQLMigrateFormat {
     static let prefix = "-- +migrate "
 
     static func hasMarker(_ text: String) -> Bool {
-        text.split(separator: "\n").contains { $0.hasPrefix(prefix + "Up") || $0.hasPrefix(prefix + "Down") }
+        text.lines(omittingEmpty: true).contains { $0.hasPrefix(prefix + "Up") || $0.hasPrefix(prefix + "Down") }
     }
 
     static func load(_ folder: MigrationFolder.Listing, dialect: SQLEngine) throws(MigrationsInvalid) -> [Migration] {
@@ -47,7 +47,7 @@ enum SQLMigrateFormat {
         var down = Section()
         var current: Bool? = nil  // true: Up, false: Down
         var blockStart: Int? = nil
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, line) in text.lines().enumerated() {
             let number = index + 1
             if line.hasPrefix(prefix) {
                 let words = line.dropFirst(prefix.count).split(whereSeparator: { $0 == " " || $0 == "\t" })
