@@ -19,6 +19,9 @@
 // The SQLite library is the one SQLiteNIO links in (its vendored copy, every symbol prefixed
 // `sqlite_nio_`); these prototypes are those of sqlite3.h under that prefix.
 
+// clock_gettime and strdup are POSIX.
+#define _POSIX_C_SOURCE 200809L
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,10 +132,10 @@ static void migrate_whole(sqlite3_context *context, int argc, sqlite3_value **ar
         sqlite_nio_sqlite3_result_int64(context, APP_MIGRATE_WHOLE_LOCK_BUSY);
         return;
     }
-    if (rc != SQLITE_OK) return fail(context, db);
+    if (rc != SQLITE_OK) { fail(context, db); return; }
 
     int unchanged = 0;
-    if (run(db, check, -1, -1, &unchanged) != SQLITE_OK) return fail(context, db);
+    if (run(db, check, -1, -1, &unchanged) != SQLITE_OK) { fail(context, db); return; }
     if (unchanged != 1) {
         run(db, "ROLLBACK", -1, -1, NULL);
         sqlite_nio_sqlite3_result_int64(context, APP_MIGRATE_WHOLE_HISTORY_CHANGED);
@@ -147,10 +150,10 @@ static void migrate_whole(sqlite3_context *context, int argc, sqlite3_value **ar
         int length = (int)strlen(sql);
         offset += length + 1;
         if (index == count) ms = now_ms() - started;
-        if (run(db, sql, length, index >= count ? ms : -1, NULL) != SQLITE_OK) return fail(context, db);
+        if (run(db, sql, length, index >= count ? ms : -1, NULL) != SQLITE_OK) { fail(context, db); return; }
     }
     if (ms < 0) ms = now_ms() - started;
-    if (run(db, "COMMIT", -1, -1, NULL) != SQLITE_OK) return fail(context, db);
+    if (run(db, "COMMIT", -1, -1, NULL) != SQLITE_OK) { fail(context, db); return; }
     sqlite_nio_sqlite3_result_int64(context, ms);
 }
 
