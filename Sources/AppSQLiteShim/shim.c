@@ -1,5 +1,6 @@
-// One transactional migration applied in one call on SQLite's own thread: the migrator's
-// "whole" path on SQLite (see docs/migrations.md, "How a run works").
+// The server's own part of SQLite: each connection's settings, made while it opens, and one
+// transactional migration applied in one call on SQLite's own thread, the migrator's "whole" path
+// on SQLite (see docs/migrations.md, "How a run works").
 //
 // SQLiteNIO runs one statement per call, each a hop to its thread pool and back; a migration is
 // seven of them. This registers an SQL function, `app_migrate_whole(check, statements, count)`,
@@ -45,6 +46,7 @@ typedef struct sqlite3_value sqlite3_value;
 #define SQLITE_INTEGER 1
 
 int sqlite_nio_sqlite3_auto_extension(void (*entry)(void));
+int sqlite_nio_sqlite3_exec(sqlite3 *, const char *, int (*)(void *, int, char **, char **), void *, char **);
 sqlite3 *sqlite_nio_sqlite3_context_db_handle(sqlite3_context *);
 int sqlite_nio_sqlite3_create_function_v2(
     sqlite3 *, const char *, int, int, void *,
@@ -157,14 +159,20 @@ static void migrate_whole(sqlite3_context *context, int argc, sqlite3_value **ar
     sqlite_nio_sqlite3_result_int64(context, ms);
 }
 
-static int register_function(sqlite3 *db, char **error, const void *api) {
+/// Every new connection: foreign keys enforced, set here on SQLite's own thread during the open
+/// rather than by a statement and a hop to the thread pool afterwards, and the function above. (The
+/// busy timeout cannot be set here: SQLiteNIO installs a busy handler of its own after the open,
+/// which waits for ever, and the server replaces it with each connection's timeout.)
+static int set_up_connection(sqlite3 *db, char **error, const void *api) {
     (void)error;
     (void)api;
+    int rc = sqlite_nio_sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) return rc;
     // Direct only: callable from the server's own top-level SQL, never from a trigger or view a
     // database file could bring with it.
     return sqlite_nio_sqlite3_create_function_v2(db, "app_migrate_whole", 3, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, migrate_whole, NULL, NULL, NULL);
 }
 
 int app_sqlite_shim_install(void) {
-    return sqlite_nio_sqlite3_auto_extension((void (*)(void))register_function);
+    return sqlite_nio_sqlite3_auto_extension((void (*)(void))set_up_connection);
 }

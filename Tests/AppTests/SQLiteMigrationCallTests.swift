@@ -161,3 +161,47 @@ struct SQLiteMigrationCallTests {
         #expect(try await count(db, "SELECT COUNT(*) AS n FROM t") == 0)
     }
 }
+
+@Suite("SQLite connections", .dropsTestDatabases)
+struct SQLiteConnectionTests {
+    @Test("every connection enforces foreign keys (set while it opens) and has the busy timeout asked for, not SQLiteNIO's endless wait", arguments: [5000, 10, 30000])
+    func settings(_ milliseconds: Int) async throws {
+        let db = try await TestDatabase.make(.sqlite)
+        let database = try AppDatabase(location: db.location, logger: quietLogger)
+        let (keys, timeout) = try await database.withConnection(busyTimeout: .milliseconds(milliseconds)) { sql in
+            (try await sql.raw("PRAGMA foreign_keys").first()!.decode(column: "foreign_keys", as: Int.self),
+             try await sql.raw("PRAGMA busy_timeout").first()!.decode(column: "timeout", as: Int.self))
+        }
+        #expect(keys == 1)
+        #expect(timeout == milliseconds)
+        try await TestSQL.run(db, "CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+        try await TestSQL.run(db, "CREATE TABLE child (parent_id INTEGER REFERENCES parent (id))")
+        await #expect(throws: (any Error).self) { try await TestSQL.run(db, "INSERT INTO child VALUES (1)") }
+    }
+}
+
+extension SQLiteConnectionTests {
+    @Test("opening a connection while another holds the file's exclusive lock waits the busy timeout asked for, not until the lock goes")
+    func openBoundedByBusyTimeout() async throws {
+        let db = try await TestDatabase.make(.sqlite)
+        try await TestSQL.run(db, "CREATE TABLE t (id INTEGER)")
+        let holder = try AppDatabase(location: db.location, logger: quietLogger)
+        let other = try AppDatabase(location: db.location, logger: quietLogger)
+        try await holder.withConnection { lock in
+            try await lock.raw("BEGIN EXCLUSIVE").run()
+            let started = ContinuousClock.now
+            // The lock goes after 3 s at the latest (so that a wait without bound still ends), or as
+            // soon as the attempt is over.
+            let release = Task {
+                try? await Task.sleep(for: .seconds(3))
+                try? await lock.raw("ROLLBACK").run()
+            }
+            await #expect(throws: (any Error).self) {
+                try await other.withConnection(busyTimeout: .milliseconds(100)) { sql in try await sql.raw("SELECT COUNT(*) AS n FROM t").run() }
+            }
+            #expect(ContinuousClock.now - started < .seconds(2))
+            release.cancel()
+            await release.value
+        }
+    }
+}

@@ -43,14 +43,19 @@ struct SQLiteEngine: DatabaseEngine {
         let close = { await Task { try? await connection.close() }.value }
         do {
             let db = connection.sql(queryLogLevel: .trace)
+            // First: it replaces SQLiteNIO's busy handler, which waits for ever, so that nothing on this
+            // connection (the read below included) waits longer than `busyTimeout` for another writer.
+            try await db.raw("PRAGMA busy_timeout = \(unsafeRaw: String(busyTimeout.milliseconds))").run()
             do {
                 // SQLite opens the file lazily: reading the schema's version makes an unusable path fail here.
                 try await db.raw("PRAGMA schema_version").run()
+            } catch let error as SQLiteError where Self.isBusy(error) {
+                throw error  // another writer held the file past the busy timeout: not a path problem
             } catch {
                 throw openFailure(error)
             }
-            try await db.raw("PRAGMA busy_timeout = \(unsafeRaw: String(busyTimeout.milliseconds))").run()
-            try await db.raw("PRAGMA foreign_keys = ON").run()
+            // Set while the connection opened (`SQLiteMigrationCall.installed`), else here.
+            if !SQLiteMigrationCall.installed { try await db.raw("PRAGMA foreign_keys = ON").run() }
             let result = try await body(db)
             await close()
             return result

@@ -17,7 +17,8 @@ struct SQLiteMigrationCall {
     /// How many of `statements` are the migration's own.
     var count: Int
 
-    /// Registers the function on every SQLite connection opened from now on (once per process).
+    /// Sets up every SQLite connection opened from now on (once per process): the function, and
+    /// foreign keys on.
     static let installed: Bool = app_sqlite_shim_install() == 0
 
     /// Nil when the migration cannot go this way (a NUL byte in a statement, which SQLite would read
