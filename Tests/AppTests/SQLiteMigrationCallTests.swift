@@ -2,6 +2,7 @@
 import Foundation
 import Logging
 import SQLKit
+import SQLiteKit
 import Testing
 
 /// On SQLite, each transactional migration after a run's first is applied in one call of
@@ -190,16 +191,18 @@ extension SQLiteConnectionTests {
         try await holder.withConnection { lock in
             try await lock.raw("BEGIN EXCLUSIVE").run()
             let started = ContinuousClock.now
-            // The lock goes after 3 s at the latest (so that a wait without bound still ends), or as
-            // soon as the attempt is over.
+            // The lock goes after 20 s at the latest (so that a wait without bound still ends), or as
+            // soon as the attempt is over. A wait without bound would then succeed: the attempt must fail.
             let release = Task {
-                try? await Task.sleep(for: .seconds(3))
+                try? await Task.sleep(for: .seconds(20))
                 try? await lock.raw("ROLLBACK").run()
             }
-            await #expect(throws: (any Error).self) {
+            let error = await #expect(throws: SQLiteError.self) {
                 try await other.withConnection(busyTimeout: .milliseconds(100)) { sql in try await sql.raw("SELECT COUNT(*) AS n FROM t").run() }
             }
-            #expect(ContinuousClock.now - started < .seconds(2))
+            #expect(error?.message.contains("locked") == true, "\(String(describing: error))")
+            // Far below the 20 s: the suite's load can delay the attempt, never by that much.
+            #expect(ContinuousClock.now - started < .seconds(10))
             release.cancel()
             await release.value
         }
