@@ -31,14 +31,14 @@ struct Serve: AsyncParsableCommand {
         let portFile = self.portFile
         let drain = ShutdownDrain()
         do {
-            app = try buildApplication(config: config, logger: logger, catalog: loadCatalog(config), drain: drain) { port in
+            app = try buildApplication(config: config, logger: logger, catalog: loadCatalog(config), drain: drain, onServerRunning: { port in
                 guard let portFile else { return }
                 do {
                     try Data("\(port)\n".utf8).write(to: URL(fileURLWithPath: portFile), options: .atomic)
                 } catch {
                     logger.error("could not write --port-file", metadata: ["path": "\(portFile)", "cause": "\(error.localizedDescription)"])
                 }
-            }
+            })
         } catch {
             throw fail("startup failed: \(error)")
         }

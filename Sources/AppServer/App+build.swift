@@ -42,30 +42,57 @@ public func makeAlertSink(config: AppConfig, logger: Logger) -> (any AlertSink)?
     return SentryClient(dsn: dsn, environment: config.environmentName, release: config.sentryRelease, logger: logger)
 }
 
+/// Runs the startup checks beside the listener rather than before it: a cold start answers its first
+/// request without waiting for them, and nothing the server answers depends on them (the gate reads
+/// the configuration itself). The bound port goes to `onServerRunning` once the listener is up and the
+/// report is out, so whoever waits for it (`--port-file`, the tests) sees the report first.
+struct StartupChecksService: Service, CustomStringConvertible {
+    let check: @Sendable () async -> Void
+    let listening: AsyncStream<Int>
+    let onServerRunning: @Sendable (Int) async -> Void
+    var description: String { "StartupChecks" }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await check()
+            for await port in listening {
+                await onServerRunning(port)
+                break
+            }
+        }
+        // Ends with the server, not before: a service that returns early would stop the group.
+        try? await gracefulShutdown()
+    }
+}
+
 /// Builds the server: database, gate, migrator, routes, and the startup checks that run on every
-/// cold start before the first request is accepted. `app serve` and the tests both call this.
+/// cold start as the listener opens. `app serve` and the tests both call this.
 public func buildApplication(
     config: AppConfig,
     logger: Logger,
     alerts: (any AlertSink)? = nil,
     migrations: [Migration],
     drain: ShutdownDrain = ShutdownDrain(),
-    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
+    onChecksReported: @escaping @Sendable (CheckReport) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     try buildApplication(
         config: config, logger: logger, alerts: alerts, catalog: MigrationCatalog(migrations: migrations), drain: drain,
-        onServerRunning: onServerRunning
+        onServerRunning: onServerRunning, onChecksReported: onChecksReported
     )
 }
 
 /// The same, with the migrations read from `MIGRATIONS_DIR` (or the built-in set): what `app serve` runs.
+/// `onChecksReported` follows the startup report (also without a listener, as in a router test);
+/// `onServerRunning` gets the bound port once the listener is up and the report is out.
 public func buildApplication(
     config: AppConfig,
     logger: Logger,
     alerts: (any AlertSink)? = nil,
     catalog: MigrationCatalog,
     drain: ShutdownDrain = ShutdownDrain(),
-    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
+    onChecksReported: @escaping @Sendable (CheckReport) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let database = try AppDatabase(location: config.database, logger: logger)
     let metrics = AppMetrics(enabled: config.metricsPort != nil)
@@ -108,19 +135,29 @@ public func buildApplication(
         services.append(NamedService("MetricsServer", metricsServer(metrics: metrics, host: config.host, port: metricsPort, logger: logger)))
     }
 
-    var app = Application(
+    let sink = alerts ?? makeAlertSink(config: config, logger: logger)
+    let (listening, listened) = AsyncStream<Int>.makeStream()
+    services.append(StartupChecksService(
+        check: {
+            let report = await runStartupChecks(CheckContext(config: config, database: database, catalog: catalog))
+            // Stopped before they finished: a database check cut short is no finding.
+            guard !Task.isCancelled else { return }
+            metrics.checks(report.results)
+            await CheckReporter(environment: config.environment, logger: logger, alerts: sink).report(report)
+            await onChecksReported(report)
+        },
+        listening: listening,
+        onServerRunning: onServerRunning
+    ))
+    return Application(
         router: router,
         server: server,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
         services: services,
-        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? config.port) },
+        onServerRunning: { channel in
+            listened.yield(channel.localAddress?.port ?? config.port)
+            listened.finish()
+        },
         logger: logger
     )
-    let sink = alerts ?? makeAlertSink(config: config, logger: logger)
-    app.beforeServerStarts {
-        let report = await runStartupChecks(CheckContext(config: config, database: database, catalog: catalog))
-        metrics.checks(report.results)
-        await CheckReporter(environment: config.environment, logger: logger, alerts: sink).report(report)
-    }
-    return app
 }

@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import Synchronization
 import Testing
 
 @Suite("startup checks", .dropsTestDatabases)
@@ -154,6 +155,43 @@ struct ChecksTests {
         [BehaviourRow(environment: $0, misconfigured: true), BehaviourRow(environment: $0, misconfigured: false)]
     }
 
+    @Test("the listener does not wait for the checks: /livez answers while the report's alert waits on a Sentry that does not answer")
+    func checksBesideTheListener() async throws {
+        let db = try await TestDatabase.make(.sqlite)
+        // Production without MIGRATION_SECRET: an error, so the report sends an alert, to a Sentry that
+        // holds it past the sink's 6 s budget.
+        let listener = SentryListener(answers: [.stall(.seconds(9))])
+        let logs = LogCapture()
+        try await listener.run { port in
+            let dsn = "http://publickey@127.0.0.1:\(port)/42"
+            let config = try AppConfig(variables: [
+                "APP_ENV": "production", "DATABASE_URL": db.url, "NEXTAUTH_SECRET": Secrets.session, "SENTRY_DSN": dsn,
+            ])
+            let sink = SentryClient(
+                dsn: try SentryDSN(dsn), environment: config.environmentName, release: nil,
+                logger: logs.logger(level: .info), timeout: .seconds(6)
+            )
+            let reported = Mutex(false)
+            let (reports, report) = AsyncStream<CheckReport>.makeStream()
+            let app = try buildApplication(
+                config: config, logger: logs.logger(level: .info), alerts: sink, migrations: Migration.all,
+                onChecksReported: { result in
+                    reported.withLock { $0 = true }
+                    report.yield(result)
+                }
+            )
+            try await app.sweptTest(.live) { client in
+                try await client.execute(uri: "/livez", method: .get) { response in
+                    #expect(response.status == .ok)
+                }
+                #expect(!reported.withLock { $0 }, "answered before the report was out")
+                let result = await reports.first { _ in true }
+                #expect(result?.results.contains { $0.id == "migration-secret.missing" } == true)
+                #expect(listener.requests.count == 1, "the alert was sent")
+            }
+        }
+    }
+
     @Test("startup check behaviour table", arguments: behaviourRows, [false, true])
     func behaviour(_ row: BehaviourRow, _ reused: Bool) async throws {
         let db = try await TestDatabase.make(.sqlite)
@@ -178,8 +216,15 @@ struct ChecksTests {
                 dsn: try SentryDSN("http://publickey@127.0.0.1:\(port)/42"), environment: config.environmentName,
                 release: nil, logger: logs.logger(level: .info), timeout: .seconds(15)
             )
-            let app = try buildApplication(config: config, logger: logs.logger(level: .info), alerts: sink, migrations: Migration.all)
-            try await app.sweptTest(.router) { _ in }
+            // The checks run beside the server, so the test waits for their report.
+            let (reports, reported) = AsyncStream<Void>.makeStream()
+            let app = try buildApplication(
+                config: config, logger: logs.logger(level: .info), alerts: sink, migrations: Migration.all,
+                onChecksReported: { _ in reported.yield() }
+            )
+            try await app.sweptTest(.router) { _ in
+                for await _ in reports { break }
+            }
         }
         let checkLines = logs.lines.filter { $0.metadata.contains("check=") }
         let envelopes = listener.requests

@@ -26,8 +26,15 @@ enum AppHarness {
     ) async throws {
         let db = try await TestDatabase.make(engine)
         let config = try config(db, variables)
-        let app = try buildApplication(config: config, logger: logs.logger(level: .debug), migrations: migrations)
-        try await app.sweptTest(mode) { client in try await body(client, db) }
+        // The body starts once the startup report is out, as a caller of `app serve --port-file` does.
+        let (reports, reported) = AsyncStream<Void>.makeStream()
+        let app = try buildApplication(
+            config: config, logger: logs.logger(level: .debug), migrations: migrations, onChecksReported: { _ in reported.yield() }
+        )
+        try await app.sweptTest(mode) { client in
+            for await _ in reports { break }
+            try await body(client, db)
+        }
     }
 }
 
