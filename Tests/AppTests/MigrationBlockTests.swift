@@ -126,7 +126,7 @@ struct MigrationBlockTests {
                 let render = { @Sendable (count: Int) -> String in
                     PostgresMigrationBlock.render(WholeMigration(
                         migration: migration, expected: .init(count: count, last: nil, running: 0), appliedAt: "2026-11-30T00:00:00.000Z",
-                        historyTable: Migrator.historyTable, toolStatements: { _ in [] }
+                        toolStatements: { _ in [] }
                     ), db: sql)!
                 }
                 let expectingOne = render(1), expectingNone = render(0)

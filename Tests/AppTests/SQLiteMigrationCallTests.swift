@@ -109,7 +109,7 @@ struct SQLiteMigrationCallTests {
         let whole = { @Sendable (count: Int) in
             WholeMigration(
                 migration: migration, expected: .init(count: count, last: nil, running: 0), appliedAt: "2026-11-30T00:00:00.000Z",
-                historyTable: Migrator.historyTable, toolStatements: { _ in [] }
+                toolStatements: { _ in [] }
             )
         }
         try await database.withRunning {

@@ -399,7 +399,7 @@ public struct Migrator: Sendable {
         guard run.whole == true else { return nil }
         let engine = database.engine.kind
         let whole = WholeMigration(
-            migration: migration, expected: upcoming.expected, appliedAt: RFC3339.string(), historyTable: Self.historyTable,
+            migration: migration, expected: upcoming.expected, appliedAt: RFC3339.string(),
             toolStatements: { ms in toolHistory?.appliedStatements(migration, executionMs: ms, engine: engine) ?? [] }
         )
         run.announce(migration, to: onProgress)
@@ -539,10 +539,16 @@ public struct Migrator: Sendable {
     }
 
     private func insert(_ row: AppliedMigration, _ db: any SQLDatabase) async throws {
-        try await db.raw("""
-            INSERT INTO \(unsafeRaw: Self.historyTable) (id, checksum, applied_at, execution_ms, state)
-            VALUES (\(bind: row.id), \(bind: row.checksum), \(bind: row.appliedAt), \(bind: row.executionMs), \(bind: row.state))
-            """).run()
+        try await db.raw(Self.historyInsert(row, executionMs: "\(bind: row.executionMs)")).run()
+    }
+
+    /// The history row's INSERT; `executionMs` is an SQL expression (a bound value, or the database's
+    /// own measurement when the migration goes whole), which stands in for `row.executionMs`.
+    static func historyInsert(_ row: AppliedMigration, executionMs: SQLQueryString) -> SQLQueryString {
+        """
+        INSERT INTO \(unsafeRaw: historyTable) (id, checksum, applied_at, execution_ms, state)
+        VALUES (\(bind: row.id), \(bind: row.checksum), \(bind: row.appliedAt), \(executionMs), \(bind: row.state))
+        """
     }
 
     // MARK: Rolling back and resolving (command line only)

@@ -24,7 +24,7 @@ struct PostgresMigrationBlock {
     /// The block's text, or nil when a value cannot be written as a literal (the caller then takes the
     /// long way). The history rows get the block's own measurement of the run time as `executionMs`.
     static func render(_ whole: WholeMigration, db: any SQLDatabase) -> String? {
-        let expected = whole.expected, historyTable = whole.historyTable
+        let expected = whole.expected
         let ms = "app_migrate_ms_"
         var body = """
             DECLARE app_migrate_started_ timestamptz; \(ms) bigint; app_migrate_history_ record;
@@ -36,7 +36,7 @@ struct PostgresMigrationBlock {
               RAISE EXCEPTION 'another runner holds the migration lock' USING ERRCODE = '\(lockBusy)';
             END IF;
             SELECT COUNT(*) AS rows, MAX(id COLLATE "C") AS last, COUNT(*) FILTER (WHERE state = 'running') AS running
-              INTO app_migrate_history_ FROM \(historyTable);
+              INTO app_migrate_history_ FROM \(Migrator.historyTable);
             IF app_migrate_history_.rows <> \(expected.count)
                OR app_migrate_history_.last IS DISTINCT FROM \(expected.last.map(literal) ?? "NULL")
                OR app_migrate_history_.running <> \(expected.running) THEN

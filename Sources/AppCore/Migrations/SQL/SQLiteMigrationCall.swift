@@ -24,7 +24,6 @@ struct SQLiteMigrationCall {
     /// Nil when the migration cannot go this way (a NUL byte in a statement, which SQLite would read
     /// as the statement's end; a value the history rows cannot write as a literal): the long way then.
     init?(_ whole: WholeMigration, db: any SQLDatabase) {
-        guard Self.installed else { return nil }
         let expected = whole.expected
         var last = "NULL"
         if let id = expected.last {
@@ -34,7 +33,7 @@ struct SQLiteMigrationCall {
         check = """
             SELECT COUNT(*) = \(expected.count) AND MAX(id) IS \(last)
                    AND COALESCE(SUM(state = '\(AppliedMigration.running)'), 0) = \(expected.running)
-            FROM "\(whole.historyTable)"
+            FROM "\(Migrator.historyTable)"
             """
         var rows: [String] = []
         for statement in whole.rowStatements(executionMs: ":app_migrate_ms") {

@@ -19,18 +19,14 @@ struct WholeMigration {
     var expected: Expected
     /// The history row's `applied_at`.
     var appliedAt: String
-    var historyTable: String
     /// What the folder's tool writes once the migration is applied; `executionMs` is an SQL expression.
     var toolStatements: (SQLQueryString) -> [SQLQueryString]
 
     /// The history rows: the server's own, then the tool's. `executionMs` is an SQL expression (the
     /// database's own measurement of the migration's statements).
     func rowStatements(executionMs: SQLQueryString) -> [SQLQueryString] {
-        let ours: SQLQueryString = """
-            INSERT INTO \(unsafeRaw: historyTable) (id, checksum, applied_at, execution_ms, state)
-            VALUES (\(bind: migration.id), \(bind: migration.checksum), \(bind: appliedAt), \(executionMs), \(bind: AppliedMigration.applied))
-            """
-        return [ours] + toolStatements(executionMs)
+        let row = AppliedMigration(id: migration.id, checksum: migration.checksum, appliedAt: appliedAt, executionMs: 0, state: AppliedMigration.applied)
+        return [Migrator.historyInsert(row, executionMs: executionMs)] + toolStatements(executionMs)
     }
 
     /// `query` with each bound value written in place of its placeholder (`$n` on PostgreSQL, `?n` on
