@@ -24,7 +24,7 @@ struct Check: AsyncParsableCommand {
         let logger = makeLogger(config, oneShot: true)
         let report: CheckReport
         do {
-            let database = try AppDatabase(location: config.database, logger: logger)
+            let database = try AppDatabase(location: config.database, sqliteJournalMode: config.sqliteJournalMode, logger: logger)
             let context = CheckContext(config: config, database: database, catalog: catalog)
             report = try await database.withRunning { await runStartupChecks(context) }
         } catch {

@@ -94,7 +94,7 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
     onChecksReported: @escaping @Sendable (CheckReport) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
-    let database = try AppDatabase(location: config.database, logger: logger)
+    let database = try AppDatabase(location: config.database, sqliteJournalMode: config.sqliteJournalMode, logger: logger)
     let metrics = AppMetrics(enabled: config.metricsPort != nil)
     var migrator = Migrator(database: database, catalog: catalog, lockTimeout: config.migrationLockTimeout, logger: logger)
     migrator.onProgress = { event in

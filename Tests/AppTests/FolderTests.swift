@@ -73,12 +73,15 @@ struct FolderTests {
         return (folder, db)
     }
 
-    @Test("a run on SQLite leaves no journal file beside the database")
+    @Test("a run on SQLite leaves the file in write-ahead-log mode, and no journal, log or log index beside it once the server stops")
     func noJournalLeft() async throws {
         let (_, db) = try await Self.appliedThree()
         guard case .sqlite(let path) = db.location else { Issue.record("expected SQLite"); return }
         #expect(FileManager.default.fileExists(atPath: path))
-        #expect(!FileManager.default.fileExists(atPath: path + "-journal"))
+        for suffix in ["-journal", "-wal", "-shm"] {
+            #expect(!FileManager.default.fileExists(atPath: path + suffix), "\(suffix)")
+        }
+        #expect(try await journalMode(db) == "wal")
     }
 
     @Test("a failing statement in file 3 leaves files 1 and 2 applied and nothing of 3; the fixed file applies next", arguments: Engine.available)

@@ -182,12 +182,14 @@ struct SQLiteConnectionTests {
 }
 
 extension SQLiteConnectionTests {
-    @Test("opening a connection while another holds the file's exclusive lock waits the busy timeout asked for, not until the lock goes")
+    @Test("with a rollback journal, opening a connection while another holds the file's exclusive lock waits the busy timeout asked for, not until the lock goes")
     func openBoundedByBusyTimeout() async throws {
         let db = try await TestDatabase.make(.sqlite)
-        try await TestSQL.run(db, "CREATE TABLE t (id INTEGER)")
-        let holder = try AppDatabase(location: db.location, logger: quietLogger)
-        let other = try AppDatabase(location: db.location, logger: quietLogger)
+        // Write-ahead-log mode (the default) never holds a reader this way: `readerGoesOnInWAL` below.
+        let holder = try AppDatabase(location: db.location, sqliteJournalMode: .delete, logger: quietLogger)
+        let other = try AppDatabase(location: db.location, sqliteJournalMode: .delete, logger: quietLogger)
+        try await holder.withConnection { sql in try await sql.raw("CREATE TABLE t (id INTEGER)").run() }
+        #expect(try await journalMode(db) == "delete")
         try await holder.withConnection { lock in
             try await lock.raw("BEGIN EXCLUSIVE").run()
             let started = ContinuousClock.now
@@ -206,6 +208,43 @@ extension SQLiteConnectionTests {
             release.cancel()
             await release.value
         }
+    }
+}
+
+extension SQLiteConnectionTests {
+    @Test("in write-ahead-log mode (the default), a reader goes on at once while a writer holds BEGIN EXCLUSIVE, and sees what was committed")
+    func readerGoesOnInWAL() async throws {
+        let db = try await TestDatabase.make(.sqlite)
+        let holder = try AppDatabase(location: db.location, logger: quietLogger)
+        let other = try AppDatabase(location: db.location, logger: quietLogger)
+        try await holder.withConnection { sql in
+            try await sql.raw("CREATE TABLE t (id INTEGER)").run()
+            try await sql.raw("INSERT INTO t VALUES (1)").run()
+        }
+        #expect(try await journalMode(db) == "wal")
+        try await holder.withConnection { lock in
+            try await lock.raw("BEGIN EXCLUSIVE").run()
+            try await lock.raw("INSERT INTO t VALUES (2)").run()
+            let n = try await other.withConnection(busyTimeout: .milliseconds(100)) { sql in
+                try await sql.raw("SELECT COUNT(*) AS n FROM t").first()!.decode(column: "n", as: Int.self)
+            }
+            #expect(n == 1, "the committed row only")
+            try await lock.raw("ROLLBACK").run()
+        }
+    }
+}
+
+/// The journal mode the file is in, read on a connection of SQLiteNIO's own (which sets none).
+func journalMode(_ db: TestDatabase) async throws -> String {
+    guard case .sqlite(let path) = db.location else { throw NotSQLite() }
+    let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: quietLogger)
+    do {
+        let mode = try await connection.query("PRAGMA journal_mode").first?.column("journal_mode")?.string
+        try await connection.close()
+        return mode ?? ""
+    } catch {
+        try? await connection.close()
+        throw error
     }
 }
 
@@ -228,14 +267,17 @@ struct SQLiteKilledTests {
                    "APP_ENV": "test", "MIGRATIONS_DIR": folder.path]
         let first = try await ServerProcess.start(environment: env, directory: folder.dir.url)
         let call = Task { try? await post(first.baseURL) }
-        // 1_a committed and a write transaction open (its journal on disk): 2_slow is inside the call,
-        // the run's second migration.
+        // 1_a committed and a write transaction open (another writer is refused): 2_slow is inside the
+        // call, the run's second migration.
         try await waitUntil("2_slow is under way", timeout: .seconds(30)) {
-            try await historyIDs(db) == ["1_a"] && FileManager.default.fileExists(atPath: path + "-journal")
+            guard try await historyIDs(db) == ["1_a"] else { return false }
+            return try await writerHoldsTheLock(db)
         }
         kill(first.process.processIdentifier, SIGKILL)
         _ = await call.value
         await first.stop()
+        // What the killed server left: a write-ahead log the next connection recovers from.
+        #expect(FileManager.default.fileExists(atPath: path + "-wal"))
 
         #expect(try await historyIDs(db) == ["1_a"])
         #expect(try await count(db, "SELECT COUNT(*) AS n FROM schema_migrations") == 1, "dbmate's history holds 1 only")
@@ -255,3 +297,19 @@ struct SQLiteKilledTests {
         #expect(try await tableNames(db).intersection(["a", "slow", "c"]) == ["a", "slow", "c"])
     }
 }
+
+/// True when another connection holds the file's write lock: `BEGIN IMMEDIATE` is refused at once.
+func writerHoldsTheLock(_ db: TestDatabase) async throws -> Bool {
+    let database = try AppDatabase(location: db.location, logger: quietLogger)
+    return try await database.withConnection(busyTimeout: .zero) { sql in
+        do {
+            try await sql.raw("BEGIN IMMEDIATE").run()
+        } catch let error as SQLiteError where error.reason == .busy {
+            return true
+        }
+        try await sql.raw("ROLLBACK").run()
+        return false
+    }
+}
+
+struct NotSQLite: Error {}

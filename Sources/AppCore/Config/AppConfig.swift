@@ -25,6 +25,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     public var host: String
     public var port: Int
     public var database: DatabaseLocation
+    /// `SQLITE_JOURNAL_MODE`: the journal mode an SQLite database is kept in (default `wal`).
+    public var sqliteJournalMode: SQLiteJournalMode
     public var migrationSecret: Secret?
     public var nextAuthSecret: Secret?
     public var authSecret: Secret?
@@ -67,6 +69,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         host: String = AppConfig.defaultHost,
         port: Int = AppConfig.defaultPort,
         database: DatabaseLocation = .sqlite(path: DatabaseLocation.defaultSQLitePath),
+        sqliteJournalMode: SQLiteJournalMode = .wal,
         migrationSecret: Secret? = nil,
         nextAuthSecret: Secret? = nil,
         authSecret: Secret? = nil,
@@ -90,6 +93,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         self.host = host
         self.port = port
         self.database = database
+        self.sqliteJournalMode = sqliteJournalMode
         self.migrationSecret = migrationSecret
         self.nextAuthSecret = nextAuthSecret
         self.authSecret = authSecret
@@ -148,7 +152,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         case migrationLockTimeout = "MIGRATION_LOCK_TIMEOUT", logLevel = "LOG_LEVEL", logFormat = "LOG_FORMAT", migrationsDir = "MIGRATIONS_DIR"
         case migrationsFormat = "MIGRATIONS_FORMAT"
         case tlsCertFile = "TLS_CERT_FILE", tlsKeyFile = "TLS_KEY_FILE", requireTLS = "REQUIRE_TLS", trustProxy = "TRUST_PROXY"
-        case metricsPort = "METRICS_PORT", shutdownTimeout = "SHUTDOWN_TIMEOUT"
+        case metricsPort = "METRICS_PORT", shutdownTimeout = "SHUTDOWN_TIMEOUT", sqliteJournalMode = "SQLITE_JOURNAL_MODE"
 
         public var isSecret: Bool {
             switch self {
@@ -248,6 +252,11 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             guard let format = LogFormat(rawValue: raw.lowercased()) else { throw ConfigError.invalidLogFormat }
             logFormat = format
         }
+        var journalMode = SQLiteJournalMode.wal
+        if let raw = string(.sqliteJournalMode) {
+            guard let mode = SQLiteJournalMode(rawValue: raw.lowercased()) else { throw ConfigError.invalidSQLiteJournalMode }
+            journalMode = mode
+        }
         var logLevel = Logger.Level.info
         if let raw = string(.logLevel) {
             guard let level = Logger.Level(rawValue: raw.lowercased()) else { throw ConfigError.invalidLogLevel }
@@ -258,6 +267,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             host: Self.nonEmpty(flagHost) ?? string(.host) ?? Self.defaultHost,
             port: port,
             database: try DatabaseLocation(url: string(.databaseURL)),
+            sqliteJournalMode: journalMode,
             migrationSecret: Secret(string(.migrationSecret)),
             nextAuthSecret: Secret(string(.nextAuthSecret)),
             authSecret: Secret(string(.authSecret)),

@@ -5,6 +5,7 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible {
     case invalidLockTimeout
     case invalidLogLevel
     case invalidLogFormat
+    case invalidSQLiteJournalMode
     case invalidMetricsPort
     case invalidShutdownTimeout
     case unreadableFile(String)
@@ -29,6 +30,8 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible {
             "METRICS_PORT must be a whole number from 0 to 65535"
         case .invalidLogFormat:
             "LOG_FORMAT must be text or json"
+        case .invalidSQLiteJournalMode:
+            "SQLITE_JOURNAL_MODE must be wal or delete"
         case .unreadableFile(let name):
             "\(name) could not be read as UTF-8 text"
         case .tlsIncomplete(let missing):

@@ -12,11 +12,12 @@ public final class AppDatabase: Sendable {
 
     /// Throws `DatabaseSetupError` when the database cannot be set up at all (an SQLite folder that
     /// cannot be created); a server that does not answer is found later, by the first connection.
-    public init(location: DatabaseLocation, logger: Logger) throws {
+    /// `sqliteJournalMode`: the mode an SQLite file is put in by its first connection (ignored for PostgreSQL).
+    public init(location: DatabaseLocation, sqliteJournalMode: SQLiteJournalMode = .wal, logger: Logger) throws {
         self.location = location
         switch location {
         case .sqlite(let path):
-            self.engine = try SQLiteEngine(path: path, logger: logger)
+            self.engine = try SQLiteEngine(path: path, journalMode: sqliteJournalMode, logger: logger)
         case .postgres(let pg):
             self.engine = PostgresEngine(pg, logger: logger)
         }

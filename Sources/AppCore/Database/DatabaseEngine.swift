@@ -48,6 +48,11 @@ protocol DatabaseEngine: Sendable {
     /// True when `table` has a column named `column`.
     func columnExists(_ db: any SQLDatabase, table: String, column: String) async throws -> Bool
 
+    /// Runs `body`, a run of commits on `db`, letting each commit skip its own wait for the disk where
+    /// the engine can make them all durable at once at the end. Every commit `body` made is durable
+    /// when this returns, and when it throws.
+    func withCommitsDurableAtEnd<T: Sendable>(_ db: any SQLDatabase, _ body: () async throws -> T) async throws -> T
+
     /// True when `error` means the connection itself is gone, rather than a statement failing.
     func isConnectionLost(_ error: any Error) -> Bool
 }

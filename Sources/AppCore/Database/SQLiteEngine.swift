@@ -1,15 +1,35 @@
 import Foundation
 import Logging
+import NIOPosix
 import SQLiteKit
+import Synchronization
+
+/// The journal mode the server keeps an SQLite file in (`SQLITE_JOURNAL_MODE`). SQLite records
+/// write-ahead-log mode in the file: every program that opens it afterwards uses the log too.
+public enum SQLiteJournalMode: String, Sendable, CaseIterable {
+    /// Write-ahead log: readers never wait for a writer, and a commit is one sync of the log.
+    case wal
+    /// SQLite's own default: a rollback journal, deleted after each commit. For a file system that
+    /// cannot share the log's memory between processes (a network file system).
+    case delete
+}
 
 /// An SQLite file, one connection per unit of work. The runner lock is SQLite's write lock.
 struct SQLiteEngine: DatabaseEngine {
     let path: String
     let logger: Logger
+    let journalMode: SQLiteJournalMode
+    /// Set once the file is in `journalMode` (or SQLite refused the mode for good): the switch is tried
+    /// on each connection until then, since another connection can hold the file while it is asked for.
+    private let journalModeSettled = JournalModeSettled()
+
+    private final class JournalModeSettled: Sendable {
+        let done = Atomic<Bool>(false)
+    }
 
     var kind: SQLEngine { .sqlite }
 
-    init(path: String, logger: Logger) throws {
+    init(path: String, journalMode: SQLiteJournalMode = .wal, logger: Logger) throws {
         let url = URL(fileURLWithPath: path)
         do {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -21,6 +41,7 @@ struct SQLiteEngine: DatabaseEngine {
         }
         self.path = url.path
         self.logger = logger
+        self.journalMode = journalMode
         // Before this engine's first connection opens, so that every one of them has the function.
         _ = SQLiteMigrationCall.installed
     }
@@ -56,6 +77,7 @@ struct SQLiteEngine: DatabaseEngine {
             }
             // Set while the connection opened (`SQLiteMigrationCall.installed`), else here.
             if !SQLiteMigrationCall.installed { try await db.raw("PRAGMA foreign_keys = ON").run() }
+            if !journalModeSettled.done.load(ordering: .relaxed) { await settleJournalMode(db) }
             let result = try await body(db)
             await close()
             return result
@@ -65,6 +87,24 @@ struct SQLiteEngine: DatabaseEngine {
         } catch {
             await close()
             throw error
+        }
+    }
+
+    /// Puts the file in `journalMode`. A refusal that can pass (another connection holds the file, the
+    /// file is read-only for now) is retried by the next connection; SQLite answering with another
+    /// mode (a file system without shared memory for the write-ahead log) is logged once and kept.
+    private func settleJournalMode(_ db: any SQLDatabase) async {
+        do {
+            let row = try await db.raw("PRAGMA journal_mode = \(unsafeRaw: journalMode.rawValue)").first()
+            let now = try row?.decode(column: "journal_mode", as: String.self)
+            if now != journalMode.rawValue {
+                logger.warning("SQLite keeps the file in another journal mode than asked for", metadata: [
+                    "path": "\(path)", "asked": "\(journalMode.rawValue)", "mode": "\(now ?? "unknown")",
+                ])
+            }
+            journalModeSettled.done.store(true, ordering: .relaxed)
+        } catch {
+            logger.debug("SQLite journal mode not set yet", metadata: ["path": "\(path)", "reason": "\(Self.describeError(error) ?? "\(error)")"])
         }
     }
 
@@ -175,6 +215,43 @@ struct SQLiteEngine: DatabaseEngine {
             reason = "it cannot be opened (\(Self.describeError(error) ?? "\(error)"))"
         }
         return DatabaseSetupError(location: "SQLite file \(path)", reason: reason)
+    }
+
+    /// In write-ahead-log mode, the commits inside skip their sync (`synchronous = NORMAL`: after a
+    /// power cut the file holds a prefix of them, never a torn one) and one sync of the log at the end
+    /// makes them all durable, as `FULL` makes each. A rollback journal keeps `FULL`: there, `NORMAL`
+    /// could leave a damaged file.
+    func withCommitsDurableAtEnd<T: Sendable>(_ db: any SQLDatabase, _ body: () async throws -> T) async throws -> T {
+        let mode = try await db.raw("PRAGMA journal_mode").first()?.decode(column: "journal_mode", as: String.self)
+        guard mode == SQLiteJournalMode.wal.rawValue else { return try await body() }
+        try await db.raw("PRAGMA synchronous = NORMAL").run()
+        let outcome: Result<T, any Error>
+        do { outcome = .success(try await body()) } catch { outcome = .failure(error) }
+        try? await db.raw("PRAGMA synchronous = FULL").run()
+        do {
+            try await syncLog()
+        } catch {
+            guard case .failure(let first) = outcome else { throw error }
+            logger.error("SQLite write-ahead log not synced", metadata: ["path": "\(path)", "reason": "\(error)"])
+            throw first
+        }
+        return try outcome.get()
+    }
+
+    /// The write-ahead log and the folder (which holds its name, and the file's when the run made it)
+    /// to disk: what `synchronous = FULL` does at each commit, done once.
+    private func syncLog() async throws {
+        let paths = [path + "-wal", URL(fileURLWithPath: path).deletingLastPathComponent().path]
+        try await NIOThreadPool.singleton.runIfActive {
+            for target in paths {
+                let fd = open(target, O_RDONLY | O_CLOEXEC)
+                // No log: nothing was written since the last connection's checkpoint, which synced.
+                if fd < 0, errno == ENOENT { continue }
+                guard fd >= 0 else { throw DatabaseSetupError(location: target, reason: String(cString: strerror(errno))) }
+                defer { close(fd) }
+                guard fsync(fd) == 0 else { throw DatabaseSetupError(location: target, reason: "fsync failed: \(String(cString: strerror(errno)))") }
+            }
+        }
     }
 
     /// An SQLite file has no connection to lose: every error is the statement's.

@@ -292,7 +292,7 @@ public struct Migrator: Sendable {
         let deadline = ContinuousClock.now + lockTimeout
         // One connection for the whole run; still one transaction (and one lock) per migration.
         return try await database.withConnection(busyTimeout: SQLiteEngine.lockPollBusyTimeout) { db in
-            try await applyAll(db, deadline: deadline)
+            try await database.engine.withCommitsDurableAtEnd(db) { try await applyAll(db, deadline: deadline) }
         }
     }
 

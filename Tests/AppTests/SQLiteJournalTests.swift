@@ -1,0 +1,105 @@
+@testable import AppCore
+import Foundation
+import Testing
+
+/// `SQLITE_JOURNAL_MODE`: the mode the server keeps an SQLite file in, and what a migration run's
+/// commits cost on disk in write-ahead-log mode.
+@Suite("SQLite journal mode", .dropsTestDatabases)
+struct SQLiteJournalTests {
+    @Test("SQLITE_JOURNAL_MODE is wal by default, or delete; anything else stops startup with a clear error")
+    func setting() throws {
+        #expect(try AppConfig(variables: [:]).sqliteJournalMode == .wal)
+        #expect(try AppConfig(variables: ["SQLITE_JOURNAL_MODE": "DELETE"]).sqliteJournalMode == .delete)
+        for bad in ["off", "memory", "truncate", "persist", "wal2", "1"] {
+            let error = #expect(throws: ConfigError.invalidSQLiteJournalMode) { try AppConfig(variables: ["SQLITE_JOURNAL_MODE": bad]) }
+            #expect(error?.description.contains("SQLITE_JOURNAL_MODE") == true)
+        }
+    }
+
+    @Test("a file is put in the mode asked for by the first connection that finds it unused, and back again", arguments: SQLiteJournalMode.allCases)
+    func modeSet(_ mode: SQLiteJournalMode) async throws {
+        let db = try await TestDatabase.make(.sqlite)
+        try await AppDatabase(location: db.location, logger: quietLogger).withConnection { sql in try await sql.raw("CREATE TABLE t (id INTEGER)").run() }
+        #expect(try await journalMode(db) == "wal")
+        try await AppDatabase(location: db.location, sqliteJournalMode: mode, logger: quietLogger).withConnection { sql in try await sql.raw("SELECT 1").run() }
+        #expect(try await journalMode(db) == mode.rawValue)
+    }
+
+    @Test("while another connection has the file open, the switch waits for a later connection; work goes on in the file's mode meanwhile")
+    func switchRetried() async throws {
+        let db = try await TestDatabase.make(.sqlite)
+        let wal = try AppDatabase(location: db.location, logger: quietLogger)
+        try await wal.withConnection { sql in try await sql.raw("CREATE TABLE t (id INTEGER)").run() }
+        let delete = try AppDatabase(location: db.location, sqliteJournalMode: .delete, logger: quietLogger)
+        try await wal.withConnection { reader in
+            try await reader.raw("BEGIN").run()
+            _ = try await reader.raw("SELECT COUNT(*) AS n FROM t").all()
+            // Leaving write-ahead-log mode needs the file to itself: refused while `reader` reads.
+            try await delete.withConnection(busyTimeout: .milliseconds(50)) { sql in try await sql.raw("INSERT INTO t VALUES (1)").run() }
+            try await reader.raw("COMMIT").run()
+        }
+        #expect(try await journalMode(db) == "wal")
+        try await delete.withConnection { sql in try await sql.raw("INSERT INTO t VALUES (2)").run() }
+        #expect(try await journalMode(db) == "delete")
+        #expect(try await count(db, "SELECT COUNT(*) AS n FROM t") == 2)
+    }
+
+    /// 30 migrations, each its own transaction, with `app migrate` traced by strace: the writes and
+    /// syncs of the file whose name ends in `suffix` (`-wal`, `-journal`), by their place in the trace.
+    static func tracedRun(_ variables: [String: String], file suffix: String, holdingReader: Bool) async throws -> (writes: [Int], syncs: [Int]) {
+        var files: [String: String] = [:]
+        for i in 1...30 { files["\(i)_t\(i).sql"] = "CREATE TABLE t\(i) (id INTEGER PRIMARY KEY, name TEXT);\nCREATE INDEX t\(i)_name ON t\(i) (name);\n" }
+        let folder = try MigrationsDir(files)
+        let db = try await TestDatabase.make(.sqlite)
+        let trace = db.dir.url.appendingPathComponent("strace.txt").path
+        let env = AppBinary.baseEnvironment.merging([
+            "DATABASE_URL": db.url, "MIGRATIONS_DIR": folder.path, "APP_ENV": "test",
+        ].merging(variables) { $1 }) { $1 }
+        let run: @Sendable () async throws -> ProcessOutput = {
+            try await runProcess(
+                ["strace", "-f", "-qq", "-y", "-e", "trace=write,pwrite64,fsync,fdatasync", "-o", trace, AppBinary.url.path, "migrate"],
+                environment: env, directory: folder.dir.url
+            )
+        }
+        let result: ProcessOutput
+        if holdingReader {
+            // A reader in a transaction all along: the run's connection is then not the file's last, and
+            // its close makes no checkpoint (which would sync the log whatever the run did).
+            try await AppDatabase(location: db.location, logger: quietLogger).withConnection { sql in try await sql.raw("CREATE TABLE r (id INTEGER)").run() }
+            result = try await AppDatabase(location: db.location, logger: quietLogger).withConnection { reader in
+                try await reader.raw("BEGIN").run()
+                _ = try await reader.raw("SELECT COUNT(*) AS n FROM r").all()
+                let result = try await run()
+                try await reader.raw("COMMIT").run()
+                return result
+            }
+        } else {
+            result = try await run()
+        }
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try await historyIDs(db)?.count == 30)
+        // One line per call: `pid pwrite64(5</path/test.sqlite-wal>, ...) = 4096`.
+        let text = try String(contentsOfFile: trace, encoding: .utf8)
+        let lines = text.split(separator: "\n").filter { $0.contains(suffix + ">") }
+        var writes: [Int] = [], syncs: [Int] = []
+        for (index, line) in lines.enumerated() {
+            if line.contains(" fsync(") || line.contains(" fdatasync(") { syncs.append(index) }
+            else if line.contains(" write(") || line.contains(" pwrite64(") { writes.append(index) }
+        }
+        return (writes, syncs)
+    }
+
+    @Test("app migrate in write-ahead-log mode: the commits do not sync one by one, and the log is synced after its last write, before the run ends")
+    func oneSyncAtTheEnd() async throws {
+        let run = try await Self.tracedRun([:], file: "-wal", holdingReader: true)
+        #expect(!run.writes.isEmpty, "the run wrote its commits to the log")
+        #expect(run.syncs.count < 10, "far fewer syncs than the run's 30 commits: \(run.syncs.count)")
+        #expect((run.syncs.last ?? -1) > (run.writes.last ?? Int.max), "the last write to the log is followed by a sync")
+    }
+
+    @Test("the control: with SQLITE_JOURNAL_MODE=delete the same trace shows a sync of the journal for each commit")
+    func rollbackJournalSyncsEachCommit() async throws {
+        let run = try await Self.tracedRun(["SQLITE_JOURNAL_MODE": "delete"], file: "-journal", holdingReader: false)
+        #expect(run.syncs.count >= 30, "\(run.syncs.count)")
+    }
+}
