@@ -1,5 +1,7 @@
 @testable import AppCore
+import AppServer
 import Foundation
+import HummingbirdTesting
 import Testing
 
 /// `SQLITE_JOURNAL_MODE`: the mode the server keeps an SQLite file in, and what a migration run's
@@ -42,6 +44,27 @@ struct SQLiteJournalTests {
         try await delete.withConnection { sql in try await sql.raw("INSERT INTO t VALUES (2)").run() }
         #expect(try await journalMode(db) == "delete")
         #expect(try await count(db, "SELECT COUNT(*) AS n FROM t") == 2)
+    }
+
+    @Test("while the server runs, the log and its index stay beside the file between requests (a connection is held open); once it stops they are folded in and gone")
+    func logKeptWhileServing() async throws {
+        let db = try await TestDatabase.make(.sqlite)
+        guard case .sqlite(let file) = db.location else { Issue.record("expected SQLite"); return }
+        let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
+        try await buildApplication(config: config, logger: quietLogger, migrations: Migration.all).sweptTest(.router) { client in
+            // The held connection opens beside the first requests.
+            try await waitUntil("the log is made", timeout: .seconds(30)) { FileManager.default.fileExists(atPath: file + "-wal") }
+            for _ in 0..<3 {
+                // The status read: a request's own connection, without the tight limit of /healthz.
+                try await client.execute(uri: "/api/migrate", method: .get, headers: authHeader) { #expect($0.status == .ok) }
+                // A request's connection is closed before its answer is sent: the log is still there.
+                #expect(FileManager.default.fileExists(atPath: file + "-wal"))
+                #expect(FileManager.default.fileExists(atPath: file + "-shm"))
+            }
+        }
+        #expect(FileManager.default.fileExists(atPath: file))
+        #expect(!FileManager.default.fileExists(atPath: file + "-wal"))
+        #expect(!FileManager.default.fileExists(atPath: file + "-shm"))
     }
 
     /// 30 migrations, each its own transaction, with `app migrate` traced by strace: the writes and

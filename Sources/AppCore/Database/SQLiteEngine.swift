@@ -46,10 +46,24 @@ struct SQLiteEngine: DatabaseEngine {
         _ = SQLiteMigrationCall.installed
     }
 
-    /// SQLite needs no background work; this waits for cancellation like the pool does.
+    /// In write-ahead-log mode, holds one connection open until cancelled. Without it, every unit of
+    /// work would close the file's last connection, and that close folds the log into the file and
+    /// removes the log and its index, for the next unit of work to make again (about half a
+    /// millisecond of each request). A connection that cannot be opened now is left to the requests,
+    /// which report why.
     func run() async {
         while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(3600))
+            if journalMode == .wal {
+                // Short waits, retried: this connection is worth no thread of SQLite's pool held waiting.
+                _ = try? await withConnection(busyTimeout: .milliseconds(100), wait: nil) { db in
+                    // A read in the log's mode: from then on the connection holds the file open (a shared lock).
+                    try await db.raw("PRAGMA schema_version").run()
+                    while true { try await Task.sleep(for: .seconds(3600)) }
+                }
+                try? await Task.sleep(for: .seconds(1))
+            } else {
+                try? await Task.sleep(for: .seconds(3600))
+            }
         }
     }
 
@@ -77,7 +91,7 @@ struct SQLiteEngine: DatabaseEngine {
             }
             // Set while the connection opened (`SQLiteMigrationCall.installed`), else here.
             if !SQLiteMigrationCall.installed { try await db.raw("PRAGMA foreign_keys = ON").run() }
-            if !journalModeSettled.done.load(ordering: .relaxed) { await settleJournalMode(db) }
+            if !journalModeSettled.done.load(ordering: .relaxed) { try await settleJournalMode(db, busyTimeout: busyTimeout) }
             let result = try await body(db)
             await close()
             return result
@@ -93,7 +107,11 @@ struct SQLiteEngine: DatabaseEngine {
     /// Puts the file in `journalMode`. A refusal that can pass (another connection holds the file, the
     /// file is read-only for now) is retried by the next connection; SQLite answering with another
     /// mode (a file system without shared memory for the write-ahead log) is logged once and kept.
-    private func settleJournalMode(_ db: any SQLDatabase) async {
+    ///
+    /// The switch does not wait for other connections (they may be in the middle of a migration): a
+    /// thread of SQLite's small pool waiting here would be one fewer for every other request.
+    private func settleJournalMode(_ db: any SQLDatabase, busyTimeout: Duration) async throws {
+        try await db.raw("PRAGMA busy_timeout = 0").run()
         do {
             let row = try await db.raw("PRAGMA journal_mode = \(unsafeRaw: journalMode.rawValue)").first()
             let now = try row?.decode(column: "journal_mode", as: String.self)
@@ -106,6 +124,7 @@ struct SQLiteEngine: DatabaseEngine {
         } catch {
             logger.debug("SQLite journal mode not set yet", metadata: ["path": "\(path)", "reason": "\(Self.describeError(error) ?? "\(error)")"])
         }
+        try await db.raw("PRAGMA busy_timeout = \(unsafeRaw: String(busyTimeout.milliseconds))").run()
     }
 
     /// A write refused because the file (or its folder, for the journal) is read-only to this process.
