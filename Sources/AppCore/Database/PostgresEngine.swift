@@ -242,13 +242,13 @@ struct PostgresEngine: DatabaseEngine {
             """).first() != nil
     }
 
-    /// The connection closed, broke, or the server ended the session (SQLSTATE class 08, or 57P0x:
-    /// an administrator's terminate, a shutdown, a crash).
     /// Each commit waits for the server's own durability (`synchronous_commit`), as it is set.
     func withCommitsDurableAtEnd<T: Sendable>(_ db: any SQLDatabase, _ body: () async throws -> T) async throws -> T {
         try await body()
     }
 
+    /// The connection closed, broke, or the server ended the session (SQLSTATE class 08, or 57P0x:
+    /// an administrator's terminate, a shutdown, a crash).
     func isConnectionLost(_ error: any Error) -> Bool {
         if case MigrationError.connectionLost = error { return true }  // the migrator's name for it
         guard let pg = error as? PSQLError else { return false }
