@@ -3,9 +3,10 @@ import Foundation
 import SQLKit
 import Testing
 
-/// On PostgreSQL, each transactional migration after a run's first is sent as one `DO` block. Which
-/// way a migration went is read from the migration itself: `current_query()` is the block's text
-/// inside it, and the statement's own text on the long way.
+/// On PostgreSQL, each transactional migration after a run's first is sent as one statement: a call
+/// of the session's migration function, or a `DO` block where there is none. Which way a migration
+/// went is read from the migration itself: `current_query()` is the call's or the block's text inside
+/// it, and the statement's own text on the long way.
 @Suite("PostgreSQL: a migration sent as one statement", .dropsTestDatabases, .enabled(if: Tool.postgres))
 struct MigrationBlockTests {
     /// A migration's text as the server reads it back, whatever PostgreSQL's string settings.
@@ -43,25 +44,86 @@ struct MigrationBlockTests {
         return try await database.withRunning { try await migrator.migrate() }
     }
 
-    @Test("the first migration goes statement by statement, later ones as one DO block whose text reaches the server exactly as written, whatever standard_conforming_strings says",
-          arguments: ["on", "off"])
-    func laterOnesAsBlock(_ standardConformingStrings: String) async throws {
+    /// How a later migration reaches the server: one call of the session's migration function, or,
+    /// for a role that may not create temporary objects, one `DO` block.
+    enum Path: String, CaseIterable, CustomStringConvertible {
+        case function, block
+        var description: String { rawValue }
+    }
+
+    /// A role of its own that owns the schema (superusers are never refused anything), connected as;
+    /// `revoke` runs first, as the admin, in the database.
+    static func asOwnRole(_ admin: TestDatabase, revoke: String) async throws -> (TestDatabase, cleanUp: @Sendable () async throws -> Void) {
+        let name = String(admin.url.split(separator: "/").last!.split(separator: "?").first!)
+        let role = "r_" + name
+        try await TestDatabase.adminSQL("CREATE ROLE \(role) LOGIN")
+        try await TestSQL.run(admin, revoke)
+        try await TestSQL.run(admin, "ALTER SCHEMA public OWNER TO \(role)")
+        var components = URLComponents(string: admin.url)!
+        components.user = role
+        components.password = nil
+        let db = TestDatabase(location: try DatabaseLocation(url: components.string!), url: components.string!, dir: admin.dir)
+        return (db, {
+            try await TestSQL.run(admin, "DROP OWNED BY \(role)")
+            try await TestDatabase.adminSQL("DROP ROLE \(role)")
+        })
+    }
+
+    @Test("the first migration goes statement by statement, later ones as one call of the session's function (or one DO block where the role may not create temporary objects), the text reaching the server exactly as written, whatever standard_conforming_strings says",
+          arguments: Path.allCases, ["on", "off"])
+    func laterOnesWhole(_ path: Path, _ standardConformingStrings: String) async throws {
         let folder = try MigrationsDir(Self.files)
-        let db = try await TestDatabase.make(.postgres)
-        let name = db.url.split(separator: "/").last!.split(separator: "?").first!
+        let admin = try await TestDatabase.make(.postgres)
+        let name = admin.url.split(separator: "/").last!.split(separator: "?").first!
         try await TestDatabase.adminSQL("ALTER DATABASE \(name) SET standard_conforming_strings = \(standardConformingStrings)")
+        var db = admin
+        var cleanUp: (@Sendable () async throws -> Void)?
+        if path == .block {
+            (db, cleanUp) = try await Self.asOwnRole(admin, revoke: "REVOKE TEMPORARY ON DATABASE \(name) FROM PUBLIC")
+        }
         #expect(try await Self.migrate(db, folder) == ["1_probe", "2_tricky", "3_plain"])
 
         let probe = try await Self.probe(db)
         #expect(probe["1"]?.query.hasPrefix("INSERT INTO probe") == true, "the run's first migration goes the long way")
-        // The migration holds the block's usual tag, so the block took another.
-        #expect(probe["2"]?.query.hasPrefix("DO $app_migrate_1$") == true, "\(probe["2"]?.query.prefix(40) ?? "no row")")
+        switch path {
+        case .function:
+            for label in ["2", "3"] {
+                #expect(probe[label]?.query.hasPrefix("SELECT \(PostgresMigrationFunction.name)(") == true, "\(probe[label]?.query.prefix(60) ?? "no row")")
+            }
+        case .block:
+            // The migration holds the block's usual tag, so the block took another.
+            #expect(probe["2"]?.query.hasPrefix("DO $app_migrate_1$") == true, "\(probe["2"]?.query.prefix(40) ?? "no row")")
+            #expect(probe["3"]?.query.hasPrefix("DO $app_migrate$") == true, "\(probe["3"]?.query.prefix(40) ?? "no row")")
+        }
         #expect(probe["2"]?.value == Self.tricky)
         #expect(probe["2-do"]?.value == "x;y", "a DO block and a dollar-quoted body inside the migration run as written")
-        #expect(probe["3"]?.query.hasPrefix("DO $app_migrate$") == true)
         #expect(try await historyIDs(db) == ["1_probe", "2_tricky", "3_plain"])
-        #expect(try await count(db, "SELECT COUNT(*) AS n FROM schema_migrations WHERE version IN ('1', '2', '3')") == 3, "dbmate's history written in the block too")
+        #expect(try await count(db, "SELECT COUNT(*) AS n FROM schema_migrations WHERE version IN ('1', '2', '3')") == 3, "dbmate's history written in the same call")
         #expect(try await count(db, "SELECT COUNT(*) AS n FROM app_migrations WHERE execution_ms >= 0 AND state = 'applied'") == 3)
+        try await cleanUp?()
+    }
+
+    @Test("a session that loses the function (a migration ran DISCARD TEMP, as a pooler's other session would lack it): the next migrations go as DO blocks, all applied once")
+    func functionLostMidRun() async throws {
+        var files = Self.files
+        files["3_plain.sql"] = "-- migrate:up transaction:false\nDISCARD TEMP;\n"
+        files["4_after.sql"] = "INSERT INTO probe VALUES ('4', current_query(), NULL);\n"
+        files["5_next.sql"] = "INSERT INTO probe VALUES ('5', current_query(), NULL);\n"
+        files["6_last.sql"] = "INSERT INTO probe VALUES ('6', current_query(), NULL);\n"
+        let folder = try MigrationsDir(files)
+        let db = try await TestDatabase.make(.postgres)
+        let ids = ["1_probe", "2_tricky", "3_plain", "4_after", "5_next", "6_last"]
+        #expect(try await Self.migrate(db, folder) == ids)
+        let probe = try await Self.probe(db)
+        #expect(probe["2"]?.query.hasPrefix("SELECT \(PostgresMigrationFunction.name)(") == true, "\(probe["2"]?.query.prefix(60) ?? "no row")")
+        // After a migration outside a transaction the next goes the long way, as always; then the
+        // function is gone from the session.
+        #expect(probe["4"]?.query.hasPrefix("INSERT INTO probe") == true, "\(probe["4"]?.query.prefix(40) ?? "no row")")
+        for label in ["5", "6"] {
+            #expect(probe[label]?.query.hasPrefix("DO $app_migrate$") == true, "\(label): \(probe[label]?.query.prefix(40) ?? "no row")")
+        }
+        #expect(try await historyIDs(db) == ids)
+        #expect(try await count(db, "SELECT COUNT(*) AS n FROM probe") == 6, "each migration ran once: \(probe.keys.sorted())")
     }
 
     enum Unusable: String, CaseIterable, CustomStringConvertible {
@@ -82,17 +144,10 @@ struct MigrationBlockTests {
         let admin = try await TestDatabase.make(.postgres)
         let name = String(admin.url.split(separator: "/").last!.split(separator: "?").first!)
         var db = admin
+        var cleanUp: (@Sendable () async throws -> Void)?
         switch unusable {
         case .plpgsqlRevoked:
-            // A role of its own, which owns the schema: superusers are never refused a language.
-            let role = "r_" + name
-            try await TestDatabase.adminSQL("CREATE ROLE \(role) LOGIN")
-            try await TestSQL.run(admin, "REVOKE USAGE ON LANGUAGE plpgsql FROM PUBLIC")
-            try await TestSQL.run(admin, "ALTER SCHEMA public OWNER TO \(role)")
-            var components = URLComponents(string: admin.url)!
-            components.user = role
-            components.password = nil
-            db = TestDatabase(location: try DatabaseLocation(url: components.string!), url: components.string!, dir: admin.dir)
+            (db, cleanUp) = try await Self.asOwnRole(admin, revoke: "REVOKE USAGE ON LANGUAGE plpgsql FROM PUBLIC")
         case .repeatableRead:
             try await TestDatabase.adminSQL("ALTER DATABASE \(name) SET default_transaction_isolation = 'repeatable read'")
         case .serializable:
@@ -106,15 +161,12 @@ struct MigrationBlockTests {
         #expect(probe["2"]?.value == Self.tricky)
         #expect(probe["2-do"]?.value == "x;y")
         #expect(try await historyIDs(db) == ["1_probe", "2_tricky", "3_plain"])
-        if unusable == .plpgsqlRevoked {
-            let role = "r_" + name
-            try await TestSQL.run(admin, "DROP OWNED BY \(role)")
-            try await TestDatabase.adminSQL("DROP ROLE \(role)")
-        }
+        try await cleanUp?()
     }
 
-    @Test("a block that finds the history changed or the lock taken runs nothing; once neither holds, it applies the migration with its row")
-    func declinedBlockRunsNothing() async throws {
+    @Test("a block or a function call that finds the history changed or the lock taken runs nothing; once neither holds, it applies the migration with its row",
+          arguments: Path.allCases)
+    func declinedRunsNothing(_ path: Path) async throws {
         let folder = try MigrationsDir(Self.files)
         let db = try await TestDatabase.make(.postgres)
         let database = try AppDatabase(location: db.location, logger: quietLogger)
@@ -123,30 +175,34 @@ struct MigrationBlockTests {
         try await TestSQL.run(db, "CREATE TABLE app_migrations (id TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL, execution_ms BIGINT NOT NULL, state TEXT NOT NULL DEFAULT 'applied')")
         try await database.withRunning {
             try await database.withConnection { sql in
-                let render = { @Sendable (count: Int) -> String in
-                    PostgresMigrationBlock.render(WholeMigration(
+                if path == .function { try await sql.raw("\(unsafeRaw: PostgresMigrationFunction.definition)").run() }
+                let apply = { @Sendable (count: Int) async throws in
+                    let whole = WholeMigration(
                         migration: migration, expected: .init(count: count, last: nil, running: 0), appliedAt: "2026-11-30T00:00:00.000Z",
                         toolStatements: { _ in [] }
-                    ), db: sql)!
+                    )
+                    switch path {
+                    case .block: try await sql.raw("\(unsafeRaw: PostgresMigrationBlock.render(whole, db: sql)!)").run()
+                    case .function: try await sql.raw(PostgresMigrationFunction.call(whole, db: sql)!).run()
+                    }
                 }
-                let expectingOne = render(1), expectingNone = render(0)
-                // The history has no rows: a block expecting one declines.
-                let changed = await #expect(throws: (any Error).self) { try await sql.raw("\(unsafeRaw: expectingOne)").run() }
+                // The history has no rows: a call expecting one declines.
+                let changed = await #expect(throws: (any Error).self) { try await apply(1) }
                 #expect(changed.map(PostgresMigrationBlock.declined) == true, "\(String(describing: changed))")
                 // Another session holds the runner's lock.
                 let other = try AppDatabase(location: db.location, logger: quietLogger)
                 try await other.withRunning {
                     try await other.withConnection { holder in
                         try await holder.raw("SELECT pg_advisory_lock(\(bind: migrationLockKey))").run()
-                        let busy = await #expect(throws: (any Error).self) { try await sql.raw("\(unsafeRaw: expectingNone)").run() }
+                        let busy = await #expect(throws: (any Error).self) { try await apply(0) }
                         #expect(busy.map(PostgresMigrationBlock.declined) == true, "\(String(describing: busy))")
                         try await holder.raw("SELECT pg_advisory_unlock(\(bind: migrationLockKey))").run()
                     }
                 }
                 #expect(try await count(db, "SELECT COUNT(*) AS n FROM probe") == 0)
                 #expect(try await count(db, "SELECT COUNT(*) AS n FROM app_migrations") == 0)
-                // Once nothing is in the way, the same block applies it with its row.
-                try await sql.raw("\(unsafeRaw: expectingNone)").run()
+                // Once nothing is in the way, the same call applies it with its row.
+                try await apply(0)
             }
         }
         #expect(try await historyIDs(db) == ["3_plain"])

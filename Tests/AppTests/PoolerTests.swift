@@ -62,7 +62,7 @@ struct PoolerTests {
             return try await group.reduce(into: []) { $0.append($1) }
         }
         for server in servers { await server.stop() }
-        #expect(answers.allSatisfy { $0.status == 200 }, "got \(answers.map(\.status))")
+        #expect(answers.allSatisfy { $0.status == 200 }, "got \(answers.map(\.status)) \(answers.compactMap(\.error))")
         let applied = answers.flatMap(\.applied)
         #expect(applied.sorted() == Migration.all.map(\.id), "each migration applied by exactly one call")
         #expect(try await historyIDs(fresh) == Migration.all.map(\.id))

@@ -8,12 +8,15 @@ import Synchronization
 /// A pooled PostgreSQL client. The runner lock is a transaction-level advisory lock.
 struct PostgresEngine: DatabaseEngine {
     let client: PostgresClient
+    let logger: Logger
     /// Finds out, with a connection of its own, why the pool lends none.
     let diagnosis: ConnectionDiagnosis
     /// Set as `run()` begins: PostgresNIO warns about a lease asked for before its pool runs.
-    private let started = LeaseFlag()
+    private let started = SharedFlag()
     /// Whether the connections go through a transaction pooler, once a session lock has asked.
     private let pooler = PoolerFlag()
+    /// False once the migration function could not be created, or a session did not have it.
+    private let functionUsable = SharedFlag(true)
 
     var kind: SQLEngine { .postgres }
 
@@ -33,6 +36,7 @@ struct PostgresEngine: DatabaseEngine {
         var background = logger
         background.logLevel = max(logger.logLevel, .warning)
         self.client = PostgresClient(configuration: config, backgroundLogger: background)
+        self.logger = logger
         self.diagnosis = ConnectionDiagnosis(pg, tls: Self.tls(for: pg.sslMode), logger: background)
     }
 
@@ -155,21 +159,48 @@ struct PostgresEngine: DatabaseEngine {
         }
     }
 
-    /// A `DO` block needs PL/pgSQL, installed in every database by default, and the right to use it,
-    /// which an administrator may have revoked; and READ COMMITTED, the default isolation, for its
-    /// history check (the block checks that again itself).
+    /// A `DO` block or the migration function needs PL/pgSQL, installed in every database by default,
+    /// and the right to use it, which an administrator may have revoked; and READ COMMITTED, the
+    /// default isolation, for its history check (each checks that again itself). The function is
+    /// created in the run's session here when it is not there yet; a role that may not create
+    /// temporary objects goes on with `DO` blocks.
     func sendsMigrationsWhole(_ db: any SQLDatabase) async throws -> Bool {
         let row = try await db.raw("""
-            SELECT has_language_privilege(oid, 'USAGE') AND current_setting('transaction_isolation') = 'read committed' AS usable
+            SELECT has_language_privilege(oid, 'USAGE') AND current_setting('transaction_isolation') = 'read committed' AS usable,
+                   \(unsafeRaw: PostgresMigrationFunction.exists) AS present
             FROM pg_language WHERE lanname = 'plpgsql'
             """).first()
-        return try row?.decode(column: "usable", as: Bool.self) ?? false
+        guard let row, try row.decode(column: "usable", as: Bool.self) else { return false }
+        if functionUsable.value.withLock({ $0 }), try !row.decode(column: "present", as: Bool.self) {
+            do {
+                try await db.raw("\(unsafeRaw: PostgresMigrationFunction.definition)").run()
+            } catch let error where !isConnectionLost(error) {
+                functionUsable.value.withLock { $0 = false }
+                logger.debug("migrations go as DO blocks: the migration function cannot be created", metadata: ["reason": "\(Self.describeError(error) ?? "\(error)")"])
+            }
+        }
+        return true
     }
 
-    /// As one `DO` block (`PostgresMigrationBlock`); the run time is measured here, around the block.
+    /// As one call of the migration function (`PostgresMigrationFunction`), or as one `DO` block
+    /// (`PostgresMigrationBlock`) where the session has no function; the run time is measured here,
+    /// around the call.
     func applyWhole(_ whole: WholeMigration, _ db: any SQLDatabase) async throws -> Int64? {
-        guard let block = PostgresMigrationBlock.render(whole, db: db) else { return nil }
         let started = ContinuousClock.now
+        if functionUsable.value.withLock({ $0 }), let call = PostgresMigrationFunction.call(whole, db: db) {
+            do {
+                try await db.raw(call).run()
+                return (ContinuousClock.now - started).milliseconds
+            } catch let error where PostgresMigrationBlock.declined(error) {
+                return nil
+            } catch let error where PostgresMigrationFunction.missing(error) {
+                // Not in this session: a transaction pooler hands statements to other sessions, or a
+                // migration discarded the session's temporary objects. Blocks from now on.
+                functionUsable.value.withLock { $0 = false }
+                logger.debug("migrations go as DO blocks: the session has no migration function")
+            }
+        }
+        guard let block = PostgresMigrationBlock.render(whole, db: db) else { return nil }
         do {
             try await db.raw("\(unsafeRaw: block)").run()
         } catch let error where PostgresMigrationBlock.declined(error) {
@@ -272,8 +303,9 @@ struct PostgresEngine: DatabaseEngine {
     }
 }
 
-private final class LeaseFlag: Sendable {
-    let value = Mutex(false)
+private final class SharedFlag: Sendable {
+    let value: Mutex<Bool>
+    init(_ initial: Bool = false) { value = Mutex(initial) }
 }
 
 private final class PoolerFlag: Sendable {

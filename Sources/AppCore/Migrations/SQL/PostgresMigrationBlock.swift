@@ -29,22 +29,9 @@ struct PostgresMigrationBlock {
         var body = """
             DECLARE app_migrate_started_ timestamptz; \(ms) bigint; app_migrate_history_ record;
             BEGIN
-            IF current_setting('transaction_isolation') <> 'read committed' THEN
-              RAISE EXCEPTION 'the migration block needs READ COMMITTED' USING ERRCODE = '\(notReadCommitted)';
-            END IF;
-            IF NOT pg_try_advisory_xact_lock(\(migrationLockKey)) THEN
-              RAISE EXCEPTION 'another runner holds the migration lock' USING ERRCODE = '\(lockBusy)';
-            END IF;
-            SELECT COUNT(*) AS rows, MAX(id COLLATE "C") AS last, COUNT(*) FILTER (WHERE state = 'running') AS running
-              INTO app_migrate_history_ FROM \(Migrator.historyTable);
-            IF app_migrate_history_.rows <> \(expected.count)
-               OR app_migrate_history_.last IS DISTINCT FROM \(expected.last.map(literal) ?? "NULL")
-               OR app_migrate_history_.running <> \(expected.running) THEN
-              RAISE EXCEPTION 'the migration history changed' USING ERRCODE = '\(historyChanged)';
-            END IF;
-            app_migrate_started_ := clock_timestamp();
 
             """
+        body += checks(rows: "\(expected.count)", last: expected.last.map(literal) ?? "NULL", running: "\(expected.running)")
         for statement in whole.migration.statements {
             body += "EXECUTE \(literal(statement));\n"
         }
@@ -66,6 +53,30 @@ struct PostgresMigrationBlock {
             tag = "$app_migrate_\(suffix)$"
         }
         return "DO \(tag)\n\(body)\(tag)"
+    }
+
+    /// The steps before a migration's statements, in PL/pgSQL, for the block and the migration function
+    /// alike: READ COMMITTED, the runner lock, the history as the runner last read it (`rows`, `last`
+    /// and `running` are SQL expressions), then the start of the clock. Declares nothing: the code
+    /// around it declares `app_migrate_history_ record` and `app_migrate_started_ timestamptz`.
+    static func checks(rows: String, last: String, running: String) -> String {
+        """
+        IF current_setting('transaction_isolation') <> 'read committed' THEN
+          RAISE EXCEPTION 'a migration sent whole needs READ COMMITTED' USING ERRCODE = '\(notReadCommitted)';
+        END IF;
+        IF NOT pg_try_advisory_xact_lock(\(migrationLockKey)) THEN
+          RAISE EXCEPTION 'another runner holds the migration lock' USING ERRCODE = '\(lockBusy)';
+        END IF;
+        SELECT COUNT(*) AS rows, MAX(id COLLATE "C") AS last, COUNT(*) FILTER (WHERE state = 'running') AS running
+          INTO app_migrate_history_ FROM \(Migrator.historyTable);
+        IF app_migrate_history_.rows <> \(rows)
+           OR app_migrate_history_.last IS DISTINCT FROM \(last)
+           OR app_migrate_history_.running <> \(running) THEN
+          RAISE EXCEPTION 'the migration history changed' USING ERRCODE = '\(historyChanged)';
+        END IF;
+        app_migrate_started_ := clock_timestamp();
+
+        """
     }
 
     /// True for the block's own refusals, after which nothing has changed.
