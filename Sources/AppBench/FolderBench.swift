@@ -3,7 +3,7 @@ import Foundation
 import Logging
 
 /// One folder of N migrations in dbmate's format, applied to a fresh database by `app migrate` and by
-/// `dbmate up` (both as processes, from the same files), best of three rounds each.
+/// `dbmate up` (both as processes, from the same files), medians of 7 rounds, the two alternating.
 struct FolderBench {
     let engine: String
     let target: String
@@ -29,7 +29,7 @@ struct FolderBench {
             try Data(sql.utf8).write(to: folder.appendingPathComponent(String(format: "%05d_bench_%d.sql", i, i)))
         }
         let (a, b) = try await compare(folder, "fresh", journalMode: nil, preparedInWAL: false)
-        print("\(engine) folder: \(count) files, best of 3: app migrate \(String(format: "%.3f", a)) s, dbmate \(String(format: "%.3f", b)) s, ratio \(String(format: "%.2f", a / b))x (goal <= 1.0x)")
+        print("\(engine) folder: \(count) files, median of 7: app migrate \(String(format: "%.3f", a)) s, dbmate \(String(format: "%.3f", b)) s, ratio \(String(format: "%.2f", a / b))x (goal <= 1.0x)")
         guard engine == "sqlite" else { return }
         // For the record, no goal: the same with both on a rollback journal (the server's mode set to
         // SQLite's default, dbmate's as above), and both on a file already in write-ahead-log mode
@@ -40,10 +40,12 @@ struct FolderBench {
         print("sqlite folder, both on a file already in write-ahead-log mode: app migrate \(String(format: "%.3f", e)) s, dbmate \(String(format: "%.3f", f)) s, ratio \(String(format: "%.2f", e / f))x")
     }
 
-    /// Best of 3 rounds each, ours and dbmate's, each round on fresh databases.
+    /// Medians of 7 rounds each, ours and dbmate's alternating, each round on fresh databases: this
+    /// machine's speed changes by ±10% from one moment to the next, and a best of a few rounds of each
+    /// side turned that into the ratio.
     func compare(_ folder: URL, _ label: String, journalMode: String?, preparedInWAL: Bool) async throws -> (Double, Double) {
         var ours: [Double] = [], theirs: [Double] = []
-        for round in 0..<3 {
+        for round in 0..<7 {
             let (ourURL, dbmateURL) = try await databases("\(label)_\(round)")
             if preparedInWAL {
                 for url in [ourURL, "sqlite://" + dbmateURL.dropFirst("sqlite:".count)] {
@@ -55,7 +57,8 @@ struct FolderBench {
             ours.append(try time(app, ["migrate"], environment: environment))
             theirs.append(try time(dbmate, ["--url", dbmateURL, "--migrations-dir", folder.path, "--no-dump-schema", "up"], environment: [:]))
         }
-        return (ours.min()!, theirs.min()!)
+        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+        return (median(ours), median(theirs))
     }
 
     /// Fresh databases for one round (`name`: a word), ours and dbmate's (dbmate spells SQLite URLs `sqlite:PATH`).
