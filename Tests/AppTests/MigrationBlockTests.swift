@@ -164,6 +164,31 @@ struct MigrationBlockTests {
         try await cleanUp?()
     }
 
+    @Test("a migration's own statement failing with 42883 or 3F000 inside the function is that migration's failure, not a missing function: the next run still uses the function",
+          arguments: ["SELECT no_such_function_here()", "CREATE TABLE no_such_schema_here.t (id INTEGER)"])
+    func ownFailureKeepsTheFunction(_ failing: String) async throws {
+        var files = Self.files
+        files["3_plain.sql"] = "INSERT INTO probe VALUES ('3', current_query(), NULL);\n\(failing);\n"
+        let broken = try MigrationsDir(files)
+        // Fixed (it was never applied), and one more after it: the run's second goes whole.
+        files["3_plain.sql"] = "INSERT INTO probe VALUES ('3', current_query(), NULL);\n"
+        files["4_after.sql"] = "INSERT INTO probe VALUES ('4', current_query(), NULL);\n"
+        let fixed = try MigrationsDir(files)
+        let db = try await TestDatabase.make(.postgres)
+        let database = try AppDatabase(location: db.location, logger: quietLogger)
+        try await database.withRunning {
+            let first = Migrator(database: database, catalog: broken.catalog(.postgres), lockTimeout: .seconds(10), logger: quietLogger)
+            let error = await #expect(throws: MigrationError.self) { try await first.migrate() }
+            guard case .failed(let id)? = error else { Issue.record("\(String(describing: error))"); return }
+            #expect(id == "3_plain")
+            let second = Migrator(database: database, catalog: fixed.catalog(.postgres), lockTimeout: .seconds(10), logger: quietLogger)
+            let applied = try await second.migrate()
+            #expect(applied == ["3_plain", "4_after"])
+        }
+        let probe = try await Self.probe(db)
+        #expect(probe["4"]?.query.hasPrefix("SELECT \(PostgresMigrationFunction.name)(") == true, "\(probe["4"]?.query.prefix(60) ?? "no row")")
+    }
+
     @Test("a block or a function call that finds the history changed or the lock taken runs nothing; once neither holds, it applies the migration with its row",
           arguments: Path.allCases)
     func declinedRunsNothing(_ path: Path) async throws {

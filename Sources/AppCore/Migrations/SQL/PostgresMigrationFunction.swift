@@ -66,9 +66,10 @@ enum PostgresMigrationFunction {
     }
 
     /// True when the session has no such function (42883), or no temporary objects at all (3F000:
-    /// `pg_temp` does not exist yet); nothing ran.
+    /// `pg_temp` does not exist yet); nothing ran. The same codes from a migration's own statement
+    /// come from inside the function, with PL/pgSQL's context: those are the migration's failure.
     static func missing(_ error: any Error) -> Bool {
-        let state = (error as? PSQLError)?.serverInfo?[.sqlState]
-        return state == "42883" || state == "3F000"
+        guard let info = (error as? PSQLError)?.serverInfo, info[.locationContext] == nil else { return false }
+        return info[.sqlState] == "42883" || info[.sqlState] == "3F000"
     }
 }
