@@ -12,9 +12,9 @@ import Testing
 struct FaultTests {
     static let gateKey = 616_161
     static let folderFiles = [
-        "1_a.sql": "CREATE TABLE a (id INTEGER);",
-        "2_slow.sql": "CREATE TABLE slow (id INTEGER);\nSELECT pg_advisory_xact_lock(\(gateKey));\n",
-        "3_c.sql": "CREATE TABLE c (id INTEGER);",
+        "1_a.sql": "-- migrate:up\nCREATE TABLE a (id INTEGER);",
+        "2_slow.sql": "-- migrate:up\nCREATE TABLE slow (id INTEGER);\nSELECT pg_advisory_xact_lock(\(gateKey));\n",
+        "3_c.sql": "-- migrate:up\nCREATE TABLE c (id INTEGER);",
     ]
     static let advisoryLocks = """
         SELECT COUNT(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid <> \(gateKey)
@@ -186,8 +186,9 @@ struct FullDiskTests {
         defer { _ = try? runProcessBlocking(["umount", "-l", mount.path]) }
         let path = mount.path + "/full.sqlite"
         let folder = try MigrationsDir([
-            "1_small.sql": "CREATE TABLE small (id INTEGER);\nINSERT INTO small VALUES (1);\n",
+            "1_small.sql": "-- migrate:up\nCREATE TABLE small (id INTEGER);\nINSERT INTO small VALUES (1);\n",
             "2_fill.sql": """
+                -- migrate:up
                 CREATE TABLE big (b BLOB);
                 INSERT INTO big SELECT randomblob(1000) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 4000) SELECT x FROM c);
                 """,

@@ -26,19 +26,23 @@ private func text(_ s: String) -> [UInt8] { Array(s.utf8) }
 let invalidFolderCases: [InvalidFolderCase] = [
     .init(name: "a .sql file whose name has no version", files: ["create_widgets.sql": text("SELECT 1;")],
           file: "create_widgets.sql", reason: "must start with a version"),
-    .init(name: "two files with one version", files: ["5_a.sql": text("SELECT 1;"), "005_b.sql": text("SELECT 2;")],
+    .init(name: "two files with one version", files: ["5_a.sql": text("-- migrate:up\nSELECT 1;"), "005_b.sql": text("-- migrate:up\nSELECT 2;")],
           file: "5_a.sql", reason: "version 5 is also used by 005_b.sql"),
     .init(name: "a folder that cannot be read", files: [:], missing: true, reason: "cannot be read"),
     .init(name: "a string left open", files: ["1_a.sql": text("-- migrate:up\nSELECT 1;\nSELECT 'open;\n")],
           file: "1_a.sql", line: 3, reason: "a string is not closed"),
     .init(name: "a comment left open", files: ["1_a.sql": text("-- migrate:up\n/* open\n-- migrate:down\n")],
           file: "1_a.sql", line: 2, reason: "a /* comment is not closed"),
-    .init(name: "a quoted identifier left open", files: ["1_a.sql": text("SELECT \"open\n")],
-          file: "1_a.sql", line: 1, reason: "a quoted identifier is not closed"),
+    .init(name: "a quoted identifier left open", files: ["1_a.sql": text("-- migrate:up\nSELECT \"open\n")],
+          file: "1_a.sql", line: 2, reason: "a quoted identifier is not closed"),
     .init(name: "an unknown marker option", files: ["1_a.sql": text("-- migrate:up transaction:nope\nSELECT 1;\n")],
           file: "1_a.sql", line: 1, reason: "unknown option"),
     .init(name: "SQL before -- migrate:up", files: ["1_a.sql": text("SELECT 1;\n-- migrate:up\nSELECT 2;\n")],
           file: "1_a.sql", line: 1, reason: "belongs to no section"),
+    .init(name: "a file without -- migrate:up beside dbmate's", files: ["1_a.sql": text("CREATE TABLE a (id INTEGER);\n")],
+          file: "1_a.sql", reason: "no -- migrate:up line"),
+    .init(name: "another tool's marker in a dbmate file", files: ["1_a.sql": text("-- migrate:up\nCREATE TABLE a (id INTEGER);\n-- +goose Down\nDROP TABLE a;\n")],
+          file: "1_a.sql", line: 3, reason: "is goose's marker"),
     .init(name: "a file that is not UTF-8", files: ["1_a.sql": [0x53, 0x45, 0xFF, 0xFE, 0x3B]],
           file: "1_a.sql", reason: "not UTF-8"),
 ]
@@ -48,12 +52,12 @@ struct FolderCommandTests {
     static func folder(_ c: InvalidFolderCase) throws -> (MigrationsDir, String) {
         let dir = try MigrationsDir()
         var files = c.files
-        files["0_valid.sql"] = text("CREATE TABLE valid_one (id INTEGER);")
+        files["0_valid.sql"] = text("-- migrate:up\nCREATE TABLE valid_one (id INTEGER);")
         for (name, bytes) in files { try Data(bytes).write(to: dir.dir.url.appendingPathComponent(name)) }
         return (dir, c.missing ? dir.path + "/no-such-folder" : dir.path)
     }
 
-    @Test("an invalid folder: the check names file, line and reason; the endpoint answers 500; app migrate exits 1; nothing applied",
+    @Test("an invalid folder: the check names file, line and reason; the endpoint answers 500; app migrate exits 2; nothing applied",
           arguments: invalidFolderCases)
     func invalidFolder(_ c: InvalidFolderCase) async throws {
         let (dir, path) = try Self.folder(c)
@@ -105,7 +109,7 @@ struct FolderCommandTests {
         #expect(try await historyIDs(db)?.count == 3, "nothing rolled back")
         #expect(try await count(db, "SELECT COUNT(*) AS n FROM widgets") == 2)
 
-        try folder.write("10_create_gadgets.sql", "-- migrate:up\n" + FolderTests.three["10_create_gadgets.sql"]! + "-- migrate:down\nDROP TABLE gadgets;\n")
+        try folder.write("10_create_gadgets.sql", FolderTests.three["10_create_gadgets.sql"]! + "-- migrate:down\nDROP TABLE gadgets;\n")
         let done = try await AppBinary.run(["migrate", "rollback", "--steps", "2"], environment: env, directory: folder.dir.url)
         #expect(done.status == 0, "\(done.err)")
         #expect(maskTimes(done.out) == "Rolled back 10_create_gadgets\nRolled back 2_seed_widgets\nRolled back 2 migrations in <t>.\n")
@@ -174,7 +178,7 @@ struct FolderCommandTests {
     @Test("CREATE INDEX CONCURRENTLY runs in a transaction:false file, and its down too", .enabled(if: Tool.postgres))
     func createIndexConcurrently() async throws {
         let folder = try MigrationsDir([
-            "1_t.sql": "CREATE TABLE t (id INTEGER, name TEXT);",
+            "1_t.sql": "-- migrate:up\nCREATE TABLE t (id INTEGER, name TEXT);",
             "2_index.sql": "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY t_name ON t (name);\n-- migrate:down transaction:false\nDROP INDEX CONCURRENTLY t_name;\n",
         ])
         let db = try await TestDatabase.make(.postgres)
@@ -195,9 +199,9 @@ struct FolderCommandTests {
     @Test("app serve killed inside a migration outside a transaction: 409 interrupted, resolve, then 200", .enabled(if: Tool.postgres))
     func killedOutsideTransaction() async throws {
         let folder = try MigrationsDir([
-            "1_a.sql": "CREATE TABLE a (id INTEGER);",
+            "1_a.sql": "-- migrate:up\nCREATE TABLE a (id INTEGER);",
             "2_slow.sql": "-- migrate:up transaction:false\nCREATE TABLE slow (id INTEGER);\nSELECT pg_advisory_xact_lock(\(Self.gateKey));\n",
-            "3_c.sql": "CREATE TABLE c (id INTEGER);",
+            "3_c.sql": "-- migrate:up\nCREATE TABLE c (id INTEGER);",
         ])
         let db = try await TestDatabase.make(.postgres)
         let env = ["DATABASE_URL": db.url, "MIGRATION_SECRET": Secrets.migration, "APP_ENV": "test",
@@ -235,7 +239,7 @@ struct FolderCommandTests {
         var files: [String: String] = [:]
         for i in 1...9 {
             let body = "CREATE TABLE w\(i) (id INTEGER);\nINSERT INTO w\(i) VALUES (\(i));"
-            files["\(i)_w\(i).sql"] = i % 3 == 0 ? "-- migrate:up transaction:false\n\(body)\n" : body
+            files["\(i)_w\(i).sql"] = i % 3 == 0 ? "-- migrate:up transaction:false\n\(body)\n" : "-- migrate:up\n\(body)"
         }
         let folder = try MigrationsDir(files)
         let db = try await TestDatabase.make(.postgres)

@@ -39,7 +39,7 @@ struct FolderTests {
     static let three = [
         "1_create_widgets.sql": "-- migrate:up\nCREATE TABLE widgets (id INTEGER PRIMARY KEY, name TEXT);\nCREATE INDEX widgets_name ON widgets (name);\n\n-- migrate:down\nDROP TABLE widgets;\n",
         "2_seed_widgets.sql": "-- migrate:up\nINSERT INTO widgets (id, name) VALUES (1, 'a;b');\nINSERT INTO widgets (id, name) VALUES (2, 'it''s');\n-- migrate:down\nDELETE FROM widgets;\n",
-        "10_create_gadgets.sql": "CREATE TABLE gadgets (id INTEGER);\nINSERT INTO gadgets VALUES (7)\n",
+        "10_create_gadgets.sql": "-- migrate:up\nCREATE TABLE gadgets (id INTEGER);\nINSERT INTO gadgets VALUES (7)\n",
     ]
 
     @Test("a folder applies in numeric version order on both engines, each statement run, each file once", arguments: Engine.available)
@@ -87,7 +87,7 @@ struct FolderTests {
     @Test("a failing statement in file 3 leaves files 1 and 2 applied and nothing of 3; the fixed file applies next", arguments: Engine.available)
     func failingThirdFile(_ engine: Engine) async throws {
         var files = Self.three
-        files["10_create_gadgets.sql"] = "CREATE TABLE gadgets (id INTEGER);\nINSERT INTO no_such_table VALUES (1);\n"
+        files["10_create_gadgets.sql"] = "-- migrate:up\nCREATE TABLE gadgets (id INTEGER);\nINSERT INTO no_such_table VALUES (1);\n"
         let folder = try MigrationsDir(files)
         let db = try await TestDatabase.make(engine)
         try await withFolderApp(db, folder, engine) { client in
@@ -171,12 +171,12 @@ struct FolderTests {
 
     @Test("a pending file older than the newest applied one is applied, and the check names it", arguments: Engine.available)
     func outOfOrder(_ engine: Engine) async throws {
-        let folder = try MigrationsDir(["1_a.sql": "CREATE TABLE a (id INTEGER);", "3_c.sql": "CREATE TABLE c (id INTEGER);"])
+        let folder = try MigrationsDir(["1_a.sql": "-- migrate:up\nCREATE TABLE a (id INTEGER);", "3_c.sql": "-- migrate:up\nCREATE TABLE c (id INTEGER);"])
         let db = try await TestDatabase.make(engine)
         try await withFolderApp(db, folder, engine) { client in
             try await client.execute(uri: "/api/migrate", method: .post, headers: authHeader) { #expect($0.status == .ok) }
         }
-        try folder.write("2_b.sql", "CREATE TABLE b (id INTEGER);")
+        try folder.write("2_b.sql", "-- migrate:up\nCREATE TABLE b (id INTEGER);")
         let database = try AppDatabase(location: db.location, logger: quietLogger)
         let config = try AppHarness.config(db, [:])
         let report = try await database.withRunning {
@@ -194,7 +194,7 @@ struct FolderTests {
 
     @Test("GET /api/migrate says which migrations run outside a transaction")
     func statusShowsTransactional() async throws {
-        let folder = try MigrationsDir(["1_a.sql": "CREATE TABLE a (id INTEGER);", "2_vacuum.sql": "-- migrate:up transaction:false\nVACUUM;\n"])
+        let folder = try MigrationsDir(["1_a.sql": "-- migrate:up\nCREATE TABLE a (id INTEGER);", "2_vacuum.sql": "-- migrate:up transaction:false\nVACUUM;\n"])
         let db = try await TestDatabase.make(.sqlite)
         try await withFolderApp(db, folder, .sqlite) { client in
             try await client.execute(uri: "/api/migrate", method: .get, headers: authHeader) { response in
@@ -215,7 +215,7 @@ struct FolderTests {
         var files: [String: String] = [:]
         for i in 1...12 {
             let body = "CREATE TABLE t\(i) (id INTEGER);\nINSERT INTO t\(i) VALUES (\(i));"
-            files["\(i)_t\(i).sql"] = i % 4 == 0 ? "-- migrate:up transaction:false\n\(body)\n" : body
+            files["\(i)_t\(i).sql"] = i % 4 == 0 ? "-- migrate:up transaction:false\n\(body)\n" : "-- migrate:up\n\(body)"
         }
         let folder = try MigrationsDir(files)
         let db = try await TestDatabase.make(engine)

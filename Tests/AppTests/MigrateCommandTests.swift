@@ -19,7 +19,7 @@ struct MigrateCommandTests {
     static let folder = [
         "1_create_widgets.sql": "-- migrate:up\nCREATE TABLE widgets (id INTEGER);\n-- migrate:down\nDROP TABLE widgets;\n",
         "2_index_widgets.sql": "-- migrate:up transaction:false\nCREATE INDEX widgets_id ON widgets (id);\n",
-        "3_seed.sql": "INSERT INTO widgets VALUES (1);\n",
+        "3_seed.sql": "-- migrate:up\nINSERT INTO widgets VALUES (1);\n",
     ]
 
     @Test("applying: a line as each migration starts and its time when it ends, a summary, and no log lines on stderr")

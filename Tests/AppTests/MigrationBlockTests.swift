@@ -13,14 +13,15 @@ struct MigrationBlockTests {
     static let tricky = #"it's \ $app_migrate$ ; -- not a comment /* nor this */ "quoted" é ✓"#
 
     static let files = [
-        "1_probe.sql": "CREATE TABLE probe (label TEXT PRIMARY KEY, query TEXT, value TEXT);\nINSERT INTO probe VALUES ('1', current_query(), NULL);\n",
+        "1_probe.sql": "-- migrate:up\nCREATE TABLE probe (label TEXT PRIMARY KEY, query TEXT, value TEXT);\nINSERT INTO probe VALUES ('1', current_query(), NULL);\n",
         "2_tricky.sql": """
+            -- migrate:up
             INSERT INTO probe VALUES ('2', current_query(), E'it''s \\\\ $app_migrate$ ; -- not a comment /* nor this */ "quoted" é ✓');
             CREATE FUNCTION semi() RETURNS text AS $$ SELECT 'x;y'::text $$ LANGUAGE sql;
             DO $app_migrate$ BEGIN INSERT INTO probe VALUES ('2-do', current_query(), semi()); END $app_migrate$;
 
             """,
-        "3_plain.sql": "INSERT INTO probe VALUES ('3', current_query(), NULL);\n",
+        "3_plain.sql": "-- migrate:up\nINSERT INTO probe VALUES ('3', current_query(), NULL);\n",
     ]
 
     /// label → (how the statement reached the server, the value it wrote).
@@ -107,9 +108,9 @@ struct MigrationBlockTests {
     func functionLostMidRun() async throws {
         var files = Self.files
         files["3_plain.sql"] = "-- migrate:up transaction:false\nDISCARD TEMP;\n"
-        files["4_after.sql"] = "INSERT INTO probe VALUES ('4', current_query(), NULL);\n"
-        files["5_next.sql"] = "INSERT INTO probe VALUES ('5', current_query(), NULL);\n"
-        files["6_last.sql"] = "INSERT INTO probe VALUES ('6', current_query(), NULL);\n"
+        files["4_after.sql"] = "-- migrate:up\nINSERT INTO probe VALUES ('4', current_query(), NULL);\n"
+        files["5_next.sql"] = "-- migrate:up\nINSERT INTO probe VALUES ('5', current_query(), NULL);\n"
+        files["6_last.sql"] = "-- migrate:up\nINSERT INTO probe VALUES ('6', current_query(), NULL);\n"
         let folder = try MigrationsDir(files)
         let db = try await TestDatabase.make(.postgres)
         let ids = ["1_probe", "2_tricky", "3_plain", "4_after", "5_next", "6_last"]
@@ -168,11 +169,11 @@ struct MigrationBlockTests {
           arguments: ["SELECT no_such_function_here()", "CREATE TABLE no_such_schema_here.t (id INTEGER)"])
     func ownFailureKeepsTheFunction(_ failing: String) async throws {
         var files = Self.files
-        files["3_plain.sql"] = "INSERT INTO probe VALUES ('3', current_query(), NULL);\n\(failing);\n"
+        files["3_plain.sql"] = "-- migrate:up\nINSERT INTO probe VALUES ('3', current_query(), NULL);\n\(failing);\n"
         let broken = try MigrationsDir(files)
         // Fixed (it was never applied), and one more after it: the run's second goes whole.
-        files["3_plain.sql"] = "INSERT INTO probe VALUES ('3', current_query(), NULL);\n"
-        files["4_after.sql"] = "INSERT INTO probe VALUES ('4', current_query(), NULL);\n"
+        files["3_plain.sql"] = "-- migrate:up\nINSERT INTO probe VALUES ('3', current_query(), NULL);\n"
+        files["4_after.sql"] = "-- migrate:up\nINSERT INTO probe VALUES ('4', current_query(), NULL);\n"
         let fixed = try MigrationsDir(files)
         let db = try await TestDatabase.make(.postgres)
         let database = try AppDatabase(location: db.location, logger: quietLogger)

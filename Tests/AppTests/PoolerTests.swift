@@ -73,7 +73,7 @@ struct PoolerTests {
     func nonTransactionalRefused() async throws {
         let db = try await TestDatabase.make(.postgres)
         let folder = try MigrationsDir([
-            "1_table.sql": "CREATE TABLE t (id INTEGER, name TEXT);\n",
+            "1_table.sql": "-- migrate:up\nCREATE TABLE t (id INTEGER, name TEXT);\n",
             "2_index.sql": "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY t_name ON t (name);\n",
         ])
         let dir = try TempDir()

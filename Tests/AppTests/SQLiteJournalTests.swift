@@ -71,7 +71,7 @@ struct SQLiteJournalTests {
     /// syncs of the file whose name ends in `suffix` (`-wal`, `-journal`), by their place in the trace.
     static func tracedRun(_ variables: [String: String], file suffix: String, holdingReader: Bool) async throws -> (writes: [Int], syncs: [Int]) {
         var files: [String: String] = [:]
-        for i in 1...30 { files["\(i)_t\(i).sql"] = "CREATE TABLE t\(i) (id INTEGER PRIMARY KEY, name TEXT);\nCREATE INDEX t\(i)_name ON t\(i) (name);\n" }
+        for i in 1...30 { files["\(i)_t\(i).sql"] = "-- migrate:up\nCREATE TABLE t\(i) (id INTEGER PRIMARY KEY, name TEXT);\nCREATE INDEX t\(i)_name ON t\(i) (name);\n" }
         let folder = try MigrationsDir(files)
         let db = try await TestDatabase.make(.sqlite)
         let trace = db.dir.url.appendingPathComponent("strace.txt").path

@@ -15,8 +15,9 @@ struct SQLiteMigrationCallTests {
     static let inCall = "(SELECT COUNT(*) FROM sqlite_stmt WHERE busy AND sql LIKE 'SELECT app_migrate_whole(%')"
 
     static let files = [
-        "1_probe.sql": "CREATE TABLE probe (label TEXT PRIMARY KEY, in_call INTEGER, value TEXT);\nINSERT INTO probe VALUES ('1', \(inCall), NULL);\n",
+        "1_probe.sql": "-- migrate:up\nCREATE TABLE probe (label TEXT PRIMARY KEY, in_call INTEGER, value TEXT);\nINSERT INTO probe VALUES ('1', \(inCall), NULL);\n",
         "2_tricky.sql": """
+            -- migrate:up
             INSERT INTO probe VALUES ('2', \(inCall), 'it''s ; -- not a comment /* nor this */ "quoted" é ✓');
             CREATE TABLE doomed (id INTEGER);
             CREATE TRIGGER probe_log AFTER INSERT ON probe BEGIN
@@ -24,7 +25,7 @@ struct SQLiteMigrationCallTests {
             END;
 
             """,
-        "3_plain.sql": "INSERT INTO probe VALUES ('3', \(inCall), NULL);\nDROP TABLE doomed;\n",
+        "3_plain.sql": "-- migrate:up\nINSERT INTO probe VALUES ('3', \(inCall), NULL);\nDROP TABLE doomed;\n",
     ]
 
     static func migrate(_ db: TestDatabase, _ folder: MigrationsDir, logger: Logger = quietLogger) async throws -> [String] {
@@ -68,6 +69,7 @@ struct SQLiteMigrationCallTests {
     func failureInsideTheCall() async throws {
         var files = Self.files
         files["2_tricky.sql"] = """
+            -- migrate:up
             CREATE TABLE parent (id INTEGER PRIMARY KEY);
             CREATE TABLE child (parent_id INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);
             INSERT INTO child VALUES (42);
@@ -86,21 +88,21 @@ struct SQLiteMigrationCallTests {
         // way, so the failing one comes second.
         try folder.remove("2_tricky.sql")
         try folder.remove("3_plain.sql")
-        try folder.write("15_first.sql", "CREATE TABLE first (id INTEGER);\n")
-        try folder.write("20_tricky.sql", "CREATE TABLE parent (id INTEGER PRIMARY KEY);\nINSERT INTO nowhere VALUES (1);\n")
+        try folder.write("15_first.sql", "-- migrate:up\nCREATE TABLE first (id INTEGER);\n")
+        try folder.write("20_tricky.sql", "-- migrate:up\nCREATE TABLE parent (id INTEGER PRIMARY KEY);\nINSERT INTO nowhere VALUES (1);\n")
         let second = LogCapture()
         await #expect(throws: MigrationError.failed(migration: "20_tricky")) { try await Self.migrate(db, folder, logger: second.logger(level: .error)) }
         #expect(second.text.contains("no such table: nowhere"), "\(second.text)")
         #expect(try await historyIDs(db) == ["15_first", "1_probe"])
         #expect(try await !tableNames(db).contains("parent"))
         // No transaction was left open: the fixed file applies.
-        try folder.write("20_tricky.sql", "CREATE TABLE parent (id INTEGER PRIMARY KEY);\n")
+        try folder.write("20_tricky.sql", "-- migrate:up\nCREATE TABLE parent (id INTEGER PRIMARY KEY);\n")
         #expect(try await Self.migrate(db, folder) == ["20_tricky"])
     }
 
     @Test("the call declines, changing nothing, when the history changed, another writer holds the lock, or the run lock is held; then it applies")
     func declines() async throws {
-        let folder = try MigrationsDir(["3_plain.sql": "CREATE TABLE plain (id INTEGER);\n"])
+        let folder = try MigrationsDir(["3_plain.sql": "-- migrate:up\nCREATE TABLE plain (id INTEGER);\n"])
         let migration = try #require(folder.catalog(.sqlite).migrations.first)
         let db = try await TestDatabase.make(.sqlite)
         guard case .sqlite(let path) = db.location else { Issue.record("expected SQLite"); return }
@@ -253,6 +255,7 @@ struct SQLiteKilledTests {
     /// Long enough (seconds of CPU) that the test sees the migration under way and kills the process
     /// inside the call; the kill comes as soon as it is seen.
     static let slow = """
+        -- migrate:up
         CREATE TABLE slow (id INTEGER);
         WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 50000000) SELECT COUNT(*) FROM c;
 
@@ -260,7 +263,7 @@ struct SQLiteKilledTests {
 
     @Test("app serve SIGKILLed inside app_migrate_whole: nothing of that migration remains, the file passes integrity_check, and the next server applies the rest")
     func killedInsideTheCall() async throws {
-        let folder = try MigrationsDir(["1_a.sql": "CREATE TABLE a (id INTEGER);\n", "2_slow.sql": Self.slow, "3_c.sql": "CREATE TABLE c (id INTEGER);\n"])
+        let folder = try MigrationsDir(["1_a.sql": "-- migrate:up\nCREATE TABLE a (id INTEGER);\n", "2_slow.sql": Self.slow, "3_c.sql": "-- migrate:up\nCREATE TABLE c (id INTEGER);\n"])
         let db = try await TestDatabase.make(.sqlite)
         guard case .sqlite(let path) = db.location else { Issue.record("expected SQLite"); return }
         let env = ["DATABASE_URL": db.url, "MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session,
@@ -288,7 +291,7 @@ struct SQLiteKilledTests {
         #expect(integrity == "ok")
 
         // Never applied, so it may change without drift: the next server applies it and the rest.
-        try folder.write("2_slow.sql", "CREATE TABLE slow (id INTEGER);\n")
+        try folder.write("2_slow.sql", "-- migrate:up\nCREATE TABLE slow (id INTEGER);\n")
         let second = try await ServerProcess.start(environment: env, directory: folder.dir.url)
         let (status, body) = try await post(second.baseURL)
         await second.stop()

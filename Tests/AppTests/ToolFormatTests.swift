@@ -34,6 +34,7 @@ extension Engine {
 struct ToolFormatReadingTests {
     static let dbmateFile = "-- migrate:up\nCREATE TABLE a (id INTEGER);\n-- migrate:down\nDROP TABLE a;\n"
     static let sqlMigrateFile = "-- +migrate Up\nCREATE TABLE a (id INTEGER);\n-- +migrate Down\nDROP TABLE a;\n"
+    static let gooseFile = "-- +goose Up\nCREATE TABLE a (id INTEGER);\n-- +goose Down\nDROP TABLE a;\n"
 
     struct Case: Sendable, CustomTestStringConvertible {
         var files: [String: String]
@@ -44,10 +45,22 @@ struct ToolFormatReadingTests {
     }
 
     static let cases: [Case] = [
-        Case(files: [:], expected: "dbmate"),
-        Case(files: ["1_a.sql": "CREATE TABLE a (id INTEGER);"], expected: "dbmate"),
+        Case(files: [:], expected: "none"),
+        Case(files: ["README.md": "notes"], expected: "none"),
+        Case(files: ["1_a.sql": "-- migrate:up\nCREATE TABLE a (id INTEGER);"], expected: "dbmate"),
+        Case(files: ["1_a.sql": "CREATE TABLE a (id INTEGER);"], expected: "invalid: the folder fits none of the formats"),
+        Case(files: ["1_a.sql": "CREATE TABLE a (id INTEGER);"], setting: "dbmate", expected: "invalid: 1_a.sql: no -- migrate:up line"),
+        Case(files: ["1_a.sql": gooseFile], expected: "invalid: 1_a.sql:1: the folder is goose's (\"-- +goose Up\")"),
+        Case(files: ["1_a.sql": gooseFile], setting: "dbmate", expected: "invalid: 1_a.sql:1: \"-- +goose Up\" is goose's marker, but the folder is read as dbmate's"),
+        Case(files: ["1_a.sql": "-- migrate:up\nCREATE TABLE a (id INTEGER);\n--+goose Down\nDROP TABLE a;\n"],
+             expected: "invalid: 1_a.sql:3: \"--+goose Down\" is goose's marker"),
+        Case(files: ["1_a.up.sql": "-- depends: 0000_init\nCREATE TABLE a (id INTEGER);"], expected: "invalid: 1_a.up.sql:1: \"-- depends: 0000_init\" is yoyo's marker"),
+        Case(files: ["V1__a.sql": "SELECT 1;\n  --liquibase formatted sql\n"], expected: "invalid: V1__a.sql:2: \"--liquibase formatted sql\" is Liquibase's marker"),
+        Case(files: ["1_a.sql": "-- migrate:up\n-- atlas:txmode none\nCREATE TABLE a (id INTEGER);"], expected: "invalid: 1_a.sql:2: \"-- atlas:txmode none\" is Atlas's marker"),
+        Case(files: ["1_a.sql": sqlMigrateFile + "-- migrate:down\n"], setting: "sql-migrate", expected: "invalid: 1_a.sql:5: \"-- migrate:down\" is dbmate's marker"),
+        Case(files: ["1_a.sql": "-- migrate:up\nCREATE TABLE a (id INTEGER); -- +goose is mentioned here, not a marker\n"], expected: "dbmate"),
         Case(files: ["notes.sql": "CREATE TABLE a (id INTEGER);"], expected: "invalid: the folder fits none of the formats"),
-        Case(files: ["notes.sql": "CREATE TABLE a (id INTEGER);", "2_b.sql": "SELECT 1;"], expected: "invalid: notes.sql: the name must start with a version"),
+        Case(files: ["notes.sql": "CREATE TABLE a (id INTEGER);", "2_b.sql": "-- migrate:up\nSELECT 1;"], expected: "invalid: notes.sql: the name must start with a version"),
         Case(files: ["20260101000000_a.sql": dbmateFile], expected: "dbmate"),
         Case(files: ["1_a.up.sql": "CREATE TABLE a (id INTEGER);", "1_a.down.sql": "DROP TABLE a;"], expected: "golang-migrate"),
         Case(files: ["1_a.sql": sqlMigrateFile], expected: "sql-migrate"),
@@ -56,7 +69,7 @@ struct ToolFormatReadingTests {
         Case(files: ["meta/_journal.json": "{\"entries\":[]}"], expected: "drizzle"),
         Case(files: ["1_a.sql": dbmateFile, "2_b.sql": sqlMigrateFile], expected: "invalid: the folder fits sql-migrate and dbmate; set MIGRATIONS_FORMAT"),
         Case(files: ["1_a.sql": dbmateFile, "2_b.sql": sqlMigrateFile], setting: "sql-migrate",
-             expected: "invalid: 1_a.sql: no -- +migrate Up section"),
+             expected: "invalid: 1_a.sql:1: \"-- migrate:up\" is dbmate's marker, but the folder is read as sql-migrate's"),
         Case(files: ["1_a.sql": "CREATE TABLE a (id INTEGER);"], setting: "Golang-Migrate ",
              expected: "invalid: 1_a.sql: the name must be <version>_<title>.up.sql or .down.sql"),
         Case(files: ["1_a.sql": dbmateFile], setting: "liquibase", expected: "invalid: MIGRATIONS_FORMAT \"liquibase\" is none of dbmate, golang-migrate"),
@@ -84,7 +97,7 @@ struct ToolFormatReadingTests {
             #expect("\(invalid)".contains(item.expected.dropFirst("invalid: ".count)), "\(invalid)")
             #expect(catalog.migrations.isEmpty)
         } else {
-            #expect(catalog.format?.rawValue == item.expected)
+            #expect(catalog.format?.rawValue ?? "none" == item.expected)
         }
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 
 /// dbmate's format: one `<version>_<description>.sql` file per migration, with `-- migrate:up` and
-/// `-- migrate:down` sections (a file without markers is all up), and `transaction:false` on a marker
+/// `-- migrate:down` sections (`-- migrate:up` required, as dbmate requires it), and `transaction:false` on a marker
 /// to run that section outside a transaction. dbmate's history is `schema_migrations(version)`, one row
 /// per applied version as written in the file name (leading zeros kept).
 enum DbmateFormat {
@@ -62,10 +62,8 @@ enum DbmateFormat {
             try MigrationFolder.statements(text, file: file, lineOffset: offset, dialect: dialect)
         }
         guard let up else {
-            return Migration(
-                id: id, statements: try statements(body, offset: 0), down: nil, transactional: true,
-                downTransactional: true, checksum: Migration.checksum(ofSection: body), toolKey: toolKey
-            )
+            // dbmate refuses such a file too: text without sections may be any tool's, down and all.
+            throw MigrationsInvalid(file: file, line: nil, reason: "no -- migrate:up line; dbmate runs only the section after it")
         }
         let before = section(from: 0, to: up.line - 1)
         if try !statements(before, offset: 0).isEmpty {

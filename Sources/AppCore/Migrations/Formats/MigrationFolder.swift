@@ -46,12 +46,16 @@ public enum MigrationFormat: String, Sendable, CaseIterable {
 /// Reads a folder of migrations in one of the `MigrationFormat`s: named by `MIGRATIONS_FORMAT`, or
 /// recognised from the folder itself.
 public enum MigrationFolder {
+    /// The folder's migrations in `setting`'s format (`MIGRATIONS_FORMAT`), or the one format the folder
+    /// positively fits; no format and no migrations for a folder with nothing any tool would run.
     public static func load(
         _ path: String, format setting: MigrationFormat? = nil, dialect: SQLEngine
-    ) throws(MigrationsInvalid) -> (format: MigrationFormat, migrations: [Migration]) {
-        let folder = try Listing(path)
-        let format: MigrationFormat
-        if let setting { format = setting } else { format = try recognise(folder) }
+    ) throws(MigrationsInvalid) -> (format: MigrationFormat?, migrations: [Migration]) {
+        var folder = try Listing(path)
+        let chosen: MigrationFormat?
+        if let setting { chosen = setting } else { chosen = try recognise(folder) }
+        guard let format = chosen else { return (nil, []) }
+        folder.readAs = format
         let migrations: [Migration]
         switch format {
         case .golangMigrate: migrations = try GolangMigrateFormat.load(folder, dialect: dialect)
@@ -65,7 +69,7 @@ public enum MigrationFolder {
     }
 
     /// The format a new migration in `path` is written in: `setting` (`MIGRATIONS_FORMAT`), else the
-    /// one recognised; dbmate's for a folder that does not exist yet.
+    /// one recognised; dbmate's for a folder that does not exist yet or holds no migrations.
     public static func format(of path: String, setting: String?) throws(MigrationsInvalid) -> MigrationFormat {
         if let setting {
             guard let known = MigrationFormat(setting: setting) else {
@@ -74,12 +78,15 @@ public enum MigrationFolder {
             return known
         }
         guard FileManager.default.fileExists(atPath: path) else { return .dbmate }
-        return try recognise(Listing(path))
+        return try recognise(Listing(path)) ?? .dbmate
     }
 
-    /// The one format the folder fits. A folder that fits none of them (empty, or plain numbered
-    /// `.sql` files) is read as dbmate's; one that fits two needs `MIGRATIONS_FORMAT`.
-    static func recognise(_ folder: Listing) throws(MigrationsInvalid) -> MigrationFormat {
+    /// The one format the folder positively fits: a tool's own markers, marker file or layout. Nothing
+    /// is guessed: `.sql` files that fit no format (numbered files without markers, say: dbmate itself
+    /// refuses a file without `-- migrate:up`) make the folder invalid, naming the tool whose markers
+    /// they carry, if any; one that fits two needs `MIGRATIONS_FORMAT`. Nil: no `.sql` file at all,
+    /// a project with no migrations yet.
+    static func recognise(_ folder: Listing) throws(MigrationsInvalid) -> MigrationFormat? {
         var fits: [MigrationFormat] = []
         if folder.names.contains("migration_lock.toml") || folder.directories.contains(where: { folder.fileExists("\($0)/migration.sql") }) {
             fits.append(.prisma)
@@ -87,19 +94,28 @@ public enum MigrationFolder {
         if folder.fileExists("meta/_journal.json") { fits.append(.drizzle) }
         if folder.sqlFiles.contains(where: { FlywayFormat.parseName($0) != nil }) { fits.append(.flyway) }
         if folder.sqlFiles.contains(where: { GolangMigrateFormat.parseName($0) != nil }) { fits.append(.golangMigrate) }
-        let texts = folder.sqlFiles.compactMap { try? folder.text(of: $0) }
-        if texts.contains(where: { SQLMigrateFormat.hasMarker($0) }) { fits.append(.sqlMigrate) }
-        if texts.contains(where: { DbmateFormat.hasMarker($0) }) { fits.append(.dbmate) }
+        let texts = folder.sqlFiles.compactMap { name in (try? folder.text(of: name)).map { (name, $0) } }
+        if texts.contains(where: { SQLMigrateFormat.hasMarker($0.1) }) { fits.append(.sqlMigrate) }
+        if texts.contains(where: { DbmateFormat.hasMarker($0.1) }) { fits.append(.dbmate) }
         guard fits.count <= 1 else {
             let names = fits.map(\.rawValue).joined(separator: " and ")
             throw MigrationsInvalid(file: folder.path, line: nil, reason: "the folder fits \(names); set MIGRATIONS_FORMAT to one of them")
         }
         if let format = fits.first { return format }
-        // No markers anywhere: numbered files are dbmate's (a file without markers is all up), and an
-        // empty folder is a project with no migrations yet. Anything else fits no format.
-        let numbered = folder.sqlFiles.filter { DbmateFormat.parseName($0) != nil }
-        guard numbered.isEmpty, !folder.sqlFiles.isEmpty else { return .dbmate }
-        throw MigrationsInvalid(file: folder.path, line: nil, reason: "the folder fits none of the formats (\(MigrationFormat.names)); see docs/migrations.md")
+        if folder.sqlFiles.isEmpty { return nil }
+        for (name, text) in texts {
+            guard let found = ToolMarkers.foreign(in: text, readAs: nil) else { continue }
+            throw MigrationsInvalid(
+                file: name, line: found.line,
+                reason: "the folder is \(found.marker.tool)'s (\"\(found.text.trimmingCharacters(in: .whitespaces).prefix(80))\"), "
+                    + "a tool whose folders this server does not read; it fits none of \(MigrationFormat.names), and nothing of it is run"
+            )
+        }
+        throw MigrationsInvalid(
+            file: folder.path, line: nil,
+            reason: "the folder fits none of the formats (\(MigrationFormat.names)): no tool's markers, marker file or layout; "
+                + "set MIGRATIONS_FORMAT to the tool that wrote it (see docs/migrations.md)"
+        )
     }
 
     /// A folder's entries, read once.
@@ -108,6 +124,9 @@ public enum MigrationFolder {
         /// Every entry's name, sorted.
         let names: [String]
         let directories: Set<String>
+        /// The format the folder is read in, once chosen: every file read from then on is checked for
+        /// another tool's markers (`ToolMarkers`).
+        var readAs: MigrationFormat?
 
         init(_ path: String) throws(MigrationsInvalid) {
             self.path = path
@@ -134,9 +153,16 @@ public enum MigrationFolder {
             return info.st_mode & S_IFMT
         }
 
-        /// The file's text: UTF-8, CRLF read as LF (a Windows checkout is the same migration), a leading BOM dropped.
-        /// Read once: recognising the format reads every file, and loading it reads them again.
+        /// The file's text: UTF-8, CRLF read as LF (a Windows checkout is the same migration), a leading BOM
+        /// dropped; refused when it holds another tool's markers than `readAs`'s.
         func text(of name: String) throws(MigrationsInvalid) -> String {
+            let text = try decoded(name)
+            if let readAs { try ToolMarkers.refuseForeign(text, file: name, readAs: readAs) }
+            return text
+        }
+
+        /// Read once: recognising the format reads every file, and loading it reads them again.
+        private func decoded(_ name: String) throws(MigrationsInvalid) -> String {
             if let text = texts.value[name] { return text }
             let data = try raw(of: name)
             guard var text = String(validating: data, as: UTF8.self) else {

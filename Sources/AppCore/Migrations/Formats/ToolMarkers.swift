@@ -1,0 +1,55 @@
+import Foundation
+
+/// The comment lines by which migration tools mark up their files. In a file read as another tool's,
+/// such a line means the file was written for that tool: run as plain SQL, its sections lose their
+/// meaning (a goose file read as dbmate's ran its `-- +goose Down` section right after its Up one).
+/// So a folder with one is invalid, naming file and line; nothing of it runs.
+enum ToolMarkers {
+    struct Marker {
+        /// What follows `--` (and any blanks), in lower case.
+        var prefix: String
+        var tool: String
+        /// The format whose marker it is, when the server reads that tool's folders.
+        var format: MigrationFormat?
+    }
+
+    static let all: [Marker] = [
+        Marker(prefix: "migrate:", tool: "dbmate", format: .dbmate),
+        Marker(prefix: "+migrate", tool: "sql-migrate", format: .sqlMigrate),
+        Marker(prefix: "+goose", tool: "goose", format: nil),
+        Marker(prefix: "liquibase formatted sql", tool: "Liquibase", format: nil),
+        Marker(prefix: "depends:", tool: "yoyo", format: nil),
+        Marker(prefix: "atlas:", tool: "Atlas", format: nil),
+    ]
+
+    /// The marker `line` is, if any: a `--` comment (after any blanks) whose text starts with a tool's prefix.
+    static func marker(of line: Substring) -> Marker? {
+        let trimmed = line.drop(while: { $0 == " " || $0 == "\t" })
+        guard trimmed.hasPrefix("--") else { return nil }
+        let text = trimmed.dropFirst(2).drop(while: { $0 == " " || $0 == "\t" }).prefix(32).lowercased()
+        return all.first { text.hasPrefix($0.prefix) }
+    }
+
+    /// The first line of `text` that is a marker of a tool other than `format`'s, with its 1-based number.
+    static func foreign(in text: String, readAs format: MigrationFormat?) -> (line: Int, marker: Marker, text: Substring)? {
+        // Cheap first: no `--` followed by one of the prefixes' first characters, no marker.
+        guard text.utf8.contains(UInt8(ascii: "-")) else { return nil }
+        for (index, line) in text.lines().enumerated() {
+            if let marker = marker(of: line), marker.format == nil || marker.format != format {
+                return (index + 1, marker, line)
+            }
+        }
+        return nil
+    }
+
+    /// Throws when `text` (the file `file`, read as `format`'s) holds another tool's marker.
+    static func refuseForeign(_ text: String, file: String, readAs format: MigrationFormat) throws(MigrationsInvalid) {
+        guard let found = foreign(in: text, readAs: format) else { return }
+        let written = found.text.trimmingCharacters(in: .whitespaces).prefix(80)
+        throw MigrationsInvalid(
+            file: file, line: found.line,
+            reason: "\"\(written)\" is \(found.marker.tool)'s marker, but the folder is read as \(format.rawValue)'s; "
+                + "a file written for another tool is never run (set MIGRATIONS_FORMAT, or point MIGRATIONS_DIR at the right folder)"
+        )
+    }
+}
