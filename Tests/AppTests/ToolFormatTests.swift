@@ -67,7 +67,7 @@ struct ToolFormatReadingTests {
         Case(files: ["V1__init.sql": "CREATE TABLE a (id INTEGER);"], expected: "flyway"),
         Case(files: ["migration_lock.toml": "provider = \"sqlite\"\n"], expected: "prisma"),
         Case(files: ["meta/_journal.json": "{\"entries\":[]}"], expected: "drizzle"),
-        Case(files: ["1_a.sql": dbmateFile, "2_b.sql": sqlMigrateFile], expected: "invalid: the folder fits sql-migrate and dbmate; set MIGRATIONS_FORMAT"),
+        Case(files: ["1_a.sql": dbmateFile, "2_b.sql": sqlMigrateFile], expected: "invalid: the folder fits dbmate and sql-migrate; set MIGRATIONS_FORMAT"),
         Case(files: ["1_a.sql": dbmateFile, "2_b.sql": sqlMigrateFile], setting: "sql-migrate",
              expected: "invalid: 1_a.sql:1: \"-- migrate:up\" is dbmate's marker, but the folder is read as sql-migrate's"),
         Case(files: ["1_a.sql": "CREATE TABLE a (id INTEGER);"], setting: "Golang-Migrate ",

@@ -92,3 +92,22 @@ struct CRC32 {
 
     var value: UInt32 { crc ^ 0xFFFF_FFFF }
 }
+
+extension MigrationFormat {
+    static let flyway = MigrationFormat(declaring: "flyway")
+}
+
+extension FlywayFormat: MigrationTool {
+    static var format: MigrationFormat { .flyway }
+    static let markers: [String] = []
+    static var history: any ToolHistory { FlywayHistory() }
+
+    /// A `V<version>__<description>.sql` file.
+    static func fits(_ folder: MigrationFolder.Listing) -> Bool {
+        folder.sqlFiles.contains { parseName($0) != nil }
+    }
+
+    static func newFiles(stamp: String, slug: String) -> [(name: String, text: String)]? {
+        [("V\(stamp)__\(slug).sql", "")]
+    }
+}

@@ -64,46 +64,21 @@ enum GolangMigrateFormat {
     }
 }
 
-/// Recognises the statements that open or end a transaction.
-enum TransactionControl {
-    /// A file run as written by its tool (golang-migrate, Prisma): its statements, and whether they run
-    /// in this server's transaction. One `BEGIN … COMMIT` block around everything: yes, without them (never
-    /// wrapped twice). Transaction control anywhere else: no, run as written. None: yes.
-    static func wrapping(_ statements: [String]) -> ([String], Bool) {
-        var statements = statements
-        let control = statements.indices.filter { isControl(statements[$0]) }
-        if control.isEmpty { return (statements, true) }
-        if control == [0, statements.count - 1], isBegin(statements[0]), isCommit(statements[statements.count - 1]) {
-            statements.removeFirst()
-            statements.removeLast()
-            return (statements, true)
-        }
-        return (statements, false)
+extension MigrationFormat {
+    static let golangMigrate = MigrationFormat(declaring: "golang-migrate")
+}
+
+extension GolangMigrateFormat: MigrationTool {
+    static var format: MigrationFormat { .golangMigrate }
+    static let markers: [String] = []
+    static var history: any ToolHistory { GolangMigrateHistory() }
+
+    /// A `<version>_<title>.up.sql` or `.down.sql` file.
+    static func fits(_ folder: MigrationFolder.Listing) -> Bool {
+        folder.sqlFiles.contains { parseName($0) != nil }
     }
 
-    /// The statement's words in lower case, up to a comment (the splitter already dropped leading ones).
-    static func words(_ statement: String) -> [Substring] {
-        let all = statement.lowercased().split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" || $0 == ";" })
-        return Array(all.prefix(while: { !$0.hasPrefix("--") && !$0.hasPrefix("/*") }))
-    }
-
-    static func isBegin(_ statement: String) -> Bool {
-        let w = words(statement)
-        return w == ["begin"] || w == ["begin", "transaction"] || w == ["begin", "work"] || w == ["start", "transaction"]
-            || (w.first == "begin" && ["deferred", "immediate", "exclusive"].contains(w.dropFirst().first ?? ""))
-    }
-
-    static func isCommit(_ statement: String) -> Bool {
-        let w = words(statement)
-        return w == ["commit"] || w == ["end"] || w == ["commit", "transaction"] || w == ["commit", "work"]
-            || w == ["end", "transaction"]
-    }
-
-    /// BEGIN, COMMIT, ROLLBACK (not `ROLLBACK TO` a savepoint) and their spellings.
-    static func isControl(_ statement: String) -> Bool {
-        let w = words(statement)
-        guard let first = w.first else { return false }
-        if first == "rollback" || first == "abort" { return !w.contains("to") }
-        return isBegin(statement) || isCommit(statement) || first == "start" && w.dropFirst().first == "transaction"
+    static func newFiles(stamp: String, slug: String) -> [(name: String, text: String)]? {
+        [("\(stamp)_\(slug).up.sql", ""), ("\(stamp)_\(slug).down.sql", "")]
     }
 }

@@ -13,38 +13,8 @@ public struct MigrationsInvalid: Error, Equatable, Sendable, CustomStringConvert
     }
 }
 
-/// The migration tools whose folders the server reads as they are, keeping the tool's own history table.
-public enum MigrationFormat: String, Sendable, CaseIterable {
-    case dbmate
-    case golangMigrate = "golang-migrate"
-    case prisma
-    case flyway
-    case drizzle
-    case sqlMigrate = "sql-migrate"
-
-    /// `MIGRATIONS_FORMAT`'s value, or nil for a name that is none of the formats.
-    public init?(setting: String) {
-        self.init(rawValue: setting.trimmingCharacters(in: .whitespaces).lowercased())
-    }
-
-    static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
-
-    /// The files of a new, empty migration, as the tool itself writes them (`stamp` is the UTC
-    /// `yyyyMMddHHmmss` version); nil for Drizzle, whose journal drizzle-kit writes.
-    public func newFiles(stamp: String, slug: String) -> [(name: String, text: String)]? {
-        switch self {
-        case .dbmate: [("\(stamp)_\(slug).sql", "-- migrate:up\n\n\n-- migrate:down\n\n")]
-        case .golangMigrate: [("\(stamp)_\(slug).up.sql", ""), ("\(stamp)_\(slug).down.sql", "")]
-        case .sqlMigrate: [("\(stamp)-\(slug).sql", "-- +migrate Up\n\n-- +migrate Down\n")]
-        case .prisma: [("\(stamp)_\(slug)/migration.sql", "-- Prisma has no down migrations.\n")]
-        case .flyway: [("V\(stamp)__\(slug).sql", "")]
-        case .drizzle: nil
-        }
-    }
-}
-
-/// Reads a folder of migrations in one of the `MigrationFormat`s: named by `MIGRATIONS_FORMAT`, or
-/// recognised from the folder itself.
+/// Reads a folder of migrations in one of the tools' formats (`MigrationTools`): named by
+/// `MIGRATIONS_FORMAT`, or recognised from the folder itself.
 public enum MigrationFolder {
     /// The folder's migrations in `setting`'s format (`MIGRATIONS_FORMAT`), or the one format the folder
     /// positively fits; no format and no migrations for a folder with nothing any tool would run.
@@ -56,16 +26,7 @@ public enum MigrationFolder {
         if let setting { chosen = setting } else { chosen = try recognise(folder) }
         guard let format = chosen else { return (nil, []) }
         folder.readAs = format
-        let migrations: [Migration]
-        switch format {
-        case .golangMigrate: migrations = try GolangMigrateFormat.load(folder, dialect: dialect)
-        case .sqlMigrate: migrations = try SQLMigrateFormat.load(folder, dialect: dialect)
-        case .prisma: migrations = try PrismaFormat.load(folder, dialect: dialect)
-        case .flyway: migrations = try FlywayFormat.load(folder, dialect: dialect)
-        case .drizzle: migrations = try DrizzleFormat.load(folder, dialect: dialect)
-        case .dbmate: migrations = try DbmateFormat.load(folder, dialect: dialect)
-        }
-        return (format, migrations.sorted(by: Migration.precedes))
+        return (format, try format.tool.load(folder, dialect: dialect).sorted(by: Migration.precedes))
     }
 
     /// The format a new migration in `path` is written in: `setting` (`MIGRATIONS_FORMAT`), else the
@@ -87,24 +48,15 @@ public enum MigrationFolder {
     /// they carry, if any; one that fits two needs `MIGRATIONS_FORMAT`. Nil: no `.sql` file at all,
     /// a project with no migrations yet.
     static func recognise(_ folder: Listing) throws(MigrationsInvalid) -> MigrationFormat? {
-        var fits: [MigrationFormat] = []
-        if folder.names.contains("migration_lock.toml") || folder.directories.contains(where: { folder.fileExists("\($0)/migration.sql") }) {
-            fits.append(.prisma)
-        }
-        if folder.fileExists("meta/_journal.json") { fits.append(.drizzle) }
-        if folder.sqlFiles.contains(where: { FlywayFormat.parseName($0) != nil }) { fits.append(.flyway) }
-        if folder.sqlFiles.contains(where: { GolangMigrateFormat.parseName($0) != nil }) { fits.append(.golangMigrate) }
-        let texts = folder.sqlFiles.compactMap { name in (try? folder.text(of: name)).map { (name, $0) } }
-        if texts.contains(where: { SQLMigrateFormat.hasMarker($0.1) }) { fits.append(.sqlMigrate) }
-        if texts.contains(where: { DbmateFormat.hasMarker($0.1) }) { fits.append(.dbmate) }
+        let fits = MigrationTools.all.filter { $0.fits(folder) }.map { $0.format }
         guard fits.count <= 1 else {
             let names = fits.map(\.rawValue).joined(separator: " and ")
             throw MigrationsInvalid(file: folder.path, line: nil, reason: "the folder fits \(names); set MIGRATIONS_FORMAT to one of them")
         }
         if let format = fits.first { return format }
         if folder.sqlFiles.isEmpty { return nil }
-        for (name, text) in texts {
-            guard let found = ToolMarkers.foreign(in: text, readAs: nil) else { continue }
+        for name in folder.sqlFiles {
+            guard let text = try? folder.text(of: name), let found = ToolMarkers.foreign(in: text, readAs: nil) else { continue }
             throw MigrationsInvalid(
                 file: name, line: found.line,
                 reason: "the folder is \(found.marker.tool)'s (\"\(found.text.trimmingCharacters(in: .whitespaces).prefix(80))\"), "

@@ -13,9 +13,10 @@ enum ToolMarkers {
         var format: MigrationFormat?
     }
 
-    static let all: [Marker] = [
-        Marker(prefix: "migrate:", tool: "dbmate", format: .dbmate),
-        Marker(prefix: "+migrate", tool: "sql-migrate", format: .sqlMigrate),
+    /// Every tool's markers: the tools the server reads, and others whose files must never run as SQL.
+    static let all: [Marker] = MigrationTools.all.flatMap { tool in
+        tool.markers.map { Marker(prefix: $0, tool: tool.format.rawValue, format: tool.format) }
+    } + [
         Marker(prefix: "+goose", tool: "goose", format: nil),
         Marker(prefix: "liquibase formatted sql", tool: "Liquibase", format: nil),
         Marker(prefix: "depends:", tool: "yoyo", format: nil),

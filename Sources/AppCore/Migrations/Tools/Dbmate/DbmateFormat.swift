@@ -108,3 +108,22 @@ enum DbmateFormat {
         return (isUp, transactional)
     }
 }
+
+extension MigrationFormat {
+    static let dbmate = MigrationFormat(declaring: "dbmate")
+}
+
+extension DbmateFormat: MigrationTool {
+    static var format: MigrationFormat { .dbmate }
+    static let markers = ["migrate:"]
+    static var history: any ToolHistory { DbmateHistory() }
+
+    /// A `-- migrate:up` or `-- migrate:down` line in any `.sql` file.
+    static func fits(_ folder: MigrationFolder.Listing) -> Bool {
+        folder.sqlFiles.contains { name in (try? folder.text(of: name)).map(hasMarker) ?? false }
+    }
+
+    static func newFiles(stamp: String, slug: String) -> [(name: String, text: String)]? {
+        [("\(stamp)_\(slug).sql", "-- migrate:up\n\n\n-- migrate:down\n\n")]
+    }
+}

@@ -104,3 +104,22 @@ enum SQLMigrateFormat {
         )
     }
 }
+
+extension MigrationFormat {
+    static let sqlMigrate = MigrationFormat(declaring: "sql-migrate")
+}
+
+extension SQLMigrateFormat: MigrationTool {
+    static var format: MigrationFormat { .sqlMigrate }
+    static let markers = ["+migrate"]
+    static var history: any ToolHistory { SQLMigrateHistory() }
+
+    /// A `-- +migrate Up` or `-- +migrate Down` line in any `.sql` file.
+    static func fits(_ folder: MigrationFolder.Listing) -> Bool {
+        folder.sqlFiles.contains { name in (try? folder.text(of: name)).map(hasMarker) ?? false }
+    }
+
+    static func newFiles(stamp: String, slug: String) -> [(name: String, text: String)]? {
+        [("\(stamp)-\(slug).sql", "-- +migrate Up\n\n-- +migrate Down\n")]
+    }
+}

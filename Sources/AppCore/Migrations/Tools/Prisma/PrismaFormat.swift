@@ -51,3 +51,22 @@ enum PrismaFormat {
         return result
     }
 }
+
+extension MigrationFormat {
+    static let prisma = MigrationFormat(declaring: "prisma")
+}
+
+extension PrismaFormat: MigrationTool {
+    static var format: MigrationFormat { .prisma }
+    static let markers: [String] = []
+    static var history: any ToolHistory { PrismaHistory() }
+
+    /// `migration_lock.toml`, or a sub-folder holding `migration.sql`.
+    static func fits(_ folder: MigrationFolder.Listing) -> Bool {
+        folder.names.contains("migration_lock.toml") || folder.directories.contains { folder.fileExists("\($0)/migration.sql") }
+    }
+
+    static func newFiles(stamp: String, slug: String) -> [(name: String, text: String)]? {
+        [("\(stamp)_\(slug)/migration.sql", "-- Prisma has no down migrations.\n")]
+    }
+}

@@ -57,3 +57,21 @@ enum DrizzleFormat {
         return migrations
     }
 }
+
+extension MigrationFormat {
+    static let drizzle = MigrationFormat(declaring: "drizzle")
+}
+
+extension DrizzleFormat: MigrationTool {
+    static var format: MigrationFormat { .drizzle }
+    static let markers: [String] = []
+    static var history: any ToolHistory { DrizzleHistory() }
+
+    /// `meta/_journal.json`.
+    static func fits(_ folder: MigrationFolder.Listing) -> Bool {
+        folder.fileExists(journal)
+    }
+
+    /// Nil: drizzle-kit writes the journal entry with the file.
+    static func newFiles(stamp: String, slug: String) -> [(name: String, text: String)]? { nil }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import SQLKit
+
+/// What a migration tool's own history table says about a folder's migrations.
+struct ToolLedger: Sendable, Equatable {
+    /// The ids of the migrations the tool counts as applied.
+    var applied: Set<String>
+    /// A migration the tool marks as started and not finished (golang-migrate's `dirty`): its id, or
+    /// `version N` when the folder has no such migration.
+    var interrupted: String?
+    /// An applied migration whose checksum in the tool's table no longer matches its file.
+    var drifted: String?
+}
+
+/// A migration tool's history table, kept beside the server's own (`app_migrations`) so that the tool's
+/// command line tells the truth and can take over at any time. Every write happens in the same
+/// transaction as the server's row, and writes exactly what the tool itself writes.
+protocol ToolHistory: Sendable {
+    var table: String { get }
+    /// True when the table exists (in the tool's schema).
+    func exists(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool
+    /// Columns the tool's table has, and columns it has not (dbmate's and golang-migrate's tables share a name).
+    var columns: (has: [String], hasNot: [String]) { get }
+    /// Creates the table as the tool does.
+    func create(_ db: any SQLDatabase, engine: SQLEngine) async throws
+    /// Reads the table. `migrations` is the folder, in order.
+    func read(_ db: any SQLDatabase, migrations: [Migration], engine: SQLEngine) async throws -> ToolLedger
+    /// Before a migration outside a transaction starts (golang-migrate marks its version dirty).
+    func recordStarted(_ migration: Migration, _ db: any SQLDatabase) async throws
+    /// Once the migration is rolled back; `previous` is the newest migration still applied.
+    func recordRolledBack(_ migration: Migration, previous: Migration?, _ db: any SQLDatabase, engine: SQLEngine) async throws
+    /// Fills a table just created from the server's own history: `applied`, in order.
+    func backfill(_ applied: [Migration], _ db: any SQLDatabase, engine: SQLEngine) async throws
+    /// What the tool writes once the migration is applied, as statements with bound values, so that
+    /// they can go in the migration's own call (`WholeMigration`). `executionMs` is an SQL
+    /// expression: a bound value, or the database's own measurement.
+    func appliedStatements(_ migration: Migration, executionMs: SQLQueryString, engine: SQLEngine) -> [SQLQueryString]
+}
+
+extension ToolHistory {
+    func exists(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
+        try await engine.tableExists(db, table)
+    }
+
+    /// True when the existing table is laid out as the tool lays it out.
+    func isToolsTable(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
+        for column in columns.has where try await !engine.columnExists(db, table: table, column: column) { return false }
+        for column in columns.hasNot where try await engine.columnExists(db, table: table, column: column) { return false }
+        return true
+    }
+
+    func recordStarted(_ migration: Migration, _ db: any SQLDatabase) async throws {}
+
+    /// Once the migration is applied, in `executionMs`: `appliedStatements`, one by one.
+    func recordApplied(_ migration: Migration, executionMs: Int64, _ db: any SQLDatabase, engine: SQLEngine) async throws {
+        for statement in appliedStatements(migration, executionMs: "\(bind: executionMs)", engine: engine) { try await db.raw(statement).run() }
+    }
+
+    func backfill(_ applied: [Migration], _ db: any SQLDatabase, engine: SQLEngine) async throws {
+        for migration in applied { try await recordApplied(migration, executionMs: 0, db, engine: engine) }
+    }
+}
+
+/// The current time as Go's and Rust's SQLite drivers write it (`2026-11-29 12:30:00.123+00:00`), which
+/// sql-migrate and Prisma read back.
+func sqliteTimestamp() -> String {
+    RFC3339.string().replacingOccurrences(of: "T", with: " ").replacingOccurrences(of: "Z", with: "+00:00")
+}
