@@ -38,7 +38,8 @@ enum MigrateExit {
         switch error {
         case .invalid: invalid
         case .interrupted, .lockTimeout: blocked
-        default: failed
+        case .failed, .drift, .foreignHistory, .noDownSection, .notInterrupted, .unknownMigration, .connectionLost, .transactionPooler:
+            failed
         }
     }
 }

@@ -173,11 +173,15 @@ struct MigrateRoutes: Sendable {
 
     /// The metrics' name for a failed call.
     static func outcome(of error: any Error) -> String {
-        switch error {
-        case MigrationError.failed: "failed"
-        case MigrationError.lockTimeout, MigrationError.drift, MigrationError.foreignHistory, MigrationError.interrupted: "conflict"
-        case MigrationError.invalid, MigrationError.transactionPooler: "invalid"
-        default: "unavailable"
+        switch MigrationFailure(error) {
+        case .databaseUnavailable: "unavailable"
+        case .migration(let error):
+            switch error {
+            case .failed, .noDownSection, .notInterrupted, .unknownMigration: "failed"
+            case .lockTimeout, .drift, .foreignHistory, .interrupted: "conflict"
+            case .invalid, .transactionPooler: "invalid"
+            case .connectionLost: "unavailable"
+            }
         }
     }
 
@@ -203,25 +207,26 @@ struct MigrateRoutes: Sendable {
 
     /// The status and body of a failed call, with the cause logged.
     static func failureBody(_ error: any Error, logger: Logger) -> (HTTPResponse.Status, Failure) {
-        if !(error is MigrationError) {
+        guard case .migration(let failure) = MigrationFailure(error) else {
             logger.error("migration endpoint: database unavailable", metadata: ["cause": "\(AppDatabase.describe(error))"])
+            return (.serviceUnavailable, Failure("Database unavailable"))
         }
-        if case MigrationError.transactionPooler = error {
-            logger.error("migration endpoint: \(error)")
-        }
-        if case MigrationError.invalid(let problem) = error {
+        switch failure {
+        case .failed(let id): return (.internalServerError, Failure("Migration failed", migration: id))
+        case .lockTimeout: return (.conflict, Failure("Migration already in progress"))
+        case .drift(let id): return (.conflict, Failure("Migration history does not match", migration: id))
+        case .foreignHistory: return (.conflict, Failure("Migration history belongs to another tool"))
+        case .interrupted(let id): return (.conflict, Failure("Migration interrupted", migration: id))
+        case .invalid(let problem):
             logger.error("migration endpoint: migrations invalid", metadata: ["file": "\(problem.file)", "reason": "\(problem)"])
-        }
-        return switch error {
-        case MigrationError.failed(let id): (.internalServerError, Failure("Migration failed", migration: id))
-        case MigrationError.lockTimeout: (.conflict, Failure("Migration already in progress"))
-        case MigrationError.drift(let id): (.conflict, Failure("Migration history does not match", migration: id))
-        case MigrationError.foreignHistory: (.conflict, Failure("Migration history belongs to another tool"))
-        case MigrationError.interrupted(let id): (.conflict, Failure("Migration interrupted", migration: id))
-        case MigrationError.invalid(let problem): (.internalServerError, Failure("Migrations invalid", migration: problem.file))
-        case MigrationError.transactionPooler: (.internalServerError, Failure("Migration needs a direct database connection"))
-        case MigrationError.connectionLost(let id): (.serviceUnavailable, Failure("Database unavailable", migration: id))
-        default: (.serviceUnavailable, Failure("Database unavailable"))
+            return (.internalServerError, Failure("Migrations invalid", migration: problem.file))
+        case .transactionPooler:
+            logger.error("migration endpoint: \(failure)")
+            return (.internalServerError, Failure("Migration needs a direct database connection"))
+        case .connectionLost(let id): return (.serviceUnavailable, Failure("Database unavailable", migration: id))
+        // Rollback and resolve are the command line's alone; the endpoint never runs them.
+        case .noDownSection(let id), .notInterrupted(let id), .unknownMigration(let id):
+            return (.internalServerError, Failure("Migration failed", migration: id))
         }
     }
 

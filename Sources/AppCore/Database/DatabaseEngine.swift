@@ -59,3 +59,13 @@ protocol DatabaseEngine: Sendable {
 
 /// The migration runner's lock key on PostgreSQL: "migrate1" as a 64-bit integer.
 let migrationLockKey: Int64 = 0x6D69_6772_6174_6531
+
+/// An error that stands for a lost connection though it is not the driver's own (a caller's name for
+/// it, thrown through an engine's lock): engines treat it as lost without knowing whose it is.
+protocol ReportsConnectionLoss: Error {
+    var isConnectionLoss: Bool { get }
+}
+
+/// The run lock was refused: `DATABASE_URL` goes through a transaction pooler, where a session-level
+/// lock cannot hold (`PostgresEngine.refuseTransactionPooler`). Nothing was locked or run.
+struct TransactionPoolerRefused: Error {}

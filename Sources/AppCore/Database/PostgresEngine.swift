@@ -228,7 +228,7 @@ struct PostgresEngine: DatabaseEngine {
     private func refuseTransactionPooler(_ db: any SQLDatabase) async throws {
         switch pooler.value.withLock({ $0 }) {
         case .some(false): return
-        case .some(true): throw MigrationError.transactionPooler
+        case .some(true): throw TransactionPoolerRefused()
         case .none: break
         }
         let ours = try await backendPID(db)
@@ -236,7 +236,7 @@ struct PostgresEngine: DatabaseEngine {
         let again = try await backendPID(db)
         let pooled = other == ours || again != ours
         pooler.value.withLock { $0 = pooled }
-        if pooled { throw MigrationError.transactionPooler }
+        if pooled { throw TransactionPoolerRefused() }
     }
 
     private func backendPID(_ db: any SQLDatabase) async throws -> Int {
@@ -281,7 +281,7 @@ struct PostgresEngine: DatabaseEngine {
     /// The connection closed, broke, or the server ended the session (SQLSTATE class 08, or 57P0x:
     /// an administrator's terminate, a shutdown, a crash).
     func isConnectionLost(_ error: any Error) -> Bool {
-        if case MigrationError.connectionLost = error { return true }  // the migrator's name for it
+        if let reported = error as? any ReportsConnectionLoss { return reported.isConnectionLoss }
         guard let pg = error as? PSQLError else { return false }
         switch pg.code {
         case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown, .poolClosed:

@@ -2,53 +2,6 @@ import Foundation
 import Logging
 import SQLKit
 
-/// Why a migration call did not do what was asked.
-public enum MigrationError: Error, Equatable, CustomStringConvertible {
-    /// A migration failed; a transactional one was rolled back with its history row.
-    case failed(migration: String)
-    /// Another runner held the lock for longer than `MIGRATION_LOCK_TIMEOUT`.
-    case lockTimeout
-    /// An applied migration's checksum no longer matches its file (or code).
-    case drift(migration: String)
-    /// A migration run outside a transaction was cut short (or failed) and is still marked running.
-    case interrupted(migration: String)
-    /// The migrations folder cannot be used; nothing of it is applied.
-    case invalid(MigrationsInvalid)
-    /// `rollback` needs a down section this migration does not have.
-    case noDownSection(migration: String)
-    /// `resolve` was asked about a migration that is not marked interrupted.
-    case notInterrupted(migration: String)
-    /// `rollback` reached a history row whose migration is not in the folder.
-    case unknownMigration(String)
-    /// The history table (the server's, or the folder's tool's) is taken by a table of other columns.
-    case foreignHistory(table: String)
-    /// The connection to the database was lost while this migration ran; a transactional one was
-    /// rolled back whole by the server, one outside a transaction stays marked running.
-    case connectionLost(migration: String)
-    /// A migration outside a transaction needs a session-level lock, and DATABASE_URL goes through a
-    /// transaction pooler, where such a lock cannot hold. Nothing was applied.
-    case transactionPooler
-
-    public var description: String {
-        switch self {
-        case .failed(let id): "migration \(id) failed"
-        case .lockTimeout: "another migration runner held the lock past MIGRATION_LOCK_TIMEOUT"
-        case .drift(let id): "applied migration \(id) no longer matches its checksum"
-        case .interrupted(let id):
-            "migration \(id) was interrupted outside a transaction; finish or undo it by hand, then run `app migrate resolve \(id) --applied` or `--rolled-back`"
-        case .invalid(let problem): "migrations invalid: \(problem)"
-        case .noDownSection(let id): "migration \(id) has no -- migrate:down section; nothing was rolled back"
-        case .notInterrupted(let id): "migration \(id) is not marked interrupted; nothing to resolve"
-        case .unknownMigration(let id): "the history holds \(id), which is not among the migrations; nothing was rolled back"
-        case .foreignHistory(let table):
-            "the table \(table) exists but is not laid out as this server (or the folder's tool) writes it; nothing was changed"
-        case .connectionLost(let id): "the connection to the database was lost while migration \(id) ran"
-        case .transactionPooler:
-            "DATABASE_URL goes through a transaction pooler (PgBouncer with pool_mode = transaction, or the like): a migration outside a transaction needs a session-level lock, which cannot hold there; nothing was applied. Run migrations with a DATABASE_URL that reaches PostgreSQL directly (or through a session pooler)"
-        }
-    }
-}
-
 /// A row of the history table.
 public struct AppliedMigration: Sendable, Equatable, Codable {
     public var id: String
@@ -230,7 +183,7 @@ public struct Migrator: Sendable {
         guard ledger.runningID != nil else { return (try plan(ledger), needsReconcile(ledger)) }
         // A migration marked running: interrupted only if it still is once the run lock is ours (its
         // runner may have finished between the read and now). Held by another runner: it is in progress.
-        let confirmed: [Migration]? = try await database.engine.withRunLock(db, deadline: .now) {
+        let confirmed: [Migration]? = try await runLocked(db, deadline: .now) {
             let again = try await readLedger(db)
             if let running = again.runningID { throw MigrationError.interrupted(migration: running) }
             return try plan(again)
@@ -506,8 +459,17 @@ public struct Migrator: Sendable {
 
     /// Runs `body` under the run lock, or throws `.lockTimeout` when it cannot be had by `deadline`.
     private func underRunLock<T: Sendable>(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, _ body: () async throws -> T) async throws -> T {
-        guard let result = try await database.engine.withRunLock(db, deadline: deadline, body) else { throw MigrationError.lockTimeout }
+        guard let result = try await runLocked(db, deadline: deadline, body) else { throw MigrationError.lockTimeout }
         return result
+    }
+
+    /// The engine's run lock, with a transaction pooler's refusal named as the migrator names it.
+    private func runLocked<T: Sendable>(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, _ body: () async throws -> T) async throws -> T? {
+        do {
+            return try await database.engine.withRunLock(db, deadline: deadline, body)
+        } catch is TransactionPoolerRefused {
+            throw MigrationError.transactionPooler
+        }
     }
 
     /// Ends the open transaction after `error`. Nothing is sent on a lost connection: the server already
