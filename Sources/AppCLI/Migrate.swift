@@ -139,28 +139,47 @@ extension Migrate {
             String(decoding: try apiJSON(report), as: UTF8.self)
         }
 
+        /// What the STATE column shows: the report's state, with adopted rows told apart, and the
+        /// history's rows the folder lacks.
+        enum Shown: String {
+            case applied, adopted, pending, interrupted, unknown
+
+            init(_ state: MigrationState) {
+                switch state {
+                case .applied: self = .applied
+                case .pending: self = .pending
+                case .interrupted: self = .interrupted
+                }
+            }
+        }
+
         /// One aligned row per migration (and per history row the folder lacks), then the counts.
         static func printStatus(_ report: MigrationStatus, _ out: Output) {
             let rows = Dictionary(report.applied.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
             var table = [["STATE", "MIGRATION", "APPLIED AT", "DURATION", "TRANSACTION"]]
+            var shown: [Shown] = []
             for entry in report.migrations {
                 let row = rows[entry.id]
-                let state = row?.state == AppliedMigration.adopted ? "adopted" : entry.state
+                let adopted = row?.state == .adopted
                 let appliedAt = row.map { $0.appliedAt.isEmpty ? "(by the folder's tool)" : $0.appliedAt } ?? "-"
-                let duration = row.map { $0.state == AppliedMigration.adopted ? "-" : Output.duration(milliseconds: $0.executionMs) } ?? "-"
-                table.append([state, entry.id, appliedAt, duration, entry.transactional ? "yes" : "no"])
+                let duration = row.map { adopted ? "-" : Output.duration(milliseconds: $0.executionMs) } ?? "-"
+                shown.append(adopted ? .adopted : Shown(entry.state))
+                table.append([shown[shown.count - 1].rawValue, entry.id, appliedAt, duration, entry.transactional ? "yes" : "no"])
             }
-            for id in report.unknown { table.append(["unknown", id, rows[id]?.appliedAt ?? "-", "-", "(not among the migrations)"]) }
+            for id in report.unknown {
+                shown.append(.unknown)
+                table.append([Shown.unknown.rawValue, id, rows[id]?.appliedAt ?? "-", "-", "(not among the migrations)"])
+            }
             let lines = Output.table(table) { row, column, cell in
                 guard row > 0, column == 0 else { return row == 0 ? out.dim(cell) : cell }
-                switch cell.trimmingCharacters(in: .whitespaces) {
-                case "pending": return out.yellow(cell)
-                case "interrupted", "unknown": return out.red(cell)
-                default: return out.green(cell)
+                switch shown[row - 1] {
+                case .pending: return out.yellow(cell)
+                case .interrupted, .unknown: return out.red(cell)
+                case .applied, .adopted: return out.green(cell)
                 }
             }
             for line in lines { out.line(line) }
-            var counts = ["Applied: \(report.migrations.filter { $0.state == "applied" }.count)", "Pending: \(report.pending.count)"]
+            var counts = ["Applied: \(report.migrations.filter { $0.state == .applied }.count)", "Pending: \(report.pending.count)"]
             if !report.interrupted.isEmpty { counts.append("Interrupted: \(report.interrupted.count)") }
             if !report.unknown.isEmpty { counts.append("Unknown: \(report.unknown.count)") }
             if !report.outOfOrder.isEmpty { counts.append("Out of order: \(report.outOfOrder.count)") }

@@ -161,8 +161,8 @@ struct FolderTests {
             #expect(try await migrator.status().pending == Array(Migration.all.dropFirst().map(\.id)))
             #expect(try await migrator.migrate() == Array(Migration.all.dropFirst().map(\.id)))
             let applied = try await migrator.status().applied
-            #expect(applied.allSatisfy { $0.state == "applied" })
-            #expect(applied.first == AppliedMigration(id: first.id, checksum: first.checksum, appliedAt: "2026-01-01T00:00:00.000Z", executionMs: 3, state: "applied"))
+            #expect(applied.allSatisfy { $0.state == .applied })
+            #expect(applied.first == AppliedMigration(id: first.id, checksum: first.checksum, appliedAt: "2026-01-01T00:00:00.000Z", executionMs: 3, state: .applied))
         }
         let tables = try await tableNames(db)
         #expect(tables.contains("app_migrations"))

@@ -153,7 +153,7 @@ struct PeerToolTests {
         _ = try await sqlMigrate(db, full, "up", "-limit=2")
         try await withFolderMigrator(db, full, engine) { (migrator: Migrator) async throws in
             #expect(try await migrator.migrate() == Array(ids.suffix(2)))
-            #expect(try await migrator.status().applied.map(\.state) == ["adopted", "adopted", "applied", "applied"])
+            #expect(try await migrator.status().applied.map(\.state) == [.adopted, .adopted, .applied, .applied])
         }
         #expect(Self.sqlMigrateStatus(try await sqlMigrate(db, full, "status")) == Dictionary(uniqueKeysWithValues: names.map { ($0, true) }))
         _ = try await sqlMigrate(db, full, "down", "-limit=1")

@@ -140,7 +140,7 @@ struct ToolFixtureTests {
         try await withFolderMigrator(db, folder, engine) { (migrator: Migrator) async throws in
             #expect(try await migrator.status().pending == Array(fixture.ids.dropFirst()))
             #expect(try await migrator.migrate() == Array(fixture.ids.dropFirst()))
-            #expect(try await migrator.status().applied.first(where: { $0.id == fixture.ids[0] })?.state == "adopted")
+            #expect(try await migrator.status().applied.first(where: { $0.id == fixture.ids[0] })?.state == .adopted)
         }
     }
 

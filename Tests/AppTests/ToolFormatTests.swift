@@ -202,7 +202,7 @@ struct ToolHistoryTests {
             #expect(try await migrator.migrate() == ["20260102000000_create_b"])
             let applied = try await migrator.status().applied
             #expect(applied.map(\.id) == ["001_create_a", "20260102000000_create_b"])
-            #expect(applied.map(\.state) == ["adopted", "applied"])
+            #expect(applied.map(\.state) == [.adopted, .applied])
         }
         #expect(try await texts(db, "SELECT version AS v FROM schema_migrations ORDER BY version") == ["001", "20260102000000"])
     }
@@ -218,7 +218,7 @@ struct ToolHistoryTests {
             try await TestSQL.run(db, "DELETE FROM schema_migrations WHERE version = '20260102000000'")
             #expect(try await migrator.status().pending == ["20260102000000_create_b"])
             #expect(try await migrator.migrate() == ["20260102000000_create_b"])
-            #expect(try await migrator.status().applied.map(\.state) == ["applied", "applied"])
+            #expect(try await migrator.status().applied.map(\.state) == [.applied, .applied])
         }
         #expect(try await count(db, "SELECT COUNT(*) AS n FROM app_migrations") == 2)
         #expect(try await count(db, "SELECT COUNT(*) AS n FROM b") == 0)
@@ -317,7 +317,7 @@ struct ToolHistoryTests {
             try await migrator.resolve("2_create_b", applied: false)
             #expect(try await texts(db, "SELECT CAST(version AS TEXT) AS v FROM schema_migrations") == ["1"])
             #expect(try await migrator.migrate() == ["2_create_b", "3_create_c"])
-            #expect(try await migrator.status().applied.map(\.state) == ["adopted", "applied", "applied"])
+            #expect(try await migrator.status().applied.map(\.state) == [.adopted, .applied, .applied])
         }
     }
 

@@ -2,23 +2,6 @@ import Foundation
 import Logging
 import SQLKit
 
-/// A row of the history table.
-public struct AppliedMigration: Sendable, Equatable, Codable {
-    public var id: String
-    public var checksum: String
-    public var appliedAt: String
-    public var executionMs: Int64
-    /// `applied`, or `running` while a migration outside a transaction runs (or after it was interrupted).
-    public var state: String
-
-    public static let applied = "applied"
-    public static let running = "running"
-    /// Applied by the folder's own tool, and taken over from its history (the checksum is the file's).
-    public static let adopted = "adopted"
-
-    var isRunning: Bool { state == Self.running }
-}
-
 /// Both histories, read at one moment: the server's own and the folder's tool's.
 struct Ledger: Sendable {
     /// The rows of `app_migrations`.
@@ -41,7 +24,7 @@ struct Ledger: Sendable {
 
     struct Upcoming {
         var pending: ArraySlice<Migration>
-        var expected: WholeMigration.Expected
+        var expected: AppHistory.Fingerprint
     }
 
     /// `row` appended, as the run that wrote it saw it committed.
@@ -53,8 +36,7 @@ struct Ledger: Sendable {
             return
         }
         next.pending.removeFirst()
-        next.expected.count += 1
-        next.expected.last = max(next.expected.last ?? row.id, row.id)
+        next.expected.append(row)
         upcoming = next
     }
 
@@ -73,12 +55,16 @@ public enum MigrationProgress: Sendable, Equatable {
     case applied(id: String, executionMs: Int64)
 }
 
+/// A migration's state in a status report.
+public enum MigrationState: String, Sendable, Codable {
+    case applied, pending, interrupted
+}
+
 /// What `status` reports.
 public struct MigrationStatus: Sendable, Equatable, Codable {
     public struct Entry: Sendable, Equatable, Codable {
         public var id: String
-        /// `applied`, `pending` or `interrupted`.
-        public var state: String
+        public var state: MigrationState
         public var transactional: Bool
     }
 
@@ -103,10 +89,8 @@ public struct MigrationStatus: Sendable, Equatable, Codable {
 /// the engine's run lock (a session-level advisory lock; a lock file beside an SQLite database): its
 /// history row is written first, marked running, and marked applied after its last statement.
 public struct Migrator: Sendable {
-    /// The history: a name none of the migration tools it reads folders of uses.
-    public static let historyTable = "app_migrations"
-    /// Where earlier versions of this server kept the same history; carried over on the first run.
-    static let legacyHistoryTable = "schema_migrations"
+    /// The server's own history table (`AppHistory`).
+    public static let historyTable = AppHistory.table
 
     let database: AppDatabase
     let catalog: MigrationCatalog
@@ -122,6 +106,8 @@ public struct Migrator: Sendable {
     var migrations: [Migration] { catalog.migrations }
     /// The folder's tool's history, kept beside the server's; nil for the built-in set.
     var toolHistory: (any ToolHistory)? { catalog.format?.history }
+    /// The server's own history table.
+    var history: AppHistory { AppHistory(engine: database.engine) }
 
     public init(database: AppDatabase, catalog: MigrationCatalog, lockTimeout: Duration, logger: Logger) {
         self.database = database
@@ -148,7 +134,7 @@ public struct Migrator: Sendable {
         // Applied rows: the server's own, and the tool's not taken over yet (shown as adopted).
         var rows = ledger.rows.filter { !$0.isRunning && (!known.contains($0.id) || appliedIDs.contains($0.id)) }
         for migration in applied where byID[migration.id] == nil {
-            rows.append(AppliedMigration(id: migration.id, checksum: migration.checksum, appliedAt: "", executionMs: 0, state: AppliedMigration.adopted))
+            rows.append(AppliedMigration(id: migration.id, checksum: migration.checksum, appliedAt: "", executionMs: 0, state: .adopted))
         }
         var interrupted = ledger.rows.filter(\.isRunning).map(\.id)
         if let toolRunning = ledger.tool?.interrupted, !interrupted.contains(toolRunning) { interrupted.append(toolRunning) }
@@ -159,7 +145,7 @@ public struct Migrator: Sendable {
             interrupted: interrupted,
             outOfOrder: outOfOrder(pending, applied: applied).map(\.id),
             migrations: migrations.map { migration in
-                let state = interrupted.contains(migration.id) ? "interrupted" : appliedIDs.contains(migration.id) ? "applied" : "pending"
+                let state: MigrationState = interrupted.contains(migration.id) ? .interrupted : appliedIDs.contains(migration.id) ? .applied : .pending
                 return .init(id: migration.id, state: state, transactional: migration.transactional)
             }
         )
@@ -304,10 +290,10 @@ public struct Migrator: Sendable {
     private func applyNext(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, known: inout Ledger?, run: inout RunState) async throws -> Step {
         try await inLockedTransaction(db, deadline: deadline, heldRunLock: false) {
             let ledger: Ledger
-            if let cached = known, try await historyUnchanged(db, since: cached.rows) {
+            if let cached = known, try await history.unchanged(db, since: cached.rows) {
                 ledger = cached
             } else {
-                if known == nil { try await createHistoryTable(db) }
+                if known == nil { try await history.create(db, logger: logger) }
                 ledger = try await reconcile(db)
             }
             known = ledger
@@ -343,7 +329,7 @@ public struct Migrator: Sendable {
         if ledger.upcoming == nil {
             ledger.upcoming = .init(
                 pending: try plan(ledger)[...],
-                expected: .init(count: ledger.rows.count, last: ledger.rows.map(\.id).max(), running: ledger.rows.filter(\.isRunning).count)
+                expected: AppHistory.Fingerprint(ledger.rows)
             )
             known = ledger
         }
@@ -361,7 +347,7 @@ public struct Migrator: Sendable {
         onLockWait?(.zero)  // the lock is only tried: taken at once, or declined above
         known = nil  // `ledger` is then the rows' only owner, and appends in place
         applied(AppliedMigration(
-            id: migration.id, checksum: migration.checksum, appliedAt: whole.appliedAt, executionMs: executionMs, state: AppliedMigration.applied
+            id: migration.id, checksum: migration.checksum, appliedAt: whole.appliedAt, executionMs: executionMs, state: .applied
         ), to: &ledger)
         known = ledger
         return migration.id
@@ -383,9 +369,9 @@ public struct Migrator: Sendable {
             try await run(migration.statements, db)
             let row = AppliedMigration(
                 id: migration.id, checksum: migration.checksum, appliedAt: RFC3339.string(),
-                executionMs: (ContinuousClock.now - started).milliseconds, state: AppliedMigration.applied
+                executionMs: (ContinuousClock.now - started).milliseconds, state: .applied
             )
-            try await insert(row, db)
+            try await history.insert(row, db)
             try await toolHistory?.recordApplied(migration, executionMs: row.executionMs, db, engine: database.engine.kind)
             try await db.raw("COMMIT").run()
             return row
@@ -407,9 +393,9 @@ public struct Migrator: Sendable {
                     try await db.raw("COMMIT").run()
                     return false
                 }
-                try await insert(AppliedMigration(
+                try await history.insert(AppliedMigration(
                     id: migration.id, checksum: migration.checksum, appliedAt: RFC3339.string(), executionMs: 0,
-                    state: AppliedMigration.running
+                    state: .running
                 ), db)
                 try await toolHistory?.recordStarted(migration, db)
                 try await db.raw("COMMIT").run()
@@ -424,11 +410,7 @@ public struct Migrator: Sendable {
                 try await run(migration.statements, db)
                 let executionMs = (ContinuousClock.now - started).milliseconds
                 try await inLockedTransaction(db, deadline: deadline, heldRunLock: true) {
-                    try await db.raw("""
-                        UPDATE \(unsafeRaw: Self.historyTable) SET state = \(bind: AppliedMigration.applied),
-                        execution_ms = \(bind: executionMs), applied_at = \(bind: RFC3339.string())
-                        WHERE id = \(bind: migration.id)
-                        """).run()
+                    try await history.markApplied(migration.id, executionMs: executionMs, db)
                     try await toolHistory?.recordApplied(migration, executionMs: executionMs, db, engine: database.engine.kind)
                     try await db.raw("COMMIT").run()
                 }
@@ -500,19 +482,6 @@ public struct Migrator: Sendable {
         }
     }
 
-    private func insert(_ row: AppliedMigration, _ db: any SQLDatabase) async throws {
-        try await db.raw(Self.historyInsert(row, executionMs: "\(bind: row.executionMs)")).run()
-    }
-
-    /// The history row's INSERT; `executionMs` is an SQL expression (a bound value, or the database's
-    /// own measurement when the migration goes whole), which stands in for `row.executionMs`.
-    static func historyInsert(_ row: AppliedMigration, executionMs: SQLQueryString) -> SQLQueryString {
-        """
-        INSERT INTO \(unsafeRaw: historyTable) (id, checksum, applied_at, execution_ms, state)
-        VALUES (\(bind: row.id), \(bind: row.checksum), \(bind: row.appliedAt), \(executionMs), \(bind: row.state))
-        """
-    }
-
     // MARK: Rolling back and resolving (command line only)
 
     /// Runs the down sections of the `steps` newest applied migrations (by version), newest first, each
@@ -545,7 +514,7 @@ public struct Migrator: Sendable {
     private func rollBack(_ migration: Migration, previous: Migration?, _ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws {
         let statements = migration.down ?? []
         let forget = { () async throws in
-            try await db.raw("DELETE FROM \(unsafeRaw: Self.historyTable) WHERE id = \(bind: migration.id)").run()
+            try await history.delete(migration.id, db)
             try await toolHistory?.recordRolledBack(migration, previous: previous, db, engine: database.engine.kind)
         }
         if migration.downTransactional {
@@ -577,7 +546,7 @@ public struct Migrator: Sendable {
         try await database.withConnection(busyTimeout: SQLiteEngine.lockPollBusyTimeout) { db in
             try await underRunLock(db, deadline: deadline) {
                 try await inLockedTransaction(db, deadline: deadline, heldRunLock: true) {
-                    try await createHistoryTable(db)
+                    try await history.create(db, logger: logger)
                     let ledger = try await reconcile(db)
                     let row = ledger.byID[id]
                     guard row?.isRunning == true || ledger.tool?.interrupted == id else { throw MigrationError.notInterrupted(migration: id) }
@@ -585,15 +554,15 @@ public struct Migrator: Sendable {
                     if toolHistory != nil, migration == nil { throw MigrationError.unknownMigration(id) }
                     if applied {
                         if row != nil {
-                            try await db.raw("UPDATE \(unsafeRaw: Self.historyTable) SET state = \(bind: AppliedMigration.applied) WHERE id = \(bind: id)").run()
+                            try await history.markApplied(id, db)
                         } else if let migration {
-                            try await insert(AppliedMigration(
-                                id: id, checksum: migration.checksum, appliedAt: RFC3339.string(), executionMs: 0, state: AppliedMigration.adopted
+                            try await history.insert(AppliedMigration(
+                                id: id, checksum: migration.checksum, appliedAt: RFC3339.string(), executionMs: 0, state: .adopted
                             ), db)
                         }
                         if let migration { try await toolHistory?.recordApplied(migration, executionMs: 0, db, engine: database.engine.kind) }
                     } else {
-                        try await db.raw("DELETE FROM \(unsafeRaw: Self.historyTable) WHERE id = \(bind: id)").run()
+                        try await history.delete(id, db)
                         if let migration {
                             let byID = ledger.byID
                             let previous = migrations.last { $0.id != id && ledger.isApplied($0, rows: byID) }
@@ -612,7 +581,7 @@ public struct Migrator: Sendable {
     /// Both histories under the runner lock, reconciled, the table created (or carried over) first.
     private func lockedLedger(_ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws -> Ledger {
         try await inLockedTransaction(db, deadline: deadline, heldRunLock: false) {
-            try await createHistoryTable(db)
+            try await history.create(db, logger: logger)
             let ledger = try await reconcile(db)
             try await db.raw("COMMIT").run()
             return ledger
@@ -622,12 +591,12 @@ public struct Migrator: Sendable {
     /// Both histories as they are; writes nothing.
     /// Before the first run of this version the server's history is still in the legacy table, and read there.
     private func readLedger(_ db: any SQLDatabase) async throws -> Ledger {
-        let oursExists = try await database.engine.tableExists(db, Self.historyTable)
-        let legacy = oursExists ? false : try await hasLegacyHistory(db)
-        let rows = oursExists ? try await selectHistory(db) : legacy ? try await selectHistory(db, table: Self.legacyHistoryTable) : []
+        let oursExists = try await history.exists(db)
+        let legacy = oursExists ? false : try await history.hasLegacy(db)
+        let rows = oursExists ? try await history.rows(db) : legacy ? try await history.rows(db, table: AppHistory.legacyTable) : []
         guard let tool = toolHistory, try await tool.exists(db, engine: database.engine) else { return Ledger(rows: rows, tool: nil, legacy: legacy) }
         // Before the first run, `schema_migrations` may still be this server's own legacy history.
-        if tool.table == Self.legacyHistoryTable, legacy { return Ledger(rows: rows, tool: nil, legacy: legacy) }
+        if tool.table == AppHistory.legacyTable, legacy { return Ledger(rows: rows, tool: nil, legacy: legacy) }
         return Ledger(rows: rows, tool: try await readTool(tool, db), legacy: legacy)
     }
 
@@ -649,7 +618,7 @@ public struct Migrator: Sendable {
     /// - A row here whose migration the tool does not count as applied (the tool rolled it back) is
     ///   removed, and the migration is pending again.
     private func reconcile(_ db: any SQLDatabase) async throws -> Ledger {
-        var rows = try await selectHistory(db)
+        var rows = try await history.rows(db)
         guard let tool = toolHistory else { return Ledger(rows: rows, tool: nil) }
         let engine = database.engine.kind
         var byID = Dictionary(rows.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
@@ -663,108 +632,22 @@ public struct Migrator: Sendable {
         let ledger = try await readTool(tool, db)
         var changed = false
         for migration in migrations where ledger.applied.contains(migration.id) && byID[migration.id] == nil {
-            try await insert(AppliedMigration(
-                id: migration.id, checksum: migration.checksum, appliedAt: RFC3339.string(), executionMs: 0, state: AppliedMigration.adopted
+            try await history.insert(AppliedMigration(
+                id: migration.id, checksum: migration.checksum, appliedAt: RFC3339.string(), executionMs: 0, state: .adopted
             ), db)
             changed = true
             logger.notice("migration adopted from \(tool.table)", metadata: ["migration": "\(migration.id)"])
         }
         for migration in migrations where !ledger.applied.contains(migration.id) {
             guard let row = byID[migration.id], !row.isRunning else { continue }
-            try await db.raw("DELETE FROM \(unsafeRaw: Self.historyTable) WHERE id = \(bind: migration.id)").run()
+            try await history.delete(migration.id, db)
             changed = true
             logger.notice("migration pending again: \(tool.table) no longer records it", metadata: ["migration": "\(migration.id)"])
         }
         if changed {
-            rows = try await selectHistory(db)
+            rows = try await history.rows(db)
             byID = Dictionary(rows.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         }
         return Ledger(rows: rows, tool: ledger)
-    }
-
-    /// True when `schema_migrations` is this server's history as earlier versions wrote it (its
-    /// `checksum` and `execution_ms` columns), not dbmate's or golang-migrate's table of that name.
-    private func hasLegacyHistory(_ db: any SQLDatabase) async throws -> Bool {
-        let engine = database.engine
-        guard try await engine.tableExists(db, Self.legacyHistoryTable) else { return false }
-        guard try await engine.columnExists(db, table: Self.legacyHistoryTable, column: "checksum") else { return false }
-        return try await engine.columnExists(db, table: Self.legacyHistoryTable, column: "execution_ms")
-    }
-
-    /// Moves the legacy history into `app_migrations` and drops the legacy table, freeing its name for
-    /// dbmate or golang-migrate. Runs inside the caller's locked transaction, so it happens once.
-    private func carryOverLegacyHistory(_ db: any SQLDatabase) async throws {
-        let hasState = try await database.engine.columnExists(db, table: Self.legacyHistoryTable, column: "state")
-        try await createHistoryTableIfMissing(db)
-        try await db.raw("""
-            INSERT INTO \(unsafeRaw: Self.historyTable) (id, checksum, applied_at, execution_ms, state)
-            SELECT id, checksum, applied_at, execution_ms, \(unsafeRaw: hasState ? "state" : "'applied'")
-            FROM \(unsafeRaw: Self.legacyHistoryTable)
-            """).run()
-        try await db.raw("DROP TABLE \(unsafeRaw: Self.legacyHistoryTable)").run()
-        logger.notice("history carried over", metadata: ["from": "\(Self.legacyHistoryTable)", "to": "\(Self.historyTable)"])
-    }
-
-    /// True when the table still holds exactly `cached`'s rows: count, greatest id and running rows.
-    private func historyUnchanged(_ db: any SQLDatabase, since cached: [AppliedMigration]) async throws -> Bool {
-        guard let row = try await db.raw("""
-            SELECT COUNT(*) AS n, MAX(id) AS last,
-                   SUM(CASE WHEN state = \(bind: AppliedMigration.running) THEN 1 ELSE 0 END) AS running
-            FROM \(unsafeRaw: Self.historyTable)
-            """).first() else { return false }
-        let count = try row.decode(column: "n", as: Int.self)
-        let last = try row.decode(column: "last", as: String?.self)
-        let running = try row.decode(column: "running", as: Int?.self) ?? 0
-        return count == cached.count && last == cached.map(\.id).max() && running == cached.filter(\.isRunning).count
-    }
-
-    /// Creates the table (carrying the legacy one over), or adds the `state` column to a table made by an earlier version.
-    private func createHistoryTable(_ db: any SQLDatabase) async throws {
-        if try await !database.engine.tableExists(db, Self.historyTable), try await hasLegacyHistory(db) {
-            try await carryOverLegacyHistory(db)
-        } else {
-            try await createHistoryTableIfMissing(db)
-        }
-        // Never alter a table of the same name that another tool owns.
-        if try await !database.engine.columnExists(db, table: Self.historyTable, column: "checksum") {
-            throw MigrationError.foreignHistory(table: Self.historyTable)
-        }
-        if try await !database.engine.columnExists(db, table: Self.historyTable, column: "state") {
-            try await db.raw("ALTER TABLE \(unsafeRaw: Self.historyTable) ADD COLUMN state TEXT NOT NULL DEFAULT 'applied'").run()
-        }
-    }
-
-    private func createHistoryTableIfMissing(_ db: any SQLDatabase) async throws {
-        try await db.raw("""
-            CREATE TABLE IF NOT EXISTS \(unsafeRaw: Self.historyTable) (
-                id TEXT PRIMARY KEY,
-                checksum TEXT NOT NULL,
-                applied_at TEXT NOT NULL,
-                execution_ms BIGINT NOT NULL,
-                state TEXT NOT NULL DEFAULT 'applied'
-            )
-            """).run()
-    }
-
-    private func selectHistory(_ db: any SQLDatabase, table: String = Migrator.historyTable) async throws -> [AppliedMigration] {
-        // `*`, so a table made before the state column existed reads as all applied.
-        let rows: [any SQLRow]
-        do {
-            rows = try await db.raw("SELECT * FROM \(unsafeRaw: table) ORDER BY id").all()
-            guard let first = rows.first else { return [] }
-            _ = try first.decode(column: "checksum", as: String.self)
-        } catch let error where !database.engine.isConnectionLost(error) && !(error is CancellationError) {
-            // No `id` to order by, or no `checksum`: a table of the same name that another tool owns.
-            throw MigrationError.foreignHistory(table: table)
-        }
-        return try rows.map { row in
-            AppliedMigration(
-                id: try row.decode(column: "id", as: String.self),
-                checksum: try row.decode(column: "checksum", as: String.self),
-                appliedAt: try row.decode(column: "applied_at", as: String.self),
-                executionMs: try row.decode(column: "execution_ms", as: Int64.self),
-                state: (try? row.decode(column: "state", as: String.self)) ?? AppliedMigration.applied
-            )
-        }
     }
 }

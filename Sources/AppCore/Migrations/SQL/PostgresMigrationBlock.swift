@@ -67,10 +67,9 @@ struct PostgresMigrationBlock {
         IF NOT pg_try_advisory_xact_lock(\(migrationLockKey)) THEN
           RAISE EXCEPTION 'another runner holds the migration lock' USING ERRCODE = '\(lockBusy)';
         END IF;
-        SELECT COUNT(*) AS rows, MAX(id COLLATE "C") AS last, COUNT(*) FILTER (WHERE state = 'running') AS running
-          INTO app_migrate_history_ FROM \(Migrator.historyTable);
-        IF app_migrate_history_.rows <> \(rows)
-           OR app_migrate_history_.last IS DISTINCT FROM \(last)
+        \(AppHistory.Fingerprint.query(.postgres, into: "app_migrate_history_"));
+        IF app_migrate_history_.n <> \(rows)
+           OR app_migrate_history_.last_id IS DISTINCT FROM \(last)
            OR app_migrate_history_.running <> \(running) THEN
           RAISE EXCEPTION 'the migration history changed' USING ERRCODE = '\(historyChanged)';
         END IF;

@@ -31,9 +31,8 @@ struct SQLiteMigrationCall {
             last = written
         }
         check = """
-            SELECT COUNT(*) = \(expected.count) AND MAX(id) IS \(last)
-                   AND COALESCE(SUM(state = '\(AppliedMigration.running)'), 0) = \(expected.running)
-            FROM "\(Migrator.historyTable)"
+            SELECT n = \(expected.count) AND last_id IS \(last) AND running = \(expected.running)
+            FROM (\(AppHistory.Fingerprint.query(.sqlite)))
             """
         var rows: [String] = []
         for statement in whole.rowStatements(executionMs: ":app_migrate_ms") {

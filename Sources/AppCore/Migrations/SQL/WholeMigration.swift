@@ -7,16 +7,9 @@ import SQLKit
 /// call of the server's own SQL function (`SQLiteMigrationCall`). Either declines, having changed
 /// nothing, when the lock is taken or the history changed; the migrator then takes the long way.
 struct WholeMigration {
-    /// What the runner last saw of the history table: its row count, greatest id (in code point
-    /// order, as Swift compares strings and both engines' binary collations do) and running rows.
-    struct Expected {
-        var count: Int
-        var last: String?
-        var running: Int
-    }
-
     var migration: Migration
-    var expected: Expected
+    /// The history as the runner last read it: the call declines when it differs.
+    var expected: AppHistory.Fingerprint
     /// The history row's `applied_at`.
     var appliedAt: String
     /// What the folder's tool writes once the migration is applied; `executionMs` is an SQL expression.
@@ -25,8 +18,8 @@ struct WholeMigration {
     /// The history rows: the server's own, then the tool's. `executionMs` is an SQL expression (the
     /// database's own measurement of the migration's statements).
     func rowStatements(executionMs: SQLQueryString) -> [SQLQueryString] {
-        let row = AppliedMigration(id: migration.id, checksum: migration.checksum, appliedAt: appliedAt, executionMs: 0, state: AppliedMigration.applied)
-        return [Migrator.historyInsert(row, executionMs: executionMs)] + toolStatements(executionMs)
+        let row = AppliedMigration(id: migration.id, checksum: migration.checksum, appliedAt: appliedAt, executionMs: 0, state: .applied)
+        return [AppHistory.insertStatement(row, executionMs: executionMs)] + toolStatements(executionMs)
     }
 
     /// `query` with each bound value written in place of its placeholder (`$n` on PostgreSQL, `?n` on
