@@ -1,0 +1,71 @@
+import Foundation
+import Logging
+import SQLKit
+
+/// Reading both histories, and bringing them into agreement.
+extension Migrator {
+    /// Both histories under the runner lock, reconciled, the table created (or carried over) first.
+    func lockedLedger(_ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws -> Ledger {
+        try await inLockedTransaction(db, deadline: deadline, heldRunLock: false) {
+            try await history.create(db, logger: logger)
+            return .commit(try await reconcile(db))
+        }
+    }
+
+    /// Both histories as they are; writes nothing.
+    /// Before the first run of this version the server's history is still in the legacy table, and read there.
+    func readLedger(_ db: any SQLDatabase) async throws -> Ledger {
+        let oursExists = try await history.exists(db)
+        let legacy = oursExists ? false : try await history.hasLegacy(db)
+        let rows = oursExists ? try await history.rows(db) : legacy ? try await history.rows(db, table: AppHistory.legacyTable) : []
+        guard let tool = toolHistory, try await tool.exists(db, engine: database.engine) else { return Ledger(rows: rows, tool: nil, legacy: legacy) }
+        // Before the first run, `schema_migrations` may still be this server's own legacy history.
+        if tool.table == AppHistory.legacyTable, legacy { return Ledger(rows: rows, tool: nil, legacy: legacy) }
+        return Ledger(rows: rows, tool: try await readTool(tool, db), legacy: legacy)
+    }
+
+    func readTool(_ tool: any ToolHistory, _ db: any SQLDatabase) async throws -> ToolLedger {
+        guard try await tool.isToolsTable(db, engine: database.engine) else { throw MigrationError.foreignHistory(table: tool.table) }
+        do {
+            return try await tool.read(db, migrations: migrations, engine: database.engine.kind)
+        } catch let error where !database.engine.isConnectionLost(error) && !(error is CancellationError) {
+            // Not the columns the folder's tool writes: another tool's table of the same name.
+            throw MigrationError.foreignHistory(table: tool.table)
+        }
+    }
+
+    /// Under the runner lock (inside its transaction, the server's table in place): brings the two
+    /// histories into agreement, the tool's deciding.
+    /// - No tool table yet: it is created and filled from the server's rows.
+    /// - A migration the tool records as applied without a row here gets one, marked adopted (the
+    ///   tool applied it: before the switch, or while it had taken over again); nothing runs again.
+    /// - A row here whose migration the tool does not count as applied (the tool rolled it back) is
+    ///   removed, and the migration is pending again.
+    func reconcile(_ db: any SQLDatabase) async throws -> Ledger {
+        var rows = try await history.rows(db)
+        guard let tool = toolHistory else { return Ledger(rows: rows, tool: nil) }
+        let engine = database.engine.kind
+        let byID = Dictionary(rows.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        if try await !tool.exists(db, engine: database.engine) {
+            try await tool.create(db, engine: engine)
+            try await tool.backfill(migrations.filter { byID[$0.id].map { !$0.isRunning } ?? false }, db, engine: engine)
+            if let running = rows.first(where: \.isRunning), let migration = migrations.first(where: { $0.id == running.id }) {
+                try await tool.recordStarted(migration, db)
+            }
+        }
+        let ledger = try await readTool(tool, db)
+        let plan = plan(Ledger(rows: rows, tool: ledger))
+        for migration in plan.toAdopt {
+            try await history.insert(AppliedMigration(
+                id: migration.id, checksum: migration.checksum, appliedAt: RFC3339.string(), executionMs: 0, state: .adopted
+            ), db)
+            logger.notice("migration adopted from \(tool.table)", metadata: ["migration": "\(migration.id)"])
+        }
+        for migration in plan.toForget {
+            try await history.delete(migration.id, db)
+            logger.notice("migration pending again: \(tool.table) no longer records it", metadata: ["migration": "\(migration.id)"])
+        }
+        if !plan.toAdopt.isEmpty || !plan.toForget.isEmpty { rows = try await history.rows(db) }
+        return Ledger(rows: rows, tool: ledger)
+    }
+}
