@@ -187,7 +187,10 @@ struct ChecksTests {
                 #expect(!reported.withLock { $0 }, "answered before the report was out")
                 let result = await reports.first { _ in true }
                 #expect(result?.results.contains { $0.id == "migration-secret.missing" } == true)
-                #expect(listener.requests.count == 1, "the alert was sent")
+                // The missing secret's alert; under the suite's load the database check may time out
+                // and send one of its own, which is not what this test is about.
+                let secretAlerts = listener.requests.filter { String(decoding: $0.body, as: UTF8.self).contains("MIGRATION_SECRET") }
+                #expect(secretAlerts.count == 1, "the alert was sent")
             }
         }
     }

@@ -153,7 +153,8 @@ struct DatabaseErrorTests {
         withExtendedLifetime(refusing) {}
         let failure = try #require(error)
         #expect(failure.cause == .refused)
-        #expect(took >= .seconds(6) && took < .seconds(12))
+        // Bounded by the wait, not for ever; the upper bound leaves room for the suite's own load.
+        #expect(took >= .seconds(6) && took < .seconds(30), "took \(took)")
         #expect(failure.description.contains("connection refused (nothing listens on port \(port)), retried for "), "\(failure)")
         #expect(!failure.description.contains("secret-pass"))
         #expect(failure.hint.contains("that PostgreSQL is running"))
@@ -166,7 +167,8 @@ struct DatabaseErrorTests {
         let failure = try #require(error)
         #expect(failure.cause == .timedOut)
         #expect(failure.description.contains("the connection attempt timed out"), "\(failure)")
-        #expect(took >= .seconds(2) && took < .seconds(7))
+        // Bounded by the wait, not for ever; the upper bound leaves room for the suite's own load.
+        #expect(took >= .seconds(2) && took < .seconds(30), "took \(took)")
         withExtendedLifetime(silent) {}
     }
 
@@ -203,150 +205,5 @@ struct DatabaseErrorTests {
         #expect(lines.contains { $0.message.contains("migration endpoint") }, "\(logs.text)")
         #expect(lines.contains { $0.message.contains("health") }, "\(logs.text)")
         #expect(!logs.text.contains(Self.wrongPassword))
-    }
-}
-
-/// The wait behind every PostgreSQL lease: giving up never waits for the work given up on.
-@Suite("abandoning a wait")
-struct AbandoningTests {
-    /// A gate the test opens by hand; waiting on it ignores cancellation, as a lost pool cancel would.
-    final class Gate: Sendable {
-        private let waiters = Mutex<(open: Bool, list: [CheckedContinuation<Void, Never>])>((false, []))
-        func wait() async {
-            await withCheckedContinuation { continuation in
-                let resumeNow = waiters.withLock { state -> Bool in
-                    if state.open { return true }
-                    state.list.append(continuation)
-                    return false
-                }
-                if resumeNow { continuation.resume() }
-            }
-        }
-        func open() {
-            for continuation in waiters.withLock({ state -> [CheckedContinuation<Void, Never>] in state.open = true; defer { state.list = [] }; return state.list }) {
-                continuation.resume()
-            }
-        }
-    }
-
-    struct GaveUp: Error {}
-
-    @Test("cancellableSleep: a sleep ends after its time; a cancelled one throws CancellationError without waiting it out")
-    func cancellableSleeps() async throws {
-        let started = ContinuousClock.now
-        try await cancellableSleep(for: .milliseconds(50))
-        #expect(ContinuousClock.now - started >= .milliseconds(50))
-
-        let sleeper = Task { try await cancellableSleep(for: .seconds(3600)) }
-        sleeper.cancel()
-        await #expect(throws: CancellationError.self) { try await sleeper.value }
-        // A time limit that is not reached: the answer is the work's, and the call returns at once.
-        #expect(try await withTimeout(.seconds(3600)) { 42 } == 42)
-    }
-
-    @Test("a watchdog that throws answers at once, though the work ignores its cancellation")
-    func givesUp() async throws {
-        let gate = Gate()
-        let finished = Mutex(false)
-        let work = Task { () async throws -> Int in
-            await gate.wait()
-            finished.withLock { $0 = true }
-            return 1
-        }
-        // The gate opens only after the call returns: had it waited for the work, it never would.
-        await #expect(throws: GaveUp.self) {
-            try await abandoning(work) {
-                try await Task.sleep(for: .milliseconds(50))
-                throw GaveUp()
-            }
-        }
-        #expect(work.isCancelled && !finished.withLock { $0 }, "the work was cancelled and is still going")
-        gate.open()
-        #expect(try await work.value == 1)
-    }
-
-    @Test("work that ends first is the answer, however soon its watchdog wakes (a race: many rounds)")
-    func workFirst() async throws {
-        for round in 0..<2000 {
-            let work = Task { () async throws -> Int in round }
-            let value = try await abandoning(work) {
-                try await Task.sleep(for: .seconds(30))
-                throw GaveUp()
-            }
-            #expect(value == round)
-        }
-    }
-
-    @Test("a watchdog that returns leaves the caller waiting for the work's own result")
-    func waits() async throws {
-        let gate = Gate()
-        let work = Task { () async throws -> Int in
-            await gate.wait()
-            return 7
-        }
-        let opener = Task {
-            try await Task.sleep(for: .milliseconds(100))
-            gate.open()
-        }
-        let value = try await abandoning(work) {}
-        #expect(value == 7)
-        _ = try await opener.value
-    }
-}
-
-/// SQLite paths that cannot be used, through `app migrate` run without privileges (so file
-/// permissions apply even when the tests run as root): each names the path and the cause.
-@Suite("SQLite paths that cannot be used")
-struct SQLitePathTests {
-    /// A folder anyone may enter, holding the case's path.
-    static func folder() throws -> TempDir {
-        let dir = try TempDir()
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir.path)
-        return dir
-    }
-
-    static func migrate(_ path: String, in dir: TempDir) async throws -> (status: Int32, out: String, err: String) {
-        try await AppBinary.runUnprivileged(["migrate"], environment: ["DATABASE_URL": "sqlite://\(path)", "APP_ENV": "test"], directory: dir.url)
-    }
-
-    @Test("a directory, a file it may not read, a folder it may not create the file in")
-    func unopenable() async throws {
-        let dir = try Self.folder()
-        let directory = dir.url.appendingPathComponent("is-a-folder.sqlite").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let unreadable = dir.url.appendingPathComponent("unreadable.sqlite").path
-        try Data().write(to: URL(fileURLWithPath: unreadable))
-        try FileManager.default.setAttributes([.posixPermissions: 0o000], ofItemAtPath: unreadable)
-        let closed = dir.url.appendingPathComponent("closed")
-        try FileManager.default.createDirectory(at: closed, withIntermediateDirectories: true)
-        try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: closed.path)
-        let uncreatable = closed.appendingPathComponent("new.sqlite").path
-
-        for (path, reason) in [
-            (directory, "it is a directory, not a database file"),
-            (unreadable, "no permission to read it"),
-            (uncreatable, "it does not exist, and there is no permission to create it in \(closed.path)"),
-        ] {
-            let result = try await Self.migrate(path, in: dir)
-            #expect(result.status == 1, "\(path): \(result.err)")
-            #expect(result.err.contains("SQLite file \(path): \(reason)"), "\(result.err)")
-        }
-        #expect(!FileManager.default.fileExists(atPath: uncreatable))
-    }
-
-    @Test("a read-only file: a migration names the path and that it is read-only, and the file is unchanged")
-    func readOnly() async throws {
-        let dir = try Self.folder()
-        let path = dir.url.appendingPathComponent("ro.sqlite").path
-        // A database with one table, made by Python's sqlite3, then made read-only.
-        let made = try await runProcess(["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('CREATE TABLE t (x)'); c.commit()", path])
-        try #require(made.status == 0, "\(made.stderr)")
-        try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: path)
-        let before = try Data(contentsOf: URL(fileURLWithPath: path))
-
-        let result = try await Self.migrate(path, in: dir)
-        #expect(result.status == 1, "\(result.err)")
-        #expect(result.err.contains("SQLite file \(path): it is read-only for this process, and migrations write to it"), "\(result.err)")
-        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
     }
 }

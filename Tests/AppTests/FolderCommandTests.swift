@@ -53,7 +53,7 @@ struct FolderCommandTests {
         let dir = try MigrationsDir()
         var files = c.files
         files["0_valid.sql"] = text("-- migrate:up\nCREATE TABLE valid_one (id INTEGER);")
-        for (name, bytes) in files { try Data(bytes).write(to: dir.dir.url.appendingPathComponent(name)) }
+        for (name, bytes) in files { try writeFile(dir.dir.url.appendingPathComponent(name).path, Data(bytes)) }
         return (dir, c.missing ? dir.path + "/no-such-folder" : dir.path)
     }
 
@@ -264,30 +264,3 @@ struct FolderCommandTests {
     }
 }
 
-/// An authorised POST /api/migrate to a live server.
-func post(_ base: String) async throws -> (Int, String) {
-    var request = HTTPClientRequest(url: "\(base)/api/migrate")
-    request.method = .POST
-    request.headers.add(name: "Authorization", value: "Bearer \(Secrets.migration)")
-    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
-    return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 20)))
-}
-
-func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if (try? await condition()) == true { return }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    Issue.record("timed out waiting until \(what)")
-    throw CancellationError()
-}
-
-enum TestSQL {
-    static func run(_ db: TestDatabase, _ statement: String) async throws {
-        let database = try AppDatabase(location: db.location, logger: quietLogger)
-        try await database.withRunning {
-            try await database.withConnection { try await $0.raw("\(unsafeRaw: statement)").run() }
-        }
-    }
-}

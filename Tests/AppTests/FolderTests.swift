@@ -5,35 +5,6 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 
-/// A migrations folder in a temp directory.
-final class MigrationsDir: Sendable {
-    let dir: TempDir
-    var path: String { dir.path }
-
-    init(_ files: [String: String] = [:]) throws {
-        dir = try TempDir()
-        for (name, text) in files { try write(name, text) }
-    }
-
-    func write(_ name: String, _ text: String) throws { try dir.write(name, text) }
-    func remove(_ name: String) throws { try FileManager.default.removeItem(at: dir.url.appendingPathComponent(name)) }
-
-    func catalog(_ engine: Engine) -> MigrationCatalog {
-        MigrationCatalog.load(folder: path, dialect: engine == .sqlite ? .sqlite : .postgres)
-    }
-}
-
-let authHeader: HTTPFields = [.authorization: "Bearer \(Secrets.migration)"]
-
-/// Runs the application on `db` with the migrations of `folder` (read now, as at startup).
-func withFolderApp(
-    _ db: TestDatabase, _ folder: MigrationsDir, _ engine: Engine, logs: LogCapture = LogCapture(),
-    _ body: @Sendable (any TestClientProtocol) async throws -> Void
-) async throws {
-    let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
-    try await buildApplication(config: config, logger: logs.logger(), catalog: folder.catalog(engine)).sweptTest(.router, body)
-}
-
 @Suite("migrations from a folder", .dropsTestDatabases)
 struct FolderTests {
     static let three = [
@@ -250,60 +221,3 @@ struct FolderTests {
     }
 }
 
-/// An integer from a one-row query, read straight from the database.
-func count(_ db: TestDatabase, _ query: String) async throws -> Int {
-    let database = try AppDatabase(location: db.location, logger: quietLogger)
-    return try await database.withRunning {
-        try await database.withConnection { sql in
-            try await sql.raw("\(unsafeRaw: query)").first()!.decode(column: "n", as: Int.self)
-        }
-    }
-}
-
-@Suite("another tool's history table", .dropsTestDatabases)
-struct ForeignHistoryTests {
-    @Test("a schema_migrations table written by dbmate is left alone beside app_migrations", arguments: Engine.available)
-    func dbmateTable(_ engine: Engine) async throws {
-        let db = try await TestDatabase.make(engine)
-        try await TestSQL.run(db, "CREATE TABLE schema_migrations (version VARCHAR(128) PRIMARY KEY)")
-        try await TestSQL.run(db, "INSERT INTO schema_migrations (version) VALUES ('20260101000000')")
-        let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
-        try await buildApplication(config: config, logger: quietLogger, migrations: Migration.all).sweptTest(.router) { client in
-            try await client.execute(uri: "/api/migrate", method: .post, headers: authHeader) { response in
-                #expect(response.status == .ok)
-            }
-        }
-        #expect(try await count(db, "SELECT COUNT(*) AS n FROM schema_migrations WHERE version = '20260101000000'") == 1)
-        #expect(try await count(db, "SELECT COUNT(*) AS n FROM app_migrations") == Migration.all.count)
-    }
-
-    @Test("an app_migrations table this server did not write: 409, not altered, nothing applied, and the check says so", arguments: Engine.available)
-    func foreignTable(_ engine: Engine) async throws {
-        let db = try await TestDatabase.make(engine)
-        try await TestSQL.run(db, "CREATE TABLE app_migrations (version VARCHAR(128) PRIMARY KEY)")
-        let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
-        try await buildApplication(config: config, logger: quietLogger, migrations: Migration.all).sweptTest(.router) { client in
-            for method in [HTTPRequest.Method.post, .get] {
-                try await client.execute(uri: "/api/migrate", method: method, headers: authHeader) { response in
-                    #expect(response.status == .conflict)
-                    #expect(NSDictionary(dictionary: response.json) == ["success": false, "error": "Migration history belongs to another tool"])
-                }
-            }
-        }
-        let database = try AppDatabase(location: db.location, logger: quietLogger)
-        let untouched = try await database.withRunning {
-            try await database.withConnection { sql in
-                try await database.engine.columnExists(sql, table: "app_migrations", column: "state")
-            }
-        }
-        #expect(!untouched)
-        #expect(try await !tableNames(db).contains("users"))
-        let checked = try AppDatabase(location: db.location, logger: quietLogger)  // a pool runs once
-        let report = try await checked.withRunning {
-            await runStartupChecks(CheckContext(config: config, database: checked, migrations: Migration.all, databaseTimeout: ChecksTests.loaded),
-                                   checks: StartupCheck.all.filter { $0.name == "database" })
-        }
-        #expect(report.ids == ["migrations.foreign-history"])
-        #expect(report.results.first?.level == .error)
-    }
-}

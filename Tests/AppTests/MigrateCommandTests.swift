@@ -6,14 +6,6 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 
-/// The text with its times masked: durations (`12 ms`, `1.4 s`, `2 min 5 s`) as `<t>`, RFC 3339
-/// timestamps as `<when>`, so command output can be compared whole.
-func maskTimes(_ text: String) -> String {
-    var masked = text.replacingOccurrences(of: #"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z"#, with: "<when>", options: .regularExpression)
-    masked = masked.replacingOccurrences(of: #"\d+ min \d+ s|\d+\.\d s|\d+ ms"#, with: "<t>", options: .regularExpression)
-    return masked
-}
-
 @Suite("the app migrate command line", .dropsTestDatabases)
 struct MigrateCommandTests {
     static let folder = [

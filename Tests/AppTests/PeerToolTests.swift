@@ -22,47 +22,6 @@ extension TestDatabase {
     }
 }
 
-/// The schema a database holds, as its engine prints it (SQLite's `sqlite_master`, PostgreSQL's
-/// `pg_dump --schema-only`), without the history tables of the server and the tools.
-func schema(_ db: TestDatabase) async throws -> String {
-    let histories = ["app_migrations", "schema_migrations", "gorp_migrations", "_prisma_migrations", "flyway_schema_history", "__drizzle_migrations"]
-    if db.sqlitePath != nil {
-        return try await texts(db, """
-            SELECT sql AS v FROM sqlite_master WHERE sql IS NOT NULL AND tbl_name NOT IN ('\(histories.joined(separator: "','"))') ORDER BY name
-            """).joined(separator: ";\n")
-    }
-    let out = try await runProcess(["pg_dump", "--schema-only", "--no-owner", "-N", "drizzle"] + histories.flatMap { ["-T", $0] } + [db.url])
-    try #require(out.status == 0, "\(out.stderr)")
-    // pg_dump's \restrict lines carry a random key; comments and blank lines say nothing about the schema.
-    return out.out.split(separator: "\n")
-        .filter { !$0.hasPrefix("\\restrict") && !$0.hasPrefix("\\unrestrict") && !$0.hasPrefix("--") && !$0.isEmpty }
-        .joined(separator: "\n")
-}
-
-/// Four migrations that leave tables, an index, a view and rows; each with a down section.
-enum PeerFolder {
-    static let dbmate = [
-        "20260101000001_create_authors.sql": "-- migrate:up\nCREATE TABLE authors (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n-- migrate:down\nDROP TABLE authors;\n",
-        "20260101000002_create_books.sql": "-- migrate:up\nCREATE TABLE books (id INTEGER PRIMARY KEY, author_id INTEGER REFERENCES authors (id), title TEXT);\nCREATE INDEX books_author ON books (author_id);\n-- migrate:down\nDROP TABLE books;\n",
-        "20260101000003_seed.sql": "-- migrate:up\nINSERT INTO authors (id, name) VALUES (1, 'Le Guin; Ursula');\nINSERT INTO books (id, author_id, title) VALUES (1, 1, 'it''s');\n-- migrate:down\nDELETE FROM books;\nDELETE FROM authors;\n",
-        "20260101000004_create_view.sql": "-- migrate:up\nCREATE VIEW titles AS SELECT title FROM books;\n-- migrate:down\nDROP VIEW titles;\n",
-    ]
-
-    /// The same migrations in sql-migrate's format.
-    static var sqlMigrate: [String: String] {
-        Dictionary(uniqueKeysWithValues: dbmate.map { name, text in
-            (name, text.replacingOccurrences(of: "-- migrate:up", with: "-- +migrate Up").replacingOccurrences(of: "-- migrate:down", with: "-- +migrate Down"))
-        })
-    }
-
-    static func ids(_ files: [String: String]) -> [String] { files.keys.sorted().map { String($0.dropLast(4)) } }
-
-    /// The first two files (`first: true`) or all.
-    static func half(_ files: [String: String]) -> [String: String] {
-        files.filter { files.keys.sorted().prefix(2).contains($0.key) }
-    }
-}
-
 @Suite("the real dbmate and sql-migrate on the same database", .dropsTestDatabases, .enabled(if: Tool.dbmate || Tool.sqlMigrate))
 struct PeerToolTests {
     func dbmate(_ db: TestDatabase, _ folder: MigrationsDir, _ arguments: String...) async throws -> String {
@@ -181,39 +140,6 @@ struct PeerToolTests {
         try await withFolderMigrator(byServer, full, engine) { (migrator: Migrator) async throws in _ = try await migrator.migrate() }
         let expected = try await schema(byTool)
         #expect(expected.contains("titles"))
-        #expect(try await schema(byServer) == expected)
-    }
-}
-
-@Suite("golang-migrate's folder run as golang-migrate runs it", .dropsTestDatabases)
-struct GolangMigrateSchemaTests {
-    /// PeerFolder's migrations as golang-migrate files; the second wrapped in BEGIN/COMMIT as its docs advise.
-    static var files: [String: String] {
-        var files: [String: String] = [:]
-        for (index, name) in PeerFolder.dbmate.keys.sorted().enumerated() {
-            let parts = PeerFolder.dbmate[name]!.components(separatedBy: "-- migrate:down\n")
-            var up = parts[0].replacingOccurrences(of: "-- migrate:up\n", with: "")
-            if index == 1 { up = "BEGIN;\n\(up)COMMIT;\n" }
-            let stem = name.dropLast(4)
-            files["\(stem).up.sql"] = up
-            files["\(stem).down.sql"] = parts[1]
-        }
-        return files
-    }
-
-    @Test("each file run whole, in order, by the engine's own client (as golang-migrate does) leaves the server's schema", arguments: Engine.available)
-    func sameSchema(_ engine: Engine) async throws {
-        let folder = try MigrationsDir(Self.files)
-        let ups = Self.files.keys.filter { $0.hasSuffix(".up.sql") }.sorted().map { "\(folder.path)/\($0)" }
-        let byFiles = try await TestDatabase.make(engine)
-        try await runWhole(ups, on: byFiles)
-        let byServer = try await TestDatabase.make(engine)
-        try await withFolderMigrator(byServer, folder, engine) { (migrator: Migrator) async throws in
-            #expect(migrator.migrations.map(\.transactional) == [true, true, true, true])
-            _ = try await migrator.migrate()
-        }
-        let expected = try await schema(byFiles)
-        #expect(expected.contains("books_author"))
         #expect(try await schema(byServer) == expected)
     }
 }

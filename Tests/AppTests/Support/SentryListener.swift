@@ -69,7 +69,7 @@ enum OfficialEnvelopeParser {
     static func parse(_ data: Data) async throws -> [String: Any] {
         let dir = try TempDir()
         let file = dir.url.appendingPathComponent("envelope.bin")
-        try data.write(to: file)
+        try writeFile(file.path, data)
         let script = URL(fileURLWithPath: ConfigTests.repoFile("scripts/check_envelope.py"))
         let result = try await runProcess(["python3", script.path, file.path])
         guard result.status == 0 else { throw ParseFailed(stderr: result.stderr) }

@@ -130,3 +130,30 @@ final class LogBuffer: Sendable {
     }
     var text: String { String(decoding: storage.withLock { $0 }, as: UTF8.self) }
 }
+
+/// An authorised POST /api/migrate to a live server.
+func post(_ base: String) async throws -> (Int, String) {
+    var request = HTTPClientRequest(url: "\(base)/api/migrate")
+    request.method = .POST
+    request.headers.add(name: "Authorization", value: "Bearer \(Secrets.migration)")
+    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+    return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 20)))
+}
+
+func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if (try? await condition()) == true { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    Issue.record("timed out waiting until \(what)")
+    throw CancellationError()
+}
+
+/// The text with its times masked: durations (`12 ms`, `1.4 s`, `2 min 5 s`) as `<t>`, RFC 3339
+/// timestamps as `<when>`, so command output can be compared whole.
+func maskTimes(_ text: String) -> String {
+    var masked = text.replacingOccurrences(of: #"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z"#, with: "<when>", options: .regularExpression)
+    masked = masked.replacingOccurrences(of: #"\d+ min \d+ s|\d+\.\d s|\d+ ms"#, with: "<t>", options: .regularExpression)
+    return masked
+}
