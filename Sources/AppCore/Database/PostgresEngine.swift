@@ -96,9 +96,18 @@ struct PostgresEngine: DatabaseEngine {
                 let elapsed = ContinuousClock.now - start
                 var failure: DatabaseConnectError?
                 if elapsed >= limit {
-                    // Nothing learnt yet: the diagnosis's own attempt is still unanswered.
+                    if last == nil {
+                        // Nothing learnt yet: one last, short look before calling it timed out. The
+                        // process itself may have been held up past the limit (a loaded machine), and a
+                        // refusal it has not read yet is the cause, not the clock.
+                        switch await diagnosis.probe(maxAge: .seconds(1), timeout: .seconds(1), until: .now + .seconds(1)) {
+                        case .failed(let problem): last = problem
+                        case .connected: last = diagnosis.failure(.poolExhausted)
+                        case .unanswered: break
+                        }
+                    }
                     failure = last ?? diagnosis.failure(.timedOut)
-                    failure?.waited = elapsed
+                    failure?.waited = ContinuousClock.now - start
                 } else {
                     switch await diagnosis.probe(maxAge: .seconds(1), timeout: min(.seconds(3), limit), until: start + limit) {
                     case .unanswered:

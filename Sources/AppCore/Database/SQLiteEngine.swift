@@ -29,6 +29,16 @@ struct SQLiteEngine: DatabaseEngine {
 
     var kind: SQLEngine { .sqlite }
 
+    /// The threads SQLite's calls block, the process's own. Every call into SQLite holds one until it
+    /// returns, and a call may wait there for another writer (`busy_timeout`, up to seconds). On NIO's
+    /// shared pool, which has a thread per core (two here), two such waits stalled every other SQLite
+    /// call in the process, a health check's `SELECT 1` among them. Started once, never stopped.
+    static let threadPool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 8)
+        pool.start()
+        return pool
+    }()
+
     init(path: String, journalMode: SQLiteJournalMode = .wal, logger: Logger) throws {
         let url = URL(fileURLWithPath: path)
         do {
@@ -70,7 +80,9 @@ struct SQLiteEngine: DatabaseEngine {
     func withConnection<T: Sendable>(busyTimeout: Duration, wait: Duration?, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T {
         let connection: SQLiteConnection
         do {
-            connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            connection = try await SQLiteConnection.open(
+                storage: .file(path: path), threadPool: Self.threadPool, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any()
+            )
         } catch {
             throw openFailure(error)
         }
@@ -261,7 +273,7 @@ struct SQLiteEngine: DatabaseEngine {
     /// to disk: what `synchronous = FULL` does at each commit, done once.
     private func syncLog() async throws {
         let paths = [path + "-wal", URL(fileURLWithPath: path).deletingLastPathComponent().path]
-        try await NIOThreadPool.singleton.runIfActive {
+        try await Self.threadPool.runIfActive {
             for target in paths {
                 let fd = open(target, O_RDONLY | O_CLOEXEC)
                 // No log: nothing was written since the last connection's checkpoint, which synced.
