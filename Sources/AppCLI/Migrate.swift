@@ -24,7 +24,8 @@ struct Migrate: AsyncParsableCommand {
 
     static let exitCodes = """
         Exit codes: 0 done (or nothing to do), 1 failed (a migration, the database), 2 the migrations \
-        folder is invalid, 3 interrupted or locked (another runner, or a migration to resolve), 64 usage.
+        folder is invalid, 3 interrupted, locked (another runner, or a migration to resolve) or the \
+        database kept by another tool, 64 usage.
         """
 }
 
@@ -37,8 +38,8 @@ enum MigrateExit {
     static func code(for error: MigrationError) -> ExitCode {
         switch error {
         case .invalid: invalid
-        case .interrupted, .lockTimeout: blocked
-        case .failed, .drift, .foreignHistory, .noDownSection, .notInterrupted, .unknownMigration, .connectionLost, .transactionPooler:
+        case .interrupted, .lockTimeout, .foreignHistory: blocked
+        case .failed, .drift, .noDownSection, .notInterrupted, .unknownMigration, .connectionLost, .transactionPooler:
             failed
         }
     }

@@ -32,9 +32,12 @@ struct Failure: Encodable {
     var success = false
     var error: String
     var migration: String?
+    /// For "Migration history belongs to another tool": the tool whose history the database holds, when known.
+    var tool: String?
 
-    init(_ error: String, migration: String? = nil) {
+    init(_ error: String, migration: String? = nil, tool: String? = nil) {
         self.error = error
         self.migration = migration
+        self.tool = tool
     }
 }

@@ -215,7 +215,7 @@ struct MigrateRoutes: Sendable {
         case .failed(let id): return (.internalServerError, Failure("Migration failed", migration: id))
         case .lockTimeout: return (.conflict, Failure("Migration already in progress"))
         case .drift(let id): return (.conflict, Failure("Migration history does not match", migration: id))
-        case .foreignHistory: return (.conflict, Failure("Migration history belongs to another tool"))
+        case .foreignHistory(_, let tool): return (.conflict, Failure("Migration history belongs to another tool", tool: tool))
         case .interrupted(let id): return (.conflict, Failure("Migration interrupted", migration: id))
         case .invalid(let problem):
             logger.error("migration endpoint: migrations invalid", metadata: ["file": "\(problem.file)", "reason": "\(problem)"])

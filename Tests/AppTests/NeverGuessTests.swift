@@ -1,5 +1,9 @@
 @testable import AppCore
+import AppServer
 import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
 import SQLKit
 import Testing
 
@@ -103,5 +107,61 @@ struct NeverGuessTests {
         #expect(named.status == 2)
         #expect(named.err.contains("1_a.sql: no -- migrate:up line"), "\(named.err)")
         #expect(try await tableNames(db) == ["keep"])
+    }
+
+    /// The gophish tables, as a dbmate folder: what a team that moved from goose would point the server at.
+    static let dbmateFolder = [
+        "20160118194630_init.sql": "-- migrate:up\nCREATE TABLE IF NOT EXISTS users (id integer primary key, username varchar(255));\n-- migrate:down\nDROP TABLE users;\n",
+        "20160131153104_add_event_details.sql": "-- migrate:up\nCREATE TABLE IF NOT EXISTS events (id integer primary key, details TEXT);\n",
+    ]
+
+    @Test("a database goose keeps, under a dbmate folder: refused before anything runs (409 naming goose, the check names it, app migrate exits 3); nothing made, nothing dropped",
+          arguments: Engine.available)
+    func anotherToolsDatabaseIsRefused(_ engine: Engine) async throws {
+        let folder = try MigrationsDir(Self.dbmateFolder)
+        let db = try await Self.gooseDatabase(engine)
+        let tablesBefore = try await tableNames(db)
+
+        let logs = LogCapture()
+        let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
+        try await buildApplication(config: config, logger: logs.logger(), catalog: folder.catalog(engine)).sweptTest(.router) { client in
+            for method in [HTTPRequest.Method.post, .get] {
+                try await client.execute(uri: "/api/migrate", method: method, headers: authHeader) { response in
+                    #expect(response.status == .conflict)
+                    #expect(NSDictionary(dictionary: response.json)
+                        == ["success": false, "error": "Migration history belongs to another tool", "tool": "goose"])
+                }
+            }
+        }
+
+        let env = ["DATABASE_URL": db.url, "APP_ENV": "test", "MIGRATIONS_DIR": folder.path]
+        let migrate = try await AppBinary.run(["migrate"], environment: env, directory: folder.dir.url)
+        #expect(migrate.status == 3, "\(migrate.err)")
+        #expect(migrate.err.contains("goose") && migrate.err.contains("goose_db_version"), "\(migrate.err)")
+        let check = try await AppBinary.run(["check"], environment: env, directory: folder.dir.url)
+        #expect(check.status == 1)
+        #expect(check.out.contains("migrations.foreign-history") && check.out.contains("goose"), "\(check.out)")
+
+        #expect(try await tableNames(db) == tablesBefore, "no history table made, no table dropped")
+        #expect(try await count(db, "SELECT COUNT(*) AS n FROM users") == 1)
+        #expect(try await count(db, "SELECT COUNT(*) AS n FROM goose_db_version") == 2)
+    }
+
+    @Test("each tool the server reads: its history under another tool's folder is refused, naming it", arguments: MigrationTools.all.map { $0.format.rawValue })
+    func everyToolsHistoryIsNamed(_ name: String) async throws {
+        let format = try #require(MigrationFormat(rawValue: name))
+        // A folder of another tool the server reads: dbmate's, or sql-migrate's for a dbmate history.
+        let folderFormat: MigrationFormat = format == .dbmate ? .sqlMigrate : .dbmate
+        let files = try #require(folderFormat.newFiles(stamp: "20260101000000", slug: "x"))
+        let folder = try MigrationsDir(Dictionary(uniqueKeysWithValues: files))
+        let db = try await TestDatabase.make(.sqlite)
+        let database = try AppDatabase(location: db.location, logger: quietLogger)
+        try await database.withRunning {
+            try await database.withConnection { sql in try await format.history.create(sql, engine: .sqlite) }
+        }
+        try await withFolderMigrator(db, folder, .sqlite) { (migrator: Migrator) async throws in
+            await #expect(throws: MigrationError.foreignHistory(table: format.history.table, tool: name)) { try await migrator.migrate() }
+        }
+        #expect(try await historyIDs(db) == nil, "app_migrations not made")
     }
 }

@@ -107,7 +107,7 @@ struct ToolHistoryTests {
         try await TestSQL.run(db, "INSERT INTO schema_migrations (version, dirty) VALUES (1, \(engine == .postgres ? "false" : "0"))")
         let folder = try MigrationsDir(Self.dbmateFolder)
         try await withFolderMigrator(db, folder, engine) { (migrator: Migrator) async throws in
-            await #expect(throws: MigrationError.foreignHistory(table: "schema_migrations")) { try await migrator.migrate() }
+            await #expect(throws: MigrationError.foreignHistory(table: "schema_migrations", tool: "golang-migrate")) { try await migrator.migrate() }
         }
         #expect(try await count(db, "SELECT COUNT(*) AS n FROM schema_migrations") == 1)
         #expect(try await !tableNames(db).contains("a"))

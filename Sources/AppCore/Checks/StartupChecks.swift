@@ -170,7 +170,13 @@ public func checkDatabase(_ context: CheckContext) async -> [CheckResult] {
     let status: MigrationStatus
     do {
         status = try await withTimeout(context.databaseTimeout, waitingFor: "migration status") { try await migrator.status() }
-    } catch MigrationError.foreignHistory(let table) {
+    } catch MigrationError.foreignHistory(let table, let tool?) {
+        return [CheckResult(
+            id: "migrations.foreign-history", level: .error,
+            message: "The database holds \(tool)'s migration history (\(table)): it is kept by \(tool), not by the migration folder's tool; POST /api/migrate answers 409 and changes nothing.",
+            hint: "Point DATABASE_URL at the right database, or MIGRATIONS_DIR at \(tool)'s folder (MIGRATIONS_FORMAT for its format)."
+        )]
+    } catch MigrationError.foreignHistory(let table, nil) {
         return [CheckResult(
             id: "migrations.foreign-history", level: .error,
             message: "The table \(table) exists but is not laid out as this server (or the migration folder's tool) writes it; POST /api/migrate answers 409 and changes nothing.",

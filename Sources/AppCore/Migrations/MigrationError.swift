@@ -18,8 +18,9 @@ public enum MigrationError: Error, Equatable, CustomStringConvertible {
     case notInterrupted(migration: String)
     /// `rollback` reached a history row whose migration is not in the folder.
     case unknownMigration(String)
-    /// The history table (the server's, or the folder's tool's) is taken by a table of other columns.
-    case foreignHistory(table: String)
+    /// The history table (the server's, or the folder's tool's) is taken by a table of other columns,
+    /// or the database holds another tool's history than the folder's; `tool` names that tool when known.
+    case foreignHistory(table: String, tool: String? = nil)
     /// The connection to the database was lost while this migration ran; a transactional one was
     /// rolled back whole by the server, one outside a transaction stays marked running.
     case connectionLost(migration: String)
@@ -38,7 +39,9 @@ public enum MigrationError: Error, Equatable, CustomStringConvertible {
         case .noDownSection(let id): "migration \(id) has no -- migrate:down section; nothing was rolled back"
         case .notInterrupted(let id): "migration \(id) is not marked interrupted; nothing to resolve"
         case .unknownMigration(let id): "the history holds \(id), which is not among the migrations; nothing was rolled back"
-        case .foreignHistory(let table):
+        case .foreignHistory(let table, let tool?):
+            "the database holds \(tool)'s migration history (\(table)): it is kept by \(tool), not by the folder's tool; nothing was changed. Point DATABASE_URL at the right database, or MIGRATIONS_DIR at \(tool)'s folder"
+        case .foreignHistory(let table, nil):
             "the table \(table) exists but is not laid out as this server (or the folder's tool) writes it; nothing was changed"
         case .connectionLost(let id): "the connection to the database was lost while migration \(id) ran"
         case .transactionPooler:

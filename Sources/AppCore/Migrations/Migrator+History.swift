@@ -15,6 +15,7 @@ extension Migrator {
     /// Both histories as they are; writes nothing.
     /// Before the first run of this version the server's history is still in the legacy table, and read there.
     func readLedger(_ db: any SQLDatabase) async throws -> Ledger {
+        try await refuseForeignHistory(db)
         let oursExists = try await history.exists(db)
         let legacy = oursExists ? false : try await history.hasLegacy(db)
         let rows = oursExists ? try await history.rows(db) : legacy ? try await history.rows(db, table: AppHistory.legacyTable) : []
@@ -24,8 +25,33 @@ extension Migrator {
         return Ledger(rows: rows, tool: try await readTool(tool, db), legacy: legacy)
     }
 
+    /// Refuses, before anything runs or is written, a database that holds another tool's history than
+    /// the folder's: that tool keeps the database, and the folder read in another format would run
+    /// again what it applied. (A table of the folder's tool's own name laid out as another tool's is
+    /// `readTool`'s to name.) Nothing for the built-in set, or a folder with no migrations.
+    func refuseForeignHistory(_ db: any SQLDatabase) async throws {
+        guard let format = catalog.format else { return }
+        let names = try await database.engine.tableNames(db)
+        for other in OtherHistories.tables where names.contains(other.table) {
+            throw MigrationError.foreignHistory(table: other.table, tool: other.tool)
+        }
+        for tool in MigrationTools.all where tool.format != format && tool.history.table != format.history.table {
+            if try await tool.history.isPresent(in: names, db, engine: database.engine) {
+                throw MigrationError.foreignHistory(table: tool.history.table, tool: tool.format.rawValue)
+            }
+        }
+    }
+
     func readTool(_ tool: any ToolHistory, _ db: any SQLDatabase) async throws -> ToolLedger {
-        guard try await tool.isToolsTable(db, engine: database.engine) else { throw MigrationError.foreignHistory(table: tool.table) }
+        guard try await tool.isToolsTable(db, engine: database.engine) else {
+            // Another tool's table of the same name (golang-migrate's schema_migrations under a dbmate folder)?
+            for other in MigrationTools.all where other.history.table == tool.table && other.format != catalog.format {
+                if try await other.history.isToolsTable(db, engine: database.engine) {
+                    throw MigrationError.foreignHistory(table: tool.table, tool: other.format.rawValue)
+                }
+            }
+            throw MigrationError.foreignHistory(table: tool.table)
+        }
         do {
             return try await tool.read(db, migrations: migrations, engine: database.engine.kind)
         } catch let error where !database.engine.isConnectionLost(error) && !(error is CancellationError) {
@@ -42,6 +68,7 @@ extension Migrator {
     /// - A row here whose migration the tool does not count as applied (the tool rolled it back) is
     ///   removed, and the migration is pending again.
     func reconcile(_ db: any SQLDatabase) async throws -> Ledger {
+        try await refuseForeignHistory(db)
         var rows = try await history.rows(db)
         guard let tool = toolHistory else { return Ledger(rows: rows, tool: nil) }
         let engine = database.engine.kind

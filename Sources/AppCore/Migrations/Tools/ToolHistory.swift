@@ -42,6 +42,13 @@ extension ToolHistory {
         try await engine.tableExists(db, table)
     }
 
+    /// True when the database holds this tool's table, laid out as the tool lays it out; `names` are
+    /// the tables of the connection's schema.
+    func isPresent(in names: Set<String>, _ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
+        guard names.contains(table) else { return false }
+        return try await isToolsTable(db, engine: engine)
+    }
+
     /// True when the existing table is laid out as the tool lays it out.
     func isToolsTable(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
         for column in columns.has where try await !engine.columnExists(db, table: table, column: column) { return false }

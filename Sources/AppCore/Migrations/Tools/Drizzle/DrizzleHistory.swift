@@ -17,6 +17,11 @@ struct DrizzleHistory: ToolHistory {
             """).first() != nil
     }
 
+    /// In the schema `drizzle` on PostgreSQL, not among the connection schema's tables.
+    func isPresent(in names: Set<String>, _ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
+        engine.kind == .postgres ? try await exists(db, engine: engine) : names.contains(table)
+    }
+
     func create(_ db: any SQLDatabase, engine: SQLEngine) async throws {
         switch engine {
         case .postgres:
