@@ -46,6 +46,39 @@ struct SQLiteJournalTests {
         #expect(try await count(db, "SELECT COUNT(*) AS n FROM t") == 2)
     }
 
+    @Test("a server whose first switch to the log is refused (another process reads) still puts the file in the log's mode once the reader is gone, with no request to retry it")
+    func heldConnectionWaitsForTheSwitch() async throws {
+        let db = try await TestDatabase.make(.sqlite)
+        guard case .sqlite(let file) = db.location else { Issue.record("expected SQLite"); return }
+        // A file in a rollback journal, with a reader in it: the switch to the log needs the file to itself.
+        let delete = try AppDatabase(location: db.location, sqliteJournalMode: .delete, logger: quietLogger)
+        try await delete.withConnection { sql in try await sql.raw("CREATE TABLE t (id INTEGER)").run() }
+        #expect(try await journalMode(db) == "delete")
+        let (released, release) = AsyncStream<Void>.makeStream()
+        let (isReading, reading) = AsyncStream<Void>.makeStream()
+        let reader = Task {
+            try await delete.withConnection { sql in
+                try await sql.raw("BEGIN").run()
+                _ = try await sql.raw("SELECT COUNT(*) AS n FROM t").all()
+                reading.yield()
+                for await _ in released { break }
+                try await sql.raw("COMMIT").run()
+            }
+        }
+        for await _ in isReading { break }
+        let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
+        try await buildApplication(config: config, logger: quietLogger, migrations: Migration.all).sweptTest(.router) { _ in
+            // The server's own connections (its held one, the startup checks) open while the reader reads.
+            try await Task.sleep(for: .milliseconds(1500))
+            #expect(!FileManager.default.fileExists(atPath: file + "-wal"), "the switch needs the reader gone")
+            release.yield()
+            try await reader.value
+            // No request comes: the held connection itself tries the switch again.
+            try await waitUntil("the log is made", timeout: .seconds(20)) { FileManager.default.fileExists(atPath: file + "-wal") }
+        }
+        #expect(try await journalMode(db) == "wal")
+    }
+
     @Test("while the server runs, the log and its index stay beside the file between requests (a connection is held open); once it stops they are folded in and gone")
     func logKeptWhileServing() async throws {
         let db = try await TestDatabase.make(.sqlite)

@@ -74,6 +74,19 @@ struct ToolFormatReadingTests {
         }
     }
 
+    @Test("Prisma applies its folders in the order of their names as text: a 12-digit timestamp after a 14-digit one that sorts first")
+    func prismaOrdersByName() throws {
+        let folder = try MigrationsDir(["migration_lock.toml": "provider = \"sqlite\"\n"])
+        for name in ["202310122339_x", "20230912150657_y", "20231001000000_z"] {
+            try FileManager.default.createDirectory(at: folder.dir.url.appendingPathComponent(name), withIntermediateDirectories: true)
+            try folder.write("\(name)/migration.sql", "CREATE TABLE t_\(name.suffix(1)) (id INTEGER);\n")
+        }
+        let catalog = MigrationCatalog.load(folder: folder.path, dialect: .sqlite)
+        #expect(catalog.format == .prisma)
+        // As text: "2023 09…" < "2023 10 01…" < "2023 10 12…"; as numbers the 12-digit one would come first.
+        #expect(catalog.migrations.map(\.id) == ["20230912150657_y", "20231001000000_z", "202310122339_x"])
+    }
+
     @Test("golang-migrate: a file that is one BEGIN … COMMIT block runs in the server's transaction without them; control elsewhere runs as written, outside one")
     func golangTransactions() throws {
         let folder = try MigrationsDir([

@@ -65,7 +65,12 @@ struct SQLiteEngine: DatabaseEngine {
         while !Task.isCancelled {
             if journalMode == .wal {
                 // Short waits, retried: this connection is worth no thread of SQLite's pool held waiting.
-                _ = try? await withConnection(busyTimeout: .milliseconds(100), wait: nil) { db in
+                _ = try? await withConnection(busyTimeout: .milliseconds(100), wait: nil) { [journalModeSettled] db in
+                    // Not while the switch to the log is still to be made (this connection's was refused,
+                    // another connection was reading): held open, this connection would refuse every later
+                    // switch, and the file would stay in its old mode while the server runs. Tried again
+                    // in a second.
+                    guard journalModeSettled.done.load(ordering: .relaxed) else { return }
                     // A read in the log's mode: from then on the connection holds the file open (a shared lock).
                     try await db.raw("PRAGMA schema_version").run()
                     while true { try await Task.sleep(for: .seconds(3600)) }

@@ -57,6 +57,13 @@ public struct Migration: Sendable, Identifiable {
         self.orderKey = orderKey ?? [self.version]
     }
 
+    /// An `orderKey` that orders `name` as text, code point by code point (a shorter name before a
+    /// longer one it begins): for tools that sort their migrations by name, not by number. Each code
+    /// point is one part, compared as a number, and a missing part counts as 0.
+    static func textOrderKey(_ name: String) -> [String] {
+        name.unicodeScalars.map { String($0.value) }
+    }
+
     /// The leading digits of `name` without leading zeros, or nil when it does not start with a digit.
     static func version(of name: String) -> String? {
         let digits = name.prefix(while: { $0.isASCII && $0.isNumber })

@@ -23,7 +23,9 @@ enum PrismaFormat {
             )
             migrations.append(Migration(
                 id: name, statements: statements, down: nil, transactional: transactional, downTransactional: true,
-                checksum: Migration.checksum(ofSection: text), toolKey: name, toolChecksums: checksums(raw)
+                checksum: Migration.checksum(ofSection: text), toolKey: name, toolChecksums: checksums(raw),
+                // Prisma applies its folders in the order of their names as text, whatever number they start with.
+                orderKey: Migration.textOrderKey(name)
             ))
         }
         return migrations
