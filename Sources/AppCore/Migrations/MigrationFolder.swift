@@ -90,6 +90,11 @@ public enum MigrationFolder {
             directories = Set(names.filter { Self.kind(of: Self.join(path, $0)) == S_IFDIR })
         }
 
+        /// True when the text of a `.sql` file directly in the folder passes `test` (a tool's marker line).
+        func anySQLText(_ test: (String) -> Bool) -> Bool {
+            sqlFiles.contains { name in (try? text(of: name)).map(test) ?? false }
+        }
+
         /// The `.sql` files directly in the folder, sorted by name.
         var sqlFiles: [String] { names.filter { $0.hasSuffix(".sql") && !directories.contains($0) } }
 

@@ -120,7 +120,7 @@ extension DbmateFormat: MigrationTool {
 
     /// A `-- migrate:up` or `-- migrate:down` line in any `.sql` file.
     static func fits(_ folder: MigrationFolder.Listing) -> Bool {
-        folder.sqlFiles.contains { name in (try? folder.text(of: name)).map(hasMarker) ?? false }
+        folder.anySQLText(hasMarker)
     }
 
     static func newFiles(stamp: String, slug: String) -> [(name: String, text: String)]? {

@@ -116,7 +116,7 @@ extension SQLMigrateFormat: MigrationTool {
 
     /// A `-- +migrate Up` or `-- +migrate Down` line in any `.sql` file.
     static func fits(_ folder: MigrationFolder.Listing) -> Bool {
-        folder.sqlFiles.contains { name in (try? folder.text(of: name)).map(hasMarker) ?? false }
+        folder.anySQLText(hasMarker)
     }
 
     static func newFiles(stamp: String, slug: String) -> [(name: String, text: String)]? {
