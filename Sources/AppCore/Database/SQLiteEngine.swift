@@ -62,20 +62,25 @@ struct SQLiteEngine: DatabaseEngine {
     /// millisecond of each request). A connection that cannot be opened now is left to the requests,
     /// which report why.
     func run() async {
+        var retry = Duration.milliseconds(50)
         while !Task.isCancelled {
             if journalMode == .wal {
                 // Short waits, retried: this connection is worth no thread of SQLite's pool held waiting.
-                _ = try? await withConnection(busyTimeout: .milliseconds(100), wait: nil) { [journalModeSettled] db in
+                let held = try? await withConnection(busyTimeout: .milliseconds(100), wait: nil) { [journalModeSettled] db -> Bool in
                     // Not while the switch to the log is still to be made (this connection's was refused,
                     // another connection was reading): held open, this connection would refuse every later
                     // switch, and the file would stay in its old mode while the server runs. Tried again
-                    // in a second.
-                    guard journalModeSettled.done.load(ordering: .relaxed) else { return }
+                    // shortly.
+                    guard journalModeSettled.done.load(ordering: .relaxed) else { return false }
                     // A read in the log's mode: from then on the connection holds the file open (a shared lock).
                     try await db.raw("PRAGMA schema_version").run()
                     while true { try await Task.sleep(for: .seconds(3600)) }
                 }
-                try? await Task.sleep(for: .seconds(1))
+                // The switch refused: soon again (from 50 ms, doubling to a second), so the file is held
+                // within moments of the other connection's close. A connection that could not be opened:
+                // in a second.
+                try? await Task.sleep(for: held == false ? retry : .seconds(1))
+                if held == false { retry = min(retry * 2, .seconds(1)) }
             } else {
                 try? await Task.sleep(for: .seconds(3600))
             }
