@@ -33,7 +33,7 @@ enum ToolMarkers {
 
     /// The first line of `text` that is a marker of a tool other than `format`'s, with its 1-based number.
     static func foreign(in text: String, readAs format: MigrationFormat?) -> (line: Int, marker: Marker, text: Substring)? {
-        // Cheap first: no `--` followed by one of the prefixes' first characters, no marker.
+        // Cheap first: a text without a "-" has no marker.
         guard text.utf8.contains(UInt8(ascii: "-")) else { return nil }
         for (index, line) in text.lines().enumerated() {
             if let marker = marker(of: line), marker.format == nil || marker.format != format {
