@@ -30,7 +30,12 @@ struct ServerProcessTests {
         #expect(try await get("\(server.baseURL)/healthz").0 == 200)
         switch engine {
         case .sqlite:
-            try FileManager.default.removeItem(at: db.dir.url)
+            // The server may be opening its held connection meanwhile, making the log beside the file
+            // as the folder is emptied: tried again until the folder is gone.
+            try await waitUntil("the database's folder is removed", timeout: .seconds(10)) {
+                try? FileManager.default.removeItem(at: db.dir.url)
+                return !FileManager.default.fileExists(atPath: db.dir.url.path)
+            }
         case .postgres:
             let pg = try #require(db.postgres)
             try await TestDatabase.adminSQL("DROP DATABASE \(pg.database) WITH (FORCE)")
