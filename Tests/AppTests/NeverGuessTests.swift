@@ -147,19 +147,20 @@ struct NeverGuessTests {
         #expect(try await count(db, "SELECT COUNT(*) AS n FROM goose_db_version") == 2)
     }
 
-    @Test("each tool the server reads: its history under another tool's folder is refused, naming it", arguments: MigrationTools.all.map { $0.format.rawValue })
-    func everyToolsHistoryIsNamed(_ name: String) async throws {
+    @Test("each tool the server reads: its history under another tool's folder is refused, naming it (Drizzle's in its own schema on PostgreSQL)",
+          arguments: Engine.available, MigrationTools.all.map { $0.format.rawValue })
+    func everyToolsHistoryIsNamed(_ engine: Engine, _ name: String) async throws {
         let format = try #require(MigrationFormat(rawValue: name))
         // A folder of another tool the server reads: dbmate's, or sql-migrate's for a dbmate history.
         let folderFormat: MigrationFormat = format == .dbmate ? .sqlMigrate : .dbmate
         let files = try #require(folderFormat.newFiles(stamp: "20260101000000", slug: "x"))
         let folder = try MigrationsDir(Dictionary(uniqueKeysWithValues: files))
-        let db = try await TestDatabase.make(.sqlite)
+        let db = try await TestDatabase.make(engine)
         let database = try AppDatabase(location: db.location, logger: quietLogger)
         try await database.withRunning {
-            try await database.withConnection { sql in try await format.history.create(sql, engine: .sqlite) }
+            try await database.withConnection { sql in try await format.history.create(sql, engine: engine.dialect) }
         }
-        try await withFolderMigrator(db, folder, .sqlite) { (migrator: Migrator) async throws in
+        try await withFolderMigrator(db, folder, engine) { (migrator: Migrator) async throws in
             await #expect(throws: MigrationError.foreignHistory(table: format.history.table, tool: name)) { try await migrator.migrate() }
         }
         #expect(try await historyIDs(db) == nil, "app_migrations not made")

@@ -15,11 +15,15 @@ extension Migrator {
     /// Both histories as they are; writes nothing.
     /// Before the first run of this version the server's history is still in the legacy table, and read there.
     func readLedger(_ db: any SQLDatabase) async throws -> Ledger {
-        try await refuseForeignHistory(db)
-        let oursExists = try await history.exists(db)
+        // Which tables exist, read once for every question below.
+        let names = try await database.engine.tableNames(db)
+        try await refuseForeignHistory(db, names: names)
+        let oursExists = names.contains(AppHistory.table)
         let legacy = oursExists ? false : try await history.hasLegacy(db)
         let rows = oursExists ? try await history.rows(db) : legacy ? try await history.rows(db, table: AppHistory.legacyTable) : []
-        guard let tool = toolHistory, try await tool.exists(db, engine: database.engine) else { return Ledger(rows: rows, tool: nil, legacy: legacy) }
+        guard let tool = toolHistory, try await tool.exists(in: names, db, engine: database.engine) else {
+            return Ledger(rows: rows, tool: nil, legacy: legacy)
+        }
         // Before the first run, `schema_migrations` may still be this server's own legacy history.
         if tool.table == AppHistory.legacyTable, legacy { return Ledger(rows: rows, tool: nil, legacy: legacy) }
         return Ledger(rows: rows, tool: try await readTool(tool, db), legacy: legacy)
@@ -29,9 +33,9 @@ extension Migrator {
     /// the folder's: that tool keeps the database, and the folder read in another format would run
     /// again what it applied. (A table of the folder's tool's own name laid out as another tool's is
     /// `readTool`'s to name.) Nothing for the built-in set, or a folder with no migrations.
-    func refuseForeignHistory(_ db: any SQLDatabase) async throws {
+    /// `names`: the tables of the connection's schema.
+    func refuseForeignHistory(_ db: any SQLDatabase, names: Set<String>) async throws {
         guard let format = catalog.format else { return }
-        let names = try await database.engine.tableNames(db)
         for other in OtherHistories.tables where names.contains(other.table) {
             throw MigrationError.foreignHistory(table: other.table, tool: other.tool)
         }
@@ -68,7 +72,7 @@ extension Migrator {
     /// - A row here whose migration the tool does not count as applied (the tool rolled it back) is
     ///   removed, and the migration is pending again.
     func reconcile(_ db: any SQLDatabase) async throws -> Ledger {
-        try await refuseForeignHistory(db)
+        if catalog.format != nil { try await refuseForeignHistory(db, names: database.engine.tableNames(db)) }
         var rows = try await history.rows(db)
         guard let tool = toolHistory else { return Ledger(rows: rows, tool: nil) }
         let engine = database.engine.kind

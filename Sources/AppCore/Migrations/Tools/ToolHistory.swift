@@ -19,6 +19,9 @@ protocol ToolHistory: Sendable {
     var table: String { get }
     /// True when the table exists (in the tool's schema).
     func exists(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool
+    /// The same from `names`, the tables of the connection's schema, already read (a query only for
+    /// a table kept in a schema of its own).
+    func exists(in names: Set<String>, _ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool
     /// Columns the tool's table has, and columns it has not (dbmate's and golang-migrate's tables share a name).
     var columns: (has: [String], hasNot: [String]) { get }
     /// Creates the table as the tool does.
@@ -42,10 +45,14 @@ extension ToolHistory {
         try await engine.tableExists(db, table)
     }
 
+    func exists(in names: Set<String>, _ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
+        names.contains(table)
+    }
+
     /// True when the database holds this tool's table, laid out as the tool lays it out; `names` are
     /// the tables of the connection's schema.
     func isPresent(in names: Set<String>, _ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
-        guard names.contains(table) else { return false }
+        guard try await exists(in: names, db, engine: engine) else { return false }
         return try await isToolsTable(db, engine: engine)
     }
 

@@ -18,7 +18,7 @@ struct DrizzleHistory: ToolHistory {
     }
 
     /// In the schema `drizzle` on PostgreSQL, not among the connection schema's tables.
-    func isPresent(in names: Set<String>, _ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
+    func exists(in names: Set<String>, _ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
         engine.kind == .postgres ? try await exists(db, engine: engine) : names.contains(table)
     }
 
