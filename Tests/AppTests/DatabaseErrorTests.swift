@@ -7,23 +7,6 @@ import HummingbirdTesting
 import Synchronization
 import Testing
 
-/// A TCP socket bound to a free loopback port, with that address.
-private func boundLoopbackSocket() throws -> (descriptor: Int32, address: sockaddr_in) {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-    }
-    guard bound else {
-        close(fd)
-        throw POSIXError(.EADDRINUSE)
-    }
-    return (fd, address)
-}
-
 /// A loopback port that accepts no connection and refuses none: its listen queue is full, so a
 /// connection attempt gets no answer and times out. Kept open for as long as the value lives.
 final class SilentPort: Sendable {

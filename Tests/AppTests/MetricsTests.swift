@@ -3,7 +3,7 @@ import AppServer
 import Foundation
 import Testing
 
-/// `/metrics` on `METRICS_PORT`, read back with prometheus_client's own parser (scripts/parse_metrics.py).
+/// `/metrics` on `METRICS_PORT`, read back with prometheus_client's own parser (scripts/checkers/parse_metrics.py).
 @Suite("metrics", .enabled(if: Tool.python("prometheus_client")))
 struct MetricsTests {
     struct Sample: Decodable {
@@ -15,7 +15,7 @@ struct MetricsTests {
     }
 
     static func parse(_ text: String) async throws -> [Sample] {
-        let result = try await runProcess(["python3", ConfigTests.repoFile("scripts/parse_metrics.py")], stdin: text)
+        let result = try await runProcess(["python3", ConfigTests.repoFile("scripts/checkers/parse_metrics.py")], stdin: text)
         try #require(result.status == 0, "the exposition does not parse: \(result.stderr)")
         return try JSONDecoder().decode([Sample].self, from: result.stdout)
     }

@@ -14,7 +14,7 @@ struct SessionRenewalTests {
     static let old = "old-auth-secret-\(Secrets.session)"
     static let new = "new-auth-secret-\(Secrets.session)"
     static let newest = "newest-auth-secret-\(Secrets.session)"
-    static let script = ConfigTests.repoFile("scripts/session_vectors.py")
+    static let script = ConfigTests.repoFile("scripts/checkers/session_vectors.py")
 
     static func python(_ arguments: [String]) async throws -> ProcessOutput {
         try await runProcess(["python3", script] + arguments)

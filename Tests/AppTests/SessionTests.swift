@@ -58,7 +58,7 @@ struct SessionTests {
         let secret = "our-side-secret-0123456789"
         let token = try SessionCodec.encode(name: "Grace", email: "grace@example.com", picture: nil, sub: "u-9",
                                             secret: Secret(secret)!, format: Self.format(name, salt))
-        let result = try await runProcess(["python3", ConfigTests.repoFile("scripts/session_vectors.py"), "decode", name, salt, secret, token])
+        let result = try await runProcess(["python3", ConfigTests.repoFile("scripts/checkers/session_vectors.py"), "decode", name, salt, secret, token])
         try #require(result.status == 0, "python could not decode our token: \(result.stderr)")
         let decoded = try JSONSerialization.jsonObject(with: result.stdout) as! [String: [String: Any]]
         #expect(decoded["claims"]?["email"] as? String == "grace@example.com")

@@ -35,7 +35,7 @@ struct SplitterTests {
             ["name": file.name, "dialect": dialect.rawValue, "text": file.text, "ours": try SQLSplitter.split(file.text, dialect: dialect).map(\.text)]
         }
         let input = String(decoding: try JSONSerialization.data(withJSONObject: cases), as: UTF8.self)
-        let result = try await runProcess(["python3", ConfigTests.repoFile("scripts/split_oracle.py")], stdin: input)
+        let result = try await runProcess(["python3", ConfigTests.repoFile("scripts/checkers/split_oracle.py")], stdin: input)
         try #require(result.status == 0, "the oracle failed: \(result.stderr)")
         let verdicts = try #require(try JSONSerialization.jsonObject(with: result.stdout) as? [[String: Any]])
         #expect(verdicts.count == files.count)

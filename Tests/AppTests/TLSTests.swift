@@ -7,11 +7,11 @@ import HummingbirdTesting
 import Testing
 
 /// HTTPS on the server itself (docs/tls.md): certificates made by Python's `cryptography`
-/// (scripts/tls_certs.py), clients that verify them against the test root (Python's `ssl` for TLS 1.2
+/// (scripts/checkers/tls_certs.py), clients that verify them against the test root (Python's `ssl` for TLS 1.2
 /// and 1.3, curl for HTTP/2), the reload by SIGHUP, and each way a bad pair stops startup.
 @Suite("TLS", .enabled(if: Tool.python("cryptography")))
 struct TLSTests {
-    static let script = ConfigTests.repoFile("scripts/tls_certs.py")
+    static let script = ConfigTests.repoFile("scripts/checkers/tls_certs.py")
 
     /// A folder with root.pem, one.pem/one.key, two.pem/two.key and other.key.
     static func certificates() async throws -> TempDir {

@@ -28,9 +28,9 @@ enum ToolFixture: String, CaseIterable, CustomTestStringConvertible, Sendable {
         }
     }
 
-    /// The checksums `scripts/tool_checksums.py` computes from the tool's own rules.
+    /// The checksums `scripts/checkers/tool_checksums.py` computes from the tool's own rules.
     func pythonChecksums() async throws -> [String: String] {
-        let out = try await runProcess(["python3", ConfigTests.repoFile("scripts/tool_checksums.py"), rawValue, path])
+        let out = try await runProcess(["python3", ConfigTests.repoFile("scripts/checkers/tool_checksums.py"), rawValue, path])
         try #require(out.status == 0, "\(out.stderr)")
         return try JSONDecoder().decode([String: String].self, from: out.stdout)
     }

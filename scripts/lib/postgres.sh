@@ -4,7 +4,7 @@
 # `pgbouncer_start` (after pg_start) puts PgBouncer in transaction pooling mode in front of it and
 # sets PGBOUNCER_URL; pg_stop stops it too.
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 pg_run() {
   if [ "$(id -u)" = 0 ]; then
@@ -27,7 +27,7 @@ pg_start() {
   if [ "$(id -u)" = 0 ]; then chown postgres "$pg_tmp"; fi
   trap pg_stop EXIT
   local port
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+  port=$(free_port)
   pg_run "$pg_bin/initdb" -D "$pg_tmp/data" -U postgres --auth=trust --no-sync >/dev/null
   # The role `acc` must give its password (SCRAM), as on a real server, so a test can see a wrong
   # password refused; every other connection is trusted, which keeps the tests' many connections cheap.
@@ -48,7 +48,7 @@ pgbouncer_start() {
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq pgbouncer >/dev/null
   fi
   local port
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+  port=$(free_port)
   echo '"postgres" ""' > "$pg_tmp/userlist.txt"
   cat > "$pg_tmp/pgbouncer.ini" <<INI
 [databases]

@@ -12,23 +12,29 @@ import Testing
 // which bounds the load of the process-spawning suites. Child processes are waited for off the
 // concurrency pool (`runProcess`): on 2 cores a blocked pool thread stalls every other test.
 
-/// A loopback port with nothing listening on it (bound by the OS, then released): connections to it
-/// are refused. No fixed port numbers in tests.
-func refusedPort() throws -> Int {
+/// A TCP socket bound to a free loopback port (chosen by the OS), with that address.
+func boundLoopbackSocket() throws -> (descriptor: Int32, address: sockaddr_in) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw POSIXError(.EIO) }
-    defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-            bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-        }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
     }
-    guard bound else { throw POSIXError(.EADDRINUSE) }
+    guard bound else {
+        close(fd)
+        throw POSIXError(.EADDRINUSE)
+    }
+    return (fd, address)
+}
+
+/// A loopback port with nothing listening on it (bound by the OS, then released): connections to it
+/// are refused. No fixed port numbers in tests.
+func refusedPort() throws -> Int {
+    let (fd, address) = try boundLoopbackSocket()
+    close(fd)
     return Int(UInt16(bigEndian: address.sin_port))
 }
 

@@ -8,7 +8,7 @@ import Synchronization
 /// The secrets sweep. With `SECRET_SWEEP_DIR` set (scripts/test sets it), every secret the tests hand
 /// the server (the migration and session secrets, the database password) goes to `secrets.txt`, and
 /// everything the server says back (log lines, response heads and bodies, the alerts a Sentry
-/// listener receives, the output of `app` commands) goes to `said.txt`. `scripts/secret_sweep.py`
+/// listener receives, the output of `app` commands) goes to `said.txt`. `scripts/checkers/secret_sweep.py`
 /// runs after the whole suite and fails when any secret appears in what was said.
 enum SecretSweep {
     private static let files: (secrets: FileHandle, said: FileHandle)? = {

@@ -70,7 +70,7 @@ enum OfficialEnvelopeParser {
         let dir = try TempDir()
         let file = dir.url.appendingPathComponent("envelope.bin")
         try writeFile(file.path, data)
-        let script = URL(fileURLWithPath: ConfigTests.repoFile("scripts/check_envelope.py"))
+        let script = URL(fileURLWithPath: ConfigTests.repoFile("scripts/checkers/check_envelope.py"))
         let result = try await runProcess(["python3", script.path, file.path])
         guard result.status == 0 else { throw ParseFailed(stderr: result.stderr) }
         return try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any] ?? [:]
