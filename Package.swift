@@ -5,7 +5,7 @@ let package = Package(
     name: "migrate-server",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "app", targets: ["AppCLI"]),
+        .executable(name: "app", targets: ["AppCLI"])
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),

@@ -29,33 +29,48 @@ struct FolderBench {
             try Data(sql.utf8).write(to: folder.appendingPathComponent(String(format: "%05d_bench_%d.sql", i, i)))
         }
         let (a, b) = try await compare(folder, "fresh", journalMode: nil, preparedInWAL: false)
-        print("\(engine) folder: \(count) files, median of 7: app migrate \(String(format: "%.3f", a)) s, dbmate \(String(format: "%.3f", b)) s, ratio \(String(format: "%.2f", a / b))x (goal <= 1.0x)")
+        print(
+            "\(engine) folder: \(count) files, median of 7: app migrate \(String(format: "%.3f", a)) s, dbmate \(String(format: "%.3f", b)) s, ratio \(String(format: "%.2f", a / b))x (goal <= 1.0x)"
+        )
         guard engine == "sqlite" else { return }
         // For the record, no goal: the same with both on a rollback journal (the server's mode set to
         // SQLite's default, dbmate's as above), and both on a file already in write-ahead-log mode
         // (where dbmate's driver, synchronous=NORMAL, syncs nothing until its connection closes).
         let (c, d) = try await compare(folder, "journal", journalMode: "delete", preparedInWAL: false)
-        print("sqlite folder, both with a rollback journal (SQLITE_JOURNAL_MODE=delete): app migrate \(String(format: "%.3f", c)) s, dbmate \(String(format: "%.3f", d)) s, ratio \(String(format: "%.2f", c / d))x")
+        print(
+            "sqlite folder, both with a rollback journal (SQLITE_JOURNAL_MODE=delete): app migrate \(String(format: "%.3f", c)) s, dbmate \(String(format: "%.3f", d)) s, ratio \(String(format: "%.2f", c / d))x"
+        )
         let (e, f) = try await compare(folder, "wal", journalMode: nil, preparedInWAL: true)
-        print("sqlite folder, both on a file already in write-ahead-log mode: app migrate \(String(format: "%.3f", e)) s, dbmate \(String(format: "%.3f", f)) s, ratio \(String(format: "%.2f", e / f))x")
+        print(
+            "sqlite folder, both on a file already in write-ahead-log mode: app migrate \(String(format: "%.3f", e)) s, dbmate \(String(format: "%.3f", f)) s, ratio \(String(format: "%.2f", e / f))x"
+        )
     }
 
     /// Medians of 7 rounds each, ours and dbmate's alternating, each round on fresh databases: this
     /// machine's speed changes by ±10% from one moment to the next, and a best of a few rounds of each
     /// side turned that into the ratio.
-    func compare(_ folder: URL, _ label: String, journalMode: String?, preparedInWAL: Bool) async throws -> (Double, Double) {
-        var ours: [Double] = [], theirs: [Double] = []
+    func compare(_ folder: URL, _ label: String, journalMode: String?, preparedInWAL: Bool) async throws -> (
+        Double, Double
+    ) {
+        var ours: [Double] = []
+        var theirs: [Double] = []
         for round in 0..<7 {
             let (ourURL, dbmateURL) = try await databases("\(label)_\(round)")
             if preparedInWAL {
                 for url in [ourURL, "sqlite://" + dbmateURL.dropFirst("sqlite:".count)] {
-                    try await AppDatabase(location: try DatabaseLocation(url: url), logger: Logger(label: "bench")).withConnection { _ in }
+                    try await AppDatabase(location: try DatabaseLocation(url: url), logger: Logger(label: "bench"))
+                        .withConnection { _ in }
                 }
             }
-            var environment = ["DATABASE_URL": ourURL, "MIGRATIONS_DIR": folder.path, "APP_ENV": "test", "LOG_LEVEL": "error"]
+            var environment = [
+                "DATABASE_URL": ourURL, "MIGRATIONS_DIR": folder.path, "APP_ENV": "test", "LOG_LEVEL": "error",
+            ]
             environment["SQLITE_JOURNAL_MODE"] = journalMode
             ours.append(try time(app, ["migrate"], environment: environment))
-            theirs.append(try time(dbmate, ["--url", dbmateURL, "--migrations-dir", folder.path, "--no-dump-schema", "up"], environment: [:]))
+            theirs.append(
+                try time(
+                    dbmate, ["--url", dbmateURL, "--migrations-dir", folder.path, "--no-dump-schema", "up"],
+                    environment: [:]))
         }
         func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
         return (median(ours), median(theirs))
@@ -67,7 +82,8 @@ struct FolderBench {
         case "sqlite":
             return ("sqlite://\(target)/folder-ours-\(name).sqlite", "sqlite:\(target)/folder-dbmate-\(name).sqlite")
         default:
-            let urls = try await createDatabases(admin: target, ["folder_ours_\(name)_\(getpid())", "folder_dbmate_\(name)_\(getpid())"])
+            let urls = try await createDatabases(
+                admin: target, ["folder_ours_\(name)_\(getpid())", "folder_dbmate_\(name)_\(getpid())"])
             return (urls[0], urls[1])
         }
     }

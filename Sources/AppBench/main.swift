@@ -14,7 +14,9 @@ import Logging
 let arguments = CommandLine.arguments
 if arguments.count >= 6, arguments[1] == "folder" {
     let dbmate = arguments.count >= 7 ? arguments[6] : "dbmate"
-    try await FolderBench(engine: arguments[2], target: arguments[3], count: Int(arguments[4]) ?? 200, app: arguments[5], dbmate: dbmate).run()
+    try await FolderBench(
+        engine: arguments[2], target: arguments[3], count: Int(arguments[4]) ?? 200, app: arguments[5], dbmate: dbmate
+    ).run()
     exit(0)
 }
 guard arguments.count >= 3 else {
@@ -33,10 +35,12 @@ logger.logLevel = .error
 
 func generated(_ n: Int) -> [Migration] {
     (1...n).map { i in
-        Migration(id: String(format: "%04d_bench_%d", i, i), statements: [
-            "CREATE TABLE bench_\(i) (id INTEGER PRIMARY KEY, name TEXT NOT NULL, created_at TEXT)",
-            "CREATE INDEX bench_\(i)_name ON bench_\(i) (name)",
-        ])
+        Migration(
+            id: String(format: "%04d_bench_%d", i, i),
+            statements: [
+                "CREATE TABLE bench_\(i) (id INTEGER PRIMARY KEY, name TEXT NOT NULL, created_at TEXT)",
+                "CREATE INDEX bench_\(i)_name ON bench_\(i) (name)",
+            ])
     }
 }
 
@@ -45,11 +49,13 @@ func generated(_ n: Int) -> [Migration] {
 /// client's close syncs the log, as the migrator's run does at its end).
 func baselineScript(_ migrations: [Migration], engine: String) -> String {
     var sql = engine == "sqlite" ? "PRAGMA journal_mode = WAL;\nPRAGMA synchronous = NORMAL;\n" : ""
-    sql += "CREATE TABLE app_migrations (id TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL, execution_ms BIGINT NOT NULL, state TEXT NOT NULL DEFAULT 'applied');\n"
+    sql +=
+        "CREATE TABLE app_migrations (id TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL, execution_ms BIGINT NOT NULL, state TEXT NOT NULL DEFAULT 'applied');\n"
     for m in migrations {
         sql += "BEGIN;\n"
         for statement in m.statements { sql += statement + ";\n" }
-        sql += "INSERT INTO app_migrations (id, checksum, applied_at, execution_ms) VALUES ('\(m.id)', '\(m.checksum)', '2026-01-01T00:00:00Z', 0);\n"
+        sql +=
+            "INSERT INTO app_migrations (id, checksum, applied_at, execution_ms) VALUES ('\(m.id)', '\(m.checksum)', '2026-01-01T00:00:00Z', 0);\n"
         sql += "COMMIT;\n"
     }
     return sql
@@ -89,19 +95,25 @@ var baseline: [Double] = []
 for round in 0..<rounds {
     switch engine {
     case "sqlite":
-        let ourPath = "\(target)/ours-\(round).sqlite", basePath = "\(target)/base-\(round).sqlite"
+        let ourPath = "\(target)/ours-\(round).sqlite"
+        let basePath = "\(target)/base-\(round).sqlite"
         let database = try AppDatabase(location: .sqlite(path: ourPath), logger: logger)
         let started = ContinuousClock.now
-        let applied = try await Migrator(database: database, migrations: migrations, lockTimeout: .seconds(30), logger: logger).migrate()
+        let applied = try await Migrator(
+            database: database, migrations: migrations, lockTimeout: .seconds(30), logger: logger
+        ).migrate()
         ours.append(seconds(ContinuousClock.now - started))
         guard applied.count == count else { throw BenchError("applied \(applied.count) of \(count)") }
         baseline.append(seconds(try run("sqlite3", [basePath], stdin: script)))
     case "postgres":
-        let urls = try await createDatabases(admin: target, ["bench_ours_\(round)_\(getpid())", "bench_base_\(round)_\(getpid())"])
+        let urls = try await createDatabases(
+            admin: target, ["bench_ours_\(round)_\(getpid())", "bench_base_\(round)_\(getpid())"])
         let database = try AppDatabase(location: try DatabaseLocation(url: urls[0]), logger: logger)
         let elapsed = try await database.withRunning {
             let started = ContinuousClock.now
-            let applied = try await Migrator(database: database, migrations: migrations, lockTimeout: .seconds(30), logger: logger).migrate()
+            let applied = try await Migrator(
+                database: database, migrations: migrations, lockTimeout: .seconds(30), logger: logger
+            ).migrate()
             guard applied.count == count else { throw BenchError("applied \(applied.count) of \(count)") }
             return ContinuousClock.now - started
         }
@@ -114,7 +126,10 @@ for round in 0..<rounds {
     }
 }
 
-let ourMedian = ours.sorted()[rounds / 2], baseMedian = baseline.sorted()[rounds / 2]
+let ourMedian = ours.sorted()[rounds / 2]
+let baseMedian = baseline.sorted()[rounds / 2]
 let tool = engine == "sqlite" ? "sqlite3" : "psql"
 func fmt(_ x: Double) -> String { String(format: "%.3f", x) }
-print("\(engine): \(count) migrations, median of \(rounds): migrator \(fmt(ourMedian)) s, \(tool) \(fmt(baseMedian)) s, ratio \(String(format: "%.2f", ourMedian / baseMedian))x (goal <= 1.5x)")
+print(
+    "\(engine): \(count) migrations, median of \(rounds): migrator \(fmt(ourMedian)) s, \(tool) \(fmt(baseMedian)) s, ratio \(String(format: "%.2f", ourMedian / baseMedian))x (goal <= 1.5x)"
+)

@@ -16,13 +16,17 @@ struct AppCommand: AsyncParsableCommand {
 
 /// Options every command that reads the configuration shares.
 struct EnvironmentOption: ParsableArguments {
-    @Option(name: .customLong("env"), help: "The environment: production, staging, development or test (default: APP_ENV, else development).")
+    @Option(
+        name: .customLong("env"),
+        help: "The environment: production, staging, development or test (default: APP_ENV, else development).")
     var environment: String?
 }
 
 /// `--migrations-dir`, shared by serve, migrate and check.
 struct MigrationsOption: ParsableArguments {
-    @Option(name: .customLong("migrations-dir"), help: "A folder of migration files (default: MIGRATIONS_DIR, else the built-in set).")
+    @Option(
+        name: .customLong("migrations-dir"),
+        help: "A folder of migration files (default: MIGRATIONS_DIR, else the built-in set).")
     var path: String?
 }
 
@@ -34,7 +38,9 @@ func fail(_ message: String, exitCode: ExitCode = .failure) -> ExitCode {
 }
 
 /// Loads the config, or fails with the reason.
-func loadConfig(environment: String?, host: String? = nil, port: Int? = nil, migrationsDir: String? = nil) throws -> AppConfig {
+func loadConfig(environment: String?, host: String? = nil, port: Int? = nil, migrationsDir: String? = nil) throws
+    -> AppConfig
+{
     do {
         return try AppConfig.load(environmentName: environment, host: host, port: port, migrationsDir: migrationsDir)
     } catch {
@@ -53,7 +59,8 @@ func openDatabase(_ config: AppConfig, logger: Logger) throws -> AppDatabase {
 
 /// The migrations the config names: the folder's (read now), or the built-in set.
 func loadCatalog(_ config: AppConfig) -> MigrationCatalog {
-    MigrationCatalog.load(folder: config.migrationsDir, format: config.migrationsFormat, dialect: config.database.engine)
+    MigrationCatalog.load(
+        folder: config.migrationsDir, format: config.migrationsFormat, dialect: config.database.engine)
 }
 
 /// The server logs at `LOG_LEVEL` (default info); a one-shot command at `warning` unless `LOG_LEVEL`

@@ -24,12 +24,14 @@ struct Check: AsyncParsableCommand {
         let logger = makeLogger(config, oneShot: true)
         let report: CheckReport
         do {
-            let database = try AppDatabase(location: config.database, sqliteJournalMode: config.sqliteJournalMode, logger: logger)
+            let database = try AppDatabase(
+                location: config.database, sqliteJournalMode: config.sqliteJournalMode, logger: logger)
             let context = CheckContext(config: config, database: database, catalog: catalog)
             report = try await database.withRunning { await runStartupChecks(context) }
         } catch {
             // A database that cannot be set up is a finding of the report (database.unreachable, with its cause).
-            report = await runStartupChecks(CheckContext(config: config, database: nil, databaseSetupError: error, catalog: catalog))
+            report = await runStartupChecks(
+                CheckContext(config: config, database: nil, databaseSetupError: error, catalog: catalog))
         }
         switch format {
         case .json:

@@ -52,14 +52,18 @@ struct MigrateOptions: ParsableArguments {
     @OptionGroup var migrations: MigrationsOption
 
     func withMigrator<T: Sendable>(
-        onProgress: (@Sendable (MigrationProgress) -> Void)? = nil, _ body: @Sendable @escaping (Migrator) async throws -> T
+        onProgress: (@Sendable (MigrationProgress) -> Void)? = nil,
+        _ body: @Sendable @escaping (Migrator) async throws -> T
     ) async throws -> T {
         let config = try loadConfig(environment: env.environment, migrationsDir: migrations.path)
         let logger = makeLogger(config, oneShot: true)
         let catalog = loadCatalog(config)
-        if let invalid = catalog.invalid { throw fail("\(MigrationError.invalid(invalid))", exitCode: MigrateExit.invalid) }
+        if let invalid = catalog.invalid {
+            throw fail("\(MigrationError.invalid(invalid))", exitCode: MigrateExit.invalid)
+        }
         let database = try openDatabase(config, logger: logger)
-        var migrator = Migrator(database: database, catalog: catalog, lockTimeout: config.migrationLockTimeout, logger: logger)
+        var migrator = Migrator(
+            database: database, catalog: catalog, lockTimeout: config.migrationLockTimeout, logger: logger)
         migrator.onProgress = onProgress
         do {
             return try await database.withRunning { [migrator] in try await body(migrator) }
@@ -106,7 +110,9 @@ extension Migrate {
         }
 
         func run() async throws {
-            let status = self.status, dryRun = self.dryRun, format = self.format
+            let status = self.status
+            let dryRun = self.dryRun
+            let format = self.format
             let out = Output()
             if status {
                 let report = try await options.withMigrator { try await $0.status() }
@@ -120,14 +126,19 @@ extension Migrate {
                 out.line(pending.isEmpty ? "Nothing to apply." : "\(Self.count(pending.count)) to apply.")
             } else {
                 let started = ContinuousClock.now
-                let applied = try await options.withMigrator(onProgress: { event in
+                let progress: @Sendable (MigrationProgress) -> Void = { event in
                     switch event {
                     case .started(let id, let transactional):
-                        out.line("\(out.dim(out.fancy ? "→" : "")) Applying \(id)\(transactional ? "" : " (outside a transaction)")".trimmingCharacters(in: .whitespaces))
+                        out.line(
+                            "\(out.dim(out.fancy ? "→" : "")) Applying \(id)\(transactional ? "" : " (outside a transaction)")"
+                                .trimmingCharacters(in: .whitespaces))
                     case .applied(let id, let ms):
-                        out.line("\(out.green(out.fancy ? "✓" : "")) Applied \(id) in \(Output.duration(milliseconds: ms))".trimmingCharacters(in: .whitespaces))
+                        out.line(
+                            "\(out.green(out.fancy ? "✓" : "")) Applied \(id) in \(Output.duration(milliseconds: ms))"
+                                .trimmingCharacters(in: .whitespaces))
                     }
-                }) { try await $0.migrate() }
+                }
+                let applied = try await options.withMigrator(onProgress: progress) { try await $0.migrate() }
                 let total = Output.duration(milliseconds: (ContinuousClock.now - started).milliseconds)
                 out.line(applied.isEmpty ? "Nothing to apply." : "Applied \(Self.count(applied.count)) in \(total).")
             }
@@ -165,11 +176,15 @@ extension Migrate {
                 let appliedAt = row.map { $0.appliedAt.isEmpty ? "(by the folder's tool)" : $0.appliedAt } ?? "-"
                 let duration = row.map { adopted ? "-" : Output.duration(milliseconds: $0.executionMs) } ?? "-"
                 shown.append(adopted ? .adopted : Shown(entry.state))
-                table.append([shown[shown.count - 1].rawValue, entry.id, appliedAt, duration, entry.transactional ? "yes" : "no"])
+                table.append([
+                    shown[shown.count - 1].rawValue, entry.id, appliedAt, duration, entry.transactional ? "yes" : "no",
+                ])
             }
             for id in report.unknown {
                 shown.append(.unknown)
-                table.append([Shown.unknown.rawValue, id, rows[id]?.appliedAt ?? "-", "-", "(not among the migrations)"])
+                table.append([
+                    Shown.unknown.rawValue, id, rows[id]?.appliedAt ?? "-", "-", "(not among the migrations)",
+                ])
             }
             let lines = Output.table(table) { row, column, cell in
                 guard row > 0, column == 0 else { return row == 0 ? out.dim(cell) : cell }
@@ -180,7 +195,10 @@ extension Migrate {
                 }
             }
             for line in lines { out.line(line) }
-            var counts = ["Applied: \(report.migrations.filter { $0.state == .applied }.count)", "Pending: \(report.pending.count)"]
+            var counts = [
+                "Applied: \(report.migrations.filter { $0.state == .applied }.count)",
+                "Pending: \(report.pending.count)",
+            ]
             if !report.interrupted.isEmpty { counts.append("Interrupted: \(report.interrupted.count)") }
             if !report.unknown.isEmpty { counts.append("Unknown: \(report.unknown.count)") }
             if !report.outOfOrder.isEmpty { counts.append("Out of order: \(report.outOfOrder.count)") }
@@ -192,7 +210,8 @@ extension Migrate {
     struct Rollback: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "rollback",
-            abstract: "Run the down sections of the newest applied migrations, newest first; refuse, changing nothing, when one has none.",
+            abstract:
+                "Run the down sections of the newest applied migrations, newest first; refuse, changing nothing, when one has none.",
             discussion: "Examples:\n  app migrate rollback\n  app migrate rollback --steps 3\n\n\(Migrate.exitCodes)"
         )
 
@@ -214,7 +233,8 @@ extension Migrate {
     struct New: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "new",
-            abstract: "Write a new migration, named <UTC yyyymmddHHMMSS>_<description>, in the folder's format (dbmate's: one .sql file with both section markers).",
+            abstract:
+                "Write a new migration, named <UTC yyyymmddHHMMSS>_<description>, in the folder's format (dbmate's: one .sql file with both section markers).",
             discussion: "Example:\n  MIGRATIONS_DIR=db/migrations app migrate new create_widgets"
         )
 
@@ -228,7 +248,8 @@ extension Migrate {
             }
             let slug = description.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "_" }
             guard !slug.isEmpty, slug.allSatisfy({ $0.isASCII }) else {
-                throw fail("the description must be letters, digits and _, as in create_widgets", exitCode: .validationFailure)
+                throw fail(
+                    "the description must be letters, digits and _, as in create_widgets", exitCode: .validationFailure)
             }
             let formatter = DateFormatter()
             formatter.locale = Locale(identifier: "en_US_POSIX")
@@ -241,14 +262,18 @@ extension Migrate {
                 throw fail("\(error)")
             }
             guard let files = format.newFiles(stamp: formatter.string(from: Date()), slug: String(slug)) else {
-                throw fail("drizzle's migrations are written by drizzle-kit generate, which also updates meta/_journal.json")
+                throw fail(
+                    "drizzle's migrations are written by drizzle-kit generate, which also updates meta/_journal.json")
             }
             let urls = files.map { URL(fileURLWithPath: folder).appendingPathComponent($0.name) }
-            if let taken = urls.first(where: { FileManager.default.fileExists(atPath: $0.path) }) { throw fail("\(taken.path) already exists") }
+            if let taken = urls.first(where: { FileManager.default.fileExists(atPath: $0.path) }) {
+                throw fail("\(taken.path) already exists")
+            }
             do {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
                 for (url, file) in zip(urls, files) {
-                    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                    try FileManager.default.createDirectory(
+                        at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
                     try Data(file.text.utf8).write(to: url, options: .withoutOverwriting)
                 }
             } catch {
@@ -261,21 +286,27 @@ extension Migrate {
     struct Resolve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "resolve",
-            abstract: "Clear an interrupted migration, after finishing (--applied) or undoing (--rolled-back) its statements by hand.",
-            discussion: "Examples:\n  app migrate resolve 20261129093000_add_index --applied\n  app migrate resolve 20261129093000_add_index --rolled-back\n\n\(Migrate.exitCodes)"
+            abstract:
+                "Clear an interrupted migration, after finishing (--applied) or undoing (--rolled-back) its statements by hand.",
+            discussion:
+                "Examples:\n  app migrate resolve 20261129093000_add_index --applied\n  app migrate resolve 20261129093000_add_index --rolled-back\n\n\(Migrate.exitCodes)"
         )
 
         @Argument(help: "The migration's id (its file name without .sql).") var id: String
         @Flag(help: "It was finished by hand: keep it as applied.") var applied = false
-        @Flag(name: .customLong("rolled-back"), help: "It was undone by hand: make it pending again.") var rolledBack = false
+        @Flag(name: .customLong("rolled-back"), help: "It was undone by hand: make it pending again.") var rolledBack =
+            false
         @OptionGroup var options: MigrateOptions
 
         func validate() throws {
-            guard applied != rolledBack else { throw ValidationError("give exactly one of --applied and --rolled-back") }
+            guard applied != rolledBack else {
+                throw ValidationError("give exactly one of --applied and --rolled-back")
+            }
         }
 
         func run() async throws {
-            let id = self.id, applied = self.applied
+            let id = self.id
+            let applied = self.applied
             try await options.withMigrator { try await $0.resolve(id, applied: applied) }
             Output().line("Resolved \(id) as \(applied ? "applied" : "rolled back").")
         }

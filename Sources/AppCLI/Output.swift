@@ -36,7 +36,8 @@ struct Output {
         let widths = (0..<columns).map { column in rows.map { column < $0.count ? $0[column].count : 0 }.max() ?? 0 }
         return rows.enumerated().map { index, row in
             row.enumerated().map { column, cell in
-                let padded = column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+                let padded =
+                    column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
                 return paint(index, column, padded)
             }.joined(separator: "  ")
         }

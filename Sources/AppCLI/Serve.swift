@@ -8,7 +8,8 @@ import ServiceLifecycle
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run the HTTP server (SIGTERM: finish the migration runs in progress, within SHUTDOWN_TIMEOUT, then stop; SIGINT: stop).",
+        abstract:
+            "Run the HTTP server (SIGTERM: finish the migration runs in progress, within SHUTDOWN_TIMEOUT, then stop; SIGINT: stop).",
         discussion: "Examples:\n  app serve\n  app serve --hostname 0.0.0.0 --port 8080 --env production"
     )
 
@@ -18,40 +19,50 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "The port to bind (default: PORT, else 8080).")
     var port: Int?
 
-    @Option(name: .customLong("port-file"), help: "Once listening, write the bound port to this file (useful with --port 0).")
+    @Option(
+        name: .customLong("port-file"),
+        help: "Once listening, write the bound port to this file (useful with --port 0).")
     var portFile: String?
 
     @OptionGroup var env: EnvironmentOption
     @OptionGroup var migrations: MigrationsOption
 
     func run() async throws {
-        let config = try loadConfig(environment: env.environment, host: hostname, port: port, migrationsDir: migrations.path)
+        let config = try loadConfig(
+            environment: env.environment, host: hostname, port: port, migrationsDir: migrations.path)
         let logger = makeLogger(config)
         let app: any ApplicationProtocol
         let portFile = self.portFile
         let drain = ShutdownDrain()
         do {
-            app = try buildApplication(config: config, logger: logger, catalog: loadCatalog(config), drain: drain, onServerRunning: { port in
-                guard let portFile else { return }
-                do {
-                    try Data("\(port)\n".utf8).write(to: URL(fileURLWithPath: portFile), options: .atomic)
-                } catch {
-                    logger.error("could not write --port-file", metadata: ["path": "\(portFile)", "cause": "\(error.localizedDescription)"])
-                }
-            })
+            app = try buildApplication(
+                config: config, logger: logger, catalog: loadCatalog(config), drain: drain,
+                onServerRunning: { port in
+                    guard let portFile else { return }
+                    do {
+                        try Data("\(port)\n".utf8).write(to: URL(fileURLWithPath: portFile), options: .atomic)
+                    } catch {
+                        logger.error(
+                            "could not write --port-file",
+                            metadata: ["path": "\(portFile)", "cause": "\(error.localizedDescription)"])
+                    }
+                })
         } catch {
             throw fail("startup failed: \(error)")
         }
         // SIGTERM first drains the migration runs (DrainOnSIGTERM), whose return then shuts the server
         // down gracefully; SIGINT shuts it down gracefully at once.
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [
-                .init(service: NamedService("HTTPServer", app)),
-                .init(service: DrainOnSIGTERM(drain: drain, timeout: config.shutdownTimeout, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup),
-            ],
-            gracefulShutdownSignals: [.sigint],
-            logger: logger
-        ))
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: NamedService("HTTPServer", app)),
+                    .init(
+                        service: DrainOnSIGTERM(drain: drain, timeout: config.shutdownTimeout, logger: logger),
+                        successTerminationBehavior: .gracefullyShutdownGroup),
+                ],
+                gracefulShutdownSignals: [.sigint],
+                logger: logger
+            ))
         do {
             try await group.run()
         } catch {

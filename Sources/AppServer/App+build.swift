@@ -94,9 +94,11 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
     onChecksReported: @escaping @Sendable (CheckReport) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
-    let database = try AppDatabase(location: config.database, sqliteJournalMode: config.sqliteJournalMode, logger: logger)
+    let database = try AppDatabase(
+        location: config.database, sqliteJournalMode: config.sqliteJournalMode, logger: logger)
     let metrics = AppMetrics(enabled: config.metricsPort != nil)
-    var migrator = Migrator(database: database, catalog: catalog, lockTimeout: config.migrationLockTimeout, logger: logger)
+    var migrator = Migrator(
+        database: database, catalog: catalog, lockTimeout: config.migrationLockTimeout, logger: logger)
     migrator.onProgress = { event in
         if case .applied(_, let executionMs) = event { metrics.migrationApplied(executionMs: executionMs) }
     }
@@ -109,12 +111,17 @@ public func buildApplication(
     router.add(middleware: MethodNotAllowedMiddleware())
     addHealthRoutes(to: router, database: database, drain: drain, logger: logger)
     let refusals = RefusalLog()
-    MigrateRoutes(gate: gate, migrator: migrator, transport: Transport(config: config), metrics: metrics, drain: drain, refusals: refusals)
-        .add(to: router)
+    MigrateRoutes(
+        gate: gate, migrator: migrator, transport: Transport(config: config), metrics: metrics, drain: drain,
+        refusals: refusals
+    )
+    .add(to: router)
     addSessionRoutes(to: router, reader: SessionReader(config: config))
 
     // HTTPS, with HTTP/2 by ALPN beside HTTP/1.1, when TLS_CERT_FILE and TLS_KEY_FILE are set.
-    var services: [any Service] = [DatabaseService(database: database), RefusalLogFlusher(log: refusals, logger: logger)]
+    var services: [any Service] = [
+        DatabaseService(database: database), RefusalLogFlusher(log: refusals, logger: logger),
+    ]
     let server: HTTPServerBuilder
     // Connections that would otherwise stay open for ever are closed (LingeringClose.swift).
     let http1Configuration = HTTP1Channel.Configuration(
@@ -132,23 +139,26 @@ public func buildApplication(
         server = .http1(configuration: http1Configuration)
     }
     if let metricsPort = config.metricsPort {
-        services.append(NamedService("MetricsServer", metricsServer(metrics: metrics, host: config.host, port: metricsPort, logger: logger)))
+        services.append(
+            NamedService(
+                "MetricsServer", metricsServer(metrics: metrics, host: config.host, port: metricsPort, logger: logger)))
     }
 
     let sink = alerts ?? makeAlertSink(config: config, logger: logger)
     let (listening, listened) = AsyncStream<Int>.makeStream()
-    services.append(StartupChecksService(
-        check: {
-            let report = await runStartupChecks(CheckContext(config: config, database: database, catalog: catalog))
-            // Stopped before they finished: a database check cut short is no finding.
-            guard !Task.isCancelled else { return }
-            metrics.checks(report.results)
-            await CheckReporter(environment: config.environment, logger: logger, alerts: sink).report(report)
-            await onChecksReported(report)
-        },
-        listening: listening,
-        onServerRunning: onServerRunning
-    ))
+    services.append(
+        StartupChecksService(
+            check: {
+                let report = await runStartupChecks(CheckContext(config: config, database: database, catalog: catalog))
+                // Stopped before they finished: a database check cut short is no finding.
+                guard !Task.isCancelled else { return }
+                metrics.checks(report.results)
+                await CheckReporter(environment: config.environment, logger: logger, alerts: sink).report(report)
+                await onChecksReported(report)
+            },
+            listening: listening,
+            onServerRunning: onServerRunning
+        ))
     return Application(
         router: router,
         server: server,

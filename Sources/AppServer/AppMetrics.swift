@@ -82,7 +82,10 @@ public final class AppMetrics: Sendable {
     func checks(_ results: [CheckResult]) {
         guard enabled else { return }
         for result in results where result.level != .info {
-            Meter(label: "app_startup_check_issues", dimensions: [("id", result.id), ("level", result.level.rawValue)], factory: factory).set(1)
+            Meter(
+                label: "app_startup_check_issues", dimensions: [("id", result.id), ("level", result.level.rawValue)],
+                factory: factory
+            ).set(1)
         }
     }
 }
@@ -91,7 +94,9 @@ public final class AppMetrics: Sendable {
 struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: AppMetrics
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         do {
             let response = try await next(request, context)
             metrics.request(route: Self.route(context), method: request.method.rawValue, status: response.status.code)
@@ -120,5 +125,6 @@ func metricsServer(metrics: AppMetrics, host: String, port: Int, logger: Logger)
             body: .init(byteBuffer: ByteBuffer(string: metrics.exposition()))
         )
     }
-    return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: nil), logger: logger)
+    return Application(
+        router: router, configuration: .init(address: .hostname(host, port: port), serverName: nil), logger: logger)
 }

@@ -5,7 +5,8 @@ import Logging
 /// `GET /healthz`: 200 while the database answers, 503 otherwise (readiness), with the cause in the log;
 /// 503 `shutting down` once SIGTERM has started the drain.
 /// `GET /livez`: 200 while the process serves requests, without touching the database (liveness).
-func addHealthRoutes(to router: Router<AppRequestContext>, database: AppDatabase, drain: ShutdownDrain, logger: Logger) {
+func addHealthRoutes(to router: Router<AppRequestContext>, database: AppDatabase, drain: ShutdownDrain, logger: Logger)
+{
     struct Health: Encodable { var status: String }
     router.get("/livez") { _, _ -> Response in
         .json(.ok, Health(status: "ok"))

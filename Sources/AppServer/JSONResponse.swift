@@ -11,7 +11,8 @@ public func apiJSON(_ value: some Encodable) throws -> Data {
 extension Response {
     /// A JSON response that no cache keeps. A body that cannot be encoded is a server error (500),
     /// never an empty object under the intended status.
-    static func json(_ status: HTTPResponse.Status, _ body: some Encodable, headers extra: HTTPFields = [:]) -> Response {
+    static func json(_ status: HTTPResponse.Status, _ body: some Encodable, headers extra: HTTPFields = [:]) -> Response
+    {
         guard let data = try? apiJSON(body) else {
             return .json(.internalServerError, data: Data(Self.encodingFailure.utf8))
         }

@@ -63,7 +63,8 @@ struct MigrateRoutes: Sendable {
     // The refusals never vary, so they are encoded once: the 401 path is the one an attacker drives.
     static let misconfigured = Response.json(.serviceUnavailable, Failure("Migration endpoint misconfigured"))
     static let shuttingDown = Response.json(.serviceUnavailable, Failure("Server shutting down"))
-    static let unauthorized = Response.json(.unauthorized, Failure("Unauthorized"), headers: [.wwwAuthenticate: #"Bearer realm="migrate""#])
+    static let unauthorized = Response.json(
+        .unauthorized, Failure("Unauthorized"), headers: [.wwwAuthenticate: #"Bearer realm="migrate""#])
 
     /// The gate's answer as a response, or nil when the request is authorised.
     private func refusal(_ request: Request) -> Response? {
@@ -121,12 +122,17 @@ struct MigrateRoutes: Sendable {
             let id = await runs.start { [self] id in
                 defer { drain.leave() }
                 let (answer, applied) = await apply(logger: logger)
-                logger.info("migrate run finished", metadata: [
-                    "run": "\(id)", "status": "\(answer.status.code)", "applied": .array(applied.map { .string($0) }),
-                ])
+                logger.info(
+                    "migrate run finished",
+                    metadata: [
+                        "run": "\(id)", "status": "\(answer.status.code)",
+                        "applied": .array(applied.map { .string($0) }),
+                    ])
                 return answer
             }
-            return .json(.accepted, Started(run: id), headers: [.location: "\(Self.path)/runs/\(id)", .preferenceApplied: "respond-async"])
+            return .json(
+                .accepted, Started(run: id),
+                headers: [.location: "\(Self.path)/runs/\(id)", .preferenceApplied: "respond-async"])
         }
         guard let (answer, done) = await drain.run({ await apply(logger: logger) }) else {
             metrics.migrateCall("shutting_down")
@@ -208,17 +214,20 @@ struct MigrateRoutes: Sendable {
     /// The status and body of a failed call, with the cause logged.
     static func failureBody(_ error: any Error, logger: Logger) -> (HTTPResponse.Status, Failure) {
         guard case .migration(let failure) = MigrationFailure(error) else {
-            logger.error("migration endpoint: database unavailable", metadata: ["cause": "\(AppDatabase.describe(error))"])
+            logger.error(
+                "migration endpoint: database unavailable", metadata: ["cause": "\(AppDatabase.describe(error))"])
             return (.serviceUnavailable, Failure("Database unavailable"))
         }
         switch failure {
         case .failed(let id): return (.internalServerError, Failure("Migration failed", migration: id))
         case .lockTimeout: return (.conflict, Failure("Migration already in progress"))
         case .drift(let id): return (.conflict, Failure("Migration history does not match", migration: id))
-        case .foreignHistory(_, let tool): return (.conflict, Failure("Migration history belongs to another tool", tool: tool))
+        case .foreignHistory(_, let tool):
+            return (.conflict, Failure("Migration history belongs to another tool", tool: tool))
         case .interrupted(let id): return (.conflict, Failure("Migration interrupted", migration: id))
         case .invalid(let problem):
-            logger.error("migration endpoint: migrations invalid", metadata: ["file": "\(problem.file)", "reason": "\(problem)"])
+            logger.error(
+                "migration endpoint: migrations invalid", metadata: ["file": "\(problem.file)", "reason": "\(problem)"])
             return (.internalServerError, Failure("Migrations invalid", migration: problem.file))
         case .transactionPooler:
             logger.error("migration endpoint: \(failure)")
@@ -261,7 +270,8 @@ struct Transport: Sendable {
     func origin(_ request: Request, _ context: AppRequestContext) -> (client: String, scheme: String) {
         proxies.origin(
             peer: context.remoteAddress?.ipAddress, tls: tls,
-            forwarded: request.headers[values: Self.forwarded], forwardedFor: request.headers[values: Self.forwardedFor],
+            forwarded: request.headers[values: Self.forwarded],
+            forwardedFor: request.headers[values: Self.forwardedFor],
             forwardedProto: request.headers[values: Self.forwardedProto]
         )
     }
@@ -278,7 +288,9 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
     /// The paths that answer GET only.
     static let getOnly: Set<Substring> = ["/healthz", "/livez", "/api/auth/session"]
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         // One rule for a trailing slash: `/api/migrate/` is `/api/migrate`, as the router treats it.
         var path = Substring(request.uri.path)
         if path.count > 1, path.hasSuffix("/") { path = path.dropLast() }

@@ -58,9 +58,11 @@ final class RefusalLog: Sendable {
     }
 
     private func summarise(_ client: String, _ count: Int, _ logger: Logger) {
-        logger.warning("migrate calls refused and not logged one by one", metadata: [
-            "client": "\(client)", "refused": "\(count)", "window": "\(window)",
-        ])
+        logger.warning(
+            "migrate calls refused and not logged one by one",
+            metadata: [
+                "client": "\(client)", "refused": "\(count)", "window": "\(window)",
+            ])
     }
 }
 

@@ -73,10 +73,12 @@ public final class ServerTLS: Sendable {
             key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
         } catch {
             // The library's error could carry the file's bytes; none of it is repeated.
-            throw TLSSetupError(variable: "TLS_KEY_FILE", reason: "\(keyFile) does not hold an unencrypted PEM private key")
+            throw TLSSetupError(
+                variable: "TLS_KEY_FILE", reason: "\(keyFile) does not hold an unencrypted PEM private key")
         }
         guard keyMatches(chain[0], key) else {
-            throw TLSSetupError(variable: "TLS_KEY_FILE", reason: "the key in \(keyFile) does not match the certificate in \(certFile)")
+            throw TLSSetupError(
+                variable: "TLS_KEY_FILE", reason: "the key in \(keyFile) does not match the certificate in \(certFile)")
         }
         return Pair(chain: chain, key: key)
     }
@@ -97,7 +99,8 @@ public final class ServerTLS: Sendable {
     /// Whether `key` is the private half of the certificate's public key: a context built from a
     /// mismatched pair fails (BoringSSL checks the pair when the key is set).
     private static func keyMatches(_ certificate: NIOSSLCertificate, _ key: NIOSSLPrivateKey) -> Bool {
-        let configuration = TLSConfiguration.makeServerConfiguration(certificateChain: [.certificate(certificate)], privateKey: .privateKey(key))
+        let configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: [.certificate(certificate)], privateKey: .privateKey(key))
         return (try? NIOSSLContext(configuration: configuration)) != nil
     }
 }
@@ -118,7 +121,8 @@ struct TLSReloadService: Service, CustomStringConvertible {
                     try tls.reload()
                     logger.info("TLS certificate and key reloaded", metadata: ["certFile": "\(tls.certFile)"])
                 } catch {
-                    logger.error("TLS reload failed; the previous certificate stays in use", metadata: ["cause": "\(error)"])
+                    logger.error(
+                        "TLS reload failed; the previous certificate stays in use", metadata: ["cause": "\(error)"])
                 }
             }
         }

@@ -5,7 +5,9 @@ import Hummingbird
 
 /// `GET /api/auth/session`, answered the way NextAuth.js answers it: the user and an expiry for a
 /// valid session cookie, `{}` otherwise. A bad token is never an error, and is never logged.
-func addSessionRoutes(to router: Router<AppRequestContext>, reader: SessionReader, maxAge: TimeInterval = SessionCodec.defaultMaxAge) {
+func addSessionRoutes(
+    to router: Router<AppRequestContext>, reader: SessionReader, maxAge: TimeInterval = SessionCodec.defaultMaxAge
+) {
     struct User: Encodable {
         var name: String?
         var email: String?
@@ -27,10 +29,12 @@ func addSessionRoutes(to router: Router<AppRequestContext>, reader: SessionReade
         // the session's max age, and the answer's `expires` is that same instant.
         let now = Date()
         let claims = found.claims
-        var response = Response.json(.ok, Session(
-            user: User(name: claims.name, email: claims.email, image: claims.picture),
-            expires: RFC3339.string(from: now.addingTimeInterval(maxAge))
-        ))
+        var response = Response.json(
+            .ok,
+            Session(
+                user: User(name: claims.name, email: claims.email, image: claims.picture),
+                expires: RFC3339.string(from: now.addingTimeInterval(maxAge))
+            ))
         do {
             for cookie in try reader.renewal(of: found, maxAge: maxAge, now: now) {
                 response.headers.append(HTTPField(name: .setCookie, value: cookie.headerValue))

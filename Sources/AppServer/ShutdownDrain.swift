@@ -68,7 +68,12 @@ public final class ShutdownDrain: Sendable {
             }
         }
         do {
-            return try await abandoning(Task { await idle.value; return true }) {
+            return try await abandoning(
+                Task {
+                    await idle.value
+                    return true
+                }
+            ) {
                 try await Task.sleep(for: limit)
                 throw CancellationError()
             }
@@ -102,13 +107,16 @@ public struct DrainOnSIGTERM: Service, CustomStringConvertible {
         }
         guard terminated else { return }
         let running = drain.begin()
-        logger.info("SIGTERM: new migration calls get 503; waiting for the runs in progress", metadata: ["running": "\(running)", "timeout": "\(timeout)"])
+        logger.info(
+            "SIGTERM: new migration calls get 503; waiting for the runs in progress",
+            metadata: ["running": "\(running)", "timeout": "\(timeout)"])
         if await drain.waitIdle(limit: timeout) {
             logger.info("drained; shutting down")
             return
         }
-        logger.error("SHUTDOWN_TIMEOUT passed with a migration still running; the process ends and the database rolls back its transaction",
-                     metadata: ["timeout": "\(timeout)"])
+        logger.error(
+            "SHUTDOWN_TIMEOUT passed with a migration still running; the process ends and the database rolls back its transaction",
+            metadata: ["timeout": "\(timeout)"])
         exit(0)
     }
 }

@@ -14,7 +14,9 @@ let router = Router()
 router.post("/api/migrate") { _, _ in
     Response(
         status: .unauthorized,
-        headers: [.contentType: "application/json", .cacheControl: "no-store", .wwwAuthenticate: #"Bearer realm="migrate""#],
+        headers: [
+            .contentType: "application/json", .cacheControl: "no-store", .wwwAuthenticate: #"Bearer realm="migrate""#,
+        ],
         body: .init(byteBuffer: body)
     )
 }

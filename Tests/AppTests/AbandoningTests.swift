@@ -1,4 +1,3 @@
-@testable import AppCore
 import AppServer
 import Foundation
 import HTTPTypes
@@ -6,6 +5,8 @@ import Hummingbird
 import HummingbirdTesting
 import Synchronization
 import Testing
+
+@testable import AppCore
 
 /// The wait behind every PostgreSQL lease: giving up never waits for the work given up on.
 @Suite("abandoning a wait")
@@ -24,7 +25,11 @@ struct AbandoningTests {
             }
         }
         func open() {
-            for continuation in waiters.withLock({ state -> [CheckedContinuation<Void, Never>] in state.open = true; defer { state.list = [] }; return state.list }) {
+            for continuation in waiters.withLock({ state -> [CheckedContinuation<Void, Never>] in
+                state.open = true
+                defer { state.list = [] }
+                return state.list
+            }) {
                 continuation.resume()
             }
         }
@@ -32,7 +37,9 @@ struct AbandoningTests {
 
     struct GaveUp: Error {}
 
-    @Test("cancellableSleep: a sleep ends after its time; a cancelled one throws CancellationError without waiting it out")
+    @Test(
+        "cancellableSleep: a sleep ends after its time; a cancelled one throws CancellationError without waiting it out"
+    )
     func cancellableSleeps() async throws {
         let started = ContinuousClock.now
         try await cancellableSleep(for: .milliseconds(50))

@@ -1,10 +1,11 @@
-@testable import AppCore
-@testable import AppServer
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
+
+@testable import AppCore
+@testable import AppServer
 
 /// `POST /api/migrate` with `Prefer: respond-async` (RFC 7240): 202 and a run location that answers
 /// the run's state, then what the synchronous call would have answered.
@@ -13,10 +14,14 @@ struct AsyncRunTests {
     static let auth: HTTPFields = [.authorization: "Bearer \(Secrets.migration)"]
 
     /// Polls `location` until the run is no longer running; its final status and body.
-    static func outcome(_ client: any TestClientProtocol, _ location: String) async throws -> (HTTPResponse.Status, [String: Any]) {
+    static func outcome(_ client: any TestClientProtocol, _ location: String) async throws -> (
+        HTTPResponse.Status, [String: Any]
+    ) {
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
-            let (status, body) = try await client.execute(uri: location, method: .get, headers: auth) { ($0.status, $0.json) }
+            let (status, body) = try await client.execute(uri: location, method: .get, headers: auth) {
+                ($0.status, $0.json)
+            }
             if status != .accepted { return (status, body) }
             #expect(body["state"] as? String == "running")
             try await Task.sleep(for: .milliseconds(100))
@@ -25,14 +30,17 @@ struct AsyncRunTests {
         return (.accepted, [:])
     }
 
-    @Test("202 with the run's location at once, 202 running while it sleeps, then the synchronous answer; the gate guards the location", .enabled(if: Tool.postgres))
+    @Test(
+        "202 with the run's location at once, 202 running while it sleeps, then the synchronous answer; the gate guards the location",
+        .enabled(if: Tool.postgres))
     func slowRun() async throws {
         let slow = Migration(id: "0001_slow", statements: ["SELECT pg_sleep(2)", "CREATE TABLE slow_done (x int)"])
         try await AppHarness.run(.postgres, migrations: [slow]) { client, db in
             let started = ContinuousClock.now
             var headers = Self.auth
             headers[.prefer] = "wait=5, respond-async"
-            let location = try await client.execute(uri: "/api/migrate", method: .post, headers: headers) { response -> String in
+            let location = try await client.execute(uri: "/api/migrate", method: .post, headers: headers) {
+                response -> String in
                 #expect(response.status == .accepted)
                 #expect(response.headers[.preferenceApplied] == "respond-async")
                 let run = try #require(response.json["run"] as? String)
@@ -49,7 +57,10 @@ struct AsyncRunTests {
             try await client.execute(uri: location, method: .get) { #expect($0.status == .unauthorized) }
             let (status, body) = try await Self.outcome(client, location)
             #expect(status == .ok)
-            #expect(NSDictionary(dictionary: body) == ["success": true, "message": "Migrations applied", "applied": ["0001_slow"]])
+            #expect(
+                NSDictionary(dictionary: body) == [
+                    "success": true, "message": "Migrations applied", "applied": ["0001_slow"],
+                ])
             #expect(try await historyIDs(db) == ["0001_slow"])
             // Asked again: the same answer.
             try await client.execute(uri: location, method: .get, headers: Self.auth) { #expect($0.status == .ok) }
@@ -58,7 +69,8 @@ struct AsyncRunTests {
 
     @Test("a failing run's location gives the synchronous failure; an unknown run is 404", arguments: Engine.available)
     func failingRun(_ engine: Engine) async throws {
-        let broken = Migration(id: "0001_broken", statements: ["CREATE TABLE t (x int)", "INSERT INTO no_such_table VALUES (1)"])
+        let broken = Migration(
+            id: "0001_broken", statements: ["CREATE TABLE t (x int)", "INSERT INTO no_such_table VALUES (1)"])
         try await AppHarness.run(engine, migrations: [broken]) { client, db in
             var headers = Self.auth
             headers[.prefer] = "RESPOND-ASYNC"
@@ -68,14 +80,21 @@ struct AsyncRunTests {
             }
             let (status, body) = try await Self.outcome(client, "/api/migrate/runs/\(run)")
             #expect(status == .internalServerError)
-            #expect(NSDictionary(dictionary: body) == ["success": false, "error": "Migration failed", "migration": "0001_broken"])
+            #expect(
+                NSDictionary(dictionary: body) == [
+                    "success": false, "error": "Migration failed", "migration": "0001_broken",
+                ])
             #expect(try await tableNames(db).contains("t") == false, "rolled back whole")
-            try await client.execute(uri: "/api/migrate/runs/00000000-0000-0000-0000-000000000000", method: .get, headers: Self.auth) { response in
+            try await client.execute(
+                uri: "/api/migrate/runs/00000000-0000-0000-0000-000000000000", method: .get, headers: Self.auth
+            ) { response in
                 #expect(response.status == .notFound)
                 #expect(response.json["error"] as? String == "Unknown migration run")
             }
             // Without the preference the call is synchronous, as before.
-            try await client.execute(uri: "/api/migrate", method: .post, headers: Self.auth) { #expect($0.status == .internalServerError) }
+            try await client.execute(uri: "/api/migrate", method: .post, headers: Self.auth) {
+                #expect($0.status == .internalServerError)
+            }
         }
     }
 
@@ -84,7 +103,10 @@ struct AsyncRunTests {
         func prefers(_ values: [String]) -> Bool {
             var fields = HTTPFields()
             for value in values { fields.append(HTTPField(name: .prefer, value: value)) }
-            return Request(head: .init(method: .post, scheme: "http", authority: "x", path: "/", headerFields: fields), body: .init(buffer: .init())).prefersAsync
+            return Request(
+                head: .init(method: .post, scheme: "http", authority: "x", path: "/", headerFields: fields),
+                body: .init(buffer: .init())
+            ).prefersAsync
         }
         #expect(prefers(["respond-async"]))
         #expect(prefers(["wait=10, Respond-Async"]))

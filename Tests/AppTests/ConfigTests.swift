@@ -11,7 +11,9 @@ struct ConfigTests {
         #expect(config.host == "127.0.0.1")
         #expect(config.port == 8080)
         #expect(config.database == .sqlite(path: "data/app.sqlite"))
-        #expect(config.migrationSecret == nil && config.nextAuthSecret == nil && config.authSecret == nil && config.sentryDSN == nil)
+        #expect(
+            config.migrationSecret == nil && config.nextAuthSecret == nil && config.authSecret == nil
+                && config.sentryDSN == nil)
         #expect(config.migrationLockTimeout == .seconds(30))
         #expect(config.logLevel == .info)
     }
@@ -28,7 +30,10 @@ struct ConfigTests {
         #expect(config.environment == .staging)
         #expect(config.host == "0.0.0.0")
         #expect(config.port == 9090)
-        guard case .postgres(let pg) = config.database else { Issue.record("expected PostgreSQL"); return }
+        guard case .postgres(let pg) = config.database else {
+            Issue.record("expected PostgreSQL")
+            return
+        }
         #expect(pg.host == "db.example" && pg.port == 6543 && pg.username == "app" && pg.database == "appdb")
         #expect(pg.password?.value == "pw")
         #expect(pg.sslMode == .require)
@@ -41,17 +46,21 @@ struct ConfigTests {
         #expect(config.logLevel == .debug)
     }
 
-    @Test("an empty secret is not set", arguments: ["MIGRATION_SECRET", "NEXTAUTH_SECRET", "AUTH_SECRET", "SENTRY_DSN"])
+    @Test(
+        "an empty secret is not set", arguments: ["MIGRATION_SECRET", "NEXTAUTH_SECRET", "AUTH_SECRET", "SENTRY_DSN"])
     func emptySecret(_ key: String) throws {
         let config = try AppConfig(variables: [key: ""])
-        #expect(config.migrationSecret == nil && config.nextAuthSecret == nil && config.authSecret == nil && config.sentryDSN == nil)
+        #expect(
+            config.migrationSecret == nil && config.nextAuthSecret == nil && config.authSecret == nil
+                && config.sentryDSN == nil)
     }
 
     @Test("unknown APP_ENV is treated as production; --env wins over APP_ENV")
     func environments() throws {
         #expect(try AppConfig(variables: ["APP_ENV": "prod-eu"]).environment == .production)
         let dir = try TempDir()
-        let config = try AppConfig.load(processEnvironment: ["APP_ENV": "production"], directory: dir.url, environmentName: "test")
+        let config = try AppConfig.load(
+            processEnvironment: ["APP_ENV": "production"], directory: dir.url, environmentName: "test")
         #expect(config.environment == .test)
     }
 
@@ -60,7 +69,9 @@ struct ConfigTests {
         let dir = try TempDir()
         try dir.write(".env", "APP_ENV=production\n")
         #expect(try AppConfig.load(processEnvironment: [:], directory: dir.url).environmentName == "development")
-        #expect(try AppConfig.load(processEnvironment: ["APP_ENV": "staging"], directory: dir.url).environmentName == "staging")
+        #expect(
+            try AppConfig.load(processEnvironment: ["APP_ENV": "staging"], directory: dir.url).environmentName
+                == "staging")
         #expect(try AppConfig(variables: ["APP_ENV": "staging"]).environmentName == "staging")
         #expect(try AppConfig(variables: ["APP_ENV": "staging"], environmentName: "test").environment == .test)
         var config = try AppConfig(variables: [:])
@@ -70,7 +81,11 @@ struct ConfigTests {
 
     @Test("the secret variables are exactly those the config redacts")
     func secretList() {
-        #expect(AppConfig.secretKeys == ["MIGRATION_SECRET", "NEXTAUTH_SECRET", "AUTH_SECRET", "AUTH_SECRET_1", "AUTH_SECRET_2", "AUTH_SECRET_3", "DATABASE_URL", "SENTRY_DSN"])
+        #expect(
+            AppConfig.secretKeys == [
+                "MIGRATION_SECRET", "NEXTAUTH_SECRET", "AUTH_SECRET", "AUTH_SECRET_1", "AUTH_SECRET_2", "AUTH_SECRET_3",
+                "DATABASE_URL", "SENTRY_DSN",
+            ])
     }
 
     @Test("an unfilled copy of .env.example leaves MIGRATION_SECRET unset")
@@ -83,32 +98,47 @@ struct ConfigTests {
         #expect(MigrationGate(config: config).state == .misconfigured(.missing))
     }
 
-    @Test("DATABASE_URL forms", arguments: [
-        ("sqlite:///var/lib/app/db.sqlite", DatabaseLocation.sqlite(path: "/var/lib/app/db.sqlite")),
-        ("sqlite://data/other.sqlite", .sqlite(path: "data/other.sqlite")),
-        ("", .sqlite(path: "data/app.sqlite")),
-    ])
+    @Test(
+        "DATABASE_URL forms",
+        arguments: [
+            ("sqlite:///var/lib/app/db.sqlite", DatabaseLocation.sqlite(path: "/var/lib/app/db.sqlite")),
+            ("sqlite://data/other.sqlite", .sqlite(path: "data/other.sqlite")),
+            ("", .sqlite(path: "data/app.sqlite")),
+        ])
     func sqliteURLs(_ raw: String, _ expected: DatabaseLocation) throws {
         #expect(try DatabaseLocation(url: raw) == expected)
     }
 
     @Test("postgres:// and postgresql:// URLs, with defaults and percent-encoded credentials")
     func postgresURLs() throws {
-        guard case .postgres(let a) = try DatabaseLocation(url: "postgres://me@localhost/app") else { Issue.record(); return }
+        guard case .postgres(let a) = try DatabaseLocation(url: "postgres://me@localhost/app") else {
+            Issue.record()
+            return
+        }
         #expect(a.port == 5432 && a.sslMode == .prefer && a.password == nil && a.database == "app")
-        guard case .postgres(let b) = try DatabaseLocation(url: "postgresql://us%40er:p%3Ass@[::1]:5433/d?sslmode=verify-full") else { Issue.record(); return }
-        #expect(b.username == "us@er" && b.password?.value == "p:ss" && b.host == "::1" && b.port == 5433 && b.sslMode == .verifyFull)
+        guard
+            case .postgres(let b) = try DatabaseLocation(
+                url: "postgresql://us%40er:p%3Ass@[::1]:5433/d?sslmode=verify-full")
+        else {
+            Issue.record()
+            return
+        }
+        #expect(
+            b.username == "us@er" && b.password?.value == "p:ss" && b.host == "::1" && b.port == 5433
+                && b.sslMode == .verifyFull)
     }
 
-    @Test("a malformed DATABASE_URL fails with an error naming the variable and not the password", arguments: [
-        "mysql://u:hunter2secret@h/d",
-        "postgres://u:hunter2secret@/d",
-        "postgres://u:hunter2secret@h",
-        "postgres://u:hunter2secret@h:99999/d",
-        "postgres://u:hunter2secret@h/d?sslmode=sometimes",
-        "postgres://:hunter2secret@h/d",
-        "hunter2secret",
-    ])
+    @Test(
+        "a malformed DATABASE_URL fails with an error naming the variable and not the password",
+        arguments: [
+            "mysql://u:hunter2secret@h/d",
+            "postgres://u:hunter2secret@/d",
+            "postgres://u:hunter2secret@h",
+            "postgres://u:hunter2secret@h:99999/d",
+            "postgres://u:hunter2secret@h/d?sslmode=sometimes",
+            "postgres://:hunter2secret@h/d",
+            "hunter2secret",
+        ])
     func malformedDatabaseURL(_ raw: String) {
         do {
             _ = try AppConfig(variables: ["DATABASE_URL": raw])
@@ -141,7 +171,8 @@ struct ConfigTests {
             "DATABASE_URL": "postgres://u:dbpass-000@h/d",
         ])
         let rendered = [
-            "\(config)", String(reflecting: config), "\(config.migrationSecret!)", String(reflecting: config.migrationSecret!),
+            "\(config)", String(reflecting: config), "\(config.migrationSecret!)",
+            String(reflecting: config.migrationSecret!),
             "\(config.database)", String(reflecting: config.database),
         ].joined(separator: "\n")
         for value in ["migration-value-123", "session-value-456", "auth-value-789", "dsnkey", "dbpass-000"] {
@@ -150,7 +181,8 @@ struct ConfigTests {
     }
 
     static func repoFile(_ name: String) -> String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
             .appendingPathComponent(name).path
     }
 }

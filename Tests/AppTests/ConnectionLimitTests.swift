@@ -8,38 +8,42 @@ struct ConnectionLimitTests {
     /// `count` connections at once, each a POST with a 1 MiB body and `Connection: close`, read to the
     /// end; prints the status line of each answer, one per line.
     static let largeBodies = """
-    import socket, sys
-    from concurrent.futures import ThreadPoolExecutor
-    port, path, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-    body = b"x" * (1 << 20)
-    def one(_):
-        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-            head = f"POST {path} HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\nAuthorization: Bearer wrong\\r\\nContent-Length: {len(body)}\\r\\n\\r\\n"
-            try:
-                s.sendall(head.encode() + body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-            data = b""
-            try:
-                while chunk := s.recv(65536):
-                    data += chunk
-            except ConnectionResetError:
-                pass
-            return data.split(b"\\r\\n", 1)[0].decode()
-    with ThreadPoolExecutor(16) as pool:
-        print("\\n".join(pool.map(one, range(count))))
-    """
+        import socket, sys
+        from concurrent.futures import ThreadPoolExecutor
+        port, path, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+        body = b"x" * (1 << 20)
+        def one(_):
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+                head = f"POST {path} HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\nAuthorization: Bearer wrong\\r\\nContent-Length: {len(body)}\\r\\n\\r\\n"
+                try:
+                    s.sendall(head.encode() + body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                data = b""
+                try:
+                    while chunk := s.recv(65536):
+                        data += chunk
+                except ConnectionResetError:
+                    pass
+                return data.split(b"\\r\\n", 1)[0].decode()
+        with ThreadPoolExecutor(16) as pool:
+            print("\\n".join(pool.map(one, range(count))))
+        """
 
     static func openDescriptors(_ pid: Int32) -> Int {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
     }
 
-    @Test("large bodies the server never reads: every connection closes and no descriptor is kept",
-          .enabled(if: Tool.python("socket")), arguments: ["/api/migrate", "/nope"])
+    @Test(
+        "large bodies the server never reads: every connection closes and no descriptor is kept",
+        .enabled(if: Tool.python("socket")), arguments: ["/api/migrate", "/nope"])
     func unreadBodiesDoNotKeepConnections(_ path: String) async throws {
         let dir = try TempDir()
         let server = try await ServerProcess.start(
-            environment: ["MIGRATION_SECRET": String(repeating: "a", count: 64), "NEXTAUTH_SECRET": String(repeating: "b", count: 64)],
+            environment: [
+                "MIGRATION_SECRET": String(repeating: "a", count: 64),
+                "NEXTAUTH_SECRET": String(repeating: "b", count: 64),
+            ],
             directory: dir.url)
         defer { Task { await server.stop() } }
         let pid = server.process.processIdentifier
@@ -50,7 +54,8 @@ struct ConnectionLimitTests {
         try await waitUntil("the server holds its SQLite connection", timeout: .seconds(20)) {
             let now = Self.openDescriptors(pid)
             defer { before = now }
-            guard FileManager.default.fileExists(atPath: dir.url.appendingPathComponent("data/app.sqlite-wal").path) else { return false }
+            guard FileManager.default.fileExists(atPath: dir.url.appendingPathComponent("data/app.sqlite-wal").path)
+            else { return false }
             try await Task.sleep(for: .milliseconds(250))
             return now == before
         }

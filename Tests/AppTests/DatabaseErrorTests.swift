@@ -1,4 +1,3 @@
-@testable import AppCore
 import AppServer
 import Foundation
 import HTTPTypes
@@ -6,6 +5,8 @@ import Hummingbird
 import HummingbirdTesting
 import Synchronization
 import Testing
+
+@testable import AppCore
 
 /// A loopback port that accepts no connection and refuses none: its listen queue is full, so a
 /// connection attempt gets no answer and times out. Kept open for as long as the value lives.
@@ -22,7 +23,9 @@ final class SilentPort: Sendable {
         for _ in 0..<4 {
             let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
-            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, length) } }
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, length) }
+            }
             descriptors.append(client)
         }
         self.port = Int(UInt16(bigEndian: address.sin_port))
@@ -48,7 +51,9 @@ final class RefusingPort: Sendable {
 }
 
 /// The test cluster's URL with one part changed.
-func testClusterURL(user: String? = nil, password: String? = nil, database: String? = nil, query: String? = nil) throws -> String {
+func testClusterURL(user: String? = nil, password: String? = nil, database: String? = nil, query: String? = nil) throws
+    -> String
+{
     let admin = try #require(TestDatabase.adminURL)
     var components = try #require(URLComponents(string: admin))
     if let user { components.user = user }
@@ -60,7 +65,9 @@ func testClusterURL(user: String? = nil, password: String? = nil, database: Stri
 
 /// Connects once through the pool; returns what it threw and how long the caller waited for it (the
 /// pool's own shutdown afterwards, which a one-shot test adds, is not counted).
-func connectFailure(_ url: String, wait: Duration = .seconds(3)) async throws -> (error: DatabaseConnectError?, took: Duration) {
+func connectFailure(_ url: String, wait: Duration = .seconds(3)) async throws -> (
+    error: DatabaseConnectError?, took: Duration
+) {
     let database = try AppDatabase(location: try DatabaseLocation(url: url), logger: quietLogger)
     return try await database.withRunning {
         let started = ContinuousClock.now
@@ -82,7 +89,8 @@ struct DatabaseErrorTests {
     static func makePasswordRole() async throws { try await passwordRole.value }
 
     private static let passwordRole = Task {
-        try await TestDatabase.adminSQL("""
+        try await TestDatabase.adminSQL(
+            """
             DO $$ BEGIN
                 IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'acc') THEN CREATE ROLE acc LOGIN PASSWORD 'acc-right-password'; END IF;
             END $$
@@ -99,19 +107,25 @@ struct DatabaseErrorTests {
     }
 
     static let serverCases: [ServerCase] = [
-        ServerCase(name: "wrong password", url: { try testClusterURL(user: "acc", password: wrongPassword) },
-                   cause: { $0 == .server(sqlState: "28P01", message: "password authentication failed for user \"acc\"") },
-                   message: "password authentication failed for user \"acc\" (SQLSTATE 28P01)", hint: "Check the password in DATABASE_URL."),
-        ServerCase(name: "database does not exist", url: { try testClusterURL(database: "nosuchdb") },
-                   cause: { $0 == .server(sqlState: "3D000", message: "database \"nosuchdb\" does not exist") },
-                   message: "database \"nosuchdb\" does not exist (SQLSTATE 3D000)", hint: "Create the database, or fix its name in DATABASE_URL."),
-        ServerCase(name: "sslmode=require, server without TLS", url: { try testClusterURL(query: "sslmode=require") },
-                   cause: { $0 == .tlsUnsupported }, message: "the server does not support TLS, which sslmode requires",
-                   hint: "Set sslmode=disable in DATABASE_URL, or enable TLS on the server."),
+        ServerCase(
+            name: "wrong password", url: { try testClusterURL(user: "acc", password: wrongPassword) },
+            cause: { $0 == .server(sqlState: "28P01", message: "password authentication failed for user \"acc\"") },
+            message: "password authentication failed for user \"acc\" (SQLSTATE 28P01)",
+            hint: "Check the password in DATABASE_URL."),
+        ServerCase(
+            name: "database does not exist", url: { try testClusterURL(database: "nosuchdb") },
+            cause: { $0 == .server(sqlState: "3D000", message: "database \"nosuchdb\" does not exist") },
+            message: "database \"nosuchdb\" does not exist (SQLSTATE 3D000)",
+            hint: "Create the database, or fix its name in DATABASE_URL."),
+        ServerCase(
+            name: "sslmode=require, server without TLS", url: { try testClusterURL(query: "sslmode=require") },
+            cause: { $0 == .tlsUnsupported }, message: "the server does not support TLS, which sslmode requires",
+            hint: "Set sslmode=disable in DATABASE_URL, or enable TLS on the server."),
     ]
 
-    @Test("an error the server sends while connecting reaches the caller in about a second, with its message and SQLSTATE, never the password",
-          .enabled(if: Tool.postgres), arguments: serverCases)
+    @Test(
+        "an error the server sends while connecting reaches the caller in about a second, with its message and SQLSTATE, never the password",
+        .enabled(if: Tool.postgres), arguments: serverCases)
     func serverErrors(_ item: ServerCase) async throws {
         try await Self.makePasswordRole()
         let url = try item.url()
@@ -132,13 +146,16 @@ struct DatabaseErrorTests {
         let refusing = try RefusingPort()
         let port = refusing.port
         // A wait long enough that the diagnosis's own attempt is answered within it however loaded the machine.
-        let (error, took) = try await connectFailure("postgres://u:secret-pass@127.0.0.1:\(port)/d?sslmode=disable", wait: .seconds(6))
+        let (error, took) = try await connectFailure(
+            "postgres://u:secret-pass@127.0.0.1:\(port)/d?sslmode=disable", wait: .seconds(6))
         withExtendedLifetime(refusing) {}
         let failure = try #require(error)
         #expect(failure.cause == .refused)
         // Bounded by the wait, not for ever; the upper bound leaves room for the suite's own load.
         #expect(took >= .seconds(6) && took < .seconds(30), "took \(took)")
-        #expect(failure.description.contains("connection refused (nothing listens on port \(port)), retried for "), "\(failure)")
+        #expect(
+            failure.description.contains("connection refused (nothing listens on port \(port)), retried for "),
+            "\(failure)")
         #expect(!failure.description.contains("secret-pass"))
         #expect(failure.hint.contains("that PostgreSQL is running"))
     }
@@ -146,7 +163,8 @@ struct DatabaseErrorTests {
     @Test("a connection attempt nobody answers is reported as timed out, told apart from refused")
     func timedOut() async throws {
         let silent = try SilentPort()
-        let (error, took) = try await connectFailure("postgres://u@127.0.0.1:\(silent.port)/d?sslmode=disable", wait: .seconds(2))
+        let (error, took) = try await connectFailure(
+            "postgres://u@127.0.0.1:\(silent.port)/d?sslmode=disable", wait: .seconds(2))
         let failure = try #require(error)
         #expect(failure.cause == .timedOut)
         #expect(failure.description.contains("the connection attempt timed out"), "\(failure)")
@@ -155,29 +173,43 @@ struct DatabaseErrorTests {
         withExtendedLifetime(silent) {}
     }
 
-    @Test("app migrate, app check and POST /api/migrate's log each name a wrong password's cause at once, without it", .enabled(if: Tool.postgres))
+    @Test(
+        "app migrate, app check and POST /api/migrate's log each name a wrong password's cause at once, without it",
+        .enabled(if: Tool.postgres))
     func everySurface() async throws {
         try await Self.makePasswordRole()
         let url = try testClusterURL(user: "acc", password: Self.wrongPassword)
         let dir = try TempDir()
         let started = ContinuousClock.now
-        let migrate = try await AppBinary.run(["migrate"], environment: ["DATABASE_URL": url, "APP_ENV": "test"], directory: dir.url)
+        let migrate = try await AppBinary.run(
+            ["migrate"], environment: ["DATABASE_URL": url, "APP_ENV": "test"], directory: dir.url)
         #expect(ContinuousClock.now - started < .seconds(5))
         #expect(migrate.status == 1)
         #expect(migrate.err.hasPrefix("error: database unavailable: PostgreSQL at 127.0.0.1:"), "\(migrate.err)")
         #expect(migrate.err.contains("password authentication failed") && migrate.err.contains("28P01"))
 
-        let check = try await AppBinary.run(["check"], environment: [
-            "DATABASE_URL": url, "APP_ENV": "test", "MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session,
-        ], directory: dir.url)
-        #expect(check.out.contains("ERROR database.unreachable: The database named by DATABASE_URL cannot be used: PostgreSQL at 127.0.0.1:"), "\(check.out)")
+        let check = try await AppBinary.run(
+            ["check"],
+            environment: [
+                "DATABASE_URL": url, "APP_ENV": "test", "MIGRATION_SECRET": Secrets.migration,
+                "NEXTAUTH_SECRET": Secrets.session,
+            ], directory: dir.url)
+        #expect(
+            check.out.contains(
+                "ERROR database.unreachable: The database named by DATABASE_URL cannot be used: PostgreSQL at 127.0.0.1:"
+            ), "\(check.out)")
         #expect(check.out.contains("Check the password in DATABASE_URL."))
         for output in [migrate.out, migrate.err, check.out, check.err] { #expect(!output.contains(Self.wrongPassword)) }
 
         let logs = LogCapture()
-        let config = try AppConfig(variables: ["DATABASE_URL": url, "APP_ENV": "test", "MIGRATION_SECRET": Secrets.migration])
-        try await buildApplication(config: config, logger: logs.logger(), migrations: Migration.all).sweptTest(.router) { client in
-            try await client.execute(uri: "/api/migrate", method: .post, headers: [.authorization: "Bearer \(Secrets.migration)"]) { response in
+        let config = try AppConfig(variables: [
+            "DATABASE_URL": url, "APP_ENV": "test", "MIGRATION_SECRET": Secrets.migration,
+        ])
+        try await buildApplication(config: config, logger: logs.logger(), migrations: Migration.all).sweptTest(.router)
+        { client in
+            try await client.execute(
+                uri: "/api/migrate", method: .post, headers: [.authorization: "Bearer \(Secrets.migration)"]
+            ) { response in
                 #expect(response.status == .serviceUnavailable)
             }
             try await client.execute(uri: "/healthz", method: .get) { response in

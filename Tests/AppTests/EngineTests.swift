@@ -1,14 +1,16 @@
-@testable import AppCore
 import AppServer
 import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
 
+@testable import AppCore
+
 @Suite("engines")
 struct EngineTests {
-    @Test("PostgreSQL cases run: the cluster from scripts/test answers (skipped here means every PostgreSQL case was left out)",
-          .enabled(if: Tool.postgres))
+    @Test(
+        "PostgreSQL cases run: the cluster from scripts/test answers (skipped here means every PostgreSQL case was left out)",
+        .enabled(if: Tool.postgres))
     func postgresCasesRun() async throws {
         #expect(Engine.available == [.sqlite, .postgres])
         let admin = try #require(TestDatabase.adminURL, "TEST_DATABASE_URL is not set; run the tests with scripts/test")

@@ -1,10 +1,11 @@
-@testable import AppCore
 import AsyncHTTPClient
 import Foundation
 import NIOCore
 import PostgresKit
 import Synchronization
 import Testing
+
+@testable import AppCore
 
 /// Faults on a live `app serve`, each ending with the schema and the history checked. The slow
 /// migration waits at an advisory lock the test holds (a gate), so the test decides when it goes on.
@@ -22,8 +23,10 @@ struct FaultTests {
         """
 
     static func environment(_ db: TestDatabase, _ folder: MigrationsDir) -> [String: String] {
-        ["DATABASE_URL": db.url, "MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session,
-         "APP_ENV": "test", "MIGRATIONS_DIR": folder.path, "MIGRATION_LOCK_TIMEOUT": "30"]
+        [
+            "DATABASE_URL": db.url, "MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session,
+            "APP_ENV": "test", "MIGRATIONS_DIR": folder.path, "MIGRATION_LOCK_TIMEOUT": "30",
+        ]
     }
 
     static func tables(_ db: TestDatabase) async throws -> Set<String> {
@@ -39,7 +42,8 @@ struct FaultTests {
         var description: String { rawValue }
         var files: [String: String] {
             switch self {
-            case .inFirst: ["1_slow.sql": FaultTests.folderFiles["2_slow.sql"]!, "2_c.sql": FaultTests.folderFiles["3_c.sql"]!]
+            case .inFirst:
+                ["1_slow.sql": FaultTests.folderFiles["2_slow.sql"]!, "2_c.sql": FaultTests.folderFiles["3_c.sql"]!]
             case .inLater: FaultTests.folderFiles
             }
         }
@@ -48,7 +52,9 @@ struct FaultTests {
         var appliedNext: [String] { self == .inFirst ? ["1_slow", "2_c"] : ["3_c"] }
     }
 
-    @Test("app serve SIGKILLed inside a transactional migration: it is there whole or not at all, no lock is left, another instance applies the rest", arguments: Killed.allCases)
+    @Test(
+        "app serve SIGKILLed inside a transactional migration: it is there whole or not at all, no lock is left, another instance applies the rest",
+        arguments: Killed.allCases)
     func killedInsideTransaction(_ killed: Killed) async throws {
         let folder = try MigrationsDir(killed.files)
         let db = try await TestDatabase.make(.postgres)
@@ -65,7 +71,9 @@ struct FaultTests {
         try await waitUntil("the killed server's lock is gone") { try await count(db, Self.advisoryLocks) == 0 }
         #expect(try await historyIDs(db) ?? [] == killed.history)
         let slowThere = killed.history.contains { $0.hasSuffix("_slow") }
-        #expect(try await Self.tables(db) == (slowThere ? ["a", "slow"] : []), "the slow migration with its history row, or nothing of it")
+        #expect(
+            try await Self.tables(db) == (slowThere ? ["a", "slow"] : []),
+            "the slow migration with its history row, or nothing of it")
 
         let second = try await ServerProcess.start(environment: env, directory: folder.dir.url)
         let (status, body) = try await post(second.baseURL)
@@ -76,7 +84,9 @@ struct FaultTests {
         #expect(try await Self.tables(db) == (killed == .inFirst ? ["slow", "c"] : ["a", "slow", "c"]))
     }
 
-    @Test("the backend terminated during a migration: 503 naming it, nothing partial, the server serves on and the next POST applies it")
+    @Test(
+        "the backend terminated during a migration: 503 naming it, nothing partial, the server serves on and the next POST applies it"
+    )
     func backendTerminated() async throws {
         let folder = try MigrationsDir(Self.folderFiles)
         let db = try await TestDatabase.make(.postgres)
@@ -85,11 +95,13 @@ struct FaultTests {
         try await holdingAdvisoryLock(db, Self.gateKey) { sql in
             let call = Task { try await post(server.baseURL) }
             try await waitForLockWaiter(sql, Self.gateKey)
-            try await sql.raw("""
+            try await sql.raw(
+                """
                 SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
                 AND objid = \(unsafeRaw: String(Self.gateKey))
                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                """).run()
+                """
+            ).run()
             let answer = try await call.value
             answered.withLock { $0 = answer }
         }
@@ -110,7 +122,9 @@ struct FaultTests {
         #expect(server.output.contains("connection lost during a migration"))
     }
 
-    @Test("the caller disconnects in the middle of a run: the run finishes as if it were there, and the next call reports the truth")
+    @Test(
+        "the caller disconnects in the middle of a run: the run finishes as if it were there, and the next call reports the truth"
+    )
     func callerDisconnects() async throws {
         let folder = try MigrationsDir(Self.folderFiles)
         let db = try await TestDatabase.make(.postgres)
@@ -119,7 +133,8 @@ struct FaultTests {
             // A raw connection that sends the call and closes without reading the answer.
             let caller = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connect(host: "127.0.0.1", port: server.port).get()
-            let request = "POST /api/migrate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(Secrets.migration)\r\nContent-Length: 0\r\n\r\n"
+            let request =
+                "POST /api/migrate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(Secrets.migration)\r\nContent-Length: 0\r\n\r\n"
             try await caller.writeAndFlush(ByteBuffer(string: request)).get()
             try await waitForLockWaiter(sql, Self.gateKey)
             try await caller.close().get()
@@ -131,12 +146,15 @@ struct FaultTests {
         #expect(history == ["1_a", "2_slow", "3_c"], "\(server.output)")
         let tables = try await Self.tables(db)
         let byTable = ["1_a": "a", "2_slow": "slow", "3_c": "c"]
-        for (id, table) in byTable { #expect(history.contains(id) == tables.contains(table), "\(id): history \(history), tables \(tables)") }
+        for (id, table) in byTable {
+            #expect(history.contains(id) == tables.contains(table), "\(id): history \(history), tables \(tables)")
+        }
         // The next call applies exactly what is missing.
         let (status, body) = try await post(server.baseURL)
         await server.stop()
         #expect(status == 200)
-        let applied = (try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["applied"] as? [String]
+        let applied =
+            (try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["applied"] as? [String]
         #expect(applied == ["1_a", "2_slow", "3_c"].filter { !history.contains($0) }, "\(body)")
         #expect(try await Self.tables(db) == ["a", "slow", "c"])
     }

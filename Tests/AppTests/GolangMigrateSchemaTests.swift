@@ -1,7 +1,8 @@
-@testable import AppCore
 import Foundation
 import SQLKit
 import Testing
+
+@testable import AppCore
 
 @Suite("golang-migrate's folder run as golang-migrate runs it", .dropsTestDatabases)
 struct GolangMigrateSchemaTests {
@@ -19,7 +20,9 @@ struct GolangMigrateSchemaTests {
         return files
     }
 
-    @Test("each file run whole, in order, by the engine's own client (as golang-migrate does) leaves the server's schema", arguments: Engine.available)
+    @Test(
+        "each file run whole, in order, by the engine's own client (as golang-migrate does) leaves the server's schema",
+        arguments: Engine.available)
     func sameSchema(_ engine: Engine) async throws {
         let folder = try MigrationsDir(Self.files)
         let ups = Self.files.keys.filter { $0.hasSuffix(".up.sql") }.sorted().map { "\(folder.path)/\($0)" }

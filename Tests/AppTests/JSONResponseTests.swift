@@ -1,10 +1,11 @@
 import AppCore
 import Foundation
-@testable import AppServer
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
+
+@testable import AppServer
 
 @Suite("JSON responses")
 struct JSONResponseTests {

@@ -1,8 +1,9 @@
-@testable import AppCore
 import Foundation
 import Logging
 import Synchronization
 import Testing
+
+@testable import AppCore
 
 @Suite("LOG_FORMAT=json")
 struct LogFormatTests {
@@ -19,7 +20,9 @@ struct LogFormatTests {
         }
     }
 
-    @Test("one JSON object per line: timestamp, level, message, label, source, each metadata key a field, the request id as request_id")
+    @Test(
+        "one JSON object per line: timestamp, level, message, label, source, each metadata key a field, the request id as request_id"
+    )
     func fields() throws {
         let lines = Lines()
         var handler = JSONLogHandler(label: "app", output: lines.output)
@@ -27,19 +30,26 @@ struct LogFormatTests {
         handler[metadataKey: "hb.request.id"] = "req-42"
         var logger = Logger(label: "app") { _ in handler }
         logger.logLevel = .debug
-        logger.info("migrate call", metadata: [
-            "status": "200", "applied": .array(["1_a", "2_b"]), "nested": .dictionary(["k": "v"]), "message": "shadowed",
-        ])
+        logger.info(
+            "migrate call",
+            metadata: [
+                "status": "200", "applied": .array(["1_a", "2_b"]), "nested": .dictionary(["k": "v"]),
+                "message": "shadowed",
+            ])
         logger.debug("below info")
         let objects = try lines.objects()
         #expect(objects.count == 2)
         let first = objects[0]
-        #expect(first["level"] as? String == "info" && first["message"] as? String == "migrate call" && first["label"] as? String == "app")
+        #expect(
+            first["level"] as? String == "info" && first["message"] as? String == "migrate call"
+                && first["label"] as? String == "app")
         #expect(first["request_id"] as? String == "req-42" && first["hb.request.id"] == nil)
         #expect(first["status"] as? String == "200")
         #expect(first["applied"] as? [String] == ["1_a", "2_b"])
         #expect(first["nested"] as? [String: String] == ["k": "v"])
-        #expect(first["metadata.message"] as? String == "shadowed", "a key that would overwrite a fixed field is kept under metadata.")
+        #expect(
+            first["metadata.message"] as? String == "shadowed",
+            "a key that would overwrite a fixed field is kept under metadata.")
         #expect((first["source"] as? String)?.isEmpty == false)
         let stamp = try #require(first["timestamp"] as? String)
         let iso = ISO8601DateFormatter()
@@ -70,10 +80,13 @@ struct LogFormatTests {
     @Test("app serve with LOG_FORMAT=json writes nothing but JSON lines, the migrate call's among them")
     func server() async throws {
         let dir = try TempDir()
-        let server = try await ServerProcess.start(environment: [
-            "APP_ENV": "development", "LOG_FORMAT": "json", "MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session,
-        ], directory: dir.url)
-        let (status, _) = try await get("\(server.baseURL)/api/migrate", headers: [("Authorization", "Bearer \(Secrets.migration)")], method: .POST)
+        let server = try await ServerProcess.start(
+            environment: [
+                "APP_ENV": "development", "LOG_FORMAT": "json", "MIGRATION_SECRET": Secrets.migration,
+                "NEXTAUTH_SECRET": Secrets.session,
+            ], directory: dir.url)
+        let (status, _) = try await get(
+            "\(server.baseURL)/api/migrate", headers: [("Authorization", "Bearer \(Secrets.migration)")], method: .POST)
         #expect(status == 200)
         #expect(await server.stop() == 0)
         let lines = server.output.split(separator: "\n")

@@ -15,24 +15,35 @@ struct MetricsTests {
     }
 
     static func parse(_ text: String) async throws -> [Sample] {
-        let result = try await runProcess(["python3", ConfigTests.repoFile("scripts/checkers/parse_metrics.py")], stdin: text)
+        let result = try await runProcess(
+            ["python3", ConfigTests.repoFile("scripts/checkers/parse_metrics.py")], stdin: text)
         try #require(result.status == 0, "the exposition does not parse: \(result.stderr)")
         return try JSONDecoder().decode([Sample].self, from: result.stdout)
     }
 
-    @Test("requests by route and status, migrate calls by outcome, migrations applied, durations, lock waits, check issues, build info; nothing secret")
+    @Test(
+        "requests by route and status, migrate calls by outcome, migrations applied, durations, lock waits, check issues, build info; nothing secret"
+    )
     func exposition() async throws {
         let dir = try TempDir()
         let metricsPort = try refusedPort()
         let weak = "short-but-valid-1"
-        let server = try await ServerProcess.start(environment: [
-            "APP_ENV": "development", "MIGRATION_SECRET": weak, "NEXTAUTH_SECRET": Secrets.session, "METRICS_PORT": "\(metricsPort)",
-        ], directory: dir.url)
+        let server = try await ServerProcess.start(
+            environment: [
+                "APP_ENV": "development", "MIGRATION_SECRET": weak, "NEXTAUTH_SECRET": Secrets.session,
+                "METRICS_PORT": "\(metricsPort)",
+            ], directory: dir.url)
         let base = server.baseURL
         #expect(try await get("\(base)/livez").0 == 200)
-        #expect(try await get("\(base)/api/migrate", headers: [("Authorization", "Bearer wrong-token")], method: .POST).0 == 401)
-        #expect(try await get("\(base)/api/migrate", headers: [("Authorization", "Bearer \(weak)")], method: .POST).0 == 200)
-        #expect(try await get("\(base)/api/migrate", headers: [("Authorization", "Bearer \(weak)")], method: .POST).0 == 200)
+        #expect(
+            try await get("\(base)/api/migrate", headers: [("Authorization", "Bearer wrong-token")], method: .POST).0
+                == 401)
+        #expect(
+            try await get("\(base)/api/migrate", headers: [("Authorization", "Bearer \(weak)")], method: .POST).0 == 200
+        )
+        #expect(
+            try await get("\(base)/api/migrate", headers: [("Authorization", "Bearer \(weak)")], method: .POST).0 == 200
+        )
         #expect(try await get("\(base)/no/such/page").0 == 404)
         #expect(try await get("\(base)/metrics").0 == 404, "metrics are not on the main port")
 
@@ -41,7 +52,8 @@ struct MetricsTests {
         #expect(await server.stop() == 0)
         let samples = try await Self.parse(text)
         func value(_ name: String, _ labels: [String: String] = [:]) -> Double? {
-            samples.first { sample in sample.name == name && labels.allSatisfy { sample.labels[$0.key] == $0.value } }?.value
+            samples.first { sample in sample.name == name && labels.allSatisfy { sample.labels[$0.key] == $0.value } }?
+                .value
         }
         #expect(value("app_http_requests_total", ["route": "/api/migrate", "method": "POST", "status": "401"]) == 1)
         #expect(value("app_http_requests_total", ["route": "/api/migrate", "method": "POST", "status": "200"]) == 2)

@@ -1,4 +1,3 @@
-@testable import AppCore
 import AppServer
 import Foundation
 import HTTPTypes
@@ -6,10 +5,13 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 
+@testable import AppCore
+
 @Suite("the app migrate command line", .dropsTestDatabases)
 struct MigrateCommandTests {
     static let folder = [
-        "1_create_widgets.sql": "-- migrate:up\nCREATE TABLE widgets (id INTEGER);\n-- migrate:down\nDROP TABLE widgets;\n",
+        "1_create_widgets.sql":
+            "-- migrate:up\nCREATE TABLE widgets (id INTEGER);\n-- migrate:down\nDROP TABLE widgets;\n",
         "2_index_widgets.sql": "-- migrate:up transaction:false\nCREATE INDEX widgets_id ON widgets (id);\n",
         "3_seed.sql": "-- migrate:up\nINSERT INTO widgets VALUES (1);\n",
     ]
@@ -21,16 +23,17 @@ struct MigrateCommandTests {
         let env = ["DATABASE_URL": db.url, "APP_ENV": "test", "MIGRATIONS_DIR": folder.path]
         let run = try await AppBinary.run(["migrate"], environment: env, directory: folder.dir.url)
         #expect(run.status == 0)
-        #expect(maskTimes(run.out) == """
-            Applying 1_create_widgets
-            Applied 1_create_widgets in <t>
-            Applying 2_index_widgets (outside a transaction)
-            Applied 2_index_widgets in <t>
-            Applying 3_seed
-            Applied 3_seed in <t>
-            Applied 3 migrations in <t>.
+        #expect(
+            maskTimes(run.out) == """
+                Applying 1_create_widgets
+                Applied 1_create_widgets in <t>
+                Applying 2_index_widgets (outside a transaction)
+                Applied 2_index_widgets in <t>
+                Applying 3_seed
+                Applied 3_seed in <t>
+                Applied 3 migrations in <t>.
 
-            """)
+                """)
         #expect(run.err == "", "the events are not repeated as log lines")
         #expect(!run.out.contains("\u{1B}"), "no color when piped")
 
@@ -39,11 +42,15 @@ struct MigrateCommandTests {
 
         // LOG_LEVEL set: the log lines come back, on stderr.
         let other = try await TestDatabase.make(.sqlite)
-        let logged = try await AppBinary.run(["migrate"], environment: env.merging(["LOG_LEVEL": "info", "DATABASE_URL": other.url]) { $1 }, directory: folder.dir.url)
+        let logged = try await AppBinary.run(
+            ["migrate"], environment: env.merging(["LOG_LEVEL": "info", "DATABASE_URL": other.url]) { $1 },
+            directory: folder.dir.url)
         #expect(logged.err.contains("migration applied"), "\(logged.err)")
     }
 
-    @Test("--status: aligned columns, adopted and pending marked, counts at the end; --format json is GET /api/migrate's document")
+    @Test(
+        "--status: aligned columns, adopted and pending marked, counts at the end; --format json is GET /api/migrate's document"
+    )
     func statusOutput() async throws {
         let folder = try MigrationsDir(Self.folder)
         let db = try await TestDatabase.make(.sqlite)
@@ -54,26 +61,29 @@ struct MigrateCommandTests {
         try await TestSQL.run(db, "CREATE TABLE widgets (id INTEGER)")
         let before = try await AppBinary.run(["migrate", "--status"], environment: env, directory: folder.dir.url)
         #expect(before.status == 0)
-        #expect(maskTimes(before.out) == """
-            STATE    MIGRATION         APPLIED AT              DURATION  TRANSACTION
-            adopted  1_create_widgets  (by the folder's tool)  -         yes
-            pending  2_index_widgets   -                       -         no
-            pending  3_seed            -                       -         yes
+        #expect(
+            maskTimes(before.out) == """
+                STATE    MIGRATION         APPLIED AT              DURATION  TRANSACTION
+                adopted  1_create_widgets  (by the folder's tool)  -         yes
+                pending  2_index_widgets   -                       -         no
+                pending  3_seed            -                       -         yes
 
-            Applied: 1  Pending: 2
+                Applied: 1  Pending: 2
 
-            """)
+                """)
 
         #expect(try await AppBinary.run(["migrate"], environment: env, directory: folder.dir.url).status == 0)
         let after = try await AppBinary.run(["migrate", "--status"], environment: env, directory: folder.dir.url)
         let lines = after.out.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let table = Array(lines.prefix(4))
-        #expect(table.map { maskTimes($0).split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") } == [
-            "STATE MIGRATION APPLIED AT DURATION TRANSACTION",
-            "adopted 1_create_widgets <when> - yes",
-            "applied 2_index_widgets <when> <t> no",
-            "applied 3_seed <when> <t> yes",
-        ])
+        #expect(
+            table.map { maskTimes($0).split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+                == [
+                    "STATE MIGRATION APPLIED AT DURATION TRANSACTION",
+                    "adopted 1_create_widgets <when> - yes",
+                    "applied 2_index_widgets <when> <t> no",
+                    "applied 3_seed <when> <t> yes",
+                ])
         // Aligned: every column starts where its header does.
         for header in ["MIGRATION", "APPLIED AT", "DURATION", "TRANSACTION"] {
             let column = try #require(table[0].range(of: header)).lowerBound.utf16Offset(in: table[0])
@@ -84,42 +94,60 @@ struct MigrateCommandTests {
         }
         #expect(Array(lines.suffix(3)) == ["", "Applied: 3  Pending: 0", ""])
 
-        let json = try await AppBinary.run(["migrate", "--status", "--format", "json"], environment: env, directory: folder.dir.url)
+        let json = try await AppBinary.run(
+            ["migrate", "--status", "--format", "json"], environment: env, directory: folder.dir.url)
         let cliJSON = json.out
         #expect(json.status == 0)
         let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
-        try await buildApplication(config: config, logger: quietLogger, catalog: folder.catalog(.sqlite)).sweptTest(.router) { client in
+        try await buildApplication(config: config, logger: quietLogger, catalog: folder.catalog(.sqlite)).sweptTest(
+            .router
+        ) { client in
             try await client.execute(uri: "/api/migrate", method: .get, headers: authHeader) { response in
                 let cli = (try? JSONSerialization.jsonObject(with: Data(cliJSON.utf8))) as? [String: Any] ?? [:]
                 #expect(NSDictionary(dictionary: response.json) == NSDictionary(dictionary: cli))
             }
         }
-        let misuse = try await AppBinary.run(["migrate", "--format", "json"], environment: env, directory: folder.dir.url)
+        let misuse = try await AppBinary.run(
+            ["migrate", "--format", "json"], environment: env, directory: folder.dir.url)
         #expect(misuse.status == 64 && misuse.err.contains("--format json goes with --status"))
     }
 
-    @Test("color and symbols on a terminal only, and never with NO_COLOR", .enabled(if: Tool.underCI || Tool.onPath("script")))
+    @Test(
+        "color and symbols on a terminal only, and never with NO_COLOR",
+        .enabled(if: Tool.underCI || Tool.onPath("script")))
     func colorOnTerminal() async throws {
         let folder = try MigrationsDir(Self.folder)
         let db = try await TestDatabase.make(.sqlite)
         let env = ["DATABASE_URL": db.url, "APP_ENV": "test", "MIGRATIONS_DIR": folder.path]
         // `script` gives the command a terminal.
         let command = "\(AppBinary.url.path) migrate --status"
-        let tty = try await runProcess(["script", "-qec", command, "/dev/null"], environment: AppBinary.baseEnvironment.merging(env) { $1 }, directory: folder.dir.url)
+        let tty = try await runProcess(
+            ["script", "-qec", command, "/dev/null"], environment: AppBinary.baseEnvironment.merging(env) { $1 },
+            directory: folder.dir.url)
         #expect(tty.out.contains("\u{1B}[33mpending"), "\(tty.out)")
-        let plain = try await runProcess(["script", "-qec", command, "/dev/null"], environment: AppBinary.baseEnvironment.merging(env.merging(["NO_COLOR": "1"]) { $1 }) { $1 }, directory: folder.dir.url)
+        let plain = try await runProcess(
+            ["script", "-qec", command, "/dev/null"],
+            environment: AppBinary.baseEnvironment.merging(env.merging(["NO_COLOR": "1"]) { $1 }) { $1 },
+            directory: folder.dir.url)
         #expect(plain.status == 0)
         #expect(!plain.out.contains("\u{1B}"))
         #expect(plain.out.contains("pending"))
     }
 
-    @Test("exit codes: 2 for an invalid folder, 3 for an interrupted migration, 1 for a failed one; every --help has an example")
+    @Test(
+        "exit codes: 2 for an invalid folder, 3 for an interrupted migration, 1 for a failed one; every --help has an example"
+    )
     func exitCodes() async throws {
         let db = try await TestDatabase.make(.sqlite)
         let bad = try MigrationsDir(["1_a.sql": "-- migrate:up\nSELECT 'unclosed;\n"])
-        #expect(try await AppBinary.run(["migrate"], environment: ["DATABASE_URL": db.url, "MIGRATIONS_DIR": bad.path], directory: bad.dir.url).status == 2)
+        #expect(
+            try await AppBinary.run(
+                ["migrate"], environment: ["DATABASE_URL": db.url, "MIGRATIONS_DIR": bad.path], directory: bad.dir.url
+            ).status == 2)
 
-        let failing = try MigrationsDir(["1_x.sql": "-- migrate:up transaction:false\nCREATE TABLE x (id INTEGER);\nINSERT INTO nope VALUES (1);\n"])
+        let failing = try MigrationsDir([
+            "1_x.sql": "-- migrate:up transaction:false\nCREATE TABLE x (id INTEGER);\nINSERT INTO nope VALUES (1);\n"
+        ])
         let env = ["DATABASE_URL": db.url, "MIGRATIONS_DIR": failing.path]
         let failed = try await AppBinary.run(["migrate"], environment: env, directory: failing.dir.url)
         #expect(failed.status == 1)
@@ -128,7 +156,10 @@ struct MigrateCommandTests {
         #expect(interrupted.status == 3)
         #expect(interrupted.err.contains("migration 1_x was interrupted"))
 
-        for command in [["migrate"], ["migrate", "up"], ["migrate", "rollback"], ["migrate", "new"], ["migrate", "resolve"], ["serve"], ["check"], ["secret"], ["session", "mint"]] {
+        for command in [
+            ["migrate"], ["migrate", "up"], ["migrate", "rollback"], ["migrate", "new"], ["migrate", "resolve"],
+            ["serve"], ["check"], ["secret"], ["session", "mint"],
+        ] {
             let help = try await AppBinary.run(command + ["--help"])
             #expect(help.out.contains("Example"), "\(command) --help shows an example")
         }

@@ -42,14 +42,16 @@ struct MigrationSecretPageTests {
         #expect(blocks.count >= 10, "the page's commands were found")
 
         let serverDir = try TempDir()
-        let server = try await ServerProcess.start(environment: [
-            "APP_ENV": "test", "MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session,
-        ], directory: serverDir.url)
+        let server = try await ServerProcess.start(
+            environment: [
+                "APP_ENV": "test", "MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session,
+            ], directory: serverDir.url)
         defer { Task { await server.stop() } }
         let work = try TempDir()
         let bin = work.url.appendingPathComponent("bin")
         try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(at: bin.appendingPathComponent("app"), withDestinationURL: AppBinary.url)
+        try FileManager.default.createSymbolicLink(
+            at: bin.appendingPathComponent("app"), withDestinationURL: AppBinary.url)
         let folder = work.url.appendingPathComponent("page")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var environment = AppBinary.baseEnvironment
@@ -58,12 +60,15 @@ struct MigrationSecretPageTests {
         environment["MIGRATION_SECRET"] = Secrets.migration
 
         for (index, block) in blocks.enumerated() {
-            let result = try await runProcess(["bash", "-euo", "pipefail", "-c", block.script], environment: environment, directory: folder)
+            let result = try await runProcess(
+                ["bash", "-euo", "pipefail", "-c", block.script], environment: environment, directory: folder)
             #expect(result.status == 0, "block \(index + 1) failed:\n\(block.script)\n\(result.out)\n\(result.stderr)")
             for line in block.expected {
                 #expect(result.out.contains(line), "block \(index + 1) did not print \(line):\n\(result.out)")
             }
-            #expect(!result.out.contains(Secrets.migration) && !result.stderr.contains(Secrets.migration), "block \(index + 1) printed the secret")
+            #expect(
+                !result.out.contains(Secrets.migration) && !result.stderr.contains(Secrets.migration),
+                "block \(index + 1) printed the secret")
         }
     }
 

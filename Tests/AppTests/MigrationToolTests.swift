@@ -1,7 +1,8 @@
-@testable import AppCore
 import Foundation
 import SQLKit
 import Testing
+
+@testable import AppCore
 
 /// Every tool in `MigrationTools.all` holds together on its own: a tool added to the list is checked
 /// here without a test of its own.
@@ -20,15 +21,18 @@ struct MigrationToolTests {
         #expect(MigrationFormat(setting: "liquibase") == nil)
     }
 
-    @Test("what app migrate new writes is recognised as its tool's, with no MIGRATIONS_FORMAT, and loads as one migration",
-          arguments: MigrationTools.all.map { $0.format.rawValue })
+    @Test(
+        "what app migrate new writes is recognised as its tool's, with no MIGRATIONS_FORMAT, and loads as one migration",
+        arguments: MigrationTools.all.map { $0.format.rawValue })
     func newFilesAreRecognised(_ name: String) throws {
         let format = try #require(MigrationFormat(rawValue: name))
-        guard let files = format.newFiles(stamp: "20260101000000", slug: "x") else { return }  // Drizzle: drizzle-kit writes its journal
+        // Drizzle has none: drizzle-kit writes its journal.
+        guard let files = format.newFiles(stamp: "20260101000000", slug: "x") else { return }
         let folder = try MigrationsDir()
         for file in files {
             try FileManager.default.createDirectory(
-                at: folder.dir.url.appendingPathComponent(file.name).deletingLastPathComponent(), withIntermediateDirectories: true
+                at: folder.dir.url.appendingPathComponent(file.name).deletingLastPathComponent(),
+                withIntermediateDirectories: true
             )
             try folder.write(file.name, file.text)
         }
@@ -38,21 +42,24 @@ struct MigrationToolTests {
         #expect(catalog.migrations.count == 1)
     }
 
-    @Test("each tool's markers are refused in a file read as any other tool's, and not in its own",
-          arguments: MigrationTools.all.map { $0.format.rawValue })
+    @Test(
+        "each tool's markers are refused in a file read as any other tool's, and not in its own",
+        arguments: MigrationTools.all.map { $0.format.rawValue })
     func markersAreRefusedElsewhere(_ name: String) throws {
         let format = try #require(MigrationFormat(rawValue: name))
         for marker in format.tool.markers {
             let text = "SELECT 1;\n-- \(marker) something\n"
             #expect(ToolMarkers.foreign(in: text, readAs: format) == nil)
             for other in MigrationTools.all where other.format != format {
-                #expect(ToolMarkers.foreign(in: text, readAs: other.format)?.line == 2, "\(marker) read as \(other.format)")
+                #expect(
+                    ToolMarkers.foreign(in: text, readAs: other.format)?.line == 2, "\(marker) read as \(other.format)")
             }
         }
     }
 
-    @Test("each tool's history table is made as the tool makes it, found, recognised as the tool's, and read empty",
-          arguments: Engine.available)
+    @Test(
+        "each tool's history table is made as the tool makes it, found, recognised as the tool's, and read empty",
+        arguments: Engine.available)
     func historyTables(_ engine: Engine) async throws {
         let db = try await TestDatabase.make(engine)
         let database = try AppDatabase(location: db.location, logger: quietLogger)
@@ -67,7 +74,8 @@ struct MigrationToolTests {
                     #expect(try await history.isToolsTable(sql, engine: database.engine), "\(tool.format)")
                     let ledger = try await history.read(sql, migrations: [], engine: engine.dialect)
                     #expect(ledger == ToolLedger(applied: []), "\(tool.format)")
-                    let qualified = tool.format == .drizzle && engine == .postgres ? "drizzle.\(history.table)" : history.table
+                    let qualified =
+                        tool.format == .drizzle && engine == .postgres ? "drizzle.\(history.table)" : history.table
                     try await sql.raw("DROP TABLE \(unsafeRaw: qualified)").run()
                 }
             }

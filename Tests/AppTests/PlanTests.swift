@@ -1,5 +1,6 @@
-@testable import AppCore
 import Testing
+
+@testable import AppCore
 
 /// The plan is a pure function of the migrations and both histories: every rule checked on values,
 /// with no database.
@@ -9,10 +10,13 @@ struct PlanTests {
 
     static func row(_ id: String, _ state: HistoryState = .applied, checksum: String? = nil) -> AppliedMigration {
         let migration = migrations.first { $0.id == id }
-        return AppliedMigration(id: id, checksum: checksum ?? migration?.checksum ?? "x", appliedAt: "t", executionMs: 1, state: state)
+        return AppliedMigration(
+            id: id, checksum: checksum ?? migration?.checksum ?? "x", appliedAt: "t", executionMs: 1, state: state)
     }
 
-    static func plan(_ rows: [AppliedMigration], tool: ToolLedger? = nil, legacy: Bool = false, keepsToolHistory: Bool = false) -> Plan {
+    static func plan(
+        _ rows: [AppliedMigration], tool: ToolLedger? = nil, legacy: Bool = false, keepsToolHistory: Bool = false
+    ) -> Plan {
         Plan(migrations, Ledger(rows: rows, tool: tool, legacy: legacy), keepsToolHistory: keepsToolHistory)
     }
 
@@ -26,19 +30,28 @@ struct PlanTests {
         #expect(!plan.needsReconcile)
     }
 
-    @Test("an applied migration whose checksum differs is drift, the first in order named; a pending one's is not looked at")
+    @Test(
+        "an applied migration whose checksum differs is drift, the first in order named; a pending one's is not looked at"
+    )
     func drift() {
-        let plan = Self.plan([Self.row("1_a"), Self.row("2_b", checksum: "edited"), Self.row("10_d", checksum: "edited too")])
+        let plan = Self.plan([
+            Self.row("1_a"), Self.row("2_b", checksum: "edited"), Self.row("10_d", checksum: "edited too"),
+        ])
         #expect(plan.drifted == "2_b")
         #expect(throws: MigrationError.drift(migration: "2_b")) { try plan.checked() }
-        #expect(Self.plan([Self.row("1_a")], tool: ToolLedger(applied: ["1_a"], drifted: "1_a"), keepsToolHistory: true).drifted == "1_a")
+        #expect(
+            Self.plan([Self.row("1_a")], tool: ToolLedger(applied: ["1_a"], drifted: "1_a"), keepsToolHistory: true)
+                .drifted == "1_a")
         #expect(Self.plan([Self.row("1_a")]).drifted == nil)
     }
 
-    @Test("the tool's table decides where it exists: its applied migrations without a row are adopted, rows it lacks are forgotten, a running row never")
+    @Test(
+        "the tool's table decides where it exists: its applied migrations without a row are adopted, rows it lacks are forgotten, a running row never"
+    )
     func toolDecides() throws {
         let tool = ToolLedger(applied: ["1_a", "2_b"])
-        let plan = Self.plan([Self.row("1_a"), Self.row("3_c"), Self.row("10_d", .running)], tool: tool, keepsToolHistory: true)
+        let plan = Self.plan(
+            [Self.row("1_a"), Self.row("3_c"), Self.row("10_d", .running)], tool: tool, keepsToolHistory: true)
         #expect(plan.applied.map(\.id) == ["1_a", "2_b"])
         #expect(plan.toAdopt.map(\.id) == ["2_b"])
         #expect(plan.toForget.map(\.id) == ["3_c"])
@@ -46,11 +59,14 @@ struct PlanTests {
         #expect(plan.needsReconcile)
     }
 
-    @Test("a run has history to bring up to date: the legacy table, the tool's table missing, or the two disagreeing; not when they agree, nor for the built-in set")
+    @Test(
+        "a run has history to bring up to date: the legacy table, the tool's table missing, or the two disagreeing; not when they agree, nor for the built-in set"
+    )
     func needsReconcile() {
         #expect(Self.plan([], legacy: true).needsReconcile)
         #expect(Self.plan([Self.row("1_a")], tool: nil, keepsToolHistory: true).needsReconcile)
-        #expect(!Self.plan([Self.row("1_a")], tool: ToolLedger(applied: ["1_a"]), keepsToolHistory: true).needsReconcile)
+        #expect(
+            !Self.plan([Self.row("1_a")], tool: ToolLedger(applied: ["1_a"]), keepsToolHistory: true).needsReconcile)
         #expect(!Self.plan([Self.row("1_a")], tool: nil, keepsToolHistory: false).needsReconcile)
     }
 
@@ -61,7 +77,9 @@ struct PlanTests {
         #expect(Self.plan([Self.row("1_a"), Self.row("2_b")]).outOfOrder.isEmpty)
     }
 
-    @Test("the status: adopted rows shown for the tool's, rows of no migration unknown, the tool's interrupted one named and not pending")
+    @Test(
+        "the status: adopted rows shown for the tool's, rows of no migration unknown, the tool's interrupted one named and not pending"
+    )
     func status() {
         let rows = [Self.row("1_a"), Self.row("0_gone")]
         let ledger = Ledger(rows: rows, tool: ToolLedger(applied: ["1_a", "2_b"], interrupted: "3_c"))

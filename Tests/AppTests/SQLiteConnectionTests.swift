@@ -1,19 +1,24 @@
-@testable import AppCore
 import Foundation
 import Logging
 import SQLKit
 import SQLiteKit
 import Testing
 
+@testable import AppCore
+
 @Suite("SQLite connections", .dropsTestDatabases)
 struct SQLiteConnectionTests {
-    @Test("every connection enforces foreign keys (set while it opens) and has the busy timeout asked for, not SQLiteNIO's endless wait", arguments: [5000, 10, 30000])
+    @Test(
+        "every connection enforces foreign keys (set while it opens) and has the busy timeout asked for, not SQLiteNIO's endless wait",
+        arguments: [5000, 10, 30000])
     func settings(_ milliseconds: Int) async throws {
         let db = try await TestDatabase.make(.sqlite)
         let database = try AppDatabase(location: db.location, logger: quietLogger)
         let (keys, timeout) = try await database.withConnection(busyTimeout: .milliseconds(milliseconds)) { sql in
-            (try await sql.raw("PRAGMA foreign_keys").first()!.decode(column: "foreign_keys", as: Int.self),
-             try await sql.raw("PRAGMA busy_timeout").first()!.decode(column: "timeout", as: Int.self))
+            (
+                try await sql.raw("PRAGMA foreign_keys").first()!.decode(column: "foreign_keys", as: Int.self),
+                try await sql.raw("PRAGMA busy_timeout").first()!.decode(column: "timeout", as: Int.self)
+            )
         }
         #expect(keys == 1)
         #expect(timeout == milliseconds)
@@ -24,7 +29,9 @@ struct SQLiteConnectionTests {
 }
 
 extension SQLiteConnectionTests {
-    @Test("with a rollback journal, opening a connection while another holds the file's exclusive lock waits the busy timeout asked for, not until the lock goes")
+    @Test(
+        "with a rollback journal, opening a connection while another holds the file's exclusive lock waits the busy timeout asked for, not until the lock goes"
+    )
     func openBoundedByBusyTimeout() async throws {
         let db = try await TestDatabase.make(.sqlite)
         // Write-ahead-log mode (the default) never holds a reader this way: `readerGoesOnInWAL` below.
@@ -42,7 +49,9 @@ extension SQLiteConnectionTests {
                 try? await lock.raw("ROLLBACK").run()
             }
             let error = await #expect(throws: SQLiteError.self) {
-                try await other.withConnection(busyTimeout: .milliseconds(100)) { sql in try await sql.raw("SELECT COUNT(*) AS n FROM t").run() }
+                try await other.withConnection(busyTimeout: .milliseconds(100)) { sql in
+                    try await sql.raw("SELECT COUNT(*) AS n FROM t").run()
+                }
             }
             #expect(error?.message.contains("locked") == true, "\(String(describing: error))")
             // Far below the 20 s: the suite's load can delay the attempt, never by that much.
@@ -54,7 +63,9 @@ extension SQLiteConnectionTests {
 }
 
 extension SQLiteConnectionTests {
-    @Test("in write-ahead-log mode (the default), a reader goes on at once while a writer holds BEGIN EXCLUSIVE, and sees what was committed")
+    @Test(
+        "in write-ahead-log mode (the default), a reader goes on at once while a writer holds BEGIN EXCLUSIVE, and sees what was committed"
+    )
     func readerGoesOnInWAL() async throws {
         let db = try await TestDatabase.make(.sqlite)
         let holder = try AppDatabase(location: db.location, logger: quietLogger)
@@ -75,4 +86,3 @@ extension SQLiteConnectionTests {
         }
     }
 }
-

@@ -1,9 +1,10 @@
-@testable import AppCore
 import Foundation
 import Logging
 import SQLKit
 import SQLiteKit
 import Testing
+
+@testable import AppCore
 
 @Suite("SQLite: a process killed inside a migration sent whole", .dropsTestDatabases)
 struct SQLiteKilledTests {
@@ -16,13 +17,23 @@ struct SQLiteKilledTests {
 
         """
 
-    @Test("app serve SIGKILLed inside app_migrate_whole: nothing of that migration remains, the file passes integrity_check, and the next server applies the rest")
+    @Test(
+        "app serve SIGKILLed inside app_migrate_whole: nothing of that migration remains, the file passes integrity_check, and the next server applies the rest"
+    )
     func killedInsideTheCall() async throws {
-        let folder = try MigrationsDir(["1_a.sql": "-- migrate:up\nCREATE TABLE a (id INTEGER);\n", "2_slow.sql": Self.slow, "3_c.sql": "-- migrate:up\nCREATE TABLE c (id INTEGER);\n"])
+        let folder = try MigrationsDir([
+            "1_a.sql": "-- migrate:up\nCREATE TABLE a (id INTEGER);\n", "2_slow.sql": Self.slow,
+            "3_c.sql": "-- migrate:up\nCREATE TABLE c (id INTEGER);\n",
+        ])
         let db = try await TestDatabase.make(.sqlite)
-        guard case .sqlite(let path) = db.location else { Issue.record("expected SQLite"); return }
-        let env = ["DATABASE_URL": db.url, "MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session,
-                   "APP_ENV": "test", "MIGRATIONS_DIR": folder.path]
+        guard case .sqlite(let path) = db.location else {
+            Issue.record("expected SQLite")
+            return
+        }
+        let env = [
+            "DATABASE_URL": db.url, "MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session,
+            "APP_ENV": "test", "MIGRATIONS_DIR": folder.path,
+        ]
         let first = try await ServerProcess.start(environment: env, directory: folder.dir.url)
         let call = Task { try? await post(first.baseURL) }
         // 1_a committed and a write transaction open (another writer is refused): 2_slow is inside the
@@ -38,7 +49,8 @@ struct SQLiteKilledTests {
         #expect(FileManager.default.fileExists(atPath: path + "-wal"))
 
         #expect(try await historyIDs(db) == ["1_a"])
-        #expect(try await count(db, "SELECT COUNT(*) AS n FROM schema_migrations") == 1, "dbmate's history holds 1 only")
+        #expect(
+            try await count(db, "SELECT COUNT(*) AS n FROM schema_migrations") == 1, "dbmate's history holds 1 only")
         #expect(try await tableNames(db).intersection(["a", "slow", "c"]) == ["a"], "nothing of 2_slow")
         let integrity = try await AppDatabase(location: db.location, logger: quietLogger).withConnection { sql in
             try await sql.raw("PRAGMA integrity_check").first()!.decode(column: "integrity_check", as: String.self)
@@ -69,4 +81,3 @@ func writerHoldsTheLock(_ db: TestDatabase) async throws -> Bool {
         return false
     }
 }
-

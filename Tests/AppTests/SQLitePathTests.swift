@@ -1,4 +1,3 @@
-@testable import AppCore
 import AppServer
 import Foundation
 import HTTPTypes
@@ -6,6 +5,8 @@ import Hummingbird
 import HummingbirdTesting
 import Synchronization
 import Testing
+
+@testable import AppCore
 
 /// SQLite paths that cannot be used, through `app migrate` run without privileges (so file
 /// permissions apply even when the tests run as root): each names the path and the cause.
@@ -19,7 +20,8 @@ struct SQLitePathTests {
     }
 
     static func migrate(_ path: String, in dir: TempDir) async throws -> (status: Int32, out: String, err: String) {
-        try await AppBinary.runUnprivileged(["migrate"], environment: ["DATABASE_URL": "sqlite://\(path)", "APP_ENV": "test"], directory: dir.url)
+        try await AppBinary.runUnprivileged(
+            ["migrate"], environment: ["DATABASE_URL": "sqlite://\(path)", "APP_ENV": "test"], directory: dir.url)
     }
 
     @Test("a directory, a file it may not read, a folder it may not create the file in")
@@ -52,14 +54,19 @@ struct SQLitePathTests {
         let dir = try Self.folder()
         let path = dir.url.appendingPathComponent("ro.sqlite").path
         // A database with one table, made by Python's sqlite3, then made read-only.
-        let made = try await runProcess(["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('CREATE TABLE t (x)'); c.commit()", path])
+        let made = try await runProcess([
+            "python3", "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('CREATE TABLE t (x)'); c.commit()", path,
+        ])
         try #require(made.status == 0, "\(made.stderr)")
         try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: path)
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
 
         let result = try await Self.migrate(path, in: dir)
         #expect(result.status == 1, "\(result.err)")
-        #expect(result.err.contains("SQLite file \(path): it is read-only for this process, and migrations write to it"), "\(result.err)")
+        #expect(
+            result.err.contains("SQLite file \(path): it is read-only for this process, and migrations write to it"),
+            "\(result.err)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
     }
 }

@@ -1,13 +1,19 @@
-@testable import AppCore
 import Foundation
 import Testing
 
+@testable import AppCore
+
 @Suite("Sentry alerts")
 struct SentryTests {
-    @Test("DSN parsing and the envelope endpoint", arguments: [
-        ("https://abc123@o1.ingest.sentry.io/42", "https://o1.ingest.sentry.io/api/42/envelope/", "abc123"),
-        ("http://pub:oldsecret@127.0.0.1:9000/sentry/path/7", "http://127.0.0.1:9000/sentry/path/api/7/envelope/", "pub"),
-    ])
+    @Test(
+        "DSN parsing and the envelope endpoint",
+        arguments: [
+            ("https://abc123@o1.ingest.sentry.io/42", "https://o1.ingest.sentry.io/api/42/envelope/", "abc123"),
+            (
+                "http://pub:oldsecret@127.0.0.1:9000/sentry/path/7",
+                "http://127.0.0.1:9000/sentry/path/api/7/envelope/", "pub"
+            ),
+        ])
     func dsn(_ raw: String, _ endpoint: String, _ key: String) throws {
         let dsn = try SentryDSN(raw)
         #expect(dsn.envelopeURL == endpoint)
@@ -16,32 +22,43 @@ struct SentryTests {
         #expect(!"\(dsn)".contains(key), "the key stays out of descriptions")
     }
 
-    @Test("malformed DSNs are rejected", arguments: ["", "not a dsn", "ftp://k@h/1", "https://h/1", "https://k@h/", "https://k@/1"])
+    @Test(
+        "malformed DSNs are rejected",
+        arguments: ["", "not a dsn", "ftp://k@h/1", "https://h/1", "https://k@h/", "https://k@/1"])
     func malformedDSN(_ raw: String) {
         #expect(throws: SentryDSN.ParseError.self) { try SentryDSN(raw) }
     }
 
     /// A generous timeout: on a loaded 2-core machine a local answer can take seconds, and a send that
     /// times out never sees the rate limit these tests are about.
-    static func client(port: Int, logs: LogCapture = LogCapture(), timeout: Duration = .seconds(15)) throws -> SentryClient {
+    static func client(port: Int, logs: LogCapture = LogCapture(), timeout: Duration = .seconds(15)) throws
+        -> SentryClient
+    {
         SentryClient(
-            dsn: try SentryDSN("http://publickey123@127.0.0.1:\(port)/42"), environment: "production", release: "app@1.2.3",
+            dsn: try SentryDSN("http://publickey123@127.0.0.1:\(port)/42"), environment: "production",
+            release: "app@1.2.3",
             logger: logs.logger(), timeout: timeout, serverName: "test-host"
         )
     }
 
-    @Test("one envelope per event, in Sentry's format, accepted by sentry_sdk's own parser", .enabled(if: Tool.python("sentry_sdk")))
+    @Test(
+        "one envelope per event, in Sentry's format, accepted by sentry_sdk's own parser",
+        .enabled(if: Tool.python("sentry_sdk")))
     func envelope() async throws {
         let listener = SentryListener()
         try await listener.run { port in
-            try await Self.client(port: port).send(Alert(checkID: "migration-secret.missing", message: "MIGRATION_SECRET is not set"))
+            try await Self.client(port: port).send(
+                Alert(checkID: "migration-secret.missing", message: "MIGRATION_SECRET is not set"))
         }
         let requests = listener.requests
         try #require(requests.count == 1)
         let request = requests[0]
         #expect(request.path == "/api/42/envelope/")
         #expect(request.headers["content-type"] == "application/x-sentry-envelope")
-        #expect(request.headers["x-sentry-auth"] == "Sentry sentry_version=7, sentry_key=publickey123, sentry_client=\(SentryClient.clientName)/\(SentryClient.clientVersion)")
+        #expect(
+            request.headers["x-sentry-auth"]
+                == "Sentry sentry_version=7, sentry_key=publickey123, sentry_client=\(SentryClient.clientName)/\(SentryClient.clientVersion)"
+        )
 
         // Our own reading of the three lines.
         let lines = request.body.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
@@ -103,7 +120,9 @@ struct SentryTests {
 
     @Test("X-Sentry-Rate-Limits on any response is honoured for the error category")
     func rateLimitHeader() async throws {
-        let listener = SentryListener(answers: [.limited(rateLimits: "60:transaction:key, 120:error;default:organization:quota")])
+        let listener = SentryListener(answers: [
+            .limited(rateLimits: "60:transaction:key, 120:error;default:organization:quota")
+        ])
         try await listener.run { port in
             let client = try Self.client(port: port)
             await client.send(Alert(checkID: "a", message: "m"))
@@ -138,7 +157,9 @@ struct SentryTests {
     func unreachable() async throws {
         let logs = LogCapture()
         // A loopback port nothing listens on: the connection is refused.
-        let client = SentryClient(dsn: try SentryDSN("http://k@127.0.0.1:\(try refusedPort())/1"), environment: "production", release: nil, logger: logs.logger())
+        let client = SentryClient(
+            dsn: try SentryDSN("http://k@127.0.0.1:\(try refusedPort())/1"), environment: "production", release: nil,
+            logger: logs.logger())
         await client.send(Alert(checkID: "a", message: "m"))
         #expect(logs.lines.contains { $0.level == .warning })
         #expect(!logs.lines.contains { $0.level >= .error })

@@ -7,7 +7,8 @@ import Testing
 
 @Suite("app serve and the command line", .dropsTestDatabases)
 struct ServerProcessTests {
-    @Test("the server starts with no setup on SQLite under ./data/, logs the checks' warnings, and shuts down on SIGTERM")
+    @Test(
+        "the server starts with no setup on SQLite under ./data/, logs the checks' warnings, and shuts down on SIGTERM")
     func startsOnDefaultSQLite() async throws {
         let dir = try TempDir()
         let server = try await ServerProcess.start(environment: [:], directory: dir.url)
@@ -25,7 +26,8 @@ struct ServerProcessTests {
     func healthFollowsDatabase(_ engine: Engine) async throws {
         let db = try await TestDatabase.make(engine)
         let dir = try TempDir()
-        let server = try await ServerProcess.start(environment: ["DATABASE_URL": db.url, "APP_ENV": "test"], directory: dir.url)
+        let server = try await ServerProcess.start(
+            environment: ["DATABASE_URL": db.url, "APP_ENV": "test"], directory: dir.url)
         defer { Task { await server.stop() } }
         #expect(try await get("\(server.baseURL)/healthz").0 == 200)
         switch engine {
@@ -51,30 +53,39 @@ struct ServerProcessTests {
     func servesOnPostgres() async throws {
         let db = try await TestDatabase.make(.postgres)
         let dir = try TempDir()
-        let server = try await ServerProcess.start(environment: [
-            "DATABASE_URL": db.url, "MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session,
-        ], directory: dir.url)
+        let server = try await ServerProcess.start(
+            environment: [
+                "DATABASE_URL": db.url, "MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session,
+            ], directory: dir.url)
         #expect(try await get("\(server.baseURL)/healthz").0 == 200)
         #expect(try await get("\(server.baseURL)/api/migrate", method: .POST).0 == 401)
-        let (status, body) = try await get("\(server.baseURL)/api/migrate", headers: [("Authorization", "Bearer \(Secrets.migration)")], method: .POST)
+        let (status, body) = try await get(
+            "\(server.baseURL)/api/migrate", headers: [("Authorization", "Bearer \(Secrets.migration)")], method: .POST)
         #expect(status == 200)
         #expect(body.contains(#""message":"Migrations applied""#))
         await server.stop()
         #expect(!server.output.contains(Secrets.migration) && !server.output.contains(Secrets.session))
     }
 
-    @Test("three app serve processes on one PostgreSQL, 100 concurrent POSTs: each migration once, schema complete", .enabled(if: Tool.postgres))
+    @Test(
+        "three app serve processes on one PostgreSQL, 100 concurrent POSTs: each migration once, schema complete",
+        .enabled(if: Tool.postgres))
     func threeInstances() async throws {
         let db = try await TestDatabase.make(.postgres)
         let dir = try TempDir()
-        let env = ["DATABASE_URL": db.url, "MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session, "APP_ENV": "test"]
+        let env = [
+            "DATABASE_URL": db.url, "MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session,
+            "APP_ENV": "test",
+        ]
         var servers: [ServerProcess] = []
         for _ in 0..<3 { servers.append(try await ServerProcess.start(environment: env, directory: dir.url)) }
         let urls = servers.map(\.baseURL)
         let answers = try await withThrowingTaskGroup(of: (Int, String).self) { group in
             for i in 0..<100 {
                 group.addTask {
-                    try await get("\(urls[i % 3])/api/migrate", headers: [("Authorization", "Bearer \(Secrets.migration)")], method: .POST)
+                    try await get(
+                        "\(urls[i % 3])/api/migrate", headers: [("Authorization", "Bearer \(Secrets.migration)")],
+                        method: .POST)
                 }
             }
             return try await group.reduce(into: [(Int, String)]()) { $0.append($1) }
@@ -97,7 +108,8 @@ struct ServerProcessTests {
 
     @Test("app secret prints 64 lowercase hex characters and a newline, and two runs differ")
     func secret() async throws {
-        let a = try await AppBinary.run(["secret"]), b = try await AppBinary.run(["secret"])
+        let a = try await AppBinary.run(["secret"])
+        let b = try await AppBinary.run(["secret"])
         #expect(a.status == 0 && b.status == 0)
         #expect(a.out.range(of: #"^[0-9a-f]{64}\n$"#, options: .regularExpression) != nil)
         #expect(b.out.range(of: #"^[0-9a-f]{64}\n$"#, options: .regularExpression) != nil)
@@ -108,7 +120,8 @@ struct ServerProcessTests {
     @Test("a malformed DATABASE_URL stops startup with a message naming the variable, not the password")
     func malformedURLAtStartup() async throws {
         let dir = try TempDir()
-        let result = try await AppBinary.run(["serve", "--port", "0"], environment: ["DATABASE_URL": "postgres://u:hunter2pass@/db"], directory: dir.url)
+        let result = try await AppBinary.run(
+            ["serve", "--port", "0"], environment: ["DATABASE_URL": "postgres://u:hunter2pass@/db"], directory: dir.url)
         #expect(result.status != 0)
         #expect(result.err.contains("DATABASE_URL"))
         #expect(!(result.out + result.err).contains("hunter2pass"))
@@ -141,18 +154,29 @@ struct ServerProcessTests {
         #expect(migrate.out.isEmpty)
         let lines = migrate.err.split(separator: "\n")
         #expect(lines.count == 1, "one line: \(migrate.err)")
-        #expect(migrate.err.hasPrefix("error: database unavailable: SQLite file /proc/no-such-dir/app.sqlite: its folder /proc/no-such-dir cannot be created"))
+        #expect(
+            migrate.err.hasPrefix(
+                "error: database unavailable: SQLite file /proc/no-such-dir/app.sqlite: its folder /proc/no-such-dir cannot be created"
+            ))
 
-        let check = try await AppBinary.run(["check"], environment: env.merging(["MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session]) { $1 }, directory: dir.url)
+        let check = try await AppBinary.run(
+            ["check"],
+            environment: env.merging(["MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session]) {
+                $1
+            }, directory: dir.url)
         #expect(check.status == 1)
-        #expect(check.out.contains("ERROR database.unreachable: The database named by DATABASE_URL cannot be used: SQLite file /proc/no-such-dir/app.sqlite"))
+        #expect(
+            check.out.contains(
+                "ERROR database.unreachable: The database named by DATABASE_URL cannot be used: SQLite file /proc/no-such-dir/app.sqlite"
+            ))
     }
 
     @Test("app migrate on an unreachable PostgreSQL fails on one line without the password")
     func migrateUnreachablePostgres() async throws {
         let dir = try TempDir()
         let url = "postgres://u:hunter2pass@127.0.0.1:\(try refusedPort())/d?sslmode=disable"
-        let result = try await AppBinary.run(["migrate"], environment: ["DATABASE_URL": url, "APP_ENV": "test"], directory: dir.url)
+        let result = try await AppBinary.run(
+            ["migrate"], environment: ["DATABASE_URL": url, "APP_ENV": "test"], directory: dir.url)
         #expect(result.status == 1)
         #expect(result.err.hasPrefix("error: database unavailable: "))
         #expect(result.err.split(separator: "\n").count == 1)

@@ -1,10 +1,11 @@
-@testable import AppCore
 import AppServer
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
+
+@testable import AppCore
 
 /// Auth.js's rotation list, the gate refusing every session key, and the rolling session cookie
 /// (docs/sessions.md). Tokens come from the Python side (`cryptography` + `joserfc`) where the
@@ -21,15 +22,20 @@ struct SessionRenewalTests {
     }
 
     /// A token made by the Python side for `claims`.
-    static func pythonToken(_ format: String, _ salt: String, _ secret: String, _ claims: [String: Any]) async throws -> String {
-        let json = String(decoding: try JSONSerialization.data(withJSONObject: claims, options: [.sortedKeys]), as: UTF8.self)
+    static func pythonToken(_ format: String, _ salt: String, _ secret: String, _ claims: [String: Any]) async throws
+        -> String
+    {
+        let json = String(
+            decoding: try JSONSerialization.data(withJSONObject: claims, options: [.sortedKeys]), as: UTF8.self)
         let result = try await python(["encode", format, salt, secret, json])
         try #require(result.status == 0, "python could not encode: \(result.stderr)")
         return result.out.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// The claims the Python side reads from `token` under `secret`, or nil when it does not decode.
-    static func pythonClaims(_ format: String, _ salt: String, _ secret: String, _ token: String) async throws -> [String: Any]? {
+    static func pythonClaims(_ format: String, _ salt: String, _ secret: String, _ token: String) async throws
+        -> [String: Any]?
+    {
         let result = try await python(["decode", format, salt, secret, token])
         guard result.status == 0 else { return nil }
         let object = try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any]
@@ -47,23 +53,35 @@ struct SessionRenewalTests {
         return cookies
     }
 
-    static var claims: [String: Any] { [
-        "name": "Ada Lovelace", "email": "ada@example.com", "picture": "https://example.com/ada.png", "sub": "user-1",
-        "role": "admin", "iat": 1_700_000_000, "exp": Int(Date().timeIntervalSince1970) + 3600, "jti": "old-jti",
-    ] }
+    static var claims: [String: Any] {
+        [
+            "name": "Ada Lovelace", "email": "ada@example.com", "picture": "https://example.com/ada.png",
+            "sub": "user-1",
+            "role": "admin", "iat": 1_700_000_000, "exp": Int(Date().timeIntervalSince1970) + 3600, "jti": "old-jti",
+        ]
+    }
 
     // MARK: The list
 
-    @Test("the Auth.js key list is built as @auth/core builds it: AUTH_SECRET_3, _2, _1, then AUTH_SECRET (else NEXTAUTH_SECRET)")
+    @Test(
+        "the Auth.js key list is built as @auth/core builds it: AUTH_SECRET_3, _2, _1, then AUTH_SECRET (else NEXTAUTH_SECRET)"
+    )
     func listOrder() throws {
-        let all = try AppConfig(variables: ["AUTH_SECRET": "a", "AUTH_SECRET_1": "one", "AUTH_SECRET_2": "two", "AUTH_SECRET_3": "three", "NEXTAUTH_SECRET": "n"])
+        let all = try AppConfig(variables: [
+            "AUTH_SECRET": "a", "AUTH_SECRET_1": "one", "AUTH_SECRET_2": "two", "AUTH_SECRET_3": "three",
+            "NEXTAUTH_SECRET": "n",
+        ])
         #expect(all.authJSKeys.map(\.value) == ["three", "two", "one", "a"])
         let gaps = try AppConfig(variables: ["AUTH_SECRET_1": "one", "AUTH_SECRET_3": "three", "NEXTAUTH_SECRET": "n"])
-        #expect(gaps.authJSKeys.map(\.value) == ["three", "one", "n"], "without AUTH_SECRET, NEXTAUTH_SECRET ends the list")
+        #expect(
+            gaps.authJSKeys.map(\.value) == ["three", "one", "n"], "without AUTH_SECRET, NEXTAUTH_SECRET ends the list")
         let numberedOnly = try AppConfig(variables: ["AUTH_SECRET_2": "two"])
         #expect(numberedOnly.authJSKeys.map(\.value) == ["two"])
         #expect(try AppConfig(variables: [:]).authJSKeys.isEmpty)
-        #expect(all.sessionKeys.map(\.variable) == ["NEXTAUTH_SECRET", "AUTH_SECRET", "AUTH_SECRET_1", "AUTH_SECRET_2", "AUTH_SECRET_3"])
+        #expect(
+            all.sessionKeys.map(\.variable) == [
+                "NEXTAUTH_SECRET", "AUTH_SECRET", "AUTH_SECRET_1", "AUTH_SECRET_2", "AUTH_SECRET_3",
+            ])
         // NextAuth.js v4 keeps its one key.
         #expect(SessionReader(config: all).keys(for: .nextAuthV4).map(\.value) == ["n"])
         let text = "\(all)"
@@ -72,7 +90,9 @@ struct SessionRenewalTests {
         #expect(AppConfig.secretKeys.isSuperset(of: ["AUTH_SECRET_1", "AUTH_SECRET_2", "AUTH_SECRET_3"]))
     }
 
-    @Test("a token made with the old key is read after rotation; one made with a key off the list is not", .enabled(if: Tool.python("cryptography", "joserfc")))
+    @Test(
+        "a token made with the old key is read after rotation; one made with a key off the list is not",
+        .enabled(if: Tool.python("cryptography", "joserfc")))
     func readAfterRotation() async throws {
         let salt = SessionCookie.authJS
         let oldToken = try await Self.pythonToken("v5", salt, Self.old, Self.claims)
@@ -89,27 +109,33 @@ struct SessionRenewalTests {
 
     // MARK: The rolling cookie, through the server
 
-    @Test("GET /api/auth/session re-issues the cookie: old claims, fresh exp, the list's first key, the library's attributes",
-          .enabled(if: Tool.python("cryptography", "joserfc")),
-          arguments: [SessionCookie.authJS, SessionCookie.authJSSecure])
+    @Test(
+        "GET /api/auth/session re-issues the cookie: old claims, fresh exp, the list's first key, the library's attributes",
+        .enabled(if: Tool.python("cryptography", "joserfc")),
+        arguments: [SessionCookie.authJS, SessionCookie.authJSSecure])
     func rollingV5(_ cookie: String) async throws {
         let logs = LogCapture()
         let oldToken = try await Self.pythonToken("v5", cookie, Self.old, Self.claims)
         // Rotated: AUTH_SECRET_1 is the new key (first of the list), AUTH_SECRET the old one.
         let variables = ["MIGRATION_SECRET": Secrets.migration, "AUTH_SECRET": Self.old, "AUTH_SECRET_1": Self.new]
         try await AppHarness.run(.sqlite, variables, logs: logs) { client, _ in
-            try await client.execute(uri: "/api/auth/session", method: .get, headers: [.cookie: "theme=dark; \(cookie)=\(oldToken)"]) { response in
+            try await client.execute(
+                uri: "/api/auth/session", method: .get, headers: [.cookie: "theme=dark; \(cookie)=\(oldToken)"]
+            ) { response in
                 #expect(response.status == .ok)
                 #expect((response.json["user"] as? [String: String])?["email"] == "ada@example.com")
                 let set = Self.setCookies(response)
                 #expect(Array(set.keys) == [cookie], "only the session cookie is set, under its own name")
                 let (token, attributes) = try #require(set[cookie])
-                #expect(attributes.contains("Path=/") && attributes.contains("HttpOnly") && attributes.contains("SameSite=Lax"))
+                #expect(
+                    attributes.contains("Path=/") && attributes.contains("HttpOnly")
+                        && attributes.contains("SameSite=Lax"))
                 #expect(attributes.contains("Secure") == cookie.hasPrefix("__Secure-"))
                 #expect(!attributes.contains("Max-Age=0"))
 
                 // The cookie's Expires is the answer's expires, to the second.
-                let expiresAttribute = try #require(attributes.first { $0.hasPrefix("Expires=") }).dropFirst("Expires=".count)
+                let expiresAttribute = try #require(attributes.first { $0.hasPrefix("Expires=") }).dropFirst(
+                    "Expires=".count)
                 let http = DateFormatter()
                 http.locale = Locale(identifier: "en_US_POSIX")
                 http.timeZone = TimeZone(identifier: "GMT")
@@ -123,7 +149,9 @@ struct SessionRenewalTests {
                 #expect(abs(bodyExpires.timeIntervalSinceNow - SessionCodec.defaultMaxAge) < 60)
 
                 // The Python side reads it with the list's first key, not with the old one.
-                let renewed = try #require(try await Self.pythonClaims("v5", cookie, Self.new, token), "the renewed cookie decodes with AUTH_SECRET_1")
+                let renewed = try #require(
+                    try await Self.pythonClaims("v5", cookie, Self.new, token),
+                    "the renewed cookie decodes with AUTH_SECRET_1")
                 #expect(try await Self.pythonClaims("v5", cookie, Self.old, token) == nil)
                 for key in ["name", "email", "picture", "sub", "role"] {
                     #expect(renewed[key] as? String == Self.claims[key] as? String, "claim \(key) carried over")
@@ -135,15 +163,19 @@ struct SessionRenewalTests {
                 #expect(renewed["jti"] as? String != "old-jti")
             }
         }
-        #expect(!logs.text.contains(oldToken.prefix(40)) && !logs.text.contains(Self.old) && !logs.text.contains(Self.new))
+        #expect(
+            !logs.text.contains(oldToken.prefix(40)) && !logs.text.contains(Self.old) && !logs.text.contains(Self.new))
     }
 
-    @Test("NextAuth.js v4: the renewed cookie is A256GCM under NEXTAUTH_SECRET and the Python side reads it", .enabled(if: Tool.python("cryptography", "joserfc")))
+    @Test(
+        "NextAuth.js v4: the renewed cookie is A256GCM under NEXTAUTH_SECRET and the Python side reads it",
+        .enabled(if: Tool.python("cryptography", "joserfc")))
     func rollingV4() async throws {
         let cookie = SessionCookie.nextAuth
         let token = try await Self.pythonToken("v4", "", Secrets.session, Self.claims)
         try await AppHarness.run(.sqlite) { client, _ in
-            try await client.execute(uri: "/api/auth/session", method: .get, headers: [.cookie: "\(cookie)=\(token)"]) { response in
+            try await client.execute(uri: "/api/auth/session", method: .get, headers: [.cookie: "\(cookie)=\(token)"]) {
+                response in
                 let renewed = try #require(Self.setCookies(response)[cookie])
                 #expect(!renewed.attributes.contains("Secure"))
                 let claims = try #require(try await Self.pythonClaims("v4", "", Secrets.session, renewed.value))
@@ -157,8 +189,12 @@ struct SessionRenewalTests {
 
     @Test("no valid session: no Set-Cookie at all, whatever cookie was sent")
     func noSessionNoCookie() async throws {
-        let unknownKey = try SessionCodec.encode(name: "X", email: "x@example.com", secret: Secret("a-key-this-server-does-not-have")!, format: .authJSV5(salt: SessionCookie.authJS))
-        let expired = try SessionCodec.encode(name: "X", email: "x@example.com", secret: Secret(Secrets.session)!, format: .nextAuthV4, maxAge: 60, now: Date().addingTimeInterval(-3600))
+        let unknownKey = try SessionCodec.encode(
+            name: "X", email: "x@example.com", secret: Secret("a-key-this-server-does-not-have")!,
+            format: .authJSV5(salt: SessionCookie.authJS))
+        let expired = try SessionCodec.encode(
+            name: "X", email: "x@example.com", secret: Secret(Secrets.session)!, format: .nextAuthV4, maxAge: 60,
+            now: Date().addingTimeInterval(-3600))
         let requests: [HTTPFields] = [
             [:], [.cookie: "theme=dark"], [.cookie: "\(SessionCookie.nextAuth)=garbage"],
             [.cookie: "\(SessionCookie.authJS)=\(unknownKey)"], [.cookie: "\(SessionCookie.nextAuth)=\(expired)"],
@@ -179,19 +215,27 @@ struct SessionRenewalTests {
         let name = SessionCookie.nextAuth
         let secret = Secret(Secrets.session)!
         let small = try SessionCodec.encode(name: "Ada", email: "ada@example.com", secret: secret, format: .nextAuthV4)
-        let large = try SessionCodec.encode(name: String(repeating: "long name ", count: 600), email: "big@example.com", secret: secret, format: .nextAuthV4)
+        let large = try SessionCodec.encode(
+            name: String(repeating: "long name ", count: 600), email: "big@example.com", secret: secret,
+            format: .nextAuthV4)
         let largeCookies = SessionCookie.cookies(name: name, token: large)
         #expect(largeCookies.count >= 2)
         try await AppHarness.run(.sqlite) { client, _ in
             // A small session beside the chunks of an earlier, larger one.
-            try await client.execute(uri: "/api/auth/session", method: .get, headers: [.cookie: "\(name)=\(small); \(name).0=old; \(name).1=old"]) { response in
+            try await client.execute(
+                uri: "/api/auth/session", method: .get,
+                headers: [.cookie: "\(name)=\(small); \(name).0=old; \(name).1=old"]
+            ) { response in
                 let set = Self.setCookies(response)
                 #expect(Set(set.keys) == [name, "\(name).0", "\(name).1"])
                 let whole = try #require(set[name])
-                #expect(SessionCodec.decode(whole.value, secret: secret, format: .nextAuthV4)?.email == "ada@example.com")
+                #expect(
+                    SessionCodec.decode(whole.value, secret: secret, format: .nextAuthV4)?.email == "ada@example.com")
                 for chunk in ["\(name).0", "\(name).1"] {
                     let cleared = try #require(set[chunk])
-                    #expect(cleared.value.isEmpty && cleared.attributes.contains("Max-Age=0") && cleared.attributes.contains("Path=/"))
+                    #expect(
+                        cleared.value.isEmpty && cleared.attributes.contains("Max-Age=0")
+                            && cleared.attributes.contains("Path=/"))
                     #expect(!cleared.attributes.contains { $0.hasPrefix("Expires=") })
                 }
             }
@@ -201,9 +245,11 @@ struct SessionRenewalTests {
                 let set = Self.setCookies(response)
                 let chunks = set.keys.filter { $0.hasPrefix(name + ".") }.sorted()
                 #expect(chunks.count >= 2 && set[name] == nil)
-                #expect(set.values.allSatisfy { !$0.value.isEmpty && $0.value.utf8.count < SessionCookie.maxCookieBytes })
+                #expect(
+                    set.values.allSatisfy { !$0.value.isEmpty && $0.value.utf8.count < SessionCookie.maxCookieBytes })
                 let reassembled = chunks.map { "\($0)=\(set[$0]!.value)" }.joined(separator: "; ")
-                let claims = SessionReader(nextAuthSecret: secret, authSecret: nil).session(cookieHeaders: [reassembled])
+                let claims = SessionReader(nextAuthSecret: secret, authSecret: nil).session(cookieHeaders: [reassembled]
+                )
                 #expect(claims?.email == "big@example.com")
             }
         }
@@ -211,16 +257,21 @@ struct SessionRenewalTests {
 
     // MARK: The gate
 
-    @Test("MIGRATION_SECRET equal to AUTH_SECRET_2 answers 503 and the reused check names AUTH_SECRET_2, never the value")
+    @Test(
+        "MIGRATION_SECRET equal to AUTH_SECRET_2 answers 503 and the reused check names AUTH_SECRET_2, never the value")
     func gateRefusesNumberedKey() async throws {
-        let variables = ["MIGRATION_SECRET": Secrets.migration, "AUTH_SECRET": Secrets.session, "AUTH_SECRET_2": Secrets.migration]
+        let variables = [
+            "MIGRATION_SECRET": Secrets.migration, "AUTH_SECRET": Secrets.session, "AUTH_SECRET_2": Secrets.migration,
+        ]
         let config = try AppConfig(variables: variables)
         let reused = try #require(checkMigrationSecret(config).first { $0.id == "migration-secret.reused" })
         #expect(reused.level == .error)
         #expect(reused.message.contains("AUTH_SECRET_2") && !reused.message.contains("AUTH_SECRET,"))
         #expect(!reused.message.contains(Secrets.migration) && !reused.hint.contains(Secrets.migration))
         try await AppHarness.run(.sqlite, variables) { client, _ in
-            try await client.execute(uri: "/api/migrate", method: .post, headers: [.authorization: "Bearer \(Secrets.migration)"]) { response in
+            try await client.execute(
+                uri: "/api/migrate", method: .post, headers: [.authorization: "Bearer \(Secrets.migration)"]
+            ) { response in
                 #expect(response.status == .serviceUnavailable)
                 #expect(response.json["error"] as? String == "Migration endpoint misconfigured")
             }
@@ -231,7 +282,8 @@ struct SessionRenewalTests {
     func mintUsesFirstKey() async throws {
         let dir = try TempDir()
         let env = ["AUTH_SECRET": Self.old, "AUTH_SECRET_1": Self.new]
-        let result = try await AppBinary.run(["session", "mint", "--email", "v5@example.com", "--format", "v5"], environment: env, directory: dir.url)
+        let result = try await AppBinary.run(
+            ["session", "mint", "--email", "v5@example.com", "--format", "v5"], environment: env, directory: dir.url)
         #expect(result.status == 0, "\(result.err)")
         let token = result.out.trimmingCharacters(in: .newlines)
         let format = SessionFormat.authJSV5(salt: SessionCookie.authJS)

@@ -1,8 +1,9 @@
-@testable import AppCore
 import AppServer
 import Foundation
 import SQLKit
 import Testing
+
+@testable import AppCore
 
 /// SIGTERM during a migration (README, "Shutdown"): new calls get 503, the run in progress finishes
 /// within SHUTDOWN_TIMEOUT or is rolled back whole, and the process exits 0. The migration waits on an
@@ -13,15 +14,20 @@ struct ShutdownTests {
 
     static func folder() throws -> TempDir {
         let dir = try TempDir()
-        try FileManager.default.createDirectory(at: dir.url.appendingPathComponent("m"), withIntermediateDirectories: true)
-        try dir.write("m/0001_gated.sql", "-- migrate:up\nSELECT pg_advisory_xact_lock(\(gateKey));\nCREATE TABLE gated_done (x int);\n")
+        try FileManager.default.createDirectory(
+            at: dir.url.appendingPathComponent("m"), withIntermediateDirectories: true)
+        try dir.write(
+            "m/0001_gated.sql",
+            "-- migrate:up\nSELECT pg_advisory_xact_lock(\(gateKey));\nCREATE TABLE gated_done (x int);\n")
         return dir
     }
 
-    static func start(_ db: TestDatabase, _ dir: TempDir, _ extra: [String: String] = [:]) async throws -> ServerProcess {
-        try await ServerProcess.start(environment: [
-            "APP_ENV": "test", "DATABASE_URL": db.url, "MIGRATIONS_DIR": "m", "MIGRATION_SECRET": Secrets.migration,
-        ].merging(extra) { $1 }, directory: dir.url)
+    static func start(_ db: TestDatabase, _ dir: TempDir, _ extra: [String: String] = [:]) async throws -> ServerProcess
+    {
+        try await ServerProcess.start(
+            environment: [
+                "APP_ENV": "test", "DATABASE_URL": db.url, "MIGRATIONS_DIR": "m", "MIGRATION_SECRET": Secrets.migration,
+            ].merging(extra) { $1 }, directory: dir.url)
     }
 
     /// Waits for the process to end; its exit status, or nil after `limit`.
@@ -37,7 +43,8 @@ struct ShutdownTests {
         try await sql.raw("\(unsafeRaw: query)").first()?.decode(column: "n", as: Int.self) ?? 0
     }
 
-    @Test("SIGTERM mid-migration: new calls and /healthz get 503, the run finishes and answers 200, the process exits 0")
+    @Test(
+        "SIGTERM mid-migration: new calls and /healthz get 503, the run finishes and answers 200, the process exits 0")
     func drains() async throws {
         let db = try await TestDatabase.make(.postgres)
         let dir = try Self.folder()
@@ -71,13 +78,19 @@ struct ShutdownTests {
         #expect(server.output.contains("SIGTERM: new migration calls get 503"))
     }
 
-    @Test("SIGTERM with a run that outlasts SHUTDOWN_TIMEOUT: the process exits 0 at the timeout, nothing of the migration remains, no lock is left")
+    @Test(
+        "SIGTERM with a run that outlasts SHUTDOWN_TIMEOUT: the process exits 0 at the timeout, nothing of the migration remains, no lock is left"
+    )
     func timesOut() async throws {
         let db = try await TestDatabase.make(.postgres)
         let dir = try Self.folder()
         let server = try await Self.start(db, dir, ["SHUTDOWN_TIMEOUT": "1"])
         try await holdingAdvisoryLock(db, Self.gateKey) { sql in
-            let running = Task { try? await get("\(server.baseURL)/api/migrate", headers: [("Authorization", "Bearer \(Secrets.migration)")], method: .POST) }
+            let running = Task {
+                try? await get(
+                    "\(server.baseURL)/api/migrate", headers: [("Authorization", "Bearer \(Secrets.migration)")],
+                    method: .POST)
+            }
             try await waitForLockWaiter(sql, Self.gateKey)
             kill(server.process.processIdentifier, SIGTERM)
             #expect(try await Self.exit(server, within: .seconds(30)) == 0)
@@ -86,14 +99,20 @@ struct ShutdownTests {
             // Released: the server's backend gets the lock, finds its client gone, and rolls back.
             try await sql.raw("SELECT pg_advisory_unlock(\(unsafeRaw: String(Self.gateKey)))").run()
             for _ in 0..<400 {
-                let others = try await Self.count(sql, "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+                let others = try await Self.count(
+                    sql,
+                    "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
                 if others == 0 { break }
                 try await Task.sleep(for: .milliseconds(25))
             }
-            #expect(try await Self.count(sql, """
-                SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory'
-                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                """) == 0)
+            #expect(
+                try await Self.count(
+                    sql,
+                    """
+                    SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory'
+                    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                    """) == 0)
         }
         #expect(try await historyIDs(db) ?? [] == [])
         #expect(try await tableNames(db).contains("gated_done") == false)

@@ -1,9 +1,10 @@
-@testable import AppCore
 import AppServer
 import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
+
+@testable import AppCore
 
 @Suite("migrator timestamps")
 struct TimestampTests {

@@ -1,6 +1,7 @@
-@testable import AppCore
 import Foundation
 import Testing
+
+@testable import AppCore
 
 /// The example folders in `Fixtures/formats`, laid out as each tool writes them.
 enum ToolFixture: String, CaseIterable, CustomTestStringConvertible, Sendable {
@@ -14,8 +15,13 @@ enum ToolFixture: String, CaseIterable, CustomTestStringConvertible, Sendable {
     /// The files each migration is, in the order the tool applies them.
     var files: [String] {
         switch self {
-        case .prisma: ["20240101120000_init/migration.sql", "20240102120000_add_post/migration.sql", "20240103120000_seed/migration.sql"]
-        case .flyway: ["V1__Create_person_table.sql", "V1_1__Populate_table.sql", "V1_10__Add_index.sql", "V2__Add_people.sql"]
+        case .prisma:
+            [
+                "20240101120000_init/migration.sql", "20240102120000_add_post/migration.sql",
+                "20240103120000_seed/migration.sql",
+            ]
+        case .flyway:
+            ["V1__Create_person_table.sql", "V1_1__Populate_table.sql", "V1_10__Add_index.sql", "V2__Add_people.sql"]
         case .drizzle: ["0000_steady_wolverine.sql", "0001_brief_ironclad.sql"]
         case .golangMigrate: ["1_create_users_table.up.sql", "2_add_mood_to_users.up.sql", "3_index_mood.up.sql"]
         }
@@ -23,14 +29,18 @@ enum ToolFixture: String, CaseIterable, CustomTestStringConvertible, Sendable {
 
     var ids: [String] {
         files.map { file in
-            for suffix in ["/migration.sql", ".up.sql", ".sql"] where file.hasSuffix(suffix) { return String(file.dropLast(suffix.count)) }
+            for suffix in ["/migration.sql", ".up.sql", ".sql"] where file.hasSuffix(suffix) {
+                return String(file.dropLast(suffix.count))
+            }
             return file
         }
     }
 
     /// The checksums `scripts/checkers/tool_checksums.py` computes from the tool's own rules.
     func pythonChecksums() async throws -> [String: String] {
-        let out = try await runProcess(["python3", ConfigTests.repoFile("scripts/checkers/tool_checksums.py"), rawValue, path])
+        let out = try await runProcess([
+            "python3", ConfigTests.repoFile("scripts/checkers/tool_checksums.py"), rawValue, path,
+        ])
         try #require(out.status == 0, "\(out.stderr)")
         return try JSONDecoder().decode([String: String].self, from: out.stdout)
     }
@@ -48,19 +58,27 @@ extension MigrationsDir {
 
 @Suite("Prisma, Flyway, Drizzle and golang-migrate folders, checked against their tools' rules", .dropsTestDatabases)
 struct ToolFixtureTests {
-    @Test("each example folder is recognised, read in the tool's order, with the tool's checksums as Python computes them", arguments: ToolFixture.allCases)
+    @Test(
+        "each example folder is recognised, read in the tool's order, with the tool's checksums as Python computes them",
+        arguments: ToolFixture.allCases)
     func readsFixture(_ fixture: ToolFixture) async throws {
         let catalog = MigrationCatalog.load(folder: fixture.path, dialect: .postgres)
         #expect(catalog.invalid == nil, "\(String(describing: catalog.invalid))")
         #expect(catalog.format?.rawValue == fixture.rawValue)
         #expect(catalog.migrations.map(\.id) == fixture.ids)
         let expected = try await fixture.pythonChecksums()
-        #expect(Dictionary(uniqueKeysWithValues: catalog.migrations.map { ($0.id, $0.toolChecksums.first ?? "") }) == expected)
+        #expect(
+            Dictionary(uniqueKeysWithValues: catalog.migrations.map { ($0.id, $0.toolChecksums.first ?? "") })
+                == expected)
     }
 
-    @Test("Flyway: versions compare as numbers part by part (1 < 1.1 < 1.10 < 2), `_` is `.`, a BOM and CRLF do not change the checksum")
+    @Test(
+        "Flyway: versions compare as numbers part by part (1 < 1.1 < 1.10 < 2), `_` is `.`, a BOM and CRLF do not change the checksum"
+    )
     func flywayVersions() throws {
-        #expect(FlywayFormat.parseName("V1_10__Add_index.sql") == .init(version: "1.10", parts: ["1", "10"], description: "Add index"))
+        #expect(
+            FlywayFormat.parseName("V1_10__Add_index.sql")
+                == .init(version: "1.10", parts: ["1", "10"], description: "Add index"))
         #expect(FlywayFormat.parseName("V2.0.0__x.sql")?.parts == ["2"])
         #expect(FlywayFormat.parseName("V007__x.sql")?.version == "007")
         #expect(FlywayFormat.parseName("V1__") == nil)
@@ -68,23 +86,31 @@ struct ToolFixtureTests {
         #expect(FlywayFormat.checksum("a\nb\n") == FlywayFormat.checksum("\u{FEFF}a\r\nb\r\n"))
         #expect(FlywayFormat.checksum("a\nb") != FlywayFormat.checksum("a\nc"))
         let folder = try MigrationsDir(["R__views.sql": "SELECT 1;"])
-        #expect(MigrationCatalog.load(folder: folder.path, format: "flyway", dialect: .sqlite).invalid?.reason.contains("repeatable") == true)
+        #expect(
+            MigrationCatalog.load(folder: folder.path, format: "flyway", dialect: .sqlite).invalid?.reason.contains(
+                "repeatable") == true)
         let placeholders = try MigrationsDir(["V1__a.sql": "CREATE TABLE ${table} (id INTEGER);"])
         #expect(MigrationCatalog.load(folder: placeholders.path, dialect: .sqlite).invalid?.line == 1)
     }
 
-    @Test("Prisma: a file checked out with CRLF matches a checksum recorded over LF, and an early unpadded checksum matches")
+    @Test(
+        "Prisma: a file checked out with CRLF matches a checksum recorded over LF, and an early unpadded checksum matches"
+    )
     func prismaChecksums() throws {
         let lf = Data("CREATE TABLE a (id INTEGER);\nCREATE TABLE b (id INTEGER);\n".utf8)
         let crlf = Data("CREATE TABLE a (id INTEGER);\r\nCREATE TABLE b (id INTEGER);\r\n".utf8)
         #expect(PrismaFormat.checksums(crlf).contains(PrismaFormat.checksums(lf)[0]))
         #expect(PrismaFormat.checksums(lf).contains(PrismaFormat.checksums(crlf)[0]))
-        let migration = Migration(id: "1_a", statements: [], down: nil, transactional: true, downTransactional: true, checksum: "", toolChecksums: ["0a0b" + String(repeating: "c", count: 60)])
+        let migration = Migration(
+            id: "1_a", statements: [], down: nil, transactional: true, downTransactional: true, checksum: "",
+            toolChecksums: ["0a0b" + String(repeating: "c", count: 60)])
         #expect(PrismaHistory.matches("ab" + String(repeating: "c", count: 60), migration))
         #expect(!PrismaHistory.matches(String(repeating: "d", count: 64), migration))
     }
 
-    @Test("the rows each tool's history gets are the tool's own: names, versions, checksums, ranks", arguments: Engine.available, ToolFixture.allCases)
+    @Test(
+        "the rows each tool's history gets are the tool's own: names, versions, checksums, ranks",
+        arguments: Engine.available, ToolFixture.allCases)
     func historyRows(_ engine: Engine, _ fixture: ToolFixture) async throws {
         let db = try await TestDatabase.make(engine)
         let folder = try fixture.folder
@@ -94,26 +120,57 @@ struct ToolFixtureTests {
         let checksums = try await fixture.pythonChecksums()
         switch fixture {
         case .prisma:
-            #expect(try await texts(db, "SELECT migration_name AS v FROM _prisma_migrations ORDER BY migration_name") == fixture.ids)
-            #expect(try await texts(db, "SELECT checksum AS v FROM _prisma_migrations ORDER BY migration_name") == fixture.ids.map { checksums[$0]! })
-            #expect(try await count(db, "SELECT COUNT(*) AS n FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL AND applied_steps_count = 1 AND LENGTH(id) = 36") == 3)
+            #expect(
+                try await texts(db, "SELECT migration_name AS v FROM _prisma_migrations ORDER BY migration_name")
+                    == fixture.ids)
+            #expect(
+                try await texts(db, "SELECT checksum AS v FROM _prisma_migrations ORDER BY migration_name")
+                    == fixture.ids.map { checksums[$0]! })
+            #expect(
+                try await count(
+                    db,
+                    "SELECT COUNT(*) AS n FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL AND applied_steps_count = 1 AND LENGTH(id) = 36"
+                ) == 3)
         case .flyway:
-            #expect(try await texts(db, "SELECT version || ' ' || description || ' ' || type || ' ' || script AS v FROM flyway_schema_history ORDER BY installed_rank") == [
-                "1 Create person table SQL V1__Create_person_table.sql", "1.1 Populate table SQL V1_1__Populate_table.sql",
-                "1.10 Add index SQL V1_10__Add_index.sql", "2 Add people SQL V2__Add_people.sql",
-            ])
-            #expect(try await texts(db, "SELECT CAST(checksum AS TEXT) AS v FROM flyway_schema_history ORDER BY installed_rank") == fixture.ids.map { checksums[$0]! })
-            #expect(try await texts(db, "SELECT CAST(installed_rank AS TEXT) AS v FROM flyway_schema_history WHERE success ORDER BY installed_rank") == ["1", "2", "3", "4"])
+            #expect(
+                try await texts(
+                    db,
+                    "SELECT version || ' ' || description || ' ' || type || ' ' || script AS v FROM flyway_schema_history ORDER BY installed_rank"
+                ) == [
+                    "1 Create person table SQL V1__Create_person_table.sql",
+                    "1.1 Populate table SQL V1_1__Populate_table.sql",
+                    "1.10 Add index SQL V1_10__Add_index.sql", "2 Add people SQL V2__Add_people.sql",
+                ])
+            #expect(
+                try await texts(
+                    db, "SELECT CAST(checksum AS TEXT) AS v FROM flyway_schema_history ORDER BY installed_rank")
+                    == fixture.ids.map { checksums[$0]! })
+            #expect(
+                try await texts(
+                    db,
+                    "SELECT CAST(installed_rank AS TEXT) AS v FROM flyway_schema_history WHERE success ORDER BY installed_rank"
+                ) == ["1", "2", "3", "4"])
         case .drizzle:
             let table = engine == .postgres ? "drizzle.__drizzle_migrations" : "__drizzle_migrations"
-            #expect(try await texts(db, "SELECT hash AS v FROM \(table) ORDER BY created_at") == fixture.ids.map { checksums[$0]! })
-            #expect(try await texts(db, "SELECT CAST(created_at AS TEXT) AS v FROM \(table) ORDER BY created_at") == ["1735689600000", "1735776000000"])
+            #expect(
+                try await texts(db, "SELECT hash AS v FROM \(table) ORDER BY created_at")
+                    == fixture.ids.map { checksums[$0]! })
+            #expect(
+                try await texts(db, "SELECT CAST(created_at AS TEXT) AS v FROM \(table) ORDER BY created_at") == [
+                    "1735689600000", "1735776000000",
+                ])
         case .golangMigrate:
-            #expect(try await texts(db, "SELECT CAST(version AS TEXT) || ':' || CAST(CASE WHEN dirty THEN 1 ELSE 0 END AS TEXT) AS v FROM schema_migrations") == ["3:0"])
+            #expect(
+                try await texts(
+                    db,
+                    "SELECT CAST(version AS TEXT) || ':' || CAST(CASE WHEN dirty THEN 1 ELSE 0 END AS TEXT) AS v FROM schema_migrations"
+                ) == ["3:0"])
         }
     }
 
-    @Test("each tool's history adopted: what it records as applied is not run again", arguments: Engine.available, ToolFixture.allCases)
+    @Test(
+        "each tool's history adopted: what it records as applied is not run again", arguments: Engine.available,
+        ToolFixture.allCases)
     func adoption(_ engine: Engine, _ fixture: ToolFixture) async throws {
         let db = try await TestDatabase.make(engine)
         let folder = try fixture.folder
@@ -129,13 +186,23 @@ struct ToolFixtureTests {
         }
         switch fixture {
         case .prisma:
-            try await TestSQL.run(db, "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, started_at, applied_steps_count) VALUES ('4f2c0000-0000-4000-8000-000000000000', '\(checksums[fixture.ids[0]]!)', CURRENT_TIMESTAMP, '\(fixture.ids[0])', CURRENT_TIMESTAMP, 1)")
+            try await TestSQL.run(
+                db,
+                "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, started_at, applied_steps_count) VALUES ('4f2c0000-0000-4000-8000-000000000000', '\(checksums[fixture.ids[0]]!)', CURRENT_TIMESTAMP, '\(fixture.ids[0])', CURRENT_TIMESTAMP, 1)"
+            )
         case .flyway:
-            try await TestSQL.run(db, "INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) VALUES (1, '1', 'Create person table', 'SQL', 'V1__Create_person_table.sql', \(checksums[fixture.ids[0]]!), 'flyway', 5, \(engine == .postgres ? "true" : "1"))")
+            try await TestSQL.run(
+                db,
+                "INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) VALUES (1, '1', 'Create person table', 'SQL', 'V1__Create_person_table.sql', \(checksums[fixture.ids[0]]!), 'flyway', 5, \(engine == .postgres ? "true" : "1"))"
+            )
         case .drizzle:
-            try await TestSQL.run(db, "INSERT INTO \(engine == .postgres ? "drizzle." : "")__drizzle_migrations (hash, created_at) VALUES ('\(checksums[fixture.ids[0]]!)', 1735689600000)")
+            try await TestSQL.run(
+                db,
+                "INSERT INTO \(engine == .postgres ? "drizzle." : "")__drizzle_migrations (hash, created_at) VALUES ('\(checksums[fixture.ids[0]]!)', 1735689600000)"
+            )
         case .golangMigrate:
-            try await TestSQL.run(db, "INSERT INTO schema_migrations (version, dirty) VALUES (1, \(engine == .postgres ? "false" : "0"))")
+            try await TestSQL.run(
+                db, "INSERT INTO schema_migrations (version, dirty) VALUES (1, \(engine == .postgres ? "false" : "0"))")
         }
         try await withFolderMigrator(db, folder, engine) { (migrator: Migrator) async throws in
             #expect(try await migrator.status().pending == Array(fixture.ids.dropFirst()))
@@ -144,28 +211,47 @@ struct ToolFixtureTests {
         }
     }
 
-    @Test("Prisma: a failed row is 409 interrupted, an edited checksum is drift, a row marked rolled back is pending again", arguments: Engine.available)
+    @Test(
+        "Prisma: a failed row is 409 interrupted, an edited checksum is drift, a row marked rolled back is pending again",
+        arguments: Engine.available)
     func prismaStates(_ engine: Engine) async throws {
         let db = try await TestDatabase.make(engine)
         let folder = try ToolFixture.prisma.folder
         let ids = ToolFixture.prisma.ids
         try await withFolderMigrator(db, folder, engine) { (migrator: Migrator) async throws in
             _ = try await migrator.migrate()
-            try await TestSQL.run(db, "UPDATE _prisma_migrations SET checksum = '\(String(repeating: "0", count: 64))' WHERE migration_name = '\(ids[1])'")
+            try await TestSQL.run(
+                db,
+                "UPDATE _prisma_migrations SET checksum = '\(String(repeating: "0", count: 64))' WHERE migration_name = '\(ids[1])'"
+            )
             await #expect(throws: MigrationError.drift(migration: ids[1])) { try await migrator.pending() }
-            try await TestSQL.run(db, "UPDATE _prisma_migrations SET checksum = '\(PrismaFormat.checksums(Data(("x").utf8))[0])', finished_at = NULL WHERE migration_name = '\(ids[2])'")
+            try await TestSQL.run(
+                db,
+                "UPDATE _prisma_migrations SET checksum = '\(PrismaFormat.checksums(Data(("x").utf8))[0])', finished_at = NULL WHERE migration_name = '\(ids[2])'"
+            )
             #expect(try await migrator.status().interrupted == [ids[2]])
             // `prisma migrate resolve --rolled-back`: the seed is pending again (its row gone from ours).
-            try await TestSQL.run(db, "UPDATE _prisma_migrations SET rolled_back_at = CURRENT_TIMESTAMP WHERE migration_name = '\(ids[2])'")
-            try await TestSQL.run(db, "UPDATE _prisma_migrations SET checksum = '\(try await ToolFixture.prisma.pythonChecksums()[ids[1]]!)' WHERE migration_name = '\(ids[1])'")
+            try await TestSQL.run(
+                db,
+                "UPDATE _prisma_migrations SET rolled_back_at = CURRENT_TIMESTAMP WHERE migration_name = '\(ids[2])'")
+            try await TestSQL.run(
+                db,
+                "UPDATE _prisma_migrations SET checksum = '\(try await ToolFixture.prisma.pythonChecksums()[ids[1]]!)' WHERE migration_name = '\(ids[1])'"
+            )
             try await TestSQL.run(db, "DELETE FROM \"User\"")
             #expect(try await migrator.status().pending == [ids[2]])
             #expect(try await migrator.migrate() == [ids[2]])
         }
-        #expect(try await count(db, "SELECT COUNT(*) AS n FROM _prisma_migrations WHERE migration_name = '\(ids[2])' AND finished_at IS NOT NULL AND rolled_back_at IS NULL") == 1)
+        #expect(
+            try await count(
+                db,
+                "SELECT COUNT(*) AS n FROM _prisma_migrations WHERE migration_name = '\(ids[2])' AND finished_at IS NOT NULL AND rolled_back_at IS NULL"
+            ) == 1)
     }
 
-    @Test("Flyway: a baseline counts every version up to it as applied; a failed row is 409 interrupted", arguments: Engine.available)
+    @Test(
+        "Flyway: a baseline counts every version up to it as applied; a failed row is 409 interrupted",
+        arguments: Engine.available)
     func flywayStates(_ engine: Engine) async throws {
         let db = try await TestDatabase.make(engine)
         let folder = try ToolFixture.flyway.folder
@@ -174,26 +260,42 @@ struct ToolFixtureTests {
         try await database.withRunning {
             try await database.withConnection { sql in try await FlywayHistory().create(sql, engine: engine.dialect) }
         }
-        try await TestSQL.runScript(db, "create table PERSON (ID int not null, NAME varchar(100) not null); create index PERSON_NAME on PERSON (NAME);")
-        let yes = engine == .postgres ? "true" : "1", no = engine == .postgres ? "false" : "0"
-        try await TestSQL.run(db, "INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) VALUES (1, '1.10', '<< Flyway Baseline >>', 'BASELINE', '<< Flyway Baseline >>', NULL, 'flyway', 0, \(yes))")
+        try await TestSQL.runScript(
+            db,
+            "create table PERSON (ID int not null, NAME varchar(100) not null); create index PERSON_NAME on PERSON (NAME);"
+        )
+        let yes = engine == .postgres ? "true" : "1"
+        let no = engine == .postgres ? "false" : "0"
+        try await TestSQL.run(
+            db,
+            "INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) VALUES (1, '1.10', '<< Flyway Baseline >>', 'BASELINE', '<< Flyway Baseline >>', NULL, 'flyway', 0, \(yes))"
+        )
         try await withFolderMigrator(db, folder, engine) { (migrator: Migrator) async throws in
             #expect(try await migrator.status().pending == [ids[3]])
-            try await TestSQL.run(db, "INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) VALUES (2, '2', 'Add people', 'SQL', 'V2__Add_people.sql', 1, 'flyway', 0, \(no))")
+            try await TestSQL.run(
+                db,
+                "INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) VALUES (2, '2', 'Add people', 'SQL', 'V2__Add_people.sql', 1, 'flyway', 0, \(no))"
+            )
             await #expect(throws: MigrationError.interrupted(migration: ids[3])) { try await migrator.migrate() }
             try await migrator.resolve(ids[3], applied: false)  // `flyway repair`
             #expect(try await migrator.migrate() == [ids[3]])
         }
-        #expect(try await texts(db, "SELECT version AS v FROM flyway_schema_history ORDER BY installed_rank") == ["1.10", "2"])
+        #expect(
+            try await texts(db, "SELECT version AS v FROM flyway_schema_history ORDER BY installed_rank") == [
+                "1.10", "2",
+            ])
     }
 
-    @Test("the files run whole by the engine's own client, as each tool runs them, leave the server's schema",
-          arguments: Engine.available, ToolFixture.allCases)
+    @Test(
+        "the files run whole by the engine's own client, as each tool runs them, leave the server's schema",
+        arguments: Engine.available, ToolFixture.allCases)
     func sameSchema(_ engine: Engine, _ fixture: ToolFixture) async throws {
         let byFiles = try await TestDatabase.make(engine)
         try await runWhole(fixture.files.map { "\(fixture.path)/\($0)" }, on: byFiles)
         let byServer = try await TestDatabase.make(engine)
-        try await withFolderMigrator(byServer, try fixture.folder, engine) { (migrator: Migrator) async throws in _ = try await migrator.migrate() }
+        try await withFolderMigrator(byServer, try fixture.folder, engine) { (migrator: Migrator) async throws in
+            _ = try await migrator.migrate()
+        }
         let expected = try await schema(byFiles)
         #expect(!expected.isEmpty)
         #expect(try await schema(byServer) == expected)
@@ -203,7 +305,8 @@ struct ToolFixtureTests {
 /// Runs each file whole, in order, by the engine's own client: Python's sqlite3 (SQLite itself) or psql.
 func runWhole(_ files: [String], on db: TestDatabase) async throws {
     if let path = db.sqlitePath {
-        let script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\nfor f in sys.argv[2:]: c.executescript(open(f, encoding='utf-8-sig').read())\n"
+        let script =
+            "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\nfor f in sys.argv[2:]: c.executescript(open(f, encoding='utf-8-sig').read())\n"
         let out = try await runProcess(["python3", "-c", script, path] + files)
         try #require(out.status == 0, "\(out.stderr)")
     } else {

@@ -1,7 +1,8 @@
-@testable import AppCore
 import Foundation
 import SQLKit
 import Testing
+
+@testable import AppCore
 
 @Suite("folders of other tools: their history tables kept true", .dropsTestDatabases)
 struct ToolHistoryTests {
@@ -10,21 +11,31 @@ struct ToolHistoryTests {
         "20260102000000_create_b.sql": "-- migrate:up\nCREATE TABLE b (id INTEGER);\n-- migrate:down\nDROP TABLE b;\n",
     ]
 
-    @Test("dbmate: a row per version as written in the file name, with the server's row, and removed by rollback", arguments: Engine.available)
+    @Test(
+        "dbmate: a row per version as written in the file name, with the server's row, and removed by rollback",
+        arguments: Engine.available)
     func dbmateRows(_ engine: Engine) async throws {
         let db = try await TestDatabase.make(engine)
         let folder = try MigrationsDir(Self.dbmateFolder)
         try await withFolderMigrator(db, folder, engine) { (migrator: Migrator) async throws in
             #expect(try await migrator.migrate() == ["001_create_a", "20260102000000_create_b"])
-            #expect(try await texts(db, "SELECT version AS v FROM schema_migrations ORDER BY version") == ["001", "20260102000000"])
-            #expect(try await texts(db, "SELECT id AS v FROM app_migrations ORDER BY id") == ["001_create_a", "20260102000000_create_b"])
+            #expect(
+                try await texts(db, "SELECT version AS v FROM schema_migrations ORDER BY version") == [
+                    "001", "20260102000000",
+                ])
+            #expect(
+                try await texts(db, "SELECT id AS v FROM app_migrations ORDER BY id") == [
+                    "001_create_a", "20260102000000_create_b",
+                ])
             #expect(try await migrator.rollback(steps: 1) == ["20260102000000_create_b"])
             #expect(try await texts(db, "SELECT version AS v FROM schema_migrations ORDER BY version") == ["001"])
             #expect(try await texts(db, "SELECT id AS v FROM app_migrations ORDER BY id") == ["001_create_a"])
         }
     }
 
-    @Test("a database dbmate migrated is adopted: nothing re-run, the rest applied, the adopted row marked so", arguments: Engine.available)
+    @Test(
+        "a database dbmate migrated is adopted: nothing re-run, the rest applied, the adopted row marked so",
+        arguments: Engine.available)
     func adoption(_ engine: Engine) async throws {
         let db = try await TestDatabase.make(engine)
         // As dbmate leaves it after applying the first file.
@@ -39,10 +50,15 @@ struct ToolHistoryTests {
             #expect(applied.map(\.id) == ["001_create_a", "20260102000000_create_b"])
             #expect(applied.map(\.state) == [.adopted, .applied])
         }
-        #expect(try await texts(db, "SELECT version AS v FROM schema_migrations ORDER BY version") == ["001", "20260102000000"])
+        #expect(
+            try await texts(db, "SELECT version AS v FROM schema_migrations ORDER BY version") == [
+                "001", "20260102000000",
+            ])
     }
 
-    @Test("a migration the tool rolled back (its row gone, the server's still there) is pending again, and its stale row replaced", arguments: Engine.available)
+    @Test(
+        "a migration the tool rolled back (its row gone, the server's still there) is pending again, and its stale row replaced",
+        arguments: Engine.available)
     func toolRolledBack(_ engine: Engine) async throws {
         let db = try await TestDatabase.make(engine)
         let folder = try MigrationsDir(Self.dbmateFolder)
@@ -59,35 +75,57 @@ struct ToolHistoryTests {
         #expect(try await count(db, "SELECT COUNT(*) AS n FROM b") == 0)
     }
 
-    @Test("the history of an earlier version beside a dbmate folder: carried over, and dbmate's table written from it", arguments: Engine.available)
+    @Test(
+        "the history of an earlier version beside a dbmate folder: carried over, and dbmate's table written from it",
+        arguments: Engine.available)
     func upgradeBackfills(_ engine: Engine) async throws {
         let db = try await TestDatabase.make(engine)
         let folder = try MigrationsDir(Self.dbmateFolder)
         let first = try #require(folder.catalog(engine).migrations.first)
-        try await TestSQL.run(db, "CREATE TABLE schema_migrations (id TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL, execution_ms BIGINT NOT NULL, state TEXT NOT NULL DEFAULT 'applied')")
-        try await TestSQL.run(db, "INSERT INTO schema_migrations (id, checksum, applied_at, execution_ms) VALUES ('001_create_a', '\(first.checksum)', '2026-01-01T00:00:00.000Z', 4)")
+        try await TestSQL.run(
+            db,
+            "CREATE TABLE schema_migrations (id TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL, execution_ms BIGINT NOT NULL, state TEXT NOT NULL DEFAULT 'applied')"
+        )
+        try await TestSQL.run(
+            db,
+            "INSERT INTO schema_migrations (id, checksum, applied_at, execution_ms) VALUES ('001_create_a', '\(first.checksum)', '2026-01-01T00:00:00.000Z', 4)"
+        )
         try await TestSQL.run(db, "CREATE TABLE a (id INTEGER)")
         try await withFolderMigrator(db, folder, engine) { (migrator: Migrator) async throws in
             #expect(try await migrator.status().pending == ["20260102000000_create_b"])
             #expect(try await migrator.migrate() == ["20260102000000_create_b"])
             #expect(try await migrator.status().applied.first?.appliedAt == "2026-01-01T00:00:00.000Z")
         }
-        #expect(try await texts(db, "SELECT version AS v FROM schema_migrations ORDER BY version") == ["001", "20260102000000"])
+        #expect(
+            try await texts(db, "SELECT version AS v FROM schema_migrations ORDER BY version") == [
+                "001", "20260102000000",
+            ])
     }
 
-    @Test("with nothing pending, a run still brings the histories up to date: the legacy table carried over, dbmate's written, rows adopted", arguments: Engine.available)
+    @Test(
+        "with nothing pending, a run still brings the histories up to date: the legacy table carried over, dbmate's written, rows adopted",
+        arguments: Engine.available)
     func nothingPendingStillReconciles(_ engine: Engine) async throws {
         let db = try await TestDatabase.make(engine)
         let folder = try MigrationsDir(Self.dbmateFolder)
         let migrations = folder.catalog(engine).migrations
-        try await TestSQL.run(db, "CREATE TABLE schema_migrations (id TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL, execution_ms BIGINT NOT NULL)")
+        try await TestSQL.run(
+            db,
+            "CREATE TABLE schema_migrations (id TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL, execution_ms BIGINT NOT NULL)"
+        )
         for migration in migrations {
-            try await TestSQL.run(db, "INSERT INTO schema_migrations VALUES ('\(migration.id)', '\(migration.checksum)', '2026-01-01T00:00:00.000Z', 1)")
+            try await TestSQL.run(
+                db,
+                "INSERT INTO schema_migrations VALUES ('\(migration.id)', '\(migration.checksum)', '2026-01-01T00:00:00.000Z', 1)"
+            )
         }
         try await withFolderMigrator(db, folder, engine) { (migrator: Migrator) async throws in
             #expect(try await migrator.migrate() == [])
         }
-        #expect(try await texts(db, "SELECT version AS v FROM schema_migrations ORDER BY version") == ["001", "20260102000000"])
+        #expect(
+            try await texts(db, "SELECT version AS v FROM schema_migrations ORDER BY version") == [
+                "001", "20260102000000",
+            ])
         #expect(try await count(db, "SELECT COUNT(*) AS n FROM app_migrations") == 2)
 
         // dbmate applied everything on another database: adopted by a run with nothing to apply.
@@ -100,14 +138,20 @@ struct ToolHistoryTests {
         #expect(try await texts(other, "SELECT state AS v FROM app_migrations ORDER BY id") == ["adopted", "adopted"])
     }
 
-    @Test("golang-migrate's schema_migrations under a dbmate folder is another tool's table: refused, not altered", arguments: Engine.available)
+    @Test(
+        "golang-migrate's schema_migrations under a dbmate folder is another tool's table: refused, not altered",
+        arguments: Engine.available)
     func wrongToolsTable(_ engine: Engine) async throws {
         let db = try await TestDatabase.make(engine)
-        try await TestSQL.run(db, "CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL)")
-        try await TestSQL.run(db, "INSERT INTO schema_migrations (version, dirty) VALUES (1, \(engine == .postgres ? "false" : "0"))")
+        try await TestSQL.run(
+            db, "CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL)")
+        try await TestSQL.run(
+            db, "INSERT INTO schema_migrations (version, dirty) VALUES (1, \(engine == .postgres ? "false" : "0"))")
         let folder = try MigrationsDir(Self.dbmateFolder)
         try await withFolderMigrator(db, folder, engine) { (migrator: Migrator) async throws in
-            await #expect(throws: MigrationError.foreignHistory(table: "schema_migrations", tool: "golang-migrate")) { try await migrator.migrate() }
+            await #expect(throws: MigrationError.foreignHistory(table: "schema_migrations", tool: "golang-migrate")) {
+                try await migrator.migrate()
+            }
         }
         #expect(try await count(db, "SELECT COUNT(*) AS n FROM schema_migrations") == 1)
         #expect(try await !tableNames(db).contains("a"))
@@ -122,11 +166,14 @@ struct ToolHistoryTests {
         "3_create_c.down.sql": "DROP TABLE c;\n",
     ]
 
-    @Test("golang-migrate: one row, the latest version, clean; rollback sets the previous version, and the last rollback empties it", arguments: Engine.available)
+    @Test(
+        "golang-migrate: one row, the latest version, clean; rollback sets the previous version, and the last rollback empties it",
+        arguments: Engine.available)
     func golangRows(_ engine: Engine) async throws {
         let db = try await TestDatabase.make(engine)
         let folder = try MigrationsDir(Self.golangFolder)
-        let state = "SELECT CAST(version AS TEXT) || ':' || CAST(CASE WHEN dirty THEN 1 ELSE 0 END AS TEXT) AS v FROM schema_migrations"
+        let state =
+            "SELECT CAST(version AS TEXT) || ':' || CAST(CASE WHEN dirty THEN 1 ELSE 0 END AS TEXT) AS v FROM schema_migrations"
         try await withFolderMigrator(db, folder, engine) { (migrator: Migrator) async throws in
             #expect(try await migrator.migrate() == ["1_create_a", "2_create_b", "3_create_c"])
             #expect(try await texts(db, state) == ["3:0"])
@@ -138,12 +185,16 @@ struct ToolHistoryTests {
         }
     }
 
-    @Test("golang-migrate: a database at version 2 is adopted up to 2; a dirty version is 409 interrupted until resolved", arguments: Engine.available)
+    @Test(
+        "golang-migrate: a database at version 2 is adopted up to 2; a dirty version is 409 interrupted until resolved",
+        arguments: Engine.available)
     func golangAdoptionAndDirty(_ engine: Engine) async throws {
         let db = try await TestDatabase.make(engine)
         let folder = try MigrationsDir(Self.golangFolder)
-        try await TestSQL.run(db, "CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL)")
-        try await TestSQL.run(db, "INSERT INTO schema_migrations (version, dirty) VALUES (2, \(engine == .postgres ? "true" : "1"))")
+        try await TestSQL.run(
+            db, "CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL)")
+        try await TestSQL.run(
+            db, "INSERT INTO schema_migrations (version, dirty) VALUES (2, \(engine == .postgres ? "true" : "1"))")
         try await TestSQL.run(db, "CREATE TABLE a (id INTEGER)")
         try await withFolderMigrator(db, folder, engine) { (migrator: Migrator) async throws in
             #expect(try await migrator.status().interrupted == ["2_create_b"])
@@ -156,7 +207,9 @@ struct ToolHistoryTests {
         }
     }
 
-    @Test("sql-migrate: a row per file name in gorp_migrations, with its time; rollback removes it", arguments: Engine.available)
+    @Test(
+        "sql-migrate: a row per file name in gorp_migrations, with its time; rollback removes it",
+        arguments: Engine.available)
     func sqlMigrateRows(_ engine: Engine) async throws {
         let db = try await TestDatabase.make(engine)
         let folder = try MigrationsDir([

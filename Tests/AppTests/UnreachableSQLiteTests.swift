@@ -1,9 +1,10 @@
-@testable import AppCore
 import AppServer
 import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
+
+@testable import AppCore
 
 @Suite("SQLite that cannot answer")
 struct UnreachableSQLiteTests {
@@ -21,7 +22,9 @@ struct UnreachableSQLiteTests {
             checks: StartupCheck.all.filter { $0.name == "database" }
         )
         #expect(report.ids == ["database.unreachable"])
-        #expect(report.results.first?.message.contains("\(path.path): it is a directory") == true, "the check names the path and the cause")
+        #expect(
+            report.results.first?.message.contains("\(path.path): it is a directory") == true,
+            "the check names the path and the cause")
         #expect(report.results.first?.hint.hasPrefix("Check the path in DATABASE_URL") == true)
     }
 }

@@ -65,17 +65,22 @@ public final class SentryClient: AlertSink {
             request.headers.add(name: "Content-Type", value: "application/x-sentry-envelope")
             request.headers.add(
                 name: "X-Sentry-Auth",
-                value: "Sentry sentry_version=7, sentry_key=\(dsn.publicKey), sentry_client=\(Self.clientName)/\(Self.clientVersion)"
+                value:
+                    "Sentry sentry_version=7, sentry_key=\(dsn.publicKey), sentry_client=\(Self.clientName)/\(Self.clientVersion)"
             )
             request.body = .bytes(ByteBuffer(data: try SentryEnvelope.encode(event, dsn: dsn)))
             let response = try await httpClient.execute(request, timeout: .milliseconds(timeout.milliseconds))
             _ = try? await response.body.collect(upTo: 64 * 1024)
             applyRateLimits(status: response.status.code, headers: response.headers, now: Date())
             if response.status.code >= 300 {
-                logger.warning("Sentry did not accept the alert", metadata: ["check": "\(alert.checkID)", "status": "\(response.status.code)"])
+                logger.warning(
+                    "Sentry did not accept the alert",
+                    metadata: ["check": "\(alert.checkID)", "status": "\(response.status.code)"])
             }
         } catch {
-            logger.warning("Sentry alert could not be sent", metadata: ["check": "\(alert.checkID)", "error": "\(type(of: error))"])
+            logger.warning(
+                "Sentry alert could not be sent",
+                metadata: ["check": "\(alert.checkID)", "error": "\(type(of: error))"])
         }
     }
 
@@ -85,7 +90,8 @@ public final class SentryClient: AlertSink {
         if let limits = headers.first(name: "X-Sentry-Rate-Limits") {
             until = Self.parseRateLimits(limits, now: now)
         } else if status == 429 {
-            let seconds = headers.first(name: "Retry-After").flatMap { Double($0.trimmingCharacters(in: .whitespaces)) } ?? 60
+            let seconds =
+                headers.first(name: "Retry-After").flatMap { Double($0.trimmingCharacters(in: .whitespaces)) } ?? 60
             until = now.addingTimeInterval(seconds)
         }
         guard let until else { return }
@@ -99,7 +105,8 @@ public final class SentryClient: AlertSink {
     static func parseRateLimits(_ value: String, now: Date) -> Date? {
         var latest: Date?
         for limit in value.split(separator: ",") {
-            let fields = limit.trimmingCharacters(in: .whitespaces).split(separator: ":", omittingEmptySubsequences: false)
+            let fields = limit.trimmingCharacters(in: .whitespaces).split(
+                separator: ":", omittingEmptySubsequences: false)
             guard let seconds = fields.first.flatMap({ Double($0) }) else { continue }
             let categories = fields.count > 1 ? fields[1].split(separator: ";").map(String.init) : []
             guard categories.isEmpty || categories.contains("error") || categories.contains("default") else { continue }

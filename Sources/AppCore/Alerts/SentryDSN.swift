@@ -5,7 +5,9 @@ public struct SentryDSN: Sendable, Equatable, CustomStringConvertible {
     public enum ParseError: Error, Equatable, CustomStringConvertible {
         case malformed(String)
         public var description: String {
-            switch self { case .malformed(let why): "SENTRY_DSN is malformed: \(why)" }
+            switch self {
+            case .malformed(let why): "SENTRY_DSN is malformed: \(why)"
+            }
         }
     }
 
@@ -17,7 +19,9 @@ public struct SentryDSN: Sendable, Equatable, CustomStringConvertible {
     public let projectID: String
 
     public init(_ raw: String) throws {
-        guard let url = URLComponents(string: raw.trimmingCharacters(in: .whitespaces)) else { throw ParseError.malformed("not a URL") }
+        guard let url = URLComponents(string: raw.trimmingCharacters(in: .whitespaces)) else {
+            throw ParseError.malformed("not a URL")
+        }
         guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
             throw ParseError.malformed("the scheme must be http or https")
         }

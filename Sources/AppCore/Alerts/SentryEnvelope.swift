@@ -31,16 +31,19 @@ public enum SentryEnvelope {
             "tags": event.tags,
         ]
         if let release = event.release { payloadObject["release"] = release }
-        let payload = try JSONSerialization.data(withJSONObject: payloadObject, options: [.sortedKeys, .withoutEscapingSlashes])
-        let header = try JSONSerialization.data(withJSONObject: [
-            "event_id": event.eventID,
-            "sent_at": RFC3339.string(from: sentAt),
-            "dsn": dsn.publicDSN,
-        ], options: [.sortedKeys, .withoutEscapingSlashes])
-        let itemHeader = try JSONSerialization.data(withJSONObject: [
-            "type": "event",
-            "length": payload.count,
-        ] as [String: Any], options: [.sortedKeys])
+        let payload = try JSONSerialization.data(
+            withJSONObject: payloadObject, options: [.sortedKeys, .withoutEscapingSlashes])
+        let header = try JSONSerialization.data(
+            withJSONObject: [
+                "event_id": event.eventID,
+                "sent_at": RFC3339.string(from: sentAt),
+                "dsn": dsn.publicDSN,
+            ], options: [.sortedKeys, .withoutEscapingSlashes])
+        let itemHeader = try JSONSerialization.data(
+            withJSONObject: [
+                "type": "event",
+                "length": payload.count,
+            ] as [String: Any], options: [.sortedKeys])
         var envelope = Data()
         for part in [header, itemHeader, payload] {
             envelope.append(part)

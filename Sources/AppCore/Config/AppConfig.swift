@@ -118,7 +118,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     /// The migration gate refuses a `MIGRATION_SECRET` equal to any of them.
     public var sessionKeys: [(variable: String, secret: Secret)] {
         let numbered = numberedAuthSecrets.enumerated().map { ("AUTH_SECRET_\($0.offset + 1)", $0.element) }
-        return ([("NEXTAUTH_SECRET", nextAuthSecret), ("AUTH_SECRET", authSecret)] + numbered).compactMap { name, secret in
+        return ([("NEXTAUTH_SECRET", nextAuthSecret), ("AUTH_SECRET", authSecret)] + numbered).compactMap {
+            name, secret in
             secret.map { (name, $0) }
         }
     }
@@ -138,25 +139,45 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             + "MIGRATION_SECRET: \(migrationSecret == nil ? "unset" : "<redacted>"), "
             + "NEXTAUTH_SECRET: \(nextAuthSecret == nil ? "unset" : "<redacted>"), "
             + "AUTH_SECRET: \(authSecret == nil ? "unset" : "<redacted>"), "
-            + numberedAuthSecrets.enumerated().compactMap { $0.element == nil ? nil : "AUTH_SECRET_\($0.offset + 1): <redacted>, " }.joined()
+            + numberedAuthSecrets.enumerated().compactMap {
+                $0.element == nil ? nil : "AUTH_SECRET_\($0.offset + 1): <redacted>, "
+            }.joined()
             + "SENTRY_DSN: \(sentryDSN == nil ? "unset" : "<redacted>"))"
     }
 
     /// Every variable the app reads, and whether its value is a secret. The one list: the reader
     /// redacts exactly these, and nothing else declares secrecy.
     public enum Variable: String, CaseIterable, Sendable {
-        case appEnv = "APP_ENV", host = "HOST", port = "PORT", databaseURL = "DATABASE_URL"
-        case migrationSecret = "MIGRATION_SECRET", nextAuthSecret = "NEXTAUTH_SECRET", authSecret = "AUTH_SECRET"
-        case authSecret1 = "AUTH_SECRET_1", authSecret2 = "AUTH_SECRET_2", authSecret3 = "AUTH_SECRET_3"
-        case sentryDSN = "SENTRY_DSN", sentryRelease = "SENTRY_RELEASE"
-        case migrationLockTimeout = "MIGRATION_LOCK_TIMEOUT", logLevel = "LOG_LEVEL", logFormat = "LOG_FORMAT", migrationsDir = "MIGRATIONS_DIR"
+        case appEnv = "APP_ENV"
+        case host = "HOST"
+        case port = "PORT"
+        case databaseURL = "DATABASE_URL"
+        case migrationSecret = "MIGRATION_SECRET"
+        case nextAuthSecret = "NEXTAUTH_SECRET"
+        case authSecret = "AUTH_SECRET"
+        case authSecret1 = "AUTH_SECRET_1"
+        case authSecret2 = "AUTH_SECRET_2"
+        case authSecret3 = "AUTH_SECRET_3"
+        case sentryDSN = "SENTRY_DSN"
+        case sentryRelease = "SENTRY_RELEASE"
+        case migrationLockTimeout = "MIGRATION_LOCK_TIMEOUT"
+        case logLevel = "LOG_LEVEL"
+        case logFormat = "LOG_FORMAT"
+        case migrationsDir = "MIGRATIONS_DIR"
         case migrationsFormat = "MIGRATIONS_FORMAT"
-        case tlsCertFile = "TLS_CERT_FILE", tlsKeyFile = "TLS_KEY_FILE", requireTLS = "REQUIRE_TLS", trustProxy = "TRUST_PROXY"
-        case metricsPort = "METRICS_PORT", shutdownTimeout = "SHUTDOWN_TIMEOUT", sqliteJournalMode = "SQLITE_JOURNAL_MODE"
+        case tlsCertFile = "TLS_CERT_FILE"
+        case tlsKeyFile = "TLS_KEY_FILE"
+        case requireTLS = "REQUIRE_TLS"
+        case trustProxy = "TRUST_PROXY"
+        case metricsPort = "METRICS_PORT"
+        case shutdownTimeout = "SHUTDOWN_TIMEOUT"
+        case sqliteJournalMode = "SQLITE_JOURNAL_MODE"
 
         public var isSecret: Bool {
             switch self {
-            case .databaseURL, .migrationSecret, .nextAuthSecret, .authSecret, .authSecret1, .authSecret2, .authSecret3, .sentryDSN: true
+            case .databaseURL, .migrationSecret, .nextAuthSecret, .authSecret, .authSecret1, .authSecret2, .authSecret3,
+                .sentryDSN:
+                true
             default: false
             }
         }
@@ -187,7 +208,9 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     ) throws -> AppConfig {
         let envName = environmentName(flag: flagEnvironment, variables: processEnvironment)
         let merged = try DotEnv.load(directory: directory, environment: envName, processEnvironment: processEnvironment)
-        return try AppConfig(variables: merged, environmentName: envName, host: flagHost, port: flagPort, migrationsDir: flagMigrationsDir)
+        return try AppConfig(
+            variables: merged, environmentName: envName, host: flagHost, port: flagPort,
+            migrationsDir: flagMigrationsDir)
     }
 
     /// Builds the config from already-merged variables: the path `load` takes, and the tests with it.
@@ -221,7 +244,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             }
             lockTimeout = .milliseconds(Int64(seconds * 1000))
         }
-        let certFile = string(.tlsCertFile), keyFile = string(.tlsKeyFile)
+        let certFile = string(.tlsCertFile)
+        let keyFile = string(.tlsKeyFile)
         if certFile != nil, keyFile == nil { throw ConfigError.tlsIncomplete(missing: Variable.tlsKeyFile.rawValue) }
         if keyFile != nil, certFile == nil { throw ConfigError.tlsIncomplete(missing: Variable.tlsCertFile.rawValue) }
         var requireTLS = false
@@ -254,7 +278,9 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         }
         var journalMode = SQLiteJournalMode.wal
         if let raw = string(.sqliteJournalMode) {
-            guard let mode = SQLiteJournalMode(rawValue: raw.lowercased()) else { throw ConfigError.invalidSQLiteJournalMode }
+            guard let mode = SQLiteJournalMode(rawValue: raw.lowercased()) else {
+                throw ConfigError.invalidSQLiteJournalMode
+            }
             journalMode = mode
         }
         var logLevel = Logger.Level.info

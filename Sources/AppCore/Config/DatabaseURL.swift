@@ -88,7 +88,8 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
             switch item.name {
             case "sslmode":
                 guard let mode = item.value.flatMap(SSLMode.init(rawValue:)) else {
-                    throw ConfigError.invalidDatabaseURL("sslmode must be one of \(SSLMode.allCases.map(\.rawValue).joined(separator: ", "))")
+                    throw ConfigError.invalidDatabaseURL(
+                        "sslmode must be one of \(SSLMode.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 sslMode = mode
             default:

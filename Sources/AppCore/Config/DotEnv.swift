@@ -9,7 +9,8 @@ import Foundation
 public enum DotEnv {
     // npm dotenv's LINE expression, with `\w` spelled ASCII-only as in JavaScript.
     private static let line = try! NSRegularExpression(
-        pattern: #"(?:^|^)\s*(?:export\s+)?([A-Za-z0-9_.-]+)(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?(?:$|$)"#,
+        pattern:
+            #"(?:^|^)\s*(?:export\s+)?([A-Za-z0-9_.-]+)(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?(?:$|$)"#,
         options: [.anchorsMatchLines]
     )
 
@@ -41,7 +42,9 @@ public enum DotEnv {
     /// `dotenv-expand`: `${VAR}`, `$VAR` and `${VAR:-default}`, resolved right to left from the
     /// environment first, then the default, then this file's own values; `\$` is a literal `$`.
     /// A key the environment already holds with another value keeps the environment's value.
-    public static func expand(_ parsed: [(key: String, value: String)], environment: [String: String]) -> [(key: String, value: String)] {
+    public static func expand(_ parsed: [(key: String, value: String)], environment: [String: String]) -> [(
+        key: String, value: String
+    )] {
         var own: [String: String] = [:]
         for (key, value) in parsed { own[key] = value }
         var result: [(key: String, value: String)] = []
@@ -69,7 +72,10 @@ public enum DotEnv {
             if braced { end += 1 }
             let nameStart = end
             while end < chars.count, isWordScalar(chars[end]) { end += 1 }
-            guard end > nameStart else { cursor = dollar; continue }
+            guard end > nameStart else {
+                cursor = dollar
+                continue
+            }
             let name = String(String.UnicodeScalarView(chars[nameStart..<end]))
             var fallback: String?
             if braced, end + 1 < chars.count, chars[end] == ":", chars[end + 1] == "-" {
@@ -114,7 +120,9 @@ public enum DotEnv {
 
     /// The process environment plus every `.env` file in `directory`, in Next.js order.
     /// The first source that sets a key wins; each file is expanded against what came before it.
-    public static func load(directory: URL, environment appEnv: String, processEnvironment: [String: String]) throws -> [String: String] {
+    public static func load(directory: URL, environment appEnv: String, processEnvironment: [String: String]) throws
+        -> [String: String]
+    {
         var merged = processEnvironment
         for name in fileNames(environment: appEnv) {
             let url = directory.appendingPathComponent(name)

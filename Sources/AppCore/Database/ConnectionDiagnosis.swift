@@ -24,7 +24,11 @@ actor ConnectionDiagnosis {
     private var latest: (at: ContinuousClock.Instant, keep: Duration, result: ProbeResult)?
     private var inFlight: Task<ProbeResult, Never>?
 
-    init(_ location: PostgresLocation, tls: (configuration: TLSConfiguration?, required: Bool, client: PostgresClient.Configuration.TLS), logger: Logger) {
+    init(
+        _ location: PostgresLocation,
+        tls: (configuration: TLSConfiguration?, required: Bool, client: PostgresClient.Configuration.TLS),
+        logger: Logger
+    ) {
         self.location = location
         self.tls = (tls.configuration, tls.required)
         self.logger = logger
@@ -59,7 +63,9 @@ actor ConnectionDiagnosis {
     }
 
     /// The task's value, or `.unanswered` at `deadline`, without waiting for the task any longer.
-    private static func value(of task: Task<ProbeResult, Never>, until deadline: ContinuousClock.Instant) async -> ProbeResult {
+    private static func value(of task: Task<ProbeResult, Never>, until deadline: ContinuousClock.Instant) async
+        -> ProbeResult
+    {
         let pending = Mutex<CheckedContinuation<ProbeResult, Never>?>(nil)
         let resume = { @Sendable (result: ProbeResult) in
             pending.withLock { continuation in
@@ -127,7 +133,9 @@ actor ConnectionDiagnosis {
         if let pg = error as? PSQLError {
             switch pg.code {
             case .server:
-                return .server(sqlState: pg.serverInfo?[.sqlState] ?? "?", message: pg.serverInfo?[.message] ?? "the server refused the connection")
+                return .server(
+                    sqlState: pg.serverInfo?[.sqlState] ?? "?",
+                    message: pg.serverInfo?[.message] ?? "the server refused the connection")
             case .sslUnsupported:
                 return .tlsUnsupported
             case .failedToAddSSLHandler:
@@ -152,7 +160,9 @@ actor ConnectionDiagnosis {
         if let ssl = error as? NIOSSLError { return .tls("\(ssl)") }
         if let connection = error as? NIOConnectionError {
             if let failure = connection.connectionErrors.first { return network(failure.error) }
-            if connection.dnsAError != nil || connection.dnsAAAAError != nil { return .unreachable("the host name does not resolve") }
+            if connection.dnsAError != nil || connection.dnsAAAAError != nil {
+                return .unreachable("the host name does not resolve")
+            }
             return .unreachable("no address to connect to")
         }
         if let io = error as? IOError {

@@ -50,7 +50,8 @@ public struct DatabaseConnectError: Error, Sendable, Equatable, CustomStringConv
         case .timedOut: return "\(place): the connection attempt timed out (no answer from the host)\(retried)"
         case .unreachable(let reason): return "\(place): \(reason)\(retried)"
         case .poolExhausted:
-            return "\(place): no pooled connection came free in \(waited.map(Self.seconds) ?? "time") (the server accepts connections; all of the pool's are in use)"
+            return
+                "\(place): no pooled connection came free in \(waited.map(Self.seconds) ?? "time") (the server accepts connections; all of the pool's are in use)"
         }
     }
 
@@ -60,19 +61,27 @@ public struct DatabaseConnectError: Error, Sendable, Equatable, CustomStringConv
         case .server(let state, _):
             switch state {
             case "28P01": return "Check the password in DATABASE_URL."
-            case "28000": return "Check the user name in DATABASE_URL, and that the server's pg_hba.conf lets it connect from this host."
+            case "28000":
+                return
+                    "Check the user name in DATABASE_URL, and that the server's pg_hba.conf lets it connect from this host."
             case "3D000": return "Create the database, or fix its name in DATABASE_URL."
-            case "53300": return "The server has no connection slots left: raise its max_connections, or close other clients' idle connections."
+            case "53300":
+                return
+                    "The server has no connection slots left: raise its max_connections, or close other clients' idle connections."
             case "57P03": return "The server is starting up or shutting down; try again once it is up."
             default: return "Check DATABASE_URL and the server's log."
             }
         case .tlsUnsupported: return "Set sslmode=disable in DATABASE_URL, or enable TLS on the server."
-        case .tls: return "Check the server's certificate and sslmode in DATABASE_URL (verify-full checks the host name, verify-ca the chain, require neither)."
+        case .tls:
+            return
+                "Check the server's certificate and sslmode in DATABASE_URL (verify-full checks the host name, verify-ca the chain, require neither)."
         case .authentication: return "Put the password in DATABASE_URL (postgres://user:password@host/database)."
-        case .refused: return "Check the host and port in DATABASE_URL, and that PostgreSQL is running and listening there."
+        case .refused:
+            return "Check the host and port in DATABASE_URL, and that PostgreSQL is running and listening there."
         case .timedOut: return "Check the host in DATABASE_URL, and that no firewall drops connections to its port."
         case .unreachable: return "Check the host name in DATABASE_URL and the network between here and the server."
-        case .poolExhausted: return "Requests hold connections longer than expected; look for slow queries or a stuck migration."
+        case .poolExhausted:
+            return "Requests hold connections longer than expected; look for slow queries or a stuck migration."
         }
     }
 

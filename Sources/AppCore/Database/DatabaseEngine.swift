@@ -15,7 +15,9 @@ protocol DatabaseEngine: Sendable {
 
     /// Lends one connection for the duration of `body`. `busyTimeout` bounds SQLite's wait for another
     /// writer; `wait` bounds PostgreSQL's wait for a connection (nil: `PostgresEngine.leaseTimeout`).
-    func withConnection<T: Sendable>(busyTimeout: Duration, wait: Duration?, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T
+    func withConnection<T: Sendable>(
+        busyTimeout: Duration, wait: Duration?, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T
+    ) async throws -> T
 
     /// Opens a transaction that holds the migration runner's lock, waiting until `deadline` at most.
     /// Returns false, with no transaction open, when the deadline passed first. `heldRunLock`: the
@@ -24,7 +26,9 @@ protocol DatabaseEngine: Sendable {
 
     /// Runs `body` holding the run lock, a lock that outlives transactions, for migrations run outside
     /// one; waits until `deadline` at most and returns nil when it passed first. Always released after.
-    func withRunLock<T: Sendable>(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, _ body: () async throws -> T) async throws -> T?
+    func withRunLock<T: Sendable>(
+        _ db: any SQLDatabase, deadline: ContinuousClock.Instant, _ body: () async throws -> T
+    ) async throws -> T?
 
     /// True when transactional migrations can be applied whole (`applyWhole`). Asked once per run,
     /// before the first such migration.

@@ -41,7 +41,9 @@ struct PostgresEngine: DatabaseEngine {
     }
 
     /// The TLS `sslmode` asks for, and whether the server must offer it.
-    static func tls(for mode: PostgresLocation.SSLMode) -> (configuration: TLSConfiguration?, required: Bool, client: PostgresClient.Configuration.TLS) {
+    static func tls(for mode: PostgresLocation.SSLMode) -> (
+        configuration: TLSConfiguration?, required: Bool, client: PostgresClient.Configuration.TLS
+    ) {
         var tls = TLSConfiguration.makeClientConfiguration()
         switch mode {
         case .disable:
@@ -70,7 +72,9 @@ struct PostgresEngine: DatabaseEngine {
     /// database, TLS refused) fails the caller at once with that cause; a refused or unanswered
     /// connection is retried until `wait` (default `leaseTimeout`) runs out, then reported with how
     /// long it was retried. Only the wait for a connection is bounded; work after the lease is never cut short.
-    func withConnection<T: Sendable>(busyTimeout: Duration, wait: Duration?, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T {
+    func withConnection<T: Sendable>(
+        busyTimeout: Duration, wait: Duration?, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T
+    ) async throws -> T {
         // A one-shot command starts the pool and its work side by side; let the pool go first.
         if !started.value.withLock({ $0 }) {
             for _ in 0..<100 where !started.value.withLock({ $0 }) {
@@ -89,44 +93,51 @@ struct PostgresEngine: DatabaseEngine {
                 return try await body(connection.sql(queryLogLevel: .trace))
             }
         }
-        return try await abandoning(work, watchdog: { [diagnosis] in
-            try await cancellableSleep(for: min(Self.diagnosisDelay, limit))  // once per lease: leaves no timer behind
-            var last: DatabaseConnectError?
-            while !lease.isTaken {
-                let elapsed = ContinuousClock.now - start
-                var failure: DatabaseConnectError?
-                if elapsed >= limit {
-                    if last == nil {
-                        // Nothing learnt yet: one last, short look before calling it timed out. The
-                        // process itself may have been held up past the limit (a loaded machine), and a
-                        // refusal it has not read yet is the cause, not the clock.
-                        switch await diagnosis.probe(maxAge: .seconds(1), timeout: .seconds(1), until: .now + .seconds(1)) {
-                        case .failed(let problem): last = problem
-                        case .connected: last = diagnosis.failure(.poolExhausted)
-                        case .unanswered: break
+        return try await abandoning(
+            work,
+            watchdog: { [diagnosis] in
+                // Once per lease: leaves no timer behind.
+                try await cancellableSleep(for: min(Self.diagnosisDelay, limit))
+                var last: DatabaseConnectError?
+                while !lease.isTaken {
+                    let elapsed = ContinuousClock.now - start
+                    var failure: DatabaseConnectError?
+                    if elapsed >= limit {
+                        if last == nil {
+                            // Nothing learnt yet: one last, short look before calling it timed out. The
+                            // process itself may have been held up past the limit (a loaded machine), and a
+                            // refusal it has not read yet is the cause, not the clock.
+                            switch await diagnosis.probe(
+                                maxAge: .seconds(1), timeout: .seconds(1), until: .now + .seconds(1))
+                            {
+                            case .failed(let problem): last = problem
+                            case .connected: last = diagnosis.failure(.poolExhausted)
+                            case .unanswered: break
+                            }
+                        }
+                        failure = last ?? diagnosis.failure(.timedOut)
+                        failure?.waited = ContinuousClock.now - start
+                    } else {
+                        switch await diagnosis.probe(
+                            maxAge: .seconds(1), timeout: min(.seconds(3), limit), until: start + limit)
+                        {
+                        case .unanswered:
+                            continue  // the limit has passed; the loop reports it
+                        case .connected:
+                            last = diagnosis.failure(.poolExhausted)
+                        case .failed(let problem):
+                            if !problem.isRetried { failure = problem } else { last = problem }
                         }
                     }
-                    failure = last ?? diagnosis.failure(.timedOut)
-                    failure?.waited = ContinuousClock.now - start
-                } else {
-                    switch await diagnosis.probe(maxAge: .seconds(1), timeout: min(.seconds(3), limit), until: start + limit) {
-                    case .unanswered:
-                        continue  // the limit has passed; the loop reports it
-                    case .connected:
-                        last = diagnosis.failure(.poolExhausted)
-                    case .failed(let problem):
-                        if !problem.isRetried { failure = problem } else { last = problem }
+                    if let failure {
+                        // Give up only if the lease has not come meanwhile; if it has, the body runs and is awaited.
+                        guard lease.abandon() else { return }
+                        throw failure
                     }
+                    let remaining = limit - (ContinuousClock.now - start)
+                    if remaining > .zero { try await Task.sleep(for: min(.milliseconds(500), remaining)) }
                 }
-                if let failure {
-                    // Give up only if the lease has not come meanwhile; if it has, the body runs and is awaited.
-                    guard lease.abandon() else { return }
-                    throw failure
-                }
-                let remaining = limit - (ContinuousClock.now - start)
-                if remaining > .zero { try await Task.sleep(for: min(.milliseconds(500), remaining)) }
-            }
-        })
+            })
     }
 
     /// A transaction-level advisory lock, so it is released at COMMIT and works behind a
@@ -136,7 +147,8 @@ struct PostgresEngine: DatabaseEngine {
         while true {
             try await db.raw("BEGIN").run()
             do {
-                let row = try await db.raw("SELECT pg_try_advisory_xact_lock(\(bind: migrationLockKey)) AS locked").first()
+                let row = try await db.raw("SELECT pg_try_advisory_xact_lock(\(bind: migrationLockKey)) AS locked")
+                    .first()
                 if try row?.decode(column: "locked", as: Bool.self) == true { return true }
                 try await db.raw("ROLLBACK").run()
             } catch {
@@ -151,7 +163,9 @@ struct PostgresEngine: DatabaseEngine {
     /// A session-level advisory lock on the same key, polled with `pg_try_`; it conflicts with the
     /// transaction-level one, so transactional runners wait while it is held. A connection that dies
     /// releases it. Refused behind a transaction pooler, where it could not hold (`refuseTransactionPooler`).
-    func withRunLock<T: Sendable>(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, _ body: () async throws -> T) async throws -> T? {
+    func withRunLock<T: Sendable>(
+        _ db: any SQLDatabase, deadline: ContinuousClock.Instant, _ body: () async throws -> T
+    ) async throws -> T? {
         try await refuseTransactionPooler(db)
         while try await !tryLock(db) {
             guard ContinuousClock.now < deadline else { return nil }
@@ -174,18 +188,22 @@ struct PostgresEngine: DatabaseEngine {
     /// created in the run's session here when it is not there yet; a role that may not create
     /// temporary objects goes on with `DO` blocks.
     func sendsMigrationsWhole(_ db: any SQLDatabase) async throws -> Bool {
-        let row = try await db.raw("""
+        let row = try await db.raw(
+            """
             SELECT has_language_privilege(oid, 'USAGE') AND current_setting('transaction_isolation') = 'read committed' AS usable,
                    \(unsafeRaw: PostgresMigrationFunction.exists) AS present
             FROM pg_language WHERE lanname = 'plpgsql'
-            """).first()
+            """
+        ).first()
         guard let row, try row.decode(column: "usable", as: Bool.self) else { return false }
         if functionUsable.value.withLock({ $0 }), try !row.decode(column: "present", as: Bool.self) {
             do {
                 try await db.raw("\(unsafeRaw: PostgresMigrationFunction.definition)").run()
             } catch let error where !isConnectionLost(error) {
                 functionUsable.value.withLock { $0 = false }
-                logger.debug("migrations go as DO blocks: the migration function cannot be created", metadata: ["reason": "\(Self.describeError(error) ?? "\(error)")"])
+                logger.debug(
+                    "migrations go as DO blocks: the migration function cannot be created",
+                    metadata: ["reason": "\(Self.describeError(error) ?? "\(error)")"])
             }
         }
         return true
@@ -263,23 +281,30 @@ struct PostgresEngine: DatabaseEngine {
     }
 
     func tableNames(_ db: any SQLDatabase) async throws -> Set<String> {
-        Set(try await db.raw("""
-            SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
-            """).all().map { try $0.decode(column: "table_name", as: String.self) })
+        Set(
+            try await db.raw(
+                """
+                SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
+                """
+            ).all().map { try $0.decode(column: "table_name", as: String.self) })
     }
 
     func columnExists(_ db: any SQLDatabase, table: String, column: String) async throws -> Bool {
-        try await db.raw("""
+        try await db.raw(
+            """
             SELECT column_name FROM information_schema.columns
             WHERE table_schema = current_schema() AND table_name = \(bind: table) AND column_name = \(bind: column)
-            """).first() != nil
+            """
+        ).first() != nil
     }
 
     func tableExists(_ db: any SQLDatabase, _ table: String) async throws -> Bool {
-        try await db.raw("""
+        try await db.raw(
+            """
             SELECT table_name FROM information_schema.tables
             WHERE table_schema = current_schema() AND table_name = \(bind: table)
-            """).first() != nil
+            """
+        ).first() != nil
     }
 
     /// Each commit waits for the server's own durability (`synchronous_commit`), as it is set.

@@ -42,7 +42,8 @@ struct SQLiteEngine: DatabaseEngine {
     init(path: String, journalMode: SQLiteJournalMode = .wal, logger: Logger) throws {
         let url = URL(fileURLWithPath: path)
         do {
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         } catch {
             throw DatabaseSetupError(
                 location: "SQLite file \(url.path)",
@@ -66,7 +67,8 @@ struct SQLiteEngine: DatabaseEngine {
         while !Task.isCancelled {
             if journalMode == .wal {
                 // Short waits, retried: this connection is worth no thread of SQLite's pool held waiting.
-                let held = try? await withConnection(busyTimeout: .milliseconds(100), wait: nil) { [journalModeSettled] db -> Bool in
+                let held = try? await withConnection(busyTimeout: .milliseconds(100), wait: nil) {
+                    [journalModeSettled] db -> Bool in
                     // Not while the switch to the log is still to be made (this connection's was refused,
                     // another connection was reading): held open, this connection would refuse every later
                     // switch, and the file would stay in its old mode while the server runs. Tried again
@@ -87,11 +89,14 @@ struct SQLiteEngine: DatabaseEngine {
         }
     }
 
-    func withConnection<T: Sendable>(busyTimeout: Duration, wait: Duration?, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T {
+    func withConnection<T: Sendable>(
+        busyTimeout: Duration, wait: Duration?, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T
+    ) async throws -> T {
         let connection: SQLiteConnection
         do {
             connection = try await SQLiteConnection.open(
-                storage: .file(path: path), threadPool: Self.threadPool, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any()
+                storage: .file(path: path), threadPool: Self.threadPool, logger: logger,
+                on: MultiThreadedEventLoopGroup.singleton.any()
             )
         } catch {
             throw openFailure(error)
@@ -113,7 +118,9 @@ struct SQLiteEngine: DatabaseEngine {
             }
             // Set while the connection opened (`SQLiteMigrationCall.installed`), else here.
             if !SQLiteMigrationCall.installed { try await db.raw("PRAGMA foreign_keys = ON").run() }
-            if !journalModeSettled.done.load(ordering: .relaxed) { try await settleJournalMode(db, busyTimeout: busyTimeout) }
+            if !journalModeSettled.done.load(ordering: .relaxed) {
+                try await settleJournalMode(db, busyTimeout: busyTimeout)
+            }
             let result = try await body(db)
             await close()
             return result
@@ -138,20 +145,26 @@ struct SQLiteEngine: DatabaseEngine {
             let row = try await db.raw("PRAGMA journal_mode = \(unsafeRaw: journalMode.rawValue)").first()
             let now = try row?.decode(column: "journal_mode", as: String.self)
             if now != journalMode.rawValue {
-                logger.warning("SQLite keeps the file in another journal mode than asked for", metadata: [
-                    "path": "\(path)", "asked": "\(journalMode.rawValue)", "mode": "\(now ?? "unknown")",
-                ])
+                logger.warning(
+                    "SQLite keeps the file in another journal mode than asked for",
+                    metadata: [
+                        "path": "\(path)", "asked": "\(journalMode.rawValue)", "mode": "\(now ?? "unknown")",
+                    ])
             }
             journalModeSettled.done.store(true, ordering: .relaxed)
         } catch {
-            logger.debug("SQLite journal mode not set yet", metadata: ["path": "\(path)", "reason": "\(Self.describeError(error) ?? "\(error)")"])
+            logger.debug(
+                "SQLite journal mode not set yet",
+                metadata: ["path": "\(path)", "reason": "\(Self.describeError(error) ?? "\(error)")"])
         }
         try await db.raw("PRAGMA busy_timeout = \(unsafeRaw: String(busyTimeout.milliseconds))").run()
     }
 
     /// A write refused because the file (or its folder, for the journal) is read-only to this process.
     func readOnlyFailure(_ error: SQLiteError) -> DatabaseSetupError {
-        DatabaseSetupError(location: "SQLite file \(path)", reason: "it is read-only for this process, and migrations write to it (\(error.message))")
+        DatabaseSetupError(
+            location: "SQLite file \(path)",
+            reason: "it is read-only for this process, and migrations write to it (\(error.message))")
     }
 
     /// `BEGIN IMMEDIATE` polled with short busy waits and async sleeps in between, so waiting runners
@@ -185,10 +198,13 @@ struct SQLiteEngine: DatabaseEngine {
     /// it spans transactions, and the kernel releases it when its holder dies.
     var runLockPath: String { path + "-migrate.lock" }
 
-    func withRunLock<T: Sendable>(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, _ body: () async throws -> T) async throws -> T? {
+    func withRunLock<T: Sendable>(
+        _ db: any SQLDatabase, deadline: ContinuousClock.Instant, _ body: () async throws -> T
+    ) async throws -> T? {
         let fd = open(runLockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw DatabaseSetupError(location: "SQLite lock file \(runLockPath)", reason: String(cString: strerror(errno)))
+            throw DatabaseSetupError(
+                location: "SQLite lock file \(runLockPath)", reason: String(cString: strerror(errno)))
         }
         defer { close(fd) }
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
@@ -197,7 +213,8 @@ struct SQLiteEngine: DatabaseEngine {
         }
         defer { flock(fd, LOCK_UN) }
         // Statements outside a transaction wait for other writers' short transactions instead of failing.
-        let restore: SQLQueryString = "PRAGMA busy_timeout = \(unsafeRaw: String(Self.lockPollBusyTimeout.milliseconds))"
+        let restore: SQLQueryString =
+            "PRAGMA busy_timeout = \(unsafeRaw: String(Self.lockPollBusyTimeout.milliseconds))"
         try await db.raw("PRAGMA busy_timeout = 5000").run()
         do {
             let result = try await body()
@@ -229,11 +246,15 @@ struct SQLiteEngine: DatabaseEngine {
     }
 
     func tableNames(_ db: any SQLDatabase) async throws -> Set<String> {
-        Set(try await db.raw("SELECT name FROM sqlite_master WHERE type = 'table'").all().map { try $0.decode(column: "name", as: String.self) })
+        Set(
+            try await db.raw("SELECT name FROM sqlite_master WHERE type = 'table'").all().map {
+                try $0.decode(column: "name", as: String.self)
+            })
     }
 
     func columnExists(_ db: any SQLDatabase, table: String, column: String) async throws -> Bool {
-        try await db.raw("SELECT name FROM pragma_table_info(\(bind: table)) WHERE name = \(bind: column)").first() != nil
+        try await db.raw("SELECT name FROM pragma_table_info(\(bind: table)) WHERE name = \(bind: column)").first()
+            != nil
     }
 
     func tableExists(_ db: any SQLDatabase, _ table: String) async throws -> Bool {
@@ -288,9 +309,14 @@ struct SQLiteEngine: DatabaseEngine {
                 let fd = open(target, O_RDONLY | O_CLOEXEC)
                 // No log: nothing was written since the last connection's checkpoint, which synced.
                 if fd < 0, errno == ENOENT { continue }
-                guard fd >= 0 else { throw DatabaseSetupError(location: target, reason: String(cString: strerror(errno))) }
+                guard fd >= 0 else {
+                    throw DatabaseSetupError(location: target, reason: String(cString: strerror(errno)))
+                }
                 defer { close(fd) }
-                guard fsync(fd) == 0 else { throw DatabaseSetupError(location: target, reason: "fsync failed: \(String(cString: strerror(errno)))") }
+                guard fsync(fd) == 0 else {
+                    throw DatabaseSetupError(
+                        location: target, reason: "fsync failed: \(String(cString: strerror(errno)))")
+                }
             }
         }
     }

@@ -1,6 +1,6 @@
 import Foundation
-import SQLKit
 import Logging
+import SQLKit
 
 /// A history row's state, as `app_migrations.state` stores it.
 public enum HistoryState: String, Sendable, Codable {
@@ -78,7 +78,8 @@ struct AppHistory: Sendable {
         static func query(_ engine: SQLEngine, into: String? = nil) -> String {
             let id = engine == .postgres ? "id COLLATE \"C\"" : "id"
             let running = "COALESCE(SUM(CASE WHEN state = '\(HistoryState.running.rawValue)' THEN 1 ELSE 0 END), 0)"
-            return "SELECT COUNT(*) AS n, MAX(\(id)) AS last_id, \(running) AS running\(into.map { " INTO \($0)" } ?? "") FROM \(AppHistory.table)"
+            return
+                "SELECT COUNT(*) AS n, MAX(\(id)) AS last_id, \(running) AS running\(into.map { " INTO \($0)" } ?? "") FROM \(AppHistory.table)"
         }
     }
 
@@ -144,12 +145,14 @@ struct AppHistory: Sendable {
             throw MigrationError.foreignHistory(table: Self.table)
         }
         if try await !engine.columnExists(db, table: Self.table, column: "state") {
-            try await db.raw("ALTER TABLE \(unsafeRaw: Self.table) ADD COLUMN state TEXT NOT NULL DEFAULT 'applied'").run()
+            try await db.raw("ALTER TABLE \(unsafeRaw: Self.table) ADD COLUMN state TEXT NOT NULL DEFAULT 'applied'")
+                .run()
         }
     }
 
     private func createIfMissing(_ db: any SQLDatabase) async throws {
-        try await db.raw("""
+        try await db.raw(
+            """
             CREATE TABLE IF NOT EXISTS \(unsafeRaw: Self.table) (
                 id TEXT PRIMARY KEY,
                 checksum TEXT NOT NULL,
@@ -157,7 +160,8 @@ struct AppHistory: Sendable {
                 execution_ms BIGINT NOT NULL,
                 state TEXT NOT NULL DEFAULT 'applied'
             )
-            """).run()
+            """
+        ).run()
     }
 
     /// Moves the legacy history into `app_migrations` and drops the legacy table, freeing its name for
@@ -165,11 +169,13 @@ struct AppHistory: Sendable {
     private func carryOverLegacy(_ db: any SQLDatabase, logger: Logger) async throws {
         let hasState = try await engine.columnExists(db, table: Self.legacyTable, column: "state")
         try await createIfMissing(db)
-        try await db.raw("""
+        try await db.raw(
+            """
             INSERT INTO \(unsafeRaw: Self.table) (id, checksum, applied_at, execution_ms, state)
             SELECT id, checksum, applied_at, execution_ms, \(unsafeRaw: hasState ? "state" : "'applied'")
             FROM \(unsafeRaw: Self.legacyTable)
-            """).run()
+            """
+        ).run()
         try await db.raw("DROP TABLE \(unsafeRaw: Self.legacyTable)").run()
         logger.notice("history carried over", metadata: ["from": "\(Self.legacyTable)", "to": "\(Self.table)"])
     }
@@ -191,13 +197,17 @@ struct AppHistory: Sendable {
     /// person says it was finished by hand (`resolve --applied`).
     func markApplied(_ id: String, executionMs: Int64? = nil, _ db: any SQLDatabase) async throws {
         if let executionMs {
-            try await db.raw("""
+            try await db.raw(
+                """
                 UPDATE \(unsafeRaw: Self.table) SET state = \(bind: HistoryState.applied.rawValue),
                 execution_ms = \(bind: executionMs), applied_at = \(bind: RFC3339.string())
                 WHERE id = \(bind: id)
-                """).run()
+                """
+            ).run()
         } else {
-            try await db.raw("UPDATE \(unsafeRaw: Self.table) SET state = \(bind: HistoryState.applied.rawValue) WHERE id = \(bind: id)").run()
+            try await db.raw(
+                "UPDATE \(unsafeRaw: Self.table) SET state = \(bind: HistoryState.applied.rawValue) WHERE id = \(bind: id)"
+            ).run()
         }
     }
 

@@ -11,7 +11,9 @@ struct Ledger: Sendable {
     /// A migration outside a transaction marked running (or interrupted), in either history.
     var runningID: String? { rows.first(where: \.isRunning)?.id ?? tool?.interrupted }
 
-    var byID: [String: AppliedMigration] { Dictionary(rows.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first }) }
+    var byID: [String: AppliedMigration] {
+        Dictionary(rows.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+    }
 
     /// What a run applies next, and what it expects the history to hold meanwhile: worked out once
     /// per read of the history (`plan`) and kept up to date as the run appends its own rows, so that

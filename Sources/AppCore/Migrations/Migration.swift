@@ -42,7 +42,8 @@ public struct Migration: Sendable, Identifiable {
     }
 
     public init(
-        id: String, statements: [String], down: [String]?, transactional: Bool, downTransactional: Bool, checksum: String,
+        id: String, statements: [String], down: [String]?, transactional: Bool, downTransactional: Bool,
+        checksum: String,
         toolKey: String? = nil, toolChecksums: [String] = [], orderKey: [String]? = nil
     ) {
         self.id = id
@@ -80,7 +81,8 @@ public struct Migration: Sendable, Identifiable {
     /// Versions of several parts, compared part by part as numbers; a missing part counts as 0.
     static func orderLess(_ a: [String], _ b: [String]) -> Bool {
         for index in 0..<max(a.count, b.count) {
-            let x = index < a.count ? a[index] : "0", y = index < b.count ? b[index] : "0"
+            let x = index < a.count ? a[index] : "0"
+            let y = index < b.count ? b[index] : "0"
             if x != y { return versionLess(x, y) }
         }
         return false
@@ -94,7 +96,8 @@ public struct Migration: Sendable, Identifiable {
     /// SHA-256 hex of a file's up section, as written on any OS: CRLF read as LF, a leading BOM
     /// dropped, and trailing blank space ignored (so adding a down section later is not drift).
     static func checksum(ofSection text: String) -> String {
-        var normalized = text.utf8.contains(UInt8(ascii: "\r")) ? text.replacingOccurrences(of: "\r\n", with: "\n") : text
+        var normalized =
+            text.utf8.contains(UInt8(ascii: "\r")) ? text.replacingOccurrences(of: "\r\n", with: "\n") : text
         if normalized.hasPrefix("\u{FEFF}") { normalized.removeFirst() }
         while let last = normalized.unicodeScalars.last, [" ", "\t", "\n", "\r"].contains(last) {
             normalized.unicodeScalars.removeLast()

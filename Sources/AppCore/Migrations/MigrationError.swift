@@ -38,7 +38,8 @@ public enum MigrationError: Error, Equatable, CustomStringConvertible {
         case .invalid(let problem): "migrations invalid: \(problem)"
         case .noDownSection(let id): "migration \(id) has no -- migrate:down section; nothing was rolled back"
         case .notInterrupted(let id): "migration \(id) is not marked interrupted; nothing to resolve"
-        case .unknownMigration(let id): "the history holds \(id), which is not among the migrations; nothing was rolled back"
+        case .unknownMigration(let id):
+            "the history holds \(id), which is not among the migrations; nothing was rolled back"
         case .foreignHistory(let table, let tool?):
             "the database holds \(tool)'s migration history (\(table)): it is kept by \(tool), not by the folder's tool; nothing was changed. Point DATABASE_URL at the right database, or MIGRATIONS_DIR at \(tool)'s folder"
         case .foreignHistory(let table, nil):

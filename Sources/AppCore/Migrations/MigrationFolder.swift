@@ -34,7 +34,9 @@ public enum MigrationFolder {
     public static func format(of path: String, setting: String?) throws(MigrationsInvalid) -> MigrationFormat {
         if let setting {
             guard let known = MigrationFormat(setting: setting) else {
-                throw MigrationsInvalid(file: path, line: nil, reason: "MIGRATIONS_FORMAT \"\(setting)\" is none of \(MigrationFormat.names)")
+                throw MigrationsInvalid(
+                    file: path, line: nil,
+                    reason: "MIGRATIONS_FORMAT \"\(setting)\" is none of \(MigrationFormat.names)")
             }
             return known
         }
@@ -51,21 +53,26 @@ public enum MigrationFolder {
         let fits = MigrationTools.all.filter { $0.fits(folder) }.map { $0.format }
         guard fits.count <= 1 else {
             let names = fits.map(\.rawValue).joined(separator: " and ")
-            throw MigrationsInvalid(file: folder.path, line: nil, reason: "the folder fits \(names); set MIGRATIONS_FORMAT to one of them")
+            throw MigrationsInvalid(
+                file: folder.path, line: nil, reason: "the folder fits \(names); set MIGRATIONS_FORMAT to one of them")
         }
         if let format = fits.first { return format }
         if folder.sqlFiles.isEmpty { return nil }
         for name in folder.sqlFiles {
-            guard let text = try? folder.text(of: name), let found = ToolMarkers.foreign(in: text, readAs: nil) else { continue }
+            guard let text = try? folder.text(of: name), let found = ToolMarkers.foreign(in: text, readAs: nil) else {
+                continue
+            }
             throw MigrationsInvalid(
                 file: name, line: found.line,
-                reason: "the folder is \(found.marker.tool)'s (\"\(found.text.trimmingCharacters(in: .whitespaces).prefix(80))\"), "
+                reason:
+                    "the folder is \(found.marker.tool)'s (\"\(found.text.trimmingCharacters(in: .whitespaces).prefix(80))\"), "
                     + "a tool whose folders this server does not read; it fits none of \(MigrationFormat.names), and nothing of it is run"
             )
         }
         throw MigrationsInvalid(
             file: folder.path, line: nil,
-            reason: "the folder fits none of the formats (\(MigrationFormat.names)): no tool's markers, marker file or layout; "
+            reason:
+                "the folder fits none of the formats (\(MigrationFormat.names)): no tool's markers, marker file or layout; "
                 + "set MIGRATIONS_FORMAT to the tool that wrote it (see docs/migrations.md)"
         )
     }
@@ -153,7 +160,9 @@ public enum MigrationFolder {
     }
 
     /// `text`'s statements for `dialect`; an unclosed quote or comment names its line in `file`.
-    static func statements(_ text: String, file: String, lineOffset: Int, dialect: SQLEngine) throws(MigrationsInvalid) -> [String] {
+    static func statements(_ text: String, file: String, lineOffset: Int, dialect: SQLEngine) throws(MigrationsInvalid)
+        -> [String]
+    {
         do {
             return try SQLSplitter.split(text, dialect: dialect).map(\.text)
         } catch {
@@ -172,7 +181,10 @@ public struct MigrationCatalog: Sendable {
     /// The folder's format, whose tool's history is kept beside the server's; nil for the built-in set.
     public var format: MigrationFormat?
 
-    public init(migrations: [Migration], invalid: MigrationsInvalid? = nil, folder: String? = nil, format: MigrationFormat? = nil) {
+    public init(
+        migrations: [Migration], invalid: MigrationsInvalid? = nil, folder: String? = nil,
+        format: MigrationFormat? = nil
+    ) {
         self.migrations = migrations.sorted(by: Migration.precedes)
         self.invalid = invalid
         self.folder = folder
@@ -187,7 +199,9 @@ public struct MigrationCatalog: Sendable {
             var setting: MigrationFormat?
             if let format {
                 guard let known = MigrationFormat(setting: format) else {
-                    throw MigrationsInvalid(file: folder, line: nil, reason: "MIGRATIONS_FORMAT \"\(format)\" is none of \(MigrationFormat.names)")
+                    throw MigrationsInvalid(
+                        file: folder, line: nil,
+                        reason: "MIGRATIONS_FORMAT \"\(format)\" is none of \(MigrationFormat.names)")
                 }
                 setting = known
             }
@@ -204,6 +218,8 @@ extension String {
     /// gives for text without "\r\n" (which `Listing.text(of:)` never returns), without breaking the
     /// whole text into Characters first.
     func lines(omittingEmpty: Bool = false) -> [Substring] {
-        utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: omittingEmpty).map { self[$0.startIndex..<$0.endIndex] }
+        utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: omittingEmpty).map {
+            self[$0.startIndex..<$0.endIndex]
+        }
     }
 }

@@ -20,7 +20,9 @@ extension Migrator {
         try await refuseForeignHistory(db, names: names)
         let oursExists = names.contains(AppHistory.table)
         let legacy = oursExists ? false : try await history.hasLegacy(db)
-        let rows = oursExists ? try await history.rows(db) : legacy ? try await history.rows(db, table: AppHistory.legacyTable) : []
+        let rows =
+            oursExists
+            ? try await history.rows(db) : legacy ? try await history.rows(db, table: AppHistory.legacyTable) : []
         guard let tool = toolHistory, try await tool.exists(in: names, db, engine: database.engine) else {
             return Ledger(rows: rows, tool: nil, legacy: legacy)
         }
@@ -79,22 +81,29 @@ extension Migrator {
         let byID = Dictionary(rows.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         if try await !tool.exists(db, engine: database.engine) {
             try await tool.create(db, engine: engine)
-            try await tool.backfill(migrations.filter { byID[$0.id].map { !$0.isRunning } ?? false }, db, engine: engine)
-            if let running = rows.first(where: \.isRunning), let migration = migrations.first(where: { $0.id == running.id }) {
+            try await tool.backfill(
+                migrations.filter { byID[$0.id].map { !$0.isRunning } ?? false }, db, engine: engine)
+            if let running = rows.first(where: \.isRunning),
+                let migration = migrations.first(where: { $0.id == running.id })
+            {
                 try await tool.recordStarted(migration, db)
             }
         }
         let ledger = try await readTool(tool, db)
         let plan = plan(Ledger(rows: rows, tool: ledger))
         for migration in plan.toAdopt {
-            try await history.insert(AppliedMigration(
-                id: migration.id, checksum: migration.checksum, appliedAt: RFC3339.string(), executionMs: 0, state: .adopted
-            ), db)
+            try await history.insert(
+                AppliedMigration(
+                    id: migration.id, checksum: migration.checksum, appliedAt: RFC3339.string(), executionMs: 0,
+                    state: .adopted
+                ), db)
             logger.notice("migration adopted from \(tool.table)", metadata: ["migration": "\(migration.id)"])
         }
         for migration in plan.toForget {
             try await history.delete(migration.id, db)
-            logger.notice("migration pending again: \(tool.table) no longer records it", metadata: ["migration": "\(migration.id)"])
+            logger.notice(
+                "migration pending again: \(tool.table) no longer records it",
+                metadata: ["migration": "\(migration.id)"])
         }
         if !plan.toAdopt.isEmpty || !plan.toForget.isEmpty { rows = try await history.rows(db) }
         return Ledger(rows: rows, tool: ledger)

@@ -14,10 +14,14 @@ extension Migrator {
             let ledger = try await lockedLedger(db, deadline: deadline)
             if let running = ledger.runningID { throw MigrationError.interrupted(migration: running) }
             let known = Set(migrations.map(\.id))
-            if let unknown = ledger.rows.first(where: { !known.contains($0.id) }) { throw MigrationError.unknownMigration(unknown.id) }
+            if let unknown = ledger.rows.first(where: { !known.contains($0.id) }) {
+                throw MigrationError.unknownMigration(unknown.id)
+            }
             let applied = Array(plan(ledger).applied.reversed())
             let targets = applied.prefix(max(0, steps))
-            if let missing = targets.first(where: { $0.down == nil }) { throw MigrationError.noDownSection(migration: missing.id) }
+            if let missing = targets.first(where: { $0.down == nil }) {
+                throw MigrationError.noDownSection(migration: missing.id)
+            }
             var done: [String] = []
             for (index, migration) in targets.enumerated() {
                 let previous = index + 1 < applied.count ? applied[index + 1] : nil
@@ -30,7 +34,9 @@ extension Migrator {
     }
 
     /// `previous`: the newest migration still applied after this one is rolled back.
-    func rollBack(_ migration: Migration, previous: Migration?, _ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws {
+    func rollBack(
+        _ migration: Migration, previous: Migration?, _ db: any SQLDatabase, deadline: ContinuousClock.Instant
+    ) async throws {
         let statements = migration.down ?? []
         let forget = { () async throws in
             try await history.delete(migration.id, db)
@@ -68,30 +74,40 @@ extension Migrator {
                     try await history.create(db, logger: logger)
                     let ledger = try await reconcile(db)
                     let row = ledger.byID[id]
-                    guard row?.isRunning == true || ledger.tool?.interrupted == id else { throw MigrationError.notInterrupted(migration: id) }
+                    guard row?.isRunning == true || ledger.tool?.interrupted == id else {
+                        throw MigrationError.notInterrupted(migration: id)
+                    }
                     let migration = migrations.first(where: { $0.id == id })
                     if toolHistory != nil, migration == nil { throw MigrationError.unknownMigration(id) }
                     if applied {
                         if row != nil {
                             try await history.markApplied(id, db)
                         } else if let migration {
-                            try await history.insert(AppliedMigration(
-                                id: id, checksum: migration.checksum, appliedAt: RFC3339.string(), executionMs: 0, state: .adopted
-                            ), db)
+                            try await history.insert(
+                                AppliedMigration(
+                                    id: id, checksum: migration.checksum, appliedAt: RFC3339.string(), executionMs: 0,
+                                    state: .adopted
+                                ), db)
                         }
-                        if let migration { try await toolHistory?.recordApplied(migration, executionMs: 0, db, engine: database.engine.kind) }
+                        if let migration {
+                            try await toolHistory?.recordApplied(
+                                migration, executionMs: 0, db, engine: database.engine.kind)
+                        }
                     } else {
                         try await history.delete(id, db)
                         if let migration {
                             let byID = ledger.byID
                             let previous = migrations.last { $0.id != id && ledger.isApplied($0, rows: byID) }
-                            try await toolHistory?.recordRolledBack(migration, previous: previous, db, engine: database.engine.kind)
+                            try await toolHistory?.recordRolledBack(
+                                migration, previous: previous, db, engine: database.engine.kind)
                         }
                     }
                     return .commit(())
                 }
             }
         }
-        logger.info("interrupted migration resolved", metadata: ["migration": "\(id)", "as": "\(applied ? "applied" : "rolled back")"])
+        logger.info(
+            "interrupted migration resolved",
+            metadata: ["migration": "\(id)", "as": "\(applied ? "applied" : "rolled back")"])
     }
 }

@@ -16,7 +16,8 @@ extension Migrator {
     /// Opens a transaction holding the runner lock (or throws `.lockTimeout`), runs `body` and ends the
     /// transaction as the body says; an error rolls it back.
     func inLockedTransaction<T>(
-        _ db: any SQLDatabase, deadline: ContinuousClock.Instant, heldRunLock: Bool, _ body: () async throws -> TransactionEnd<T>
+        _ db: any SQLDatabase, deadline: ContinuousClock.Instant, heldRunLock: Bool,
+        _ body: () async throws -> TransactionEnd<T>
     ) async throws -> T {
         let waitStarted = ContinuousClock.now
         guard try await database.engine.beginLocked(db, deadline: deadline, heldRunLock: heldRunLock) else {
@@ -42,13 +43,17 @@ extension Migrator {
     }
 
     /// Runs `body` under the run lock, or throws `.lockTimeout` when it cannot be had by `deadline`.
-    func underRunLock<T: Sendable>(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, _ body: () async throws -> T) async throws -> T {
+    func underRunLock<T: Sendable>(
+        _ db: any SQLDatabase, deadline: ContinuousClock.Instant, _ body: () async throws -> T
+    ) async throws -> T {
         guard let result = try await runLocked(db, deadline: deadline, body) else { throw MigrationError.lockTimeout }
         return result
     }
 
     /// The engine's run lock, with a transaction pooler's refusal named as the migrator names it.
-    func runLocked<T: Sendable>(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, _ body: () async throws -> T) async throws -> T? {
+    func runLocked<T: Sendable>(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, _ body: () async throws -> T)
+        async throws -> T?
+    {
         do {
             return try await database.engine.withRunLock(db, deadline: deadline, body)
         } catch is TransactionPoolerRefused {
@@ -72,8 +77,9 @@ extension Migrator {
             throw error
         } catch {
             let lost = database.engine.isConnectionLost(error)
-            logger.error(lost ? "connection lost during a migration" : "migration failed",
-                         metadata: ["migration": "\(id)", "cause": "\(AppDatabase.describe(error))"])
+            logger.error(
+                lost ? "connection lost during a migration" : "migration failed",
+                metadata: ["migration": "\(id)", "cause": "\(AppDatabase.describe(error))"])
             throw lost ? MigrationError.connectionLost(migration: id) : MigrationError.failed(migration: id)
         }
     }

@@ -38,7 +38,9 @@ public struct Migrator: Sendable {
     }
 
     public init(database: AppDatabase, migrations: [Migration], lockTimeout: Duration, logger: Logger) {
-        self.init(database: database, catalog: MigrationCatalog(migrations: migrations), lockTimeout: lockTimeout, logger: logger)
+        self.init(
+            database: database, catalog: MigrationCatalog(migrations: migrations), lockTimeout: lockTimeout,
+            logger: logger)
     }
 
     // MARK: Reading
@@ -94,7 +96,8 @@ public struct Migrator: Sendable {
         do {
             // A read, bounded: a connection that stopped answering (a database dropped under it, say)
             // cannot hold the call; the connection wait itself is bounded by the engine.
-            let now = try await withTimeout(Self.historyReadTimeout, waitingFor: "answer to the history read") { [self] in
+            let now = try await withTimeout(Self.historyReadTimeout, waitingFor: "answer to the history read") {
+                [self] in
                 try await database.withConnection { db in try await unlockedPlan(db) }
             }
             if now.pending.isEmpty, !now.needsReconcile { return [] }
@@ -122,7 +125,9 @@ public struct Migrator: Sendable {
                 guard ContinuousClock.now < deadline else { throw MigrationError.lockTimeout }
                 try await Task.sleep(for: .milliseconds(Int.random(in: 10...50)))
             case .outsideTransaction(let migration):
-                if try await applyOutsideTransaction(migration, db, deadline: deadline) { run.applied.append(migration.id) }
+                if try await applyOutsideTransaction(migration, db, deadline: deadline) {
+                    run.applied.append(migration.id)
+                }
                 run.known = nil
             }
         }
@@ -163,7 +168,9 @@ public struct Migrator: Sendable {
 
     /// One transaction: lock, re-read the history (unless it is the one the run last saw), apply the
     /// first pending migration and its rows.
-    private func applyNext(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, run: inout Run) async throws -> Step {
+    private func applyNext(_ db: any SQLDatabase, deadline: ContinuousClock.Instant, run: inout Run) async throws
+        -> Step
+    {
         try await inLockedTransaction(db, deadline: deadline, heldRunLock: false) {
             let ledger: Ledger
             if let cached = run.known, try await history.unchanged(db, since: cached.rows) {
@@ -190,7 +197,9 @@ public struct Migrator: Sendable {
     /// not such a case, another runner holds the lock, or the history changed; `applyNext` then takes
     /// the long way.
     private func applyWhole(_ db: any SQLDatabase, run: inout Run) async throws -> Bool {
-        guard let upcoming = try upcoming(&run), let migration = upcoming.pending.first, migration.transactional else { return false }
+        guard let upcoming = try upcoming(&run), let migration = upcoming.pending.first, migration.transactional else {
+            return false
+        }
         if run.whole == nil { run.whole = try await database.engine.sendsMigrationsWhole(db) }
         guard run.whole == true else { return false }
         let engine = database.engine.kind
@@ -202,9 +211,11 @@ public struct Migrator: Sendable {
         let executionMs = try await failing(as: migration.id) { try await database.engine.applyWhole(whole, db) }
         guard let executionMs else { return false }
         onLockWait?(.zero)  // the lock is only tried: taken at once, or declined above
-        applied(AppliedMigration(
-            id: migration.id, checksum: migration.checksum, appliedAt: whole.appliedAt, executionMs: executionMs, state: .applied
-        ), run: &run)
+        applied(
+            AppliedMigration(
+                id: migration.id, checksum: migration.checksum, appliedAt: whole.appliedAt, executionMs: executionMs,
+                state: .applied
+            ), run: &run)
         return true
     }
 
@@ -214,7 +225,8 @@ public struct Migrator: Sendable {
     private func upcoming(_ run: inout Run) throws -> Ledger.Upcoming? {
         guard let known = run.known, known.runningID == nil else { return nil }
         if let planned = known.upcoming { return planned }
-        let upcoming = Ledger.Upcoming(pending: try plan(known).checked()[...], expected: AppHistory.Fingerprint(known.rows))
+        let upcoming = Ledger.Upcoming(
+            pending: try plan(known).checked()[...], expected: AppHistory.Fingerprint(known.rows))
         run.known?.upcoming = upcoming
         return upcoming
     }
@@ -239,7 +251,8 @@ public struct Migrator: Sendable {
                 executionMs: (ContinuousClock.now - started).milliseconds, state: .applied
             )
             try await history.insert(row, db)
-            try await toolHistory?.recordApplied(migration, executionMs: row.executionMs, db, engine: database.engine.kind)
+            try await toolHistory?.recordApplied(
+                migration, executionMs: row.executionMs, db, engine: database.engine.kind)
             return row
         }
     }
@@ -247,7 +260,9 @@ public struct Migrator: Sendable {
     /// A `transaction:false` migration, under the run lock held for all of it: re-check under the
     /// lock, write its row marked running, run its statements one by one, mark it applied.
     /// Returns false when another runner applied it meanwhile.
-    private func applyOutsideTransaction(_ migration: Migration, _ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws -> Bool {
+    private func applyOutsideTransaction(
+        _ migration: Migration, _ db: any SQLDatabase, deadline: ContinuousClock.Instant
+    ) async throws -> Bool {
         try await underRunLock(db, deadline: deadline) {
             let stillPending = try await inLockedTransaction(db, deadline: deadline, heldRunLock: true) {
                 let ledger = try await reconcile(db)
@@ -256,9 +271,11 @@ public struct Migrator: Sendable {
                     throw MigrationError.interrupted(migration: running)
                 }
                 guard try plan(ledger).checked().first?.id == migration.id else { return .commit(false) }
-                try await history.insert(AppliedMigration(
-                    id: migration.id, checksum: migration.checksum, appliedAt: RFC3339.string(), executionMs: 0, state: .running
-                ), db)
+                try await history.insert(
+                    AppliedMigration(
+                        id: migration.id, checksum: migration.checksum, appliedAt: RFC3339.string(), executionMs: 0,
+                        state: .running
+                    ), db)
                 try await toolHistory?.recordStarted(migration, db)
                 return .commit(true)
             }
@@ -272,7 +289,8 @@ public struct Migrator: Sendable {
                 let executionMs = (ContinuousClock.now - started).milliseconds
                 try await inLockedTransaction(db, deadline: deadline, heldRunLock: true) {
                     try await history.markApplied(migration.id, executionMs: executionMs, db)
-                    try await toolHistory?.recordApplied(migration, executionMs: executionMs, db, engine: database.engine.kind)
+                    try await toolHistory?.recordApplied(
+                        migration, executionMs: executionMs, db, engine: database.engine.kind)
                     return .commit(())
                 }
             }

@@ -32,7 +32,9 @@ struct Plan: Sendable {
             let row = byID[migration.id]
             if ledger.isApplied(migration, rows: byID) {
                 applied.append(migration)
-                if drifted == nil, (row.map { $0.checksum != migration.checksum } ?? false) || ledger.tool?.drifted == migration.id {
+                if drifted == nil,
+                    (row.map { $0.checksum != migration.checksum } ?? false) || ledger.tool?.drifted == migration.id
+                {
                     drifted = migration.id
                 }
             } else if row?.isRunning != true {
@@ -49,7 +51,8 @@ struct Plan: Sendable {
         self.drifted = drifted
         self.toAdopt = toAdopt
         self.toForget = toForget
-        needsReconcile = ledger.legacy || keepsToolHistory && (ledger.tool == nil || !toAdopt.isEmpty || !toForget.isEmpty)
+        needsReconcile =
+            ledger.legacy || keepsToolHistory && (ledger.tool == nil || !toAdopt.isEmpty || !toForget.isEmpty)
     }
 
     /// The pending migrations, once no applied one has drifted.
@@ -72,10 +75,14 @@ struct Plan: Sendable {
         // Applied rows: the server's own, and the tool's not taken over yet (shown as adopted).
         var rows = ledger.rows.filter { !$0.isRunning && (!known.contains($0.id) || appliedIDs.contains($0.id)) }
         for migration in applied where byID[migration.id] == nil {
-            rows.append(AppliedMigration(id: migration.id, checksum: migration.checksum, appliedAt: "", executionMs: 0, state: .adopted))
+            rows.append(
+                AppliedMigration(
+                    id: migration.id, checksum: migration.checksum, appliedAt: "", executionMs: 0, state: .adopted))
         }
         var interrupted = ledger.rows.filter(\.isRunning).map(\.id)
-        if let toolRunning = ledger.tool?.interrupted, !interrupted.contains(toolRunning) { interrupted.append(toolRunning) }
+        if let toolRunning = ledger.tool?.interrupted, !interrupted.contains(toolRunning) {
+            interrupted.append(toolRunning)
+        }
         let waiting = pending.filter { $0.id != running }
         return MigrationStatus(
             applied: rows.sorted { $0.id < $1.id },
@@ -85,7 +92,8 @@ struct Plan: Sendable {
             outOfOrder: outOfOrder.filter { $0.id != running }.map(\.id),
             migrations: migrations.map { migration in
                 let state: MigrationState =
-                    interrupted.contains(migration.id) ? .interrupted : appliedIDs.contains(migration.id) ? .applied : .pending
+                    interrupted.contains(migration.id)
+                    ? .interrupted : appliedIDs.contains(migration.id) ? .applied : .pending
                 return .init(id: migration.id, state: state, transactional: migration.transactional)
             }
         )

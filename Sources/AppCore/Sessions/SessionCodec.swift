@@ -14,7 +14,10 @@ public struct SessionClaims: Sendable, Equatable {
     /// The token's whole claims set as JSON, custom claims included: a renewed token carries all of it.
     public var payload: Data
 
-    public init(name: String? = nil, email: String? = nil, picture: String? = nil, sub: String? = nil, issuedAt: Date, expires: Date, jti: String? = nil, payload: Data = Data("{}".utf8)) {
+    public init(
+        name: String? = nil, email: String? = nil, picture: String? = nil, sub: String? = nil, issuedAt: Date,
+        expires: Date, jti: String? = nil, payload: Data = Data("{}".utf8)
+    ) {
         self.name = name
         self.email = email
         self.picture = picture
@@ -52,13 +55,18 @@ public enum SessionCodec {
 
     /// The token NextAuth.js and Auth.js re-issue for a session on every read: the same claims (custom
     /// ones included), with `iat` now, `exp` now + `maxAge` and a new `jti`, under `secret`.
-    public static func renew(_ claims: SessionClaims, secret: Secret, format: SessionFormat, maxAge: TimeInterval = defaultMaxAge, now: Date = Date()) throws -> String {
+    public static func renew(
+        _ claims: SessionClaims, secret: Secret, format: SessionFormat, maxAge: TimeInterval = defaultMaxAge,
+        now: Date = Date()
+    ) throws -> String {
         let fields = (try? JSONSerialization.jsonObject(with: claims.payload) as? [String: Any]) ?? [:]
         return try seal(fields, secret: secret, format: format, maxAge: maxAge, now: now)
     }
 
     /// Sets `iat`, `exp` and `jti` on `claims` (as both libraries' `encode` does) and encrypts them.
-    private static func seal(_ claims: [String: Any], secret: Secret, format: SessionFormat, maxAge: TimeInterval, now: Date) throws -> String {
+    private static func seal(
+        _ claims: [String: Any], secret: Secret, format: SessionFormat, maxAge: TimeInterval, now: Date
+    ) throws -> String {
         var claims = claims
         let iat = Int(now.timeIntervalSince1970)
         claims["iat"] = iat
@@ -74,7 +82,9 @@ public enum SessionCodec {
         let protected = Base64URL.encode(Data(header.utf8))
         let aad = Data(protected.utf8)
 
-        let iv: Data, ciphertext: Data, tag: Data
+        let iv: Data
+        let ciphertext: Data
+        let tag: Data
         switch encryption {
         case .a256gcm:
             let box = try AES.GCM.seal(payload, using: key, nonce: AES.GCM.Nonce(), authenticating: aad)
@@ -88,29 +98,34 @@ public enum SessionCodec {
             ciphertext = try AES._CBC.encrypt(payload, using: encKey, iv: cbcIV)
             tag = cbcTag(macKey: macKey, aad: aad, iv: iv, ciphertext: ciphertext)
         }
-        return [protected, "", Base64URL.encode(iv), Base64URL.encode(ciphertext), Base64URL.encode(tag)].joined(separator: ".")
+        return [protected, "", Base64URL.encode(iv), Base64URL.encode(ciphertext), Base64URL.encode(tag)].joined(
+            separator: ".")
     }
 
     /// The claims of a valid, unexpired token, or nil.
-    public static func decode(_ token: String, secret: Secret, format: SessionFormat, now: Date = Date()) -> SessionClaims? {
+    public static func decode(_ token: String, secret: Secret, format: SessionFormat, now: Date = Date())
+        -> SessionClaims?
+    {
         decode(token, secrets: [secret], format: format, now: now)
     }
 
     /// The claims of a valid, unexpired token encrypted under any of `secrets` (a rotation list), or nil.
     /// A token with a `kid` is tried only with the key it names, as Auth.js does; one without, with each key.
-    public static func decode(_ token: String, secrets: [Secret], format: SessionFormat, now: Date = Date()) -> SessionClaims? {
+    public static func decode(_ token: String, secrets: [Secret], format: SessionFormat, now: Date = Date())
+        -> SessionClaims?
+    {
         guard token.utf8.count <= maxTokenBytes else { return nil }
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 5, parts[1].isEmpty,
-              let headerData = Base64URL.decode(parts[0]),
-              let header = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any],
-              header["alg"] as? String == "dir",
-              header["zip"] == nil, header["crit"] == nil,
-              let encryption = (header["enc"] as? String).flatMap(ContentEncryption.init(rawValue:)),
-              format.readEncryptions.contains(encryption),
-              let iv = Base64URL.decode(parts[2]), iv.count == encryption.ivBytes,
-              let ciphertext = Base64URL.decode(parts[3]),
-              let tag = Base64URL.decode(parts[4]), tag.count == encryption.tagBytes
+            let headerData = Base64URL.decode(parts[0]),
+            let header = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any],
+            header["alg"] as? String == "dir",
+            header["zip"] == nil, header["crit"] == nil,
+            let encryption = (header["enc"] as? String).flatMap(ContentEncryption.init(rawValue:)),
+            format.readEncryptions.contains(encryption),
+            let iv = Base64URL.decode(parts[2]), iv.count == encryption.ivBytes,
+            let ciphertext = Base64URL.decode(parts[3]),
+            let tag = Base64URL.decode(parts[4]), tag.count == encryption.tagBytes
         else { return nil }
 
         // Auth.js names the key it used by its JWK thumbprint; another key means another secret.
@@ -125,8 +140,8 @@ public enum SessionCodec {
             if plaintext != nil || kid != nil { break }
         }
         guard let plaintext,
-              let claims = try? JSONSerialization.jsonObject(with: plaintext) as? [String: Any],
-              let exp = (claims["exp"] as? NSNumber)?.doubleValue
+            let claims = try? JSONSerialization.jsonObject(with: plaintext) as? [String: Any],
+            let exp = (claims["exp"] as? NSNumber)?.doubleValue
         else { return nil }
         let nowSeconds = now.timeIntervalSince1970
         guard nowSeconds <= exp + clockTolerance else { return nil }
@@ -140,7 +155,9 @@ public enum SessionCodec {
     }
 
     /// The plaintext when the tag authenticates under `key`, else nil.
-    private static func open(encryption: ContentEncryption, key: SymmetricKey, aad: Data, iv: Data, ciphertext: Data, tag: Data) -> Data? {
+    private static func open(
+        encryption: ContentEncryption, key: SymmetricKey, aad: Data, iv: Data, ciphertext: Data, tag: Data
+    ) -> Data? {
         do {
             switch encryption {
             case .a256gcm:

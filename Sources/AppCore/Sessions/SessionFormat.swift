@@ -43,7 +43,8 @@ public enum SessionFormat: Sendable, Equatable, CustomStringConvertible {
             )
         case .authJSV5(let salt):
             return HKDF<SHA256>.deriveKey(
-                inputKeyMaterial: material, salt: Data(salt.utf8), info: Data("Auth.js Generated Encryption Key (\(salt))".utf8),
+                inputKeyMaterial: material, salt: Data(salt.utf8),
+                info: Data("Auth.js Generated Encryption Key (\(salt))".utf8),
                 outputByteCount: encryption.keyBytes
             )
         }
@@ -125,7 +126,9 @@ public enum SessionCookie {
                 let trimmed = pair.trimmingCharacters(in: .whitespaces)
                 guard let eq = trimmed.firstIndex(of: "=") else { continue }
                 var value = String(trimmed[trimmed.index(after: eq)...])
-                if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
+                if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 {
+                    value = String(value.dropFirst().dropLast())
+                }
                 pairs.append((String(trimmed[..<eq]), value))
             }
         }

@@ -49,7 +49,7 @@ public struct SessionReader: Sendable {
         for (name, format) in SessionCookie.all {
             let keys = keys(for: format)
             guard !keys.isEmpty, let token = SessionCookie.token(named: name, in: cookies),
-                  let claims = SessionCodec.decode(token, secrets: keys, format: format, now: now)
+                let claims = SessionCodec.decode(token, secrets: keys, format: format, now: now)
             else { continue }
             let sent = SessionCookie.names(in: cookieHeaders).filter { $0 == name || $0.hasPrefix(name + ".") }
             return Found(claims: claims, cookieName: name, format: format, sentCookieNames: sent)
@@ -65,7 +65,9 @@ public struct SessionReader: Sendable {
     /// claims with a fresh `exp` (now + `maxAge`), encrypted with the format's current key, under the same
     /// cookie name, chunked when large, each expiring with the session; then every other cookie of that
     /// name the request sent, cleared (`Max-Age=0`), as the libraries' session store clears stale chunks.
-    public func renewal(of found: Found, maxAge: TimeInterval = SessionCodec.defaultMaxAge, now: Date = Date()) throws -> [SetCookie] {
+    public func renewal(of found: Found, maxAge: TimeInterval = SessionCodec.defaultMaxAge, now: Date = Date()) throws
+        -> [SetCookie]
+    {
         guard let secret = secret(for: found.format) else { return [] }
         let token = try SessionCodec.renew(found.claims, secret: secret, format: found.format, maxAge: maxAge, now: now)
         let expires = now.addingTimeInterval(maxAge)

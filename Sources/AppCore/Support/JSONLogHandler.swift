@@ -29,13 +29,17 @@ public struct JSONLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
         if let extra = event.metadata { merged.merge(extra) { $1 } }
-        output.write(Self.line(
-            timestamp: Date(), level: event.level, message: "\(event.message)", label: label, source: event.source, metadata: merged
-        ))
+        output.write(
+            Self.line(
+                timestamp: Date(), level: event.level, message: "\(event.message)", label: label, source: event.source,
+                metadata: merged
+            ))
     }
 
     /// One log line, newline included.
-    static func line(timestamp: Date, level: Logger.Level, message: String, label: String, source: String, metadata: Logger.Metadata) -> String {
+    static func line(
+        timestamp: Date, level: Logger.Level, message: String, label: String, source: String, metadata: Logger.Metadata
+    ) -> String {
         var text = "{\"timestamp\":\(quoted(RFC3339.string(from: timestamp))),\"level\":\(quoted(level.rawValue))"
         text += ",\"message\":\(quoted(message)),\"label\":\(quoted(label)),\"source\":\(quoted(source))"
         for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
@@ -51,7 +55,9 @@ public struct JSONLogHandler: LogHandler {
         case .stringConvertible(let convertible): quoted(convertible.description)
         case .array(let values): "[" + values.map(json).joined(separator: ",") + "]"
         case .dictionary(let dictionary):
-            "{" + dictionary.sorted(by: { $0.key < $1.key }).map { "\(quoted($0.key)):\(json($0.value))" }.joined(separator: ",") + "}"
+            "{"
+                + dictionary.sorted(by: { $0.key < $1.key }).map { "\(quoted($0.key)):\(json($0.value))" }.joined(
+                    separator: ",") + "}"
         }
     }
 

@@ -32,7 +32,9 @@ public struct TrustedProxies: Sendable, Equatable {
             guard let bytes = Self.bytes(parts[0]) else { throw ConfigError.invalidTrustProxy(entry) }
             var prefix = bytes.count * 8
             if parts.count == 2 {
-                guard let value = Int(parts[1]), (0...bytes.count * 8).contains(value) else { throw ConfigError.invalidTrustProxy(entry) }
+                guard let value = Int(parts[1]), (0...bytes.count * 8).contains(value) else {
+                    throw ConfigError.invalidTrustProxy(entry)
+                }
                 prefix = value
             }
             ranges.append(Range(address: bytes, prefix: prefix))
@@ -49,14 +51,20 @@ public struct TrustedProxies: Sendable, Equatable {
     /// Where a request came from, and over what: the peer and whether this server's own listener is
     /// TLS, unless the peer is a trusted proxy, whose forwarding headers then say. Of the addresses a
     /// chain of proxies appended, the client is the nearest one that is not itself a trusted proxy.
-    public func origin(peer: String?, tls: Bool, forwarded: [String], forwardedFor: [String], forwardedProto: [String]) -> (client: String, scheme: String) {
+    public func origin(peer: String?, tls: Bool, forwarded: [String], forwardedFor: [String], forwardedProto: [String])
+        -> (client: String, scheme: String)
+    {
         let direct = (peer ?? "unknown", tls ? "https" : "http")
         guard let peer, contains(peer) else { return direct }
         // RFC 7239 first; the X-Forwarded-* pair otherwise.
         var hops: [(for: String?, proto: String?)] = Self.forwardedElements(forwarded)
         if hops.isEmpty {
-            let addresses = forwardedFor.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
-            let proto = forwardedProto.flatMap { $0.split(separator: ",") }.first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            let addresses = forwardedFor.flatMap { $0.split(separator: ",") }.map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
+            let proto = forwardedProto.flatMap { $0.split(separator: ",") }.first.map {
+                $0.trimmingCharacters(in: .whitespaces).lowercased()
+            }
             hops = addresses.map { ($0, proto) }
         }
         guard !hops.isEmpty else { return direct }
@@ -85,7 +93,9 @@ public struct TrustedProxies: Sendable, Equatable {
 
     /// The address in `192.0.2.1`, `192.0.2.1:80`, `[2001:db8::1]:4711` or `2001:db8::1`.
     static func host(of node: String) -> String {
-        if node.hasPrefix("["), let end = node.firstIndex(of: "]") { return String(node[node.index(after: node.startIndex)..<end]) }
+        if node.hasPrefix("["), let end = node.firstIndex(of: "]") {
+            return String(node[node.index(after: node.startIndex)..<end])
+        }
         if node.filter({ $0 == ":" }).count == 1, let colon = node.firstIndex(of: ":") { return String(node[..<colon]) }
         return node
     }

@@ -1,4 +1,3 @@
-@testable import AppCore
 import AppServer
 import Foundation
 import Hummingbird
@@ -6,6 +5,8 @@ import HummingbirdTesting
 import Logging
 import PostgresKit
 import Testing
+
+@testable import AppCore
 
 /// Builds the real application on a fresh database and drives it through Hummingbird's test client.
 enum AppHarness {
@@ -29,7 +30,8 @@ enum AppHarness {
         // The body starts once the startup report is out, as a caller of `app serve --port-file` does.
         let (reports, reported) = AsyncStream<Void>.makeStream()
         let app = try buildApplication(
-            config: config, logger: logs.logger(level: .debug), migrations: migrations, onChecksReported: { _ in reported.yield() }
+            config: config, logger: logs.logger(level: .debug), migrations: migrations,
+            onChecksReported: { _ in reported.yield() }
         )
         try await app.sweptTest(mode) { client in
             for await _ in reports { break }
@@ -51,7 +53,9 @@ func historyIDs(_ db: TestDatabase) async throws -> [String]? {
     return try await database.withRunning {
         try await database.withConnection { sql -> [String]? in
             do {
-                return try await sql.raw("SELECT id FROM app_migrations ORDER BY id").all().map { try $0.decode(column: "id", as: String.self) }
+                return try await sql.raw("SELECT id FROM app_migrations ORDER BY id").all().map {
+                    try $0.decode(column: "id", as: String.self)
+                }
             } catch {
                 return nil
             }

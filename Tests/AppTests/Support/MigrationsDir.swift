@@ -1,4 +1,3 @@
-@testable import AppCore
 import AppServer
 import Foundation
 import Hummingbird
@@ -7,6 +6,8 @@ import Logging
 import SQLKit
 import Synchronization
 import Testing
+
+@testable import AppCore
 
 /// A migrations folder in a temp directory.
 final class MigrationsDir: Sendable {
@@ -34,7 +35,8 @@ func withFolderApp(
     _ body: @Sendable (any TestClientProtocol) async throws -> Void
 ) async throws {
     let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
-    try await buildApplication(config: config, logger: logs.logger(), catalog: folder.catalog(engine)).sweptTest(.router, body)
+    try await buildApplication(config: config, logger: logs.logger(), catalog: folder.catalog(engine)).sweptTest(
+        .router, body)
 }
 
 /// Runs `body` with a migrator for `folder` on `db` (the format recognised, or `format`).

@@ -1,4 +1,3 @@
-@testable import AppCore
 import AppServer
 import Foundation
 import Hummingbird
@@ -7,6 +6,8 @@ import Logging
 import SQLKit
 import Synchronization
 import Testing
+
+@testable import AppCore
 
 /// A PostgreSQL cluster of a test's own, in a temp folder on a free loopback port, for faults that stop
 /// and start the server itself (the shared cluster of scripts/test must stay up). `initdb` and
@@ -31,12 +32,16 @@ final class OwnCluster: Sendable {
     }
 
     func start() async throws {
-        try await run("pg_ctl -D \(dir.path)/data -l \(dir.path)/log -w -o '-p \(port) -k \(dir.path) -c listen_addresses=127.0.0.1' start > /dev/null")
+        try await run(
+            "pg_ctl -D \(dir.path)/data -l \(dir.path)/log -w -o '-p \(port) -k \(dir.path) -c listen_addresses=127.0.0.1' start > /dev/null"
+        )
     }
 
     /// A fast restart: every client connection is ended.
     func restart() async throws {
-        try await run("pg_ctl -D \(dir.path)/data -l \(dir.path)/log -w -m fast -o '-p \(port) -k \(dir.path) -c listen_addresses=127.0.0.1' restart > /dev/null")
+        try await run(
+            "pg_ctl -D \(dir.path)/data -l \(dir.path)/log -w -m fast -o '-p \(port) -k \(dir.path) -c listen_addresses=127.0.0.1' restart > /dev/null"
+        )
     }
 
     /// `command` in a shell, as `postgres` (through setpriv) when the tests run as root.
@@ -49,7 +54,9 @@ final class OwnCluster: Sendable {
     private func run(_ command: String) async throws {
         let errors = dir.path + "/command.err"
         let status = await withCheckedContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(returning: Self.spawnAndWait(Self.shell(command), errors: errors)) }
+            Thread.detachNewThread {
+                continuation.resume(returning: Self.spawnAndWait(Self.shell(command), errors: errors))
+            }
         }
         guard status == 0 else {
             throw ClusterFailed(command: command, output: (try? String(contentsOfFile: errors, encoding: .utf8)) ?? "")

@@ -1,4 +1,3 @@
-@testable import AppCore
 import AppServer
 import Foundation
 import Hummingbird
@@ -7,6 +6,8 @@ import Logging
 import SQLKit
 import Synchronization
 import Testing
+
+@testable import AppCore
 
 // No suite here is `.serialized`: Swift Testing 6.3 already runs at most 2 × cores test cases at once,
 // which bounds the load of the process-spawning suites. Child processes are waited for off the
@@ -21,7 +22,9 @@ func boundLoopbackSocket() throws -> (descriptor: Int32, address: sockaddr_in) {
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+        }
     }
     guard bound else {
         close(fd)
@@ -54,9 +57,11 @@ func runProcess(
 ) async throws -> ProcessOutput {
     try await withCheckedThrowingContinuation { continuation in
         Thread.detachNewThread {
-            continuation.resume(with: Result {
-                try runProcessBlocking(arguments, executable: executable, environment: environment, directory: directory, stdin: text)
-            })
+            continuation.resume(
+                with: Result {
+                    try runProcessBlocking(
+                        arguments, executable: executable, environment: environment, directory: directory, stdin: text)
+                })
         }
     }
 }
@@ -73,7 +78,9 @@ func runProcessBlocking(
     process.arguments = arguments
     if let environment { process.environment = environment }
     if let directory { process.currentDirectoryURL = directory }
-    let input = Pipe(), out = Pipe(), err = Pipe()
+    let input = Pipe()
+    let out = Pipe()
+    let err = Pipe()
     process.standardInput = text == nil ? FileHandle.nullDevice : input
     process.standardOutput = out
     process.standardError = err
@@ -97,7 +104,8 @@ func runProcessBlocking(
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     drained.wait()
     process.waitUntilExit()
-    return ProcessOutput(status: process.terminationStatus, stdout: outData, stderr: String(decoding: errData.get(), as: UTF8.self))
+    return ProcessOutput(
+        status: process.terminationStatus, stdout: outData, stderr: String(decoding: errData.get(), as: UTF8.self))
 }
 
 private final class LockedData: Sendable {

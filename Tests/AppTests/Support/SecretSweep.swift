@@ -17,7 +17,9 @@ enum SecretSweep {
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         func open(_ name: String) -> FileHandle? {
             let url = folder.appendingPathComponent(name)
-            if !FileManager.default.fileExists(atPath: url.path) { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
+            if !FileManager.default.fileExists(atPath: url.path) {
+                _ = FileManager.default.createFile(atPath: url.path, contents: nil)
+            }
             let handle = try? FileHandle(forWritingTo: url)
             _ = try? handle?.seekToEnd()
             return handle
@@ -45,7 +47,9 @@ enum SecretSweep {
         var values: [String] = []
         for (name, value) in variables where !value.isEmpty {
             if name.hasSuffix("DATABASE_URL") {
-                if let password = URLComponents(string: value)?.password, !password.isEmpty { values.append(password.removingPercentEncoding ?? password) }
+                if let password = URLComponents(string: value)?.password, !password.isEmpty {
+                    values.append(password.removingPercentEncoding ?? password)
+                }
             } else if AppConfig.secretKeys.contains(name), name != "SENTRY_DSN" {
                 values.append(value)
             }
@@ -73,17 +77,23 @@ struct SweptClient: TestClientProtocol {
     let base: any TestClientProtocol
     var port: Int? { base.port }
 
-    func executeRequest(uri: String, method: HTTPRequest.Method, headers: HTTPFields, body: ByteBuffer?) async throws -> TestResponse {
+    func executeRequest(uri: String, method: HTTPRequest.Method, headers: HTTPFields, body: ByteBuffer?) async throws
+        -> TestResponse
+    {
         let response = try await base.executeRequest(uri: uri, method: method, headers: headers, body: body)
         let head = response.headers.map { "\($0.name): \($0.value)" }.joined(separator: "\n")
-        SecretSweep.said("\(response.status.code)\n\(head)\n\n\(String(buffer: response.body))", by: "response to \(method) \(uri.prefix { $0 != "?" })")
+        SecretSweep.said(
+            "\(response.status.code)\n\(head)\n\n\(String(buffer: response.body))",
+            by: "response to \(method) \(uri.prefix { $0 != "?" })")
         return response
     }
 }
 
 extension ApplicationProtocol {
     /// `test(_:_:)` with every response recorded for the secrets sweep.
-    func sweptTest<Value>(_ setup: TestingSetup, _ body: @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {
+    func sweptTest<Value>(_ setup: TestingSetup, _ body: @Sendable (any TestClientProtocol) async throws -> Value)
+        async throws -> Value
+    {
         try await test(setup) { client in try await body(SweptClient(base: client)) }
     }
 }

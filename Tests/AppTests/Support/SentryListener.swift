@@ -55,7 +55,8 @@ final class SentryListener: Sendable {
                 return Response(status: .ok)
             }
         }
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: quietLogger)
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: quietLogger)
         try await app.test(.live) { client in
             boundPort.withLock { $0 = client.port! }
             try await body(client.port!)

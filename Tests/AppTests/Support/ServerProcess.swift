@@ -24,15 +24,20 @@ enum AppBinary {
     }
 
     /// Runs `app` to completion and returns its exit status, stdout and stderr.
-    static func run(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil) async throws -> (status: Int32, out: String, err: String) {
-        let result = try await runProcess(arguments, executable: url, environment: baseEnvironment.merging(environment) { $1 }, directory: directory)
+    static func run(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil) async throws -> (
+        status: Int32, out: String, err: String
+    ) {
+        let result = try await runProcess(
+            arguments, executable: url, environment: baseEnvironment.merging(environment) { $1 }, directory: directory)
         sweep(arguments, environment, result)
         return (result.status, result.out, result.stderr)
     }
 
     /// Runs `app` as a user without privileges, so file permissions apply: as `nobody` through
     /// `setpriv` when the tests run as root (as CI does), else as the current user.
-    static func runUnprivileged(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil) async throws -> (status: Int32, out: String, err: String) {
+    static func runUnprivileged(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil)
+        async throws -> (status: Int32, out: String, err: String)
+    {
         guard geteuid() == 0 else { return try await run(arguments, environment: environment, directory: directory) }
         let result = try await runProcess(
             ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", url.path] + arguments,
@@ -47,7 +52,8 @@ enum AppBinary {
     private static func sweep(_ arguments: [String], _ environment: [String: String], _ result: ProcessOutput) {
         SecretSweep.secrets(in: environment)
         let printsSecrets = arguments.first == "secret" || arguments.starts(with: ["session", "mint"])
-        SecretSweep.said((printsSecrets ? "" : result.out) + result.stderr, by: "app " + arguments.joined(separator: " "))
+        SecretSweep.said(
+            (printsSecrets ? "" : result.out) + result.stderr, by: "app " + arguments.joined(separator: " "))
     }
 
     /// A clean environment: only PATH and HOME, so the machine's own variables don't leak into a test.
@@ -74,12 +80,15 @@ final class ServerProcess: Sendable {
 
     /// Starts `app serve --port 0 --port-file …` and learns the bound port from the file the server
     /// writes in its `onServerRunning` callback.
-    static func start(environment: [String: String], directory: URL, arguments: [String] = []) async throws -> ServerProcess {
+    static func start(environment: [String: String], directory: URL, arguments: [String] = []) async throws
+        -> ServerProcess
+    {
         let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("app-port-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: portFile) }
         let process = Process()
         process.executableURL = AppBinary.url
-        process.arguments = ["serve", "--hostname", "127.0.0.1", "--port", "0", "--port-file", portFile.path] + arguments
+        process.arguments =
+            ["serve", "--hostname", "127.0.0.1", "--port", "0", "--port-file", portFile.path] + arguments
         process.environment = AppBinary.baseEnvironment.merging(environment) { $1 }
         SecretSweep.secrets(in: environment)
         process.currentDirectoryURL = directory
@@ -95,7 +104,8 @@ final class ServerProcess: Sendable {
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             if let text = try? String(contentsOf: portFile, encoding: .utf8),
-               let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
                 return ServerProcess(process: process, port: port, log: collected)
             }
             if !process.isRunning { break }
@@ -153,7 +163,9 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
 /// The text with its times masked: durations (`12 ms`, `1.4 s`, `2 min 5 s`) as `<t>`, RFC 3339
 /// timestamps as `<when>`, so command output can be compared whole.
 func maskTimes(_ text: String) -> String {
-    var masked = text.replacingOccurrences(of: #"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z"#, with: "<when>", options: .regularExpression)
-    masked = masked.replacingOccurrences(of: #"\d+ min \d+ s|\d+\.\d s|\d+ ms"#, with: "<t>", options: .regularExpression)
+    var masked = text.replacingOccurrences(
+        of: #"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z"#, with: "<when>", options: .regularExpression)
+    masked = masked.replacingOccurrences(
+        of: #"\d+ min \d+ s|\d+\.\d s|\d+ ms"#, with: "<t>", options: .regularExpression)
     return masked
 }

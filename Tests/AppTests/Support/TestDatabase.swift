@@ -1,4 +1,3 @@
-@testable import AppCore
 import AppServer
 import Foundation
 import Hummingbird
@@ -7,6 +6,8 @@ import Logging
 import SQLKit
 import Synchronization
 import Testing
+
+@testable import AppCore
 
 /// The database engines a test runs against. PostgreSQL comes from `scripts/test` (TEST_DATABASE_URL).
 /// Engine-parameterised tests take `Engine.available`: both engines wherever `Tool.postgres` holds
@@ -68,7 +69,9 @@ struct TestDatabase: Sendable {
     }
 
     struct UnscopedDatabase: Error, CustomStringConvertible {
-        var description: String { "TestDatabase.make(.postgres) needs the suite trait .dropsTestDatabases, which drops it afterwards" }
+        var description: String {
+            "TestDatabase.make(.postgres) needs the suite trait .dropsTestDatabases, which drops it afterwards"
+        }
     }
 }
 
@@ -100,7 +103,9 @@ struct DropsTestDatabases: SuiteTrait, TestTrait, TestScoping {
         test.isSuite || (test.isParameterized && testCase == nil) ? nil : self
     }
 
-    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void)
+        async throws
+    {
         let created = CreatedDatabases()
         do {
             try await CreatedDatabases.$current.withValue(created) { try await function() }
@@ -119,7 +124,9 @@ extension Trait where Self == DropsTestDatabases {
 /// Runs `body` on a connection of its own to `db` holding the session-level advisory lock `key`: a
 /// gate a migration statement such as `SELECT pg_advisory_xact_lock(key)` waits at until the test
 /// releases it, so a test decides when a migration may go on however loaded the machine is.
-func holdingAdvisoryLock(_ db: TestDatabase, _ key: Int, _ body: @escaping @Sendable (any SQLDatabase) async throws -> Void) async throws {
+func holdingAdvisoryLock(
+    _ db: TestDatabase, _ key: Int, _ body: @escaping @Sendable (any SQLDatabase) async throws -> Void
+) async throws {
     let database = try AppDatabase(location: db.location, logger: quietLogger)
     try await database.withRunning {
         try await database.withConnection { sql in
@@ -132,10 +139,13 @@ func holdingAdvisoryLock(_ db: TestDatabase, _ key: Int, _ body: @escaping @Send
 /// Waits until a session in `db` waits for the advisory lock `key`.
 func waitForLockWaiter(_ sql: any SQLDatabase, _ key: Int) async throws {
     for _ in 0..<1200 {
-        let waiting = try await sql.raw("""
-            SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = \(unsafeRaw: String(key))
-            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-            """).first()?.decode(column: "n", as: Int.self) ?? 0
+        let waiting =
+            try await sql.raw(
+                """
+                SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = \(unsafeRaw: String(key))
+                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                """
+            ).first()?.decode(column: "n", as: Int.self) ?? 0
         if waiting > 0 { return }
         try await Task.sleep(for: .milliseconds(25))
     }

@@ -1,4 +1,3 @@
-@testable import AppCore
 import AppServer
 import Foundation
 import Hummingbird
@@ -8,6 +7,8 @@ import SQLKit
 import SQLiteKit
 import Synchronization
 import Testing
+
+@testable import AppCore
 
 enum TestSQL {
     static func run(_ db: TestDatabase, _ statement: String) async throws {
@@ -55,13 +56,20 @@ func journalMode(_ db: TestDatabase) async throws -> String {
 /// The schema a database holds, as its engine prints it (SQLite's `sqlite_master`, PostgreSQL's
 /// `pg_dump --schema-only`), without the history tables of the server and the tools.
 func schema(_ db: TestDatabase) async throws -> String {
-    let histories = ["app_migrations", "schema_migrations", "gorp_migrations", "_prisma_migrations", "flyway_schema_history", "__drizzle_migrations"]
+    let histories = [
+        "app_migrations", "schema_migrations", "gorp_migrations", "_prisma_migrations", "flyway_schema_history",
+        "__drizzle_migrations",
+    ]
     if db.sqlitePath != nil {
-        return try await texts(db, """
+        return try await texts(
+            db,
+            """
             SELECT sql AS v FROM sqlite_master WHERE sql IS NOT NULL AND tbl_name NOT IN ('\(histories.joined(separator: "','"))') ORDER BY name
-            """).joined(separator: ";\n")
+            """
+        ).joined(separator: ";\n")
     }
-    let out = try await runProcess(["pg_dump", "--schema-only", "--no-owner", "-N", "drizzle"] + histories.flatMap { ["-T", $0] } + [db.url])
+    let out = try await runProcess(
+        ["pg_dump", "--schema-only", "--no-owner", "-N", "drizzle"] + histories.flatMap { ["-T", $0] } + [db.url])
     try #require(out.status == 0, "\(out.stderr)")
     // pg_dump's \restrict lines carry a random key; comments and blank lines say nothing about the schema.
     return out.out.split(separator: "\n")

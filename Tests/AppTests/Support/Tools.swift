@@ -1,4 +1,3 @@
-@testable import AppCore
 import AppServer
 import Foundation
 import Hummingbird
@@ -7,6 +6,8 @@ import Logging
 import SQLKit
 import Synchronization
 import Testing
+
+@testable import AppCore
 
 /// Whether a tool a test needs is here. Under `CI=true` every tool counts as present, so a test that
 /// needs a missing one runs and fails instead of being skipped: `scripts/test` installs them all.

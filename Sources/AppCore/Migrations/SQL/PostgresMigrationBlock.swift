@@ -31,13 +31,16 @@ struct PostgresMigrationBlock {
             BEGIN
 
             """
-        body += checks(rows: "\(expected.count)", last: expected.last.map(literal) ?? "NULL", running: "\(expected.running)")
+        body += checks(
+            rows: "\(expected.count)", last: expected.last.map(literal) ?? "NULL", running: "\(expected.running)")
         for statement in whole.migration.statements {
             body += "EXECUTE \(literal(statement));\n"
         }
         body += "\(ms) := floor(extract(epoch FROM clock_timestamp() - app_migrate_started_) * 1000);\n"
         for statement in whole.rowStatements(executionMs: "\(unsafeRaw: ms)") {
-            guard let text = WholeMigration.inline(statement, db: db, placeholder: "$", literal: literal) else { return nil }
+            guard let text = WholeMigration.inline(statement, db: db, placeholder: "$", literal: literal) else {
+                return nil
+            }
             body += text + ";\n"
         }
         // Deferred constraints (and constraint triggers) are checked here, inside the statement, not at

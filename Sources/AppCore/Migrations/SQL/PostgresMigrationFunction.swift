@@ -20,17 +20,18 @@ enum PostgresMigrationFunction {
         DECLARE app_migrate_started_ timestamptz; app_migrate_history_ record; app_migrate_statement_ text;
         BEGIN
 
-        """ + PostgresMigrationBlock.checks(rows: "expected_rows", last: "expected_last", running: "expected_running") + """
-        FOREACH app_migrate_statement_ IN ARRAY statements LOOP
-          EXECUTE app_migrate_statement_;
-        END LOOP;
-        PERFORM set_config('\(executionMsSetting)', floor(extract(epoch FROM clock_timestamp() - app_migrate_started_) * 1000)::bigint::text, true);
-        FOREACH app_migrate_statement_ IN ARRAY history LOOP
-          EXECUTE app_migrate_statement_;
-        END LOOP;
-        SET CONSTRAINTS ALL IMMEDIATE;
-        END
-        """
+        """ + PostgresMigrationBlock.checks(rows: "expected_rows", last: "expected_last", running: "expected_running")
+            + """
+            FOREACH app_migrate_statement_ IN ARRAY statements LOOP
+              EXECUTE app_migrate_statement_;
+            END LOOP;
+            PERFORM set_config('\(executionMsSetting)', floor(extract(epoch FROM clock_timestamp() - app_migrate_started_) * 1000)::bigint::text, true);
+            FOREACH app_migrate_statement_ IN ARRAY history LOOP
+              EXECUTE app_migrate_statement_;
+            END LOOP;
+            SET CONSTRAINTS ALL IMMEDIATE;
+            END
+            """
 
     /// Named by a hash of its parameters and code: another text is another function.
     static let name: String = {
@@ -38,10 +39,12 @@ enum PostgresMigrationFunction {
         return "pg_temp.app_migrate_" + digest.prefix(8).map { String(format: "%02x", $0) }.joined()
     }()
 
-    static let signature = "(expected_rows bigint, expected_last text, expected_running bigint, statements text[], history text[])"
+    static let signature =
+        "(expected_rows bigint, expected_last text, expected_running bigint, statements text[], history text[])"
 
     /// Creates the function in the session (or replaces it with itself).
-    static let definition = "CREATE OR REPLACE FUNCTION \(name)\(signature) RETURNS void LANGUAGE plpgsql AS $app_migrate_function$\n\(body)\n$app_migrate_function$"
+    static let definition =
+        "CREATE OR REPLACE FUNCTION \(name)\(signature) RETURNS void LANGUAGE plpgsql AS $app_migrate_function$\n\(body)\n$app_migrate_function$"
 
     /// A transaction-local setting the history rows read the migration's run time from (dynamic SQL
     /// cannot see the function's variables).
@@ -54,8 +57,12 @@ enum PostgresMigrationFunction {
     /// caller then takes another way).
     static func call(_ whole: WholeMigration, db: any SQLDatabase) -> SQLQueryString? {
         var history: [String] = []
-        for statement in whole.rowStatements(executionMs: "current_setting('\(unsafeRaw: executionMsSetting)')::bigint") {
-            guard let text = WholeMigration.inline(statement, db: db, placeholder: "$", literal: PostgresMigrationBlock.literal) else { return nil }
+        for statement in whole.rowStatements(executionMs: "current_setting('\(unsafeRaw: executionMsSetting)')::bigint")
+        {
+            guard
+                let text = WholeMigration.inline(
+                    statement, db: db, placeholder: "$", literal: PostgresMigrationBlock.literal)
+            else { return nil }
             history.append(text)
         }
         let expected = whole.expected

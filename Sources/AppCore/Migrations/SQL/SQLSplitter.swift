@@ -305,7 +305,10 @@ private struct Lexer {
     mutating func finish(end: Int) {
         if hasCode {
             var last = end
-            while last > codeStart, [UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"), UInt8(ascii: "\n")].contains(bytes[last - 1]) {
+            while last > codeStart,
+                [UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"), UInt8(ascii: "\n")].contains(
+                    bytes[last - 1])
+            {
                 last -= 1
             }
             statements.append(.init(text: String(decoding: bytes[codeStart..<last], as: UTF8.self), line: codeLine))

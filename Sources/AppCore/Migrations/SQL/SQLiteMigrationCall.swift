@@ -36,7 +36,9 @@ struct SQLiteMigrationCall {
             """
         var rows: [String] = []
         for statement in whole.rowStatements(executionMs: ":app_migrate_ms") {
-            guard let text = WholeMigration.inline(statement, db: db, placeholder: "?", literal: Self.literal) else { return nil }
+            guard let text = WholeMigration.inline(statement, db: db, placeholder: "?", literal: Self.literal) else {
+                return nil
+            }
             rows.append(text)
         }
         let all = whole.migration.statements + rows
@@ -54,7 +56,9 @@ struct SQLiteMigrationCall {
     /// Applies it; the migration's run time in milliseconds, or nil when it declined (another writer
     /// holds SQLite's write lock past the busy timeout, or the history changed), having changed nothing.
     func apply(_ db: any SQLDatabase) async throws -> Int64? {
-        let row = try await db.raw("SELECT app_migrate_whole(\(bind: check), \(bind: statements), \(bind: count)) AS ms").first()
+        let row = try await db.raw(
+            "SELECT app_migrate_whole(\(bind: check), \(bind: statements), \(bind: count)) AS ms"
+        ).first()
         guard let ms = try row?.decode(column: "ms", as: Int64.self), ms >= 0 else { return nil }
         return ms
     }

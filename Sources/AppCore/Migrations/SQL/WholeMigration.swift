@@ -18,7 +18,8 @@ struct WholeMigration {
     /// The history rows: the server's own, then the tool's. `executionMs` is an SQL expression (the
     /// database's own measurement of the migration's statements).
     func rowStatements(executionMs: SQLQueryString) -> [SQLQueryString] {
-        let row = AppliedMigration(id: migration.id, checksum: migration.checksum, appliedAt: appliedAt, executionMs: 0, state: .applied)
+        let row = AppliedMigration(
+            id: migration.id, checksum: migration.checksum, appliedAt: appliedAt, executionMs: 0, state: .applied)
         return [AppHistory.insertStatement(row, executionMs: executionMs)] + toolStatements(executionMs)
     }
 
@@ -26,7 +27,9 @@ struct WholeMigration {
     /// SQLite), as `literal` writes text; nil for a value of a kind this does not write, or text
     /// `literal` refuses. Only for the history statements (ours, with no such placeholder text
     /// elsewhere in them).
-    static func inline(_ query: SQLQueryString, db: any SQLDatabase, placeholder: Unicode.Scalar, literal: (String) -> String?) -> String? {
+    static func inline(
+        _ query: SQLQueryString, db: any SQLDatabase, placeholder: Unicode.Scalar, literal: (String) -> String?
+    ) -> String? {
         var serializer = SQLSerializer(database: db)
         query.serialize(to: &serializer)
         var values: [String] = []
@@ -51,7 +54,9 @@ struct WholeMigration {
             }
             let digits = scalars.prefix(while: { ("0"..."9").contains($0) })
             scalars = scalars.dropFirst(digits.count)
-            guard let index = Int(String(String.UnicodeScalarView(digits))), index >= 1, index <= values.count else { return nil }
+            guard let index = Int(String(String.UnicodeScalarView(digits))), index >= 1, index <= values.count else {
+                return nil
+            }
             out += values[index - 1]
         }
         return out

@@ -31,7 +31,8 @@ protocol ToolHistory: Sendable {
     /// Before a migration outside a transaction starts (golang-migrate marks its version dirty).
     func recordStarted(_ migration: Migration, _ db: any SQLDatabase) async throws
     /// Once the migration is rolled back; `previous` is the newest migration still applied.
-    func recordRolledBack(_ migration: Migration, previous: Migration?, _ db: any SQLDatabase, engine: SQLEngine) async throws
+    func recordRolledBack(_ migration: Migration, previous: Migration?, _ db: any SQLDatabase, engine: SQLEngine)
+        async throws
     /// Fills a table just created from the server's own history: `applied`, in order.
     func backfill(_ applied: [Migration], _ db: any SQLDatabase, engine: SQLEngine) async throws
     /// What the tool writes once the migration is applied, as statements with bound values, so that
@@ -58,16 +59,24 @@ extension ToolHistory {
 
     /// True when the existing table is laid out as the tool lays it out.
     func isToolsTable(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
-        for column in columns.has where try await !engine.columnExists(db, table: table, column: column) { return false }
-        for column in columns.hasNot where try await engine.columnExists(db, table: table, column: column) { return false }
+        for column in columns.has where try await !engine.columnExists(db, table: table, column: column) {
+            return false
+        }
+        for column in columns.hasNot where try await engine.columnExists(db, table: table, column: column) {
+            return false
+        }
         return true
     }
 
     func recordStarted(_ migration: Migration, _ db: any SQLDatabase) async throws {}
 
     /// Once the migration is applied, in `executionMs`: `appliedStatements`, one by one.
-    func recordApplied(_ migration: Migration, executionMs: Int64, _ db: any SQLDatabase, engine: SQLEngine) async throws {
-        for statement in appliedStatements(migration, executionMs: "\(bind: executionMs)", engine: engine) { try await db.raw(statement).run() }
+    func recordApplied(_ migration: Migration, executionMs: Int64, _ db: any SQLDatabase, engine: SQLEngine)
+        async throws
+    {
+        for statement in appliedStatements(migration, executionMs: "\(bind: executionMs)", engine: engine) {
+            try await db.raw(statement).run()
+        }
     }
 
     func backfill(_ applied: [Migration], _ db: any SQLDatabase, engine: SQLEngine) async throws {

@@ -14,14 +14,15 @@ enum ToolMarkers {
     }
 
     /// Every tool's markers: the tools the server reads, and others whose files must never run as SQL.
-    static let all: [Marker] = MigrationTools.all.flatMap { tool in
-        tool.markers.map { Marker(prefix: $0, tool: tool.format.rawValue, format: tool.format) }
-    } + [
-        Marker(prefix: "+goose", tool: "goose", format: nil),
-        Marker(prefix: "liquibase formatted sql", tool: "Liquibase", format: nil),
-        Marker(prefix: "depends:", tool: "yoyo", format: nil),
-        Marker(prefix: "atlas:", tool: "Atlas", format: nil),
-    ]
+    static let all: [Marker] =
+        MigrationTools.all.flatMap { tool in
+            tool.markers.map { Marker(prefix: $0, tool: tool.format.rawValue, format: tool.format) }
+        } + [
+            Marker(prefix: "+goose", tool: "goose", format: nil),
+            Marker(prefix: "liquibase formatted sql", tool: "Liquibase", format: nil),
+            Marker(prefix: "depends:", tool: "yoyo", format: nil),
+            Marker(prefix: "atlas:", tool: "Atlas", format: nil),
+        ]
 
     /// The marker `line` is, if any: a `--` comment (after any blanks) whose text starts with a tool's prefix.
     static func marker(of line: Substring) -> Marker? {
@@ -32,7 +33,9 @@ enum ToolMarkers {
     }
 
     /// The first line of `text` that is a marker of a tool other than `format`'s, with its 1-based number.
-    static func foreign(in text: String, readAs format: MigrationFormat?) -> (line: Int, marker: Marker, text: Substring)? {
+    static func foreign(in text: String, readAs format: MigrationFormat?) -> (
+        line: Int, marker: Marker, text: Substring
+    )? {
         // Cheap first: a text without a "-" has no marker.
         guard text.utf8.contains(UInt8(ascii: "-")) else { return nil }
         for (index, line) in text.lines().enumerated() {

@@ -19,13 +19,16 @@ enum TransactionControl {
 
     /// The statement's words in lower case, up to a comment (the splitter already dropped leading ones).
     static func words(_ statement: String) -> [Substring] {
-        let all = statement.lowercased().split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" || $0 == ";" })
+        let all = statement.lowercased().split(whereSeparator: {
+            $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" || $0 == ";"
+        })
         return Array(all.prefix(while: { !$0.hasPrefix("--") && !$0.hasPrefix("/*") }))
     }
 
     static func isBegin(_ statement: String) -> Bool {
         let w = words(statement)
-        return w == ["begin"] || w == ["begin", "transaction"] || w == ["begin", "work"] || w == ["start", "transaction"]
+        return w == ["begin"] || w == ["begin", "transaction"] || w == ["begin", "work"]
+            || w == ["start", "transaction"]
             || (w.first == "begin" && ["deferred", "immediate", "exclusive"].contains(w.dropFirst().first ?? ""))
     }
 

@@ -10,14 +10,18 @@ enum DbmateFormat {
         var byVersion: [String: String] = [:]
         for name in folder.sqlFiles {
             guard let (digits, version) = parseName(name) else {
-                throw MigrationsInvalid(file: name, line: nil, reason: "the name must start with a version (digits) and _, as in 20261129093000_create_widgets.sql")
+                throw MigrationsInvalid(
+                    file: name, line: nil,
+                    reason: "the name must start with a version (digits) and _, as in 20261129093000_create_widgets.sql"
+                )
             }
             if let other = byVersion[version] {
                 throw MigrationsInvalid(file: name, line: nil, reason: "version \(version) is also used by \(other)")
             }
             byVersion[version] = name
             let text = try folder.text(of: name)
-            migrations.append(try parse(text, id: String(name.dropLast(4)), toolKey: digits, file: name, dialect: dialect))
+            migrations.append(
+                try parse(text, id: String(name.dropLast(4)), toolKey: digits, file: name, dialect: dialect))
         }
         return migrations
     }
@@ -25,20 +29,25 @@ enum DbmateFormat {
     /// The version as written and without leading zeros, for `<version>_<description>.sql`.
     static func parseName(_ name: String) -> (digits: String, version: String)? {
         let digits = name.prefix(while: { $0.isASCII && $0.isNumber })
-        guard let version = Migration.version(of: name), name.dropFirst(digits.count).first == "_", name.hasSuffix(".sql") else { return nil }
+        guard let version = Migration.version(of: name), name.dropFirst(digits.count).first == "_",
+            name.hasSuffix(".sql")
+        else { return nil }
         return (String(digits), version)
     }
 
     /// True when the text has a `-- migrate:up` or `-- migrate:down` line.
     static func hasMarker(_ text: String) -> Bool {
         text.lines(omittingEmpty: true).contains { line in
-            do { return try marker(line, file: "", line: 0) != nil } catch { return true }  // a marker with a bad option
+            // A marker with a bad option is a marker too.
+            do { return try marker(line, file: "", line: 0) != nil } catch { return true }
         }
     }
 
     /// One dbmate file: its sections, split into statements for `dialect`.
     /// `body` is the file's text as `Listing.text(of:)` reads it; `toolKey` is dbmate's version.
-    static func parse(_ body: String, id: String, toolKey: String, file: String, dialect: SQLEngine) throws(MigrationsInvalid) -> Migration {
+    static func parse(_ body: String, id: String, toolKey: String, file: String, dialect: SQLEngine)
+        throws(MigrationsInvalid) -> Migration
+    {
         let lines = body.lines()
         var up: (line: Int, transactional: Bool)?
         var down: (line: Int, transactional: Bool)?
@@ -46,12 +55,20 @@ enum DbmateFormat {
             let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
             guard let marker = try marker(line, file: file, line: index + 1) else { continue }
             if marker.isUp {
-                guard up == nil else { throw MigrationsInvalid(file: file, line: index + 1, reason: "a second -- migrate:up") }
-                guard down == nil else { throw MigrationsInvalid(file: file, line: index + 1, reason: "-- migrate:up after -- migrate:down") }
+                guard up == nil else {
+                    throw MigrationsInvalid(file: file, line: index + 1, reason: "a second -- migrate:up")
+                }
+                guard down == nil else {
+                    throw MigrationsInvalid(file: file, line: index + 1, reason: "-- migrate:up after -- migrate:down")
+                }
                 up = (index + 1, marker.transactional)
             } else {
-                guard down == nil else { throw MigrationsInvalid(file: file, line: index + 1, reason: "a second -- migrate:down") }
-                guard up != nil else { throw MigrationsInvalid(file: file, line: index + 1, reason: "-- migrate:down before -- migrate:up") }
+                guard down == nil else {
+                    throw MigrationsInvalid(file: file, line: index + 1, reason: "a second -- migrate:down")
+                }
+                guard up != nil else {
+                    throw MigrationsInvalid(file: file, line: index + 1, reason: "-- migrate:down before -- migrate:up")
+                }
                 down = (index + 1, marker.transactional)
             }
         }
@@ -63,7 +80,8 @@ enum DbmateFormat {
         }
         guard let up else {
             // dbmate refuses such a file too: text without sections may be any tool's, down and all.
-            throw MigrationsInvalid(file: file, line: nil, reason: "no -- migrate:up line; dbmate runs only the section after it")
+            throw MigrationsInvalid(
+                file: file, line: nil, reason: "no -- migrate:up line; dbmate runs only the section after it")
         }
         let before = section(from: 0, to: up.line - 1)
         if try !statements(before, offset: 0).isEmpty {
@@ -83,7 +101,9 @@ enum DbmateFormat {
     }
 
     /// A `-- migrate:up` / `-- migrate:down` line with its options, or nil for any other line.
-    static func marker(_ line: Substring, file: String, line number: Int) throws(MigrationsInvalid) -> (isUp: Bool, transactional: Bool)? {
+    static func marker(_ line: Substring, file: String, line number: Int) throws(MigrationsInvalid) -> (
+        isUp: Bool, transactional: Bool
+    )? {
         guard line.hasPrefix("--") else { return nil }
         let rest = line.dropFirst(2).drop(while: { $0 == " " || $0 == "\t" })
         let isUp: Bool
@@ -102,7 +122,8 @@ enum DbmateFormat {
             case "transaction:false": transactional = false
             case "transaction:true": transactional = true
             default:
-                throw MigrationsInvalid(file: file, line: number, reason: "unknown option \"\(option)\" (known: transaction:false)")
+                throw MigrationsInvalid(
+                    file: file, line: number, reason: "unknown option \"\(option)\" (known: transaction:false)")
             }
         }
         return (isUp, transactional)

@@ -8,13 +8,19 @@ struct DbmateHistory: ToolHistory {
 
     func create(_ db: any SQLDatabase, engine: SQLEngine) async throws {
         switch engine {
-        case .postgres: try await db.raw("create table if not exists \(unsafeRaw: table) (version varchar primary key)").run()
-        case .sqlite: try await db.raw("create table if not exists \"\(unsafeRaw: table)\" (version varchar(128) primary key)").run()
+        case .postgres:
+            try await db.raw("create table if not exists \(unsafeRaw: table) (version varchar primary key)").run()
+        case .sqlite:
+            try await db.raw("create table if not exists \"\(unsafeRaw: table)\" (version varchar(128) primary key)")
+                .run()
         }
     }
 
     func read(_ db: any SQLDatabase, migrations: [Migration], engine: SQLEngine) async throws -> ToolLedger {
-        let versions = Set(try await db.raw("select version from \(unsafeRaw: table)").all().map { try $0.decode(column: "version", as: String.self) })
+        let versions = Set(
+            try await db.raw("select version from \(unsafeRaw: table)").all().map {
+                try $0.decode(column: "version", as: String.self)
+            })
         return ToolLedger(applied: Set(migrations.filter { versions.contains($0.toolKey) }.map(\.id)))
     }
 
@@ -22,7 +28,9 @@ struct DbmateHistory: ToolHistory {
         ["insert into \(unsafeRaw: table) (version) values (\(bind: migration.toolKey))"]
     }
 
-    func recordRolledBack(_ migration: Migration, previous: Migration?, _ db: any SQLDatabase, engine: SQLEngine) async throws {
+    func recordRolledBack(_ migration: Migration, previous: Migration?, _ db: any SQLDatabase, engine: SQLEngine)
+        async throws
+    {
         try await db.raw("delete from \(unsafeRaw: table) where version = \(bind: migration.toolKey)").run()
     }
 }

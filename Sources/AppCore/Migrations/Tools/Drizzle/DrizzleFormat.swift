@@ -27,7 +27,8 @@ enum DrizzleFormat {
         } catch let error as MigrationsInvalid {
             throw error
         } catch {
-            throw MigrationsInvalid(file: journal, line: nil, reason: "not a Drizzle journal (entries with idx, when and tag)")
+            throw MigrationsInvalid(
+                file: journal, line: nil, reason: "not a Drizzle journal (entries with idx, when and tag)")
         }
         var migrations: [Migration] = []
         var seen: [Int64: String] = [:]
@@ -48,11 +49,12 @@ enum DrizzleFormat {
                 statements += try MigrationFolder.statements(chunk, file: file, lineOffset: line, dialect: dialect)
                 line += chunk.filter { $0 == "\n" }.count
             }
-            migrations.append(Migration(
-                id: entry.tag, statements: statements, down: nil, transactional: true, downTransactional: true,
-                checksum: Migration.checksum(ofSection: text), toolKey: String(entry.when),
-                toolChecksums: [SecretGenerator.hexString(SHA256.hash(data: raw))], orderKey: [String(entry.idx)]
-            ))
+            migrations.append(
+                Migration(
+                    id: entry.tag, statements: statements, down: nil, transactional: true, downTransactional: true,
+                    checksum: Migration.checksum(ofSection: text), toolKey: String(entry.when),
+                    toolChecksums: [SecretGenerator.hexString(SHA256.hash(data: raw))], orderKey: [String(entry.idx)]
+                ))
         }
         return migrations
     }

@@ -12,9 +12,11 @@ struct DrizzleHistory: ToolHistory {
 
     func exists(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
         guard engine.kind == .postgres else { return try await engine.tableExists(db, table) }
-        return try await db.raw("""
+        return try await db.raw(
+            """
             SELECT 1 AS found FROM information_schema.tables WHERE table_schema = 'drizzle' AND table_name = \(bind: table)
-            """).first() != nil
+            """
+        ).first() != nil
     }
 
     /// In the schema `drizzle` on PostgreSQL, not among the connection schema's tables.
@@ -26,39 +28,51 @@ struct DrizzleHistory: ToolHistory {
         switch engine {
         case .postgres:
             try await db.raw("CREATE SCHEMA IF NOT EXISTS \"drizzle\"").run()
-            try await db.raw("""
+            try await db.raw(
+                """
                 CREATE TABLE IF NOT EXISTS "drizzle"."__drizzle_migrations" (
                     id SERIAL PRIMARY KEY,
                     hash text NOT NULL,
                     created_at bigint
                 )
-                """).run()
+                """
+            ).run()
         case .sqlite:
-            try await db.raw("""
+            try await db.raw(
+                """
                 CREATE TABLE IF NOT EXISTS "__drizzle_migrations" (
                     id SERIAL PRIMARY KEY,
                     hash text NOT NULL,
                     created_at numeric
                 )
-                """).run()
+                """
+            ).run()
         }
     }
 
     func read(_ db: any SQLDatabase, migrations: [Migration], engine: SQLEngine) async throws -> ToolLedger {
-        let newest = try await db.raw("SELECT created_at FROM \(unsafeRaw: qualified(engine)) ORDER BY created_at DESC LIMIT 1").first()
+        let newest = try await db.raw(
+            "SELECT created_at FROM \(unsafeRaw: qualified(engine)) ORDER BY created_at DESC LIMIT 1"
+        ).first()
             .flatMap { try $0.decode(column: "created_at", as: Int64?.self) }
         guard let newest else { return ToolLedger(applied: []) }
         return ToolLedger(applied: Set(migrations.filter { (Int64($0.toolKey) ?? .max) <= newest }.map(\.id)))
     }
 
     func appliedStatements(_ migration: Migration, executionMs: SQLQueryString, engine: SQLEngine) -> [SQLQueryString] {
-        ["""
-        INSERT INTO \(unsafeRaw: qualified(engine)) ("hash", "created_at")
-        VALUES (\(bind: migration.toolChecksums.first ?? ""), \(bind: Int64(migration.toolKey) ?? 0))
-        """]
+        [
+            """
+            INSERT INTO \(unsafeRaw: qualified(engine)) ("hash", "created_at")
+            VALUES (\(bind: migration.toolChecksums.first ?? ""), \(bind: Int64(migration.toolKey) ?? 0))
+            """
+        ]
     }
 
-    func recordRolledBack(_ migration: Migration, previous: Migration?, _ db: any SQLDatabase, engine: SQLEngine) async throws {
-        try await db.raw("DELETE FROM \(unsafeRaw: qualified(engine)) WHERE created_at = \(bind: Int64(migration.toolKey) ?? 0)").run()
+    func recordRolledBack(_ migration: Migration, previous: Migration?, _ db: any SQLDatabase, engine: SQLEngine)
+        async throws
+    {
+        try await db.raw(
+            "DELETE FROM \(unsafeRaw: qualified(engine)) WHERE created_at = \(bind: Int64(migration.toolKey) ?? 0)"
+        ).run()
     }
 }

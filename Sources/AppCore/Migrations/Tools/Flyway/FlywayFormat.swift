@@ -17,17 +17,23 @@ enum FlywayFormat {
     /// The parts of `V<version>__<description>.sql`, or nil for any other name.
     static func parseName(_ name: String) -> Name? {
         guard name.hasPrefix("V"), name.hasSuffix(".sql"), let separator = name.range(of: "__") else { return nil }
-        let version = name[name.index(after: name.startIndex)..<separator.lowerBound].replacingOccurrences(of: "_", with: ".")
+        let version = name[name.index(after: name.startIndex)..<separator.lowerBound].replacingOccurrences(
+            of: "_", with: ".")
         guard let parts = parts(of: version) else { return nil }
-        let description = name[separator.upperBound..<name.index(name.endIndex, offsetBy: -4)].replacingOccurrences(of: "_", with: " ")
+        let description = name[separator.upperBound..<name.index(name.endIndex, offsetBy: -4)].replacingOccurrences(
+            of: "_", with: " ")
         return Name(version: version, parts: parts, description: description)
     }
 
     /// `1.02.0` → `["1", "2"]`; nil unless it is digits separated by single dots.
     static func parts(of version: String) -> [String]? {
         let pieces = version.split(separator: ".", omittingEmptySubsequences: false)
-        guard !pieces.isEmpty, pieces.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }) else { return nil }
-        var parts = pieces.map { piece in String(piece.drop(while: { $0 == "0" })).isEmpty ? "0" : String(piece.drop(while: { $0 == "0" })) }
+        guard !pieces.isEmpty, pieces.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }) else {
+            return nil
+        }
+        var parts = pieces.map { piece in
+            String(piece.drop(while: { $0 == "0" })).isEmpty ? "0" : String(piece.drop(while: { $0 == "0" }))
+        }
         while parts.count > 1, parts.last == "0" { parts.removeLast() }
         return parts
     }
@@ -38,26 +44,35 @@ enum FlywayFormat {
         for name in folder.sqlFiles {
             if name.hasPrefix("U") { continue }
             if name.hasPrefix("R__") {
-                throw MigrationsInvalid(file: name, line: nil, reason: "repeatable migrations (R__) are not supported; make it a versioned one (V<version>__)")
+                throw MigrationsInvalid(
+                    file: name, line: nil,
+                    reason: "repeatable migrations (R__) are not supported; make it a versioned one (V<version>__)")
             }
             guard let parsed = parseName(name) else {
-                throw MigrationsInvalid(file: name, line: nil, reason: "the name must be V<version>__<description>.sql, as in V1_1__create_widgets.sql")
+                throw MigrationsInvalid(
+                    file: name, line: nil,
+                    reason: "the name must be V<version>__<description>.sql, as in V1_1__create_widgets.sql")
             }
             if let other = byVersion[parsed.parts] {
-                throw MigrationsInvalid(file: name, line: nil, reason: "version \(parsed.version) is also used by \(other)")
+                throw MigrationsInvalid(
+                    file: name, line: nil, reason: "version \(parsed.version) is also used by \(other)")
             }
             byVersion[parsed.parts] = name
             let text = try folder.text(of: name)
-            if let line = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex(where: { $0.contains("${") }) {
-                throw MigrationsInvalid(file: name, line: line + 1, reason: "Flyway placeholders (${…}) are not supported")
+            if let line = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex(where: {
+                $0.contains("${")
+            }) {
+                throw MigrationsInvalid(
+                    file: name, line: line + 1, reason: "Flyway placeholders (${…}) are not supported")
             }
-            migrations.append(Migration(
-                id: String(name.dropLast(4)),
-                statements: try MigrationFolder.statements(text, file: name, lineOffset: 0, dialect: dialect),
-                down: nil, transactional: true, downTransactional: true,
-                checksum: Migration.checksum(ofSection: text), toolKey: parsed.version,
-                toolChecksums: [String(checksum(text))], orderKey: parsed.parts
-            ))
+            migrations.append(
+                Migration(
+                    id: String(name.dropLast(4)),
+                    statements: try MigrationFolder.statements(text, file: name, lineOffset: 0, dialect: dialect),
+                    down: nil, transactional: true, downTransactional: true,
+                    checksum: Migration.checksum(ofSection: text), toolKey: parsed.version,
+                    toolChecksums: [String(checksum(text))], orderKey: parsed.parts
+                ))
         }
         return migrations
     }
@@ -69,7 +84,9 @@ enum FlywayFormat {
         var body = Substring(text)
         if body.hasPrefix("\u{FEFF}") { body = body.dropFirst() }
         // Java's readLine ends a line at \n, \r or \r\n; the endings themselves are not summed.
-        for line in body.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) {
+        for line in body.split(
+            omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" })
+        {
             crc.update(Array(line.utf8))
         }
         return Int32(bitPattern: crc.value)

@@ -6,12 +6,15 @@ import SQLKit
 /// which Flyway refuses to go past.
 struct FlywayHistory: ToolHistory {
     let table = "flyway_schema_history"
-    var columns: (has: [String], hasNot: [String]) { (["installed_rank", "version", "type", "checksum", "success"], []) }
+    var columns: (has: [String], hasNot: [String]) {
+        (["installed_rank", "version", "type", "checksum", "success"], [])
+    }
 
     func create(_ db: any SQLDatabase, engine: SQLEngine) async throws {
         switch engine {
         case .postgres:
-            try await db.raw("""
+            try await db.raw(
+                """
                 CREATE TABLE "flyway_schema_history" (
                     "installed_rank" INT NOT NULL,
                     "version" VARCHAR(50),
@@ -24,11 +27,16 @@ struct FlywayHistory: ToolHistory {
                     "execution_time" INTEGER NOT NULL,
                     "success" BOOLEAN NOT NULL
                 )
-                """).run()
-            try await db.raw("ALTER TABLE \"flyway_schema_history\" ADD CONSTRAINT \"flyway_schema_history_pk\" PRIMARY KEY (\"installed_rank\")").run()
-            try await db.raw("CREATE INDEX \"flyway_schema_history_s_idx\" ON \"flyway_schema_history\" (\"success\")").run()
+                """
+            ).run()
+            try await db.raw(
+                "ALTER TABLE \"flyway_schema_history\" ADD CONSTRAINT \"flyway_schema_history_pk\" PRIMARY KEY (\"installed_rank\")"
+            ).run()
+            try await db.raw("CREATE INDEX \"flyway_schema_history_s_idx\" ON \"flyway_schema_history\" (\"success\")")
+                .run()
         case .sqlite:
-            try await db.raw("""
+            try await db.raw(
+                """
                 CREATE TABLE "flyway_schema_history" (
                     "installed_rank" INT NOT NULL PRIMARY KEY,
                     "version" VARCHAR(50),
@@ -41,21 +49,27 @@ struct FlywayHistory: ToolHistory {
                     "execution_time" INT NOT NULL,
                     "success" BOOLEAN NOT NULL
                 )
-                """).run()
-            try await db.raw("CREATE INDEX \"flyway_schema_history_s_idx\" ON \"flyway_schema_history\" (\"success\")").run()
+                """
+            ).run()
+            try await db.raw("CREATE INDEX \"flyway_schema_history_s_idx\" ON \"flyway_schema_history\" (\"success\")")
+                .run()
         }
     }
 
     func read(_ db: any SQLDatabase, migrations: [Migration], engine: SQLEngine) async throws -> ToolLedger {
-        let rows = try await db.raw("""
+        let rows = try await db.raw(
+            """
             SELECT version, type, checksum, CASE WHEN success THEN 1 ELSE 0 END AS ok
             FROM flyway_schema_history ORDER BY installed_rank
-            """).all()
+            """
+        ).all()
         var applied: [[String]: Int32?] = [:]
         var baseline: [String]?
         var failed: [String]?
         for row in rows {
-            guard let version = try row.decode(column: "version", as: String?.self), let parts = FlywayFormat.parts(of: version) else { continue }
+            guard let version = try row.decode(column: "version", as: String?.self),
+                let parts = FlywayFormat.parts(of: version)
+            else { continue }
             let type = try row.decode(column: "type", as: String.self)
             let ok = try row.decode(column: "ok", as: Int.self) == 1
             switch type {
@@ -74,7 +88,9 @@ struct FlywayHistory: ToolHistory {
             let parts = migration.orderKey
             if let checksum = applied[parts] {
                 ledger.applied.insert(migration.id)
-                if ledger.drifted == nil, let checksum, !migration.toolChecksums.contains(String(checksum)) { ledger.drifted = migration.id }
+                if ledger.drifted == nil, let checksum, !migration.toolChecksums.contains(String(checksum)) {
+                    ledger.drifted = migration.id
+                }
             } else if let baseline, !Migration.orderLess(baseline, parts) {
                 ledger.applied.insert(migration.id)
             }
@@ -101,7 +117,9 @@ struct FlywayHistory: ToolHistory {
         ]
     }
 
-    func recordRolledBack(_ migration: Migration, previous: Migration?, _ db: any SQLDatabase, engine: SQLEngine) async throws {
+    func recordRolledBack(_ migration: Migration, previous: Migration?, _ db: any SQLDatabase, engine: SQLEngine)
+        async throws
+    {
         // Flyway Community has no down migrations; an interrupted one resolved as rolled back loses
         // its failed row, as `flyway repair` does.
         try await db.raw("DELETE FROM flyway_schema_history WHERE version = \(bind: migration.toolKey)").run()

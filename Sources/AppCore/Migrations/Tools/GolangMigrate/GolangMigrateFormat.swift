@@ -21,7 +21,9 @@ enum GolangMigrateFormat {
     /// The parts of `<version>_<title>.up.sql` / `.down.sql`, or nil for any other name.
     static func parseName(_ name: String) -> Name? {
         let digits = name.prefix(while: { $0.isASCII && $0.isNumber })
-        guard !digits.isEmpty, name.dropFirst(digits.count).first == "_", let version = UInt64(digits) else { return nil }
+        guard !digits.isEmpty, name.dropFirst(digits.count).first == "_", let version = UInt64(digits) else {
+            return nil
+        }
         for (suffix, isUp) in [(".up.sql", true), (".down.sql", false)] where name.hasSuffix(suffix) {
             return Name(version: String(version), id: String(name.dropLast(suffix.count)), isUp: isUp)
         }
@@ -33,15 +35,19 @@ enum GolangMigrateFormat {
         var downs: [String: (name: String, file: Name)] = [:]
         for name in folder.sqlFiles {
             guard let parsed = parseName(name) else {
-                throw MigrationsInvalid(file: name, line: nil, reason: "the name must be <version>_<title>.up.sql or .down.sql, as in 1_create_widgets.up.sql")
+                throw MigrationsInvalid(
+                    file: name, line: nil,
+                    reason: "the name must be <version>_<title>.up.sql or .down.sql, as in 1_create_widgets.up.sql")
             }
             if let other = parsed.isUp ? ups[parsed.version] : downs[parsed.version] {
-                throw MigrationsInvalid(file: name, line: nil, reason: "version \(parsed.version) is also used by \(other.name)")
+                throw MigrationsInvalid(
+                    file: name, line: nil, reason: "version \(parsed.version) is also used by \(other.name)")
             }
             if parsed.isUp { ups[parsed.version] = (name, parsed) } else { downs[parsed.version] = (name, parsed) }
         }
         if let orphan = downs.first(where: { ups[$0.key] == nil }) {
-            throw MigrationsInvalid(file: orphan.value.name, line: nil, reason: "a down file without an up file of version \(orphan.key)")
+            throw MigrationsInvalid(
+                file: orphan.value.name, line: nil, reason: "a down file without an up file of version \(orphan.key)")
         }
         var migrations: [Migration] = []
         for (version, up) in ups {
@@ -51,15 +57,18 @@ enum GolangMigrateFormat {
             if let downFile = downs[version] {
                 down = try section(folder.text(of: downFile.name), file: downFile.name, dialect: dialect)
             }
-            migrations.append(Migration(
-                id: up.file.id, statements: statements, down: down?.statements, transactional: transactional,
-                downTransactional: down?.transactional ?? true, checksum: Migration.checksum(ofSection: upText), toolKey: version
-            ))
+            migrations.append(
+                Migration(
+                    id: up.file.id, statements: statements, down: down?.statements, transactional: transactional,
+                    downTransactional: down?.transactional ?? true, checksum: Migration.checksum(ofSection: upText),
+                    toolKey: version
+                ))
         }
         return migrations
     }
 
-    static func section(_ text: String, file: String, dialect: SQLEngine) throws(MigrationsInvalid) -> ([String], Bool) {
+    static func section(_ text: String, file: String, dialect: SQLEngine) throws(MigrationsInvalid) -> ([String], Bool)
+    {
         TransactionControl.wrapping(try MigrationFolder.statements(text, file: file, lineOffset: 0, dialect: dialect))
     }
 }

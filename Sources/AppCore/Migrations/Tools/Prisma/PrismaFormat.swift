@@ -14,19 +14,24 @@ enum PrismaFormat {
                 throw MigrationsInvalid(file: name, line: nil, reason: "a migration folder without migration.sql")
             }
             guard Migration.version(of: name) != nil else {
-                throw MigrationsInvalid(file: name, line: nil, reason: "the folder name must start with a number, as in 20261129093000_init, which orders the migrations")
+                throw MigrationsInvalid(
+                    file: name, line: nil,
+                    reason:
+                        "the folder name must start with a number, as in 20261129093000_init, which orders the migrations"
+                )
             }
             let raw = try folder.raw(of: file)
             let text = try folder.text(of: file)
             let (statements, transactional) = TransactionControl.wrapping(
                 try MigrationFolder.statements(text, file: file, lineOffset: 0, dialect: dialect)
             )
-            migrations.append(Migration(
-                id: name, statements: statements, down: nil, transactional: transactional, downTransactional: true,
-                checksum: Migration.checksum(ofSection: text), toolKey: name, toolChecksums: checksums(raw),
-                // Prisma applies its folders in the order of their names as text, whatever number they start with.
-                orderKey: Migration.textOrderKey(name)
-            ))
+            migrations.append(
+                Migration(
+                    id: name, statements: statements, down: nil, transactional: transactional, downTransactional: true,
+                    checksum: Migration.checksum(ofSection: text), toolKey: name, toolChecksums: checksums(raw),
+                    // Prisma applies its folders in the order of their names as text, whatever number they start with.
+                    orderKey: Migration.textOrderKey(name)
+                ))
         }
         return migrations
     }
@@ -35,7 +40,10 @@ enum PrismaFormat {
     static func checksums(_ raw: Data) -> [String] {
         let text = String(decoding: raw, as: UTF8.self)
         var result: [String] = []
-        for variant in [raw, Data(text.replacingOccurrences(of: "\r\n", with: "\n").utf8), Data(text.replacingOccurrences(of: "\n", with: "\r\n").utf8)] {
+        for variant in [
+            raw, Data(text.replacingOccurrences(of: "\r\n", with: "\n").utf8),
+            Data(text.replacingOccurrences(of: "\n", with: "\r\n").utf8),
+        ] {
             let hex = SecretGenerator.hexString(SHA256.hash(data: variant))
             if !result.contains(hex) { result.append(hex) }
         }
@@ -65,7 +73,8 @@ extension PrismaFormat: MigrationTool {
 
     /// `migration_lock.toml`, or a sub-folder holding `migration.sql`.
     static func fits(_ folder: MigrationFolder.Listing) -> Bool {
-        folder.names.contains("migration_lock.toml") || folder.directories.contains { folder.fileExists("\($0)/migration.sql") }
+        folder.names.contains("migration_lock.toml")
+            || folder.directories.contains { folder.fileExists("\($0)/migration.sql") }
     }
 
     static func newFiles(stamp: String, slug: String) -> [(name: String, text: String)]? {

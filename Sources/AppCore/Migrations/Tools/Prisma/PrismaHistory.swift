@@ -6,12 +6,15 @@ import SQLKit
 /// migration, which Prisma refuses to go past.
 struct PrismaHistory: ToolHistory {
     let table = "_prisma_migrations"
-    var columns: (has: [String], hasNot: [String]) { (["migration_name", "checksum", "finished_at", "rolled_back_at"], []) }
+    var columns: (has: [String], hasNot: [String]) {
+        (["migration_name", "checksum", "finished_at", "rolled_back_at"], [])
+    }
 
     func create(_ db: any SQLDatabase, engine: SQLEngine) async throws {
         switch engine {
         case .postgres:
-            try await db.raw("""
+            try await db.raw(
+                """
                 CREATE TABLE _prisma_migrations (
                     id                      VARCHAR(36) PRIMARY KEY NOT NULL,
                     checksum                VARCHAR(64) NOT NULL,
@@ -22,9 +25,11 @@ struct PrismaHistory: ToolHistory {
                     started_at              TIMESTAMPTZ NOT NULL DEFAULT now(),
                     applied_steps_count     INTEGER NOT NULL DEFAULT 0
                 )
-                """).run()
+                """
+            ).run()
         case .sqlite:
-            try await db.raw("""
+            try await db.raw(
+                """
                 CREATE TABLE "_prisma_migrations" (
                     "id"                    TEXT PRIMARY KEY NOT NULL,
                     "checksum"              TEXT NOT NULL,
@@ -35,17 +40,20 @@ struct PrismaHistory: ToolHistory {
                     "started_at"            DATETIME NOT NULL DEFAULT current_timestamp,
                     "applied_steps_count"   INTEGER UNSIGNED NOT NULL DEFAULT 0
                 )
-                """).run()
+                """
+            ).run()
         }
     }
 
     func read(_ db: any SQLDatabase, migrations: [Migration], engine: SQLEngine) async throws -> ToolLedger {
-        let rows = try await db.raw("""
+        let rows = try await db.raw(
+            """
             SELECT migration_name, checksum,
                    CASE WHEN finished_at IS NULL THEN 0 ELSE 1 END AS finished,
                    CASE WHEN rolled_back_at IS NULL THEN 0 ELSE 1 END AS rolled_back
             FROM _prisma_migrations ORDER BY started_at
-            """).all()
+            """
+        ).all()
         var ledger = ToolLedger(applied: [])
         let byName = Dictionary(migrations.map { ($0.toolKey, $0) }, uniquingKeysWith: { first, _ in first })
         for row in rows {
@@ -86,11 +94,15 @@ struct PrismaHistory: ToolHistory {
         ]
     }
 
-    func recordRolledBack(_ migration: Migration, previous: Migration?, _ db: any SQLDatabase, engine: SQLEngine) async throws {
+    func recordRolledBack(_ migration: Migration, previous: Migration?, _ db: any SQLDatabase, engine: SQLEngine)
+        async throws
+    {
         // Prisma has no down migrations; an interrupted one resolved as rolled back is marked so.
-        try await db.raw("""
+        try await db.raw(
+            """
             UPDATE _prisma_migrations SET rolled_back_at = CURRENT_TIMESTAMP
             WHERE migration_name = \(bind: migration.toolKey) AND rolled_back_at IS NULL
-            """).run()
+            """
+        ).run()
     }
 }

@@ -16,7 +16,10 @@ enum SQLMigrateFormat {
         var migrations: [Migration] = []
         for name in folder.sqlFiles {
             guard Migration.version(of: name) != nil else {
-                throw MigrationsInvalid(file: name, line: nil, reason: "the name must start with a number, which orders the migrations, as in 1_create_widgets.sql")
+                throw MigrationsInvalid(
+                    file: name, line: nil,
+                    reason: "the name must start with a number, which orders the migrations, as in 1_create_widgets.sql"
+                )
             }
             migrations.append(try parse(folder.text(of: name), file: name, dialect: dialect))
         }
@@ -54,33 +57,58 @@ enum SQLMigrateFormat {
                 switch words.first {
                 case "Up", "Down":
                     guard blockStart == nil else {
-                        throw MigrationsInvalid(file: file, line: number, reason: "-- +migrate \(words[0]) inside a StatementBegin block")
+                        throw MigrationsInvalid(
+                            file: file, line: number, reason: "-- +migrate \(words[0]) inside a StatementBegin block")
                     }
                     current = words.first == "Up"
                     let noTransaction = words.dropFirst().contains("notransaction")
-                    if current == true { up.seen = true; up.transactional = !noTransaction } else { down.seen = true; down.transactional = !noTransaction }
+                    if current == true {
+                        up.seen = true
+                        up.transactional = !noTransaction
+                    } else {
+                        down.seen = true
+                        down.transactional = !noTransaction
+                    }
                 case "StatementBegin":
                     guard current != nil else { continue }
                     blockStart = number
                     // An empty piece starts the block, so it never joins a block before it.
-                    if current == true { up.pieces.append(("", number, true)) } else { down.pieces.append(("", number, true)) }
+                    if current == true {
+                        up.pieces.append(("", number, true))
+                    } else {
+                        down.pieces.append(("", number, true))
+                    }
                 case "StatementEnd":
                     guard current != nil else { continue }
                     guard blockStart != nil else {
-                        throw MigrationsInvalid(file: file, line: number, reason: "-- +migrate StatementEnd without StatementBegin")
+                        throw MigrationsInvalid(
+                            file: file, line: number, reason: "-- +migrate StatementEnd without StatementBegin")
                     }
                     blockStart = nil
-                    if current == true { up.pieces.append(("", number, false)) } else { down.pieces.append(("", number, false)) }
+                    if current == true {
+                        up.pieces.append(("", number, false))
+                    } else {
+                        down.pieces.append(("", number, false))
+                    }
                 case let other:
-                    throw MigrationsInvalid(file: file, line: number, reason: "unknown command \"-- +migrate \(other ?? "")\" (known: Up, Down, StatementBegin, StatementEnd)")
+                    throw MigrationsInvalid(
+                        file: file, line: number,
+                        reason:
+                            "unknown command \"-- +migrate \(other ?? "")\" (known: Up, Down, StatementBegin, StatementEnd)"
+                    )
                 }
                 continue
             }
             guard let direction = current else { continue }  // before the first section: not SQL sql-migrate runs
-            if direction { up.add(line, number: number, inBlock: blockStart != nil) } else { down.add(line, number: number, inBlock: blockStart != nil) }
+            if direction {
+                up.add(line, number: number, inBlock: blockStart != nil)
+            } else {
+                down.add(line, number: number, inBlock: blockStart != nil)
+            }
         }
         if let blockStart {
-            throw MigrationsInvalid(file: file, line: blockStart, reason: "-- +migrate StatementBegin is not closed by StatementEnd")
+            throw MigrationsInvalid(
+                file: file, line: blockStart, reason: "-- +migrate StatementBegin is not closed by StatementEnd")
         }
         guard up.seen else {
             throw MigrationsInvalid(file: file, line: nil, reason: "no -- +migrate Up section")
@@ -92,7 +120,8 @@ enum SQLMigrateFormat {
                     let block = piece.text.trimmingCharacters(in: .whitespacesAndNewlines)
                     if !block.isEmpty { result.append(block) }
                 } else {
-                    result += try MigrationFolder.statements(piece.text, file: file, lineOffset: piece.line - 1, dialect: dialect)
+                    result += try MigrationFolder.statements(
+                        piece.text, file: file, lineOffset: piece.line - 1, dialect: dialect)
                 }
             }
             return result

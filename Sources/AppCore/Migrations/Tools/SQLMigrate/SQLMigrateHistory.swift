@@ -8,24 +8,34 @@ struct SQLMigrateHistory: ToolHistory {
 
     func create(_ db: any SQLDatabase, engine: SQLEngine) async throws {
         let time = engine == .postgres ? "timestamp with time zone" : "datetime"
-        try await db.raw("""
+        try await db.raw(
+            """
             create table if not exists "\(unsafeRaw: table)" ("id" varchar(255) not null primary key, "applied_at" \(unsafeRaw: time))
-            """).run()
+            """
+        ).run()
     }
 
     func read(_ db: any SQLDatabase, migrations: [Migration], engine: SQLEngine) async throws -> ToolLedger {
-        let ids = Set(try await db.raw("SELECT id FROM \(unsafeRaw: table)").all().map { try $0.decode(column: "id", as: String.self) })
+        let ids = Set(
+            try await db.raw("SELECT id FROM \(unsafeRaw: table)").all().map {
+                try $0.decode(column: "id", as: String.self)
+            })
         return ToolLedger(applied: Set(migrations.filter { ids.contains($0.toolKey) }.map(\.id)))
     }
 
     func appliedStatements(_ migration: Migration, executionMs: SQLQueryString, engine: SQLEngine) -> [SQLQueryString] {
         switch engine {
         case .postgres: ["INSERT INTO \(unsafeRaw: table) (id, applied_at) VALUES (\(bind: migration.toolKey), now())"]
-        case .sqlite: ["INSERT INTO \(unsafeRaw: table) (id, applied_at) VALUES (\(bind: migration.toolKey), \(bind: sqliteTimestamp()))"]
+        case .sqlite:
+            [
+                "INSERT INTO \(unsafeRaw: table) (id, applied_at) VALUES (\(bind: migration.toolKey), \(bind: sqliteTimestamp()))"
+            ]
         }
     }
 
-    func recordRolledBack(_ migration: Migration, previous: Migration?, _ db: any SQLDatabase, engine: SQLEngine) async throws {
+    func recordRolledBack(_ migration: Migration, previous: Migration?, _ db: any SQLDatabase, engine: SQLEngine)
+        async throws
+    {
         try await db.raw("DELETE FROM \(unsafeRaw: table) WHERE id = \(bind: migration.toolKey)").run()
     }
 }
