@@ -11,7 +11,8 @@ import Testing
 /// A folder runs only in a format it positively fits. The case that made this rule: a goose folder
 /// (gophish's, `-- +goose Up` / `-- +goose Down`, numbered `.sql` names) was read as dbmate's
 /// ("numbered files without markers are dbmate's, all up"), and its first file ran its Down section's
-/// `DROP TABLE`s right after its Up, on a database goose had already migrated.
+/// `DROP TABLE`s right after its Up, on a database goose had already migrated. The server now reads
+/// goose's folders as goose does, and never as another tool's.
 @Suite("never guess a folder's tool", .dropsTestDatabases)
 struct NeverGuessTests {
     /// Three migrations in the shape of gophish's `db/db_sqlite3/migrations`.
@@ -73,38 +74,42 @@ struct NeverGuessTests {
     }
 
     @Test(
-        "a goose folder on a database goose migrated: app migrate, --dry-run and app check refuse it naming goose, file and line; nothing runs, every table keeps its rows",
+        "a goose folder on a database goose migrated: read as goose's, its first version adopted and the rest applied; every row kept. Named as dbmate's it is refused naming file and line, nothing run",
         arguments: Engine.available)
-    func gooseFolderIsRefused(_ engine: Engine) async throws {
+    func gooseFolderIsGoosesAndAdopted(_ engine: Engine) async throws {
         let folder = try MigrationsDir(Self.gooseFolder)
         let db = try await Self.gooseDatabase(engine)
         let tablesBefore = try await tableNames(db)
         #expect(tablesBefore.isSuperset(of: ["users", "campaigns", "events", "goose_db_version"]))
-
         let env = ["DATABASE_URL": db.url, "APP_ENV": "test", "MIGRATIONS_DIR": folder.path]
-        for arguments in [["migrate"], ["migrate", "--dry-run"]] {
-            let result = try await AppBinary.run(arguments, environment: env, directory: folder.dir.url)
-            #expect(result.status == 2, "\(arguments): \(result.err)")
-            #expect(
-                result.err.contains("20160118194630_init.sql:1") && result.err.contains("goose"),
-                "\(arguments): \(result.err)")
-            #expect(!result.out.contains("Applied"), "\(result.out)")
-        }
-        let check = try await AppBinary.run(["check"], environment: env, directory: folder.dir.url)
-        #expect(check.status == 1)
-        #expect(check.out.contains("migrations.invalid") && check.out.contains("goose"), "\(check.out)")
 
-        // Named as dbmate's, the folder is still not run: the first file's goose marker is refused.
+        // Named as dbmate's, the folder is never run: the first file's goose marker is refused.
         let named = try await AppBinary.run(
             ["migrate"], environment: env.merging(["MIGRATIONS_FORMAT": "dbmate"]) { $1 }, directory: folder.dir.url)
         #expect(named.status == 2, "\(named.err)")
         #expect(
             named.err.contains("20160118194630_init.sql:1") && named.err.contains("\"-- +goose Up\" is goose's marker"),
             "\(named.err)")
+        #expect(try await tableNames(db) == tablesBefore, "nothing made or dropped")
 
-        #expect(try await tableNames(db) == tablesBefore, "no table made or dropped")
-        #expect(try await count(db, "SELECT COUNT(*) AS n FROM users") == 1)
-        #expect(try await count(db, "SELECT COUNT(*) AS n FROM goose_db_version") == 2)
+        let later = ["20160131153104_0.1.2_add_event_details", "20160211211220_0.1.2_add_ignore_cert_errors"]
+        let dryRun = try await AppBinary.run(["migrate", "--dry-run"], environment: env, directory: folder.dir.url)
+        #expect(dryRun.status == 0, "\(dryRun.err)")
+        #expect(dryRun.out.contains("Would apply \(later[0])") && dryRun.out.contains("Would apply \(later[1])"))
+        #expect(!dryRun.out.contains("20160118194630_init"), "\(dryRun.out)")
+        let migrate = try await AppBinary.run(["migrate"], environment: env, directory: folder.dir.url)
+        #expect(migrate.status == 0, "\(migrate.err)")
+        #expect(migrate.out.contains("Applied 2 migrations"), "\(migrate.out)")
+        #expect(!migrate.out.contains("Applied 20160118194630_init"), "\(migrate.out)")
+        let check = try await AppBinary.run(["check"], environment: env, directory: folder.dir.url)
+        #expect(!check.out.contains("migrations.invalid") && !check.out.contains("foreign-history"), "\(check.out)")
+
+        #expect(try await count(db, "SELECT COUNT(*) AS n FROM users") == 1, "the user goose's database held is kept")
+        #expect(
+            try await texts(db, "SELECT CAST(version_id AS TEXT) AS v FROM goose_db_version ORDER BY id") == [
+                "0", "20160118194630", "20160131153104", "20160211211220",
+            ])
+        #expect(try await historyIDs(db) == ["20160118194630_init"] + later)
     }
 
     @Test(

@@ -7,6 +7,7 @@ import Testing
 enum ToolFixture: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case prisma, flyway, drizzle
     case golangMigrate = "golang-migrate"
+    case goose
 
     var testDescription: String { rawValue }
     var path: String { ConfigTests.repoFile("Tests/AppTests/Fixtures/formats/\(rawValue)") }
@@ -24,6 +25,35 @@ enum ToolFixture: String, CaseIterable, CustomTestStringConvertible, Sendable {
             ["V1__Create_person_table.sql", "V1_1__Populate_table.sql", "V1_10__Add_index.sql", "V2__Add_people.sql"]
         case .drizzle: ["0000_steady_wolverine.sql", "0001_brief_ironclad.sql"]
         case .golangMigrate: ["1_create_users_table.up.sql", "2_add_mood_to_users.up.sql", "3_index_mood.up.sql"]
+        // By the version's number: 9 before 10, though "00010_…" sorts first as text.
+        case .goose:
+            [
+                "00001_table.sql", "00002_insert.sql", "00003_alter.sql", "00004_empty.sql", "00005_no_tx.sql",
+                "9_owner_names.sql", "00010_user_names.sql",
+            ]
+        }
+    }
+
+    /// What the tool runs of the file `index`, as an SQL script: the text before goose's Down line
+    /// (its annotations are comments to the engine), Drizzle's file without its breakpoints, else the
+    /// whole file.
+    func upScript(_ index: Int) throws -> String {
+        let text = try String(contentsOfFile: "\(path)/\(files[index])", encoding: .utf8)
+        switch self {
+        case .goose:
+            let lines = text.components(separatedBy: "\n")
+            return lines.prefix(while: { !$0.lowercased().hasPrefix("-- +goose down") }).joined(separator: "\n")
+        case .drizzle: return text.replacingOccurrences(of: "--> statement-breakpoint", with: "")
+        default: return text
+        }
+    }
+
+    /// Each migration's up script in a file of its own, in order, for the engine's own client.
+    func upScriptFiles(in dir: MigrationsDir) throws -> [String] {
+        try files.indices.map { index in
+            let path = "\(dir.path)/\(index).sql"
+            try upScript(index).write(toFile: path, atomically: false, encoding: .utf8)
+            return path
         }
     }
 
@@ -56,7 +86,9 @@ extension MigrationsDir {
     }
 }
 
-@Suite("Prisma, Flyway, Drizzle and golang-migrate folders, checked against their tools' rules", .dropsTestDatabases)
+@Suite(
+    "Prisma, Flyway, Drizzle, golang-migrate and goose folders, checked against their tools' rules", .dropsTestDatabases
+)
 struct ToolFixtureTests {
     @Test(
         "each example folder is recognised, read in the tool's order, with the tool's checksums as Python computes them",
@@ -165,6 +197,13 @@ struct ToolFixtureTests {
                     db,
                     "SELECT CAST(version AS TEXT) || ':' || CAST(CASE WHEN dirty THEN 1 ELSE 0 END AS TEXT) AS v FROM schema_migrations"
                 ) == ["3:0"])
+        case .goose:
+            #expect(
+                try await texts(
+                    db,
+                    "SELECT CAST(version_id AS TEXT) || ':' || CAST(CASE WHEN is_applied THEN 1 ELSE 0 END AS TEXT) AS v FROM goose_db_version ORDER BY id"
+                ) == ["0:1", "1:1", "2:1", "3:1", "4:1", "5:1", "9:1", "10:1"])
+            #expect(try await count(db, "SELECT COUNT(*) AS n FROM goose_db_version WHERE tstamp IS NULL") == 0)
         }
     }
 
@@ -177,8 +216,7 @@ struct ToolFixtureTests {
         let checksums = try await fixture.pythonChecksums()
         // As the tool leaves the database after its first migration (the tool's table made by the server's
         // own DDL, the row written here by hand, as the tool writes it).
-        let first = try String(contentsOfFile: "\(fixture.path)/\(fixture.files[0])", encoding: .utf8)
-        try await TestSQL.runScript(db, first.replacingOccurrences(of: "--> statement-breakpoint", with: ""))
+        try await TestSQL.runScript(db, try fixture.upScript(0))
         let history = try #require(MigrationFormat(rawValue: fixture.rawValue)?.history)
         let database = try AppDatabase(location: db.location, logger: quietLogger)
         try await database.withRunning {
@@ -203,6 +241,12 @@ struct ToolFixtureTests {
         case .golangMigrate:
             try await TestSQL.run(
                 db, "INSERT INTO schema_migrations (version, dirty) VALUES (1, \(engine == .postgres ? "false" : "0"))")
+        case .goose:
+            // The table as goose makes it holds the row for version 0 already.
+            try await TestSQL.run(
+                db,
+                "INSERT INTO goose_db_version (version_id, is_applied) VALUES (1, \(engine == .postgres ? "true" : "1"))"
+            )
         }
         try await withFolderMigrator(db, folder, engine) { (migrator: Migrator) async throws in
             #expect(try await migrator.status().pending == Array(fixture.ids.dropFirst()))
@@ -291,7 +335,8 @@ struct ToolFixtureTests {
         arguments: Engine.available, ToolFixture.allCases)
     func sameSchema(_ engine: Engine, _ fixture: ToolFixture) async throws {
         let byFiles = try await TestDatabase.make(engine)
-        try await runWhole(fixture.files.map { "\(fixture.path)/\($0)" }, on: byFiles)
+        let scripts = try MigrationsDir()
+        try await runWhole(try fixture.upScriptFiles(in: scripts), on: byFiles)
         let byServer = try await TestDatabase.make(engine)
         try await withFolderMigrator(byServer, try fixture.folder, engine) { (migrator: Migrator) async throws in
             _ = try await migrator.migrate()

@@ -28,7 +28,7 @@ struct ToolFormatReadingTests {
         Case(
             files: ["1_a.sql": "CREATE TABLE a (id INTEGER);"], setting: "dbmate",
             expected: "invalid: 1_a.sql: no -- migrate:up line"),
-        Case(files: ["1_a.sql": gooseFile], expected: "invalid: 1_a.sql:1: the folder is goose's (\"-- +goose Up\")"),
+        Case(files: ["1_a.sql": gooseFile], expected: "goose"),
         Case(
             files: ["1_a.sql": gooseFile], setting: "dbmate",
             expected: "invalid: 1_a.sql:1: \"-- +goose Up\" is goose's marker, but the folder is read as dbmate's"),
@@ -190,6 +190,7 @@ struct ToolFormatReadingTests {
         "app migrate new writes a migration in the folder's format",
         arguments: [
             ("dbmate", ["T_x.sql"]), ("golang-migrate", ["T_x.down.sql", "T_x.up.sql"]), ("sql-migrate", ["T-x.sql"]),
+            ("goose", ["T_x.sql"]),
             ("prisma", ["T_x/migration.sql"]), ("flyway", ["VT__x.sql"]),
         ])
     func newFiles(_ format: String, _ names: [String]) throws {

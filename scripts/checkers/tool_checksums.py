@@ -6,6 +6,7 @@ from the tools' own rules and nothing of the server's code:
           signed 32-bit integer (Flyway's ChecksumCalculator)
   drizzle SHA-256 hex of <tag>.sql as written (drizzle-orm's migrator)
   golang-migrate  none: an empty string for each <version>_<title>.up.sql
+  goose   none: an empty string for each <version>_<name>.sql
 Usage: tool_checksums.py FORMAT FOLDER"""
 import hashlib, json, os, re, sys, zlib
 
@@ -37,6 +38,10 @@ def main(fmt, folder):
         for name in sorted(os.listdir(folder)):
             if name.endswith(".up.sql"):
                 out[name[:-7]] = ""
+    elif fmt == "goose":
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".sql"):
+                out[name[:-4]] = ""
     else:
         sys.exit("unknown format " + fmt)
     print(json.dumps(out, sort_keys=True))

@@ -62,10 +62,18 @@ public enum MigrationFolder {
             guard let text = try? folder.text(of: name), let found = ToolMarkers.foreign(in: text, readAs: nil) else {
                 continue
             }
+            let written = found.text.trimmingCharacters(in: .whitespaces).prefix(80)
+            if let format = found.marker.format {
+                throw MigrationsInvalid(
+                    file: name, line: found.line,
+                    reason:
+                        "\"\(written)\" is \(format.rawValue)'s marker, but no file of the folder has that tool's sections; "
+                        + "set MIGRATIONS_FORMAT=\(format.rawValue) to see what is wrong with them")
+            }
             throw MigrationsInvalid(
                 file: name, line: found.line,
                 reason:
-                    "the folder is \(found.marker.tool)'s (\"\(found.text.trimmingCharacters(in: .whitespaces).prefix(80))\"), "
+                    "the folder is \(found.marker.tool)'s (\"\(written)\"), "
                     + "a tool whose folders this server does not read; it fits none of \(MigrationFormat.names), and nothing of it is run"
             )
         }

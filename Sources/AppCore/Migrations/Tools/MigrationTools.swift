@@ -8,5 +8,6 @@ enum MigrationTools {
         FlywayFormat.self,
         DrizzleFormat.self,
         SQLMigrateFormat.self,
+        GooseFormat.self,
     ]
 }

@@ -18,7 +18,6 @@ enum ToolMarkers {
         MigrationTools.all.flatMap { tool in
             tool.markers.map { Marker(prefix: $0, tool: tool.format.rawValue, format: tool.format) }
         } + [
-            Marker(prefix: "+goose", tool: "goose", format: nil),
             Marker(prefix: "liquibase formatted sql", tool: "Liquibase", format: nil),
             Marker(prefix: "depends:", tool: "yoyo", format: nil),
             Marker(prefix: "atlas:", tool: "Atlas", format: nil),
