@@ -2,7 +2,8 @@ import Foundation
 
 /// sql-migrate's format: every `.sql` file is a migration named by its file name, with
 /// `-- +migrate Up` and `-- +migrate Down` sections (`notransaction` on either runs it outside a
-/// transaction) and `-- +migrate StatementBegin` / `StatementEnd` around a statement that holds `;`.
+/// transaction) and `-- +migrate StatementBegin` / `StatementEnd` around a statement that holds `;`
+/// (sql-migrate's own split is by line; the engine's, used here, needs no such hint).
 /// Files apply in the order of their leading number. sql-migrate's history is
 /// `gorp_migrations(id, applied_at)`, one row per applied file name.
 enum SQLMigrateFormat {
@@ -113,16 +114,14 @@ enum SQLMigrateFormat {
         guard up.seen else {
             throw MigrationsInvalid(file: file, line: nil, reason: "no -- +migrate Up section")
         }
+        // sql-migrate hands a block to the driver in one call, and the engine runs every statement in
+        // it; the server runs statements one by one, so a block is split as the engine splits it too
+        // (kept whole, SQLite ran only its first statement).
         func statements(_ section: Section) throws(MigrationsInvalid) -> [String] {
             var result: [String] = []
             for piece in section.pieces {
-                if piece.isBlock {
-                    let block = piece.text.trimmingCharacters(in: .whitespacesAndNewlines)
-                    if !block.isEmpty { result.append(block) }
-                } else {
-                    result += try MigrationFolder.statements(
-                        piece.text, file: file, lineOffset: piece.line - 1, dialect: dialect)
-                }
+                result += try MigrationFolder.statements(
+                    piece.text, file: file, lineOffset: piece.line - 1, dialect: dialect)
             }
             return result
         }
