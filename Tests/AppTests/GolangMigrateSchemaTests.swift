@@ -29,7 +29,8 @@ struct GolangMigrateSchemaTests {
         let byFiles = try await TestDatabase.make(engine)
         try await runWhole(ups, on: byFiles)
         let byServer = try await TestDatabase.make(engine)
-        try await withFolderMigrator(byServer, folder, engine) { (migrator: Migrator) async throws in
+        try await withFolderMigrator(byServer, folder, engine, format: "golang-migrate") {
+            (migrator: Migrator) async throws in
             #expect(migrator.migrations.map(\.transactional) == [true, true, true, true])
             _ = try await migrator.migrate()
         }

@@ -22,7 +22,7 @@ struct MigrationToolTests {
     }
 
     @Test(
-        "what app migrate new writes is recognised as its tool's, with no MIGRATIONS_FORMAT, and loads as one migration",
+        "what app migrate new writes is recognised as its tool's with no MIGRATIONS_FORMAT (as one of the tools a shared layout fits), and loads as one migration",
         arguments: MigrationTools.all.map { $0.format.rawValue })
     func newFilesAreRecognised(_ name: String) throws {
         let format = try #require(MigrationFormat(rawValue: name))
@@ -36,8 +36,10 @@ struct MigrationToolTests {
             )
             try folder.write(file.name, file.text)
         }
-        let catalog = MigrationCatalog.load(folder: folder.path, dialect: .sqlite)
-        #expect(catalog.invalid == nil, "\(String(describing: catalog.invalid))")
+        let recognised = MigrationCatalog.load(folder: folder.path, dialect: .sqlite)
+        #expect(recognised.invalid == nil, "\(String(describing: recognised.invalid))")
+        #expect(recognised.format == format || recognised.candidates.contains(format))
+        let catalog = MigrationCatalog.load(folder: folder.path, format: name, dialect: .sqlite)
         #expect(catalog.format == format)
         #expect(catalog.migrations.count == 1)
     }

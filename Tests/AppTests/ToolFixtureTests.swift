@@ -7,7 +7,7 @@ import Testing
 enum ToolFixture: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case prisma, flyway, drizzle
     case golangMigrate = "golang-migrate"
-    case goose
+    case goose, sqlx
 
     var testDescription: String { rawValue }
     var path: String { ConfigTests.repoFile("Tests/AppTests/Fixtures/formats/\(rawValue)") }
@@ -26,6 +26,11 @@ enum ToolFixture: String, CaseIterable, CustomTestStringConvertible, Sendable {
         case .drizzle: ["0000_steady_wolverine.sql", "0001_brief_ironclad.sql"]
         case .golangMigrate: ["1_create_users_table.up.sql", "2_add_mood_to_users.up.sql", "3_index_mood.up.sql"]
         // By the version's number: 9 before 10, though "00010_…" sorts first as text.
+        case .sqlx:
+            [
+                "20220721115250_add_test_table.sql", "20220721115524_convert_type.sql",
+                "20220721124650_add_table.up.sql", "20220721125033_modify_column.up.sql",
+            ]
         case .goose:
             [
                 "00001_table.sql", "00002_insert.sql", "00003_alter.sql", "00004_empty.sql", "00005_no_tx.sql",
@@ -33,6 +38,10 @@ enum ToolFixture: String, CaseIterable, CustomTestStringConvertible, Sendable {
             ]
         }
     }
+
+    /// `MIGRATIONS_FORMAT` for a folder in a layout other tools share (its tool is told apart by the
+    /// history the database holds, or by this setting).
+    var setting: String? { self == .golangMigrate || self == .sqlx ? rawValue : nil }
 
     /// What the tool runs of the file `index`, as an SQL script: the text before goose's Down line
     /// (its annotations are comments to the engine), Drizzle's file without its breakpoints, else the
@@ -87,14 +96,15 @@ extension MigrationsDir {
 }
 
 @Suite(
-    "Prisma, Flyway, Drizzle, golang-migrate and goose folders, checked against their tools' rules", .dropsTestDatabases
+    "Prisma, Flyway, Drizzle, golang-migrate, goose and sqlx folders, checked against their tools' rules",
+    .dropsTestDatabases
 )
 struct ToolFixtureTests {
     @Test(
         "each example folder is recognised, read in the tool's order, with the tool's checksums as Python computes them",
         arguments: ToolFixture.allCases)
     func readsFixture(_ fixture: ToolFixture) async throws {
-        let catalog = MigrationCatalog.load(folder: fixture.path, dialect: .postgres)
+        let catalog = MigrationCatalog.load(folder: fixture.path, format: fixture.setting, dialect: .postgres)
         #expect(catalog.invalid == nil, "\(String(describing: catalog.invalid))")
         #expect(catalog.format?.rawValue == fixture.rawValue)
         #expect(catalog.migrations.map(\.id) == fixture.ids)
@@ -146,7 +156,7 @@ struct ToolFixtureTests {
     func historyRows(_ engine: Engine, _ fixture: ToolFixture) async throws {
         let db = try await TestDatabase.make(engine)
         let folder = try fixture.folder
-        try await withFolderMigrator(db, folder, engine) { (migrator: Migrator) async throws in
+        try await withFolderMigrator(db, folder, engine, format: fixture.setting) { (migrator: Migrator) async throws in
             #expect(try await migrator.migrate() == fixture.ids)
         }
         let checksums = try await fixture.pythonChecksums()
@@ -197,6 +207,24 @@ struct ToolFixtureTests {
                     db,
                     "SELECT CAST(version AS TEXT) || ':' || CAST(CASE WHEN dirty THEN 1 ELSE 0 END AS TEXT) AS v FROM schema_migrations"
                 ) == ["3:0"])
+        case .sqlx:
+            let hex = engine == .postgres ? "encode(checksum, 'hex')" : "lower(hex(checksum))"
+            #expect(
+                try await texts(
+                    db, "SELECT CAST(version AS TEXT) || ' ' || description AS v FROM _sqlx_migrations ORDER BY version"
+                )
+                    == [
+                        "20220721115250 add test table", "20220721115524 convert type", "20220721124650 add table",
+                        "20220721125033 modify column",
+                    ])
+            #expect(
+                try await texts(db, "SELECT \(hex) AS v FROM _sqlx_migrations ORDER BY version")
+                    == fixture.ids.map { checksums[$0]! })
+            #expect(
+                try await count(
+                    db,
+                    "SELECT COUNT(*) AS n FROM _sqlx_migrations WHERE success AND execution_time >= 0 AND installed_on IS NOT NULL"
+                ) == 4)
         case .goose:
             #expect(
                 try await texts(
@@ -241,6 +269,12 @@ struct ToolFixtureTests {
         case .golangMigrate:
             try await TestSQL.run(
                 db, "INSERT INTO schema_migrations (version, dirty) VALUES (1, \(engine == .postgres ? "false" : "0"))")
+        case .sqlx:
+            let checksum = checksums[fixture.ids[0]]!
+            try await TestSQL.run(
+                db,
+                "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (20220721115250, 'add test table', \(engine == .postgres ? "TRUE, decode('\(checksum)', 'hex')" : "1, X'\(checksum)'"), 1204000)"
+            )
         case .goose:
             // The table as goose makes it holds the row for version 0 already.
             try await TestSQL.run(
@@ -338,7 +372,8 @@ struct ToolFixtureTests {
         let scripts = try MigrationsDir()
         try await runWhole(try fixture.upScriptFiles(in: scripts), on: byFiles)
         let byServer = try await TestDatabase.make(engine)
-        try await withFolderMigrator(byServer, try fixture.folder, engine) { (migrator: Migrator) async throws in
+        try await withFolderMigrator(byServer, try fixture.folder, engine, format: fixture.setting) {
+            (migrator: Migrator) async throws in
             _ = try await migrator.migrate()
         }
         let expected = try await schema(byFiles)

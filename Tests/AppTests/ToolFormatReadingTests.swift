@@ -22,9 +22,9 @@ struct ToolFormatReadingTests {
         Case(files: [:], expected: "none"),
         Case(files: ["README.md": "notes"], expected: "none"),
         Case(files: ["1_a.sql": "-- migrate:up\nCREATE TABLE a (id INTEGER);"], expected: "dbmate"),
-        Case(
-            files: ["1_a.sql": "CREATE TABLE a (id INTEGER);"], expected: "invalid: the folder fits none of the formats"
-        ),
+        // Numbered files without markers: sqlx's layout (which has no markers), chosen only by sqlx's
+        // history in the database; never dbmate's.
+        Case(files: ["1_a.sql": "CREATE TABLE a (id INTEGER);"], expected: "shared: sqlx"),
         Case(
             files: ["1_a.sql": "CREATE TABLE a (id INTEGER);"], setting: "dbmate",
             expected: "invalid: 1_a.sql: no -- migrate:up line"),
@@ -37,7 +37,7 @@ struct ToolFormatReadingTests {
             expected: "invalid: 1_a.sql:3: \"--+goose Down\" is goose's marker"),
         Case(
             files: ["1_a.up.sql": "-- depends: 0000_init\nCREATE TABLE a (id INTEGER);"],
-            expected: "invalid: 1_a.up.sql:1: \"-- depends: 0000_init\" is yoyo's marker"),
+            expected: "invalid: 1_a.up.sql:1: the folder is yoyo's (\"-- depends: 0000_init\")"),
         Case(
             files: ["V1__a.sql": "SELECT 1;\n  --liquibase formatted sql\n"],
             expected: "invalid: V1__a.sql:2: \"--liquibase formatted sql\" is Liquibase's marker"),
@@ -60,7 +60,23 @@ struct ToolFormatReadingTests {
         Case(files: ["20260101000000_a.sql": dbmateFile], expected: "dbmate"),
         Case(
             files: ["1_a.up.sql": "CREATE TABLE a (id INTEGER);", "1_a.down.sql": "DROP TABLE a;"],
-            expected: "golang-migrate"),
+            expected: "shared: golang-migrate, sqlx"),
+        Case(
+            files: ["1_a.up.sql": "CREATE TABLE a (id INTEGER);", "1_a.down.sql": "DROP TABLE a;"],
+            setting: "golang-migrate", expected: "golang-migrate"),
+        Case(
+            files: ["1_a.up.sql": "CREATE TABLE a (id INTEGER);", "1_a.down.sql": "DROP TABLE a;"], setting: "sqlx",
+            expected: "sqlx"),
+        Case(files: ["1_a.up.sql": "SELECT 1;", "2_b.sql": "SELECT 2;"], expected: "shared: sqlx"),
+        Case(
+            files: ["1_a.sql": "SELECT 1;", "1_a.down.sql": "SELECT 2;"], setting: "sqlx",
+            expected: "invalid: 1_a.down.sql: a down file for 1_a.sql, which is not an .up.sql file"),
+        Case(
+            files: ["a_b.sql": "SELECT 1;"], setting: "sqlx",
+            expected: "invalid: a_b.sql: the text before the first _ is not a version"),
+        Case(
+            files: ["1_a.sql": "SELECT 1;", "01_b.sql": "SELECT 2;"], setting: "sqlx",
+            expected: "invalid: version 1 is also used by"),
         Case(files: ["1_a.sql": sqlMigrateFile], expected: "sql-migrate"),
         Case(files: ["V1__init.sql": "CREATE TABLE a (id INTEGER);"], expected: "flyway"),
         Case(files: ["migration_lock.toml": "provider = \"sqlite\"\n"], expected: "prisma"),
@@ -79,7 +95,8 @@ struct ToolFormatReadingTests {
             files: ["1_a.sql": dbmateFile], setting: "liquibase",
             expected: "invalid: MIGRATIONS_FORMAT \"liquibase\" is none of dbmate, golang-migrate"),
         Case(
-            files: ["1_a.down.sql": "DROP TABLE a;"], expected: "invalid: a down file without an up file of version 1"),
+            files: ["1_a.down.sql": "DROP TABLE a;"], setting: "golang-migrate",
+            expected: "invalid: a down file without an up file of version 1"),
         Case(
             files: ["meta/_journal.json": "{\"entries\":[{\"idx\":0,\"when\":1,\"tag\":\"0000_x\"}]}"],
             expected: "invalid: 0000_x.sql is listed but missing"),
@@ -91,7 +108,7 @@ struct ToolFormatReadingTests {
             files: ["V1__a.sql": "SELECT 1;", "V1.0__b.sql": "SELECT 2;"],
             expected: "invalid: V1__a.sql: version 1 is also used by V1.0__b.sql"),
         Case(
-            files: ["1_a.up.sql": "SELECT 1;", "01_b.up.sql": "SELECT 2;"],
+            files: ["1_a.up.sql": "SELECT 1;", "01_b.up.sql": "SELECT 2;"], setting: "golang-migrate",
             expected: "invalid: version 1 is also used by"),
         Case(files: ["init.sql": sqlMigrateFile], expected: "invalid: init.sql: the name must start with a number"),
         Case(
@@ -115,6 +132,9 @@ struct ToolFormatReadingTests {
             #expect(item.expected.hasPrefix("invalid: "))
             #expect("\(invalid)".contains(item.expected.dropFirst("invalid: ".count)), "\(invalid)")
             #expect(catalog.migrations.isEmpty)
+        } else if !catalog.candidates.isEmpty {
+            #expect("shared: " + catalog.candidates.map(\.rawValue).joined(separator: ", ") == item.expected)
+            #expect(catalog.migrations.isEmpty && catalog.format == nil)
         } else {
             #expect(catalog.format?.rawValue ?? "none" == item.expected)
         }
@@ -147,7 +167,7 @@ struct ToolFormatReadingTests {
             "3_own.up.sql": "CREATE TABLE d (id INTEGER);\nBEGIN TRANSACTION;\nINSERT INTO d VALUES (1);\nEND;\n",
             "0004_rollback_to.up.sql": "BEGIN;\nSAVEPOINT s;\nROLLBACK TO s;\nCOMMIT;\n",
         ])
-        let catalog = MigrationCatalog.load(folder: folder.path, dialect: .postgres)
+        let catalog = MigrationCatalog.load(folder: folder.path, format: "golang-migrate", dialect: .postgres)
         #expect(catalog.format == .golangMigrate)
         let byID = Dictionary(uniqueKeysWithValues: catalog.migrations.map { ($0.id, $0) })
         #expect(catalog.migrations.map(\.id) == ["1_wrapped", "2_plain", "3_own", "0004_rollback_to"])

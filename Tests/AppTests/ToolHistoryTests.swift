@@ -174,7 +174,8 @@ struct ToolHistoryTests {
         let folder = try MigrationsDir(Self.golangFolder)
         let state =
             "SELECT CAST(version AS TEXT) || ':' || CAST(CASE WHEN dirty THEN 1 ELSE 0 END AS TEXT) AS v FROM schema_migrations"
-        try await withFolderMigrator(db, folder, engine) { (migrator: Migrator) async throws in
+        try await withFolderMigrator(db, folder, engine, format: "golang-migrate") {
+            (migrator: Migrator) async throws in
             #expect(try await migrator.migrate() == ["1_create_a", "2_create_b", "3_create_c"])
             #expect(try await texts(db, state) == ["3:0"])
             #expect(try await migrator.rollback(steps: 2) == ["3_create_c", "2_create_b"])

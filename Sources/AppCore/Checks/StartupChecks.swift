@@ -50,7 +50,7 @@ public struct StartupCheck: Sendable {
         StartupCheck(name: "session-secret") { checkSessionSecret($0.config) },
         StartupCheck(name: "alerts") { checkAlerts($0.config) },
         StartupCheck(name: "transport") { checkTransport($0.config) },
-        StartupCheck(name: "migrations") { checkMigrationFolder($0.catalog) },
+        StartupCheck(name: "migrations") { checkMigrationFolder($0.catalog.current()) },
         StartupCheck(name: "database") { await checkDatabase($0) },
     ]
 }
@@ -188,7 +188,7 @@ public func checkDatabase(_ context: CheckContext) async -> [CheckResult] {
     guard let database = context.database else { return unreachable(context.databaseSetupError) }
     if let problem = await database.problem(timeout: context.databaseTimeout) { return unreachable(problem) }
     // An invalid folder is the migrations check's finding; the database check still pings.
-    guard context.catalog.invalid == nil else { return [] }
+    guard context.catalog.current().invalid == nil else { return [] }
     let migrator = Migrator(
         database: database, catalog: context.catalog, lockTimeout: .seconds(1), logger: .init(label: "checks"))
     let status: MigrationStatus
@@ -206,6 +206,9 @@ public func checkDatabase(_ context: CheckContext) async -> [CheckResult] {
                     "Point DATABASE_URL at the right database, or MIGRATIONS_DIR at \(tool)'s folder (MIGRATIONS_FORMAT for its format)."
             )
         ]
+    } catch MigrationError.invalid(let invalid) {
+        // A folder whose tool the database's history picks (a layout several tools share).
+        return invalidFolder(invalid)
     } catch MigrationError.foreignHistory(let table, nil) {
         return [
             CheckResult(
@@ -251,7 +254,11 @@ public func checkDatabase(_ context: CheckContext) async -> [CheckResult] {
 /// The migrations folder can be read and parsed; otherwise nothing of it is applied.
 public func checkMigrationFolder(_ catalog: MigrationCatalog) -> [CheckResult] {
     guard let invalid = catalog.invalid else { return [] }
-    return [
+    return invalidFolder(invalid)
+}
+
+private func invalidFolder(_ invalid: MigrationsInvalid) -> [CheckResult] {
+    [
         CheckResult(
             id: "migrations.invalid", level: .error,
             message: "The migrations folder is invalid, so none of it is applied: \(invalid).",

@@ -17,16 +17,33 @@ public struct MigrationsInvalid: Error, Equatable, Sendable, CustomStringConvert
 /// `MIGRATIONS_FORMAT`, or recognised from the folder itself.
 public enum MigrationFolder {
     /// The folder's migrations in `setting`'s format (`MIGRATIONS_FORMAT`), or the one format the folder
-    /// positively fits; no format and no migrations for a folder with nothing any tool would run.
-    public static func load(
+    /// positively fits; no format and no migrations for a folder with nothing any tool would run. A
+    /// folder in a layout several tools share gives no migrations but the `candidates`, for the
+    /// database's history to pick from (`MigrationCatalog.resolved`).
+    static func load(
         _ path: String, format setting: MigrationFormat? = nil, dialect: SQLEngine
-    ) throws(MigrationsInvalid) -> (format: MigrationFormat?, migrations: [Migration]) {
+    ) throws(MigrationsInvalid) -> (format: MigrationFormat?, migrations: [Migration], candidates: [MigrationFormat]) {
         var folder = try Listing(path)
-        let chosen: MigrationFormat?
-        if let setting { chosen = setting } else { chosen = try recognise(folder) }
-        guard let format = chosen else { return (nil, []) }
+        let format: MigrationFormat
+        if let setting {
+            format = setting
+        } else {
+            switch try recognise(folder) {
+            case nil: return (nil, [], [])
+            case .shared(let candidates): return (nil, [], candidates)
+            case .format(let recognised): format = recognised
+            }
+        }
         folder.readAs = format
-        return (format, try format.tool.load(folder, dialect: dialect).sorted(by: Migration.precedes))
+        return (format, try format.tool.load(folder, dialect: dialect).sorted(by: Migration.precedes), [])
+    }
+
+    /// What a folder was recognised as.
+    enum Recognition: Equatable {
+        /// The one format it positively fits.
+        case format(MigrationFormat)
+        /// No format fits it, and it is laid out as each of these tools lays out its folders.
+        case shared([MigrationFormat])
     }
 
     /// The format a new migration in `path` is written in: `setting` (`MIGRATIONS_FORMAT`), else the
@@ -41,7 +58,22 @@ public enum MigrationFolder {
             return known
         }
         guard FileManager.default.fileExists(atPath: path) else { return .dbmate }
-        return try recognise(Listing(path)) ?? .dbmate
+        switch try recognise(Listing(path)) {
+        case nil: return .dbmate
+        case .format(let format): return format
+        case .shared(let candidates):
+            // The tools that share a layout name a new migration's files alike; what they write in
+            // them differs, so the first is as good as any (MIGRATIONS_FORMAT picks one).
+            let names = Set(candidates.map { $0.newFiles(stamp: "0", slug: "x")?.map(\.name) ?? [] })
+            guard names.count == 1, let first = candidates.first else {
+                throw MigrationsInvalid(
+                    file: path, line: nil,
+                    reason:
+                        "the folder is laid out as \(candidates.map(\.rawValue).joined(separator: " and ")) lay out theirs; "
+                        + "set MIGRATIONS_FORMAT to the one that wrote it")
+            }
+            return first
+        }
     }
 
     /// The one format the folder positively fits: a tool's own markers, marker file or layout. Nothing
@@ -49,14 +81,14 @@ public enum MigrationFolder {
     /// refuses a file without `-- migrate:up`) make the folder invalid, naming the tool whose markers
     /// they carry, if any; one that fits two needs `MIGRATIONS_FORMAT`. Nil: no `.sql` file at all,
     /// a project with no migrations yet.
-    static func recognise(_ folder: Listing) throws(MigrationsInvalid) -> MigrationFormat? {
+    static func recognise(_ folder: Listing) throws(MigrationsInvalid) -> Recognition? {
         let fits = MigrationTools.all.filter { $0.fits(folder) }.map { $0.format }
         guard fits.count <= 1 else {
             let names = fits.map(\.rawValue).joined(separator: " and ")
             throw MigrationsInvalid(
                 file: folder.path, line: nil, reason: "the folder fits \(names); set MIGRATIONS_FORMAT to one of them")
         }
-        if let format = fits.first { return format }
+        if let format = fits.first { return .format(format) }
         if folder.sqlFiles.isEmpty { return nil }
         for name in folder.sqlFiles {
             guard let text = try? folder.text(of: name), let found = ToolMarkers.foreign(in: text, readAs: nil) else {
@@ -77,6 +109,8 @@ public enum MigrationFolder {
                     + "a tool whose folders this server does not read; it fits none of \(MigrationFormat.names), and nothing of it is run"
             )
         }
+        let shared = MigrationTools.all.filter { $0.sharesLayout(folder) }.map { $0.format }
+        if !shared.isEmpty { return .shared(shared) }
         throw MigrationsInvalid(
             file: folder.path, line: nil,
             reason:
@@ -175,48 +209,6 @@ public enum MigrationFolder {
             return try SQLSplitter.split(text, dialect: dialect).map(\.text)
         } catch {
             throw MigrationsInvalid(file: file, line: error.line + lineOffset, reason: "\(error.what) is not closed")
-        }
-    }
-}
-
-/// The migrations a server or a command works with: the built-in set, or a folder's (possibly invalid).
-public struct MigrationCatalog: Sendable {
-    public var migrations: [Migration]
-    /// Set when the folder cannot be used; then `migrations` is empty and nothing is applied.
-    public var invalid: MigrationsInvalid?
-    /// The folder, or nil for the built-in set.
-    public var folder: String?
-    /// The folder's format, whose tool's history is kept beside the server's; nil for the built-in set.
-    public var format: MigrationFormat?
-
-    public init(
-        migrations: [Migration], invalid: MigrationsInvalid? = nil, folder: String? = nil,
-        format: MigrationFormat? = nil
-    ) {
-        self.migrations = migrations.sorted(by: Migration.precedes)
-        self.invalid = invalid
-        self.folder = folder
-        self.format = format
-    }
-
-    /// The built-in set (the NextAuth.js adapter tables) when `folder` is nil, else the folder's
-    /// migrations, in `format` (`MIGRATIONS_FORMAT`) or the one recognised from the folder.
-    public static func load(folder: String?, format: String? = nil, dialect: SQLEngine) -> MigrationCatalog {
-        guard let folder else { return MigrationCatalog(migrations: Migration.all) }
-        do throws(MigrationsInvalid) {
-            var setting: MigrationFormat?
-            if let format {
-                guard let known = MigrationFormat(setting: format) else {
-                    throw MigrationsInvalid(
-                        file: folder, line: nil,
-                        reason: "MIGRATIONS_FORMAT \"\(format)\" is none of \(MigrationFormat.names)")
-                }
-                setting = known
-            }
-            let loaded = try MigrationFolder.load(folder, format: setting, dialect: dialect)
-            return MigrationCatalog(migrations: loaded.migrations, folder: folder, format: loaded.format)
-        } catch {
-            return MigrationCatalog(migrations: [], invalid: error, folder: folder, format: nil)
         }
     }
 }

@@ -8,6 +8,10 @@ extension Migrator {
     /// with the removal of its history rows in one transaction. Refuses, changing nothing, when one of
     /// them has no down section. Returns the ids rolled back.
     public func rollback(steps: Int) async throws -> [String] {
+        try await refreshed().rollBack(steps: steps)
+    }
+
+    private func rollBack(steps: Int) async throws -> [String] {
         try validCatalog()
         let deadline = ContinuousClock.now + lockTimeout
         return try await database.withConnection(busyTimeout: SQLiteEngine.lockPollBusyTimeout) { db in
@@ -67,6 +71,10 @@ extension Migrator {
     /// row is removed (it was undone by hand) and the migration is pending again. The tool's history
     /// is set to match.
     public func resolve(_ id: String, applied: Bool) async throws {
+        try await refreshed().resolveNow(id, applied: applied)
+    }
+
+    private func resolveNow(_ id: String, applied: Bool) async throws {
         let deadline = ContinuousClock.now + lockTimeout
         try await database.withConnection(busyTimeout: SQLiteEngine.lockPollBusyTimeout) { db in
             try await underRunLock(db, deadline: deadline) {

@@ -14,7 +14,7 @@ public struct Migrator: Sendable {
     public static let historyTable = AppHistory.table
 
     let database: AppDatabase
-    let catalog: MigrationCatalog
+    private(set) var catalog: MigrationCatalog
     let lockTimeout: Duration
     let logger: Logger
     /// Told as each migration starts and ends (the command line prints it; the server counts it).
@@ -46,6 +46,25 @@ public struct Migrator: Sendable {
     // MARK: Reading
 
     public func status() async throws -> MigrationStatus {
+        try await refreshed().readStatus()
+    }
+
+    /// This migrator with its folder as the folder is now (`MigrationCatalog.current()`), a shared
+    /// layout read as the tool whose history the database holds: every run, status and command
+    /// starts from it.
+    func refreshed() async throws -> Migrator {
+        var copy = self
+        copy.catalog = catalog.current()
+        if !copy.catalog.candidates.isEmpty {
+            let unresolved = copy.catalog
+            copy.catalog = try await database.withConnection { db in
+                try await unresolved.resolved(db, engine: database.engine)
+            }
+        }
+        return copy
+    }
+
+    private func readStatus() async throws -> MigrationStatus {
         try validCatalog()
         let ledger = try await database.withConnection { db in try await readLedger(db) }
         return plan(ledger).status(migrations, ledger)
@@ -54,6 +73,10 @@ public struct Migrator: Sendable {
     /// What `migrate()` would apply now, changing nothing. Throws where `migrate()` would
     /// (drift, interrupted, invalid), and `.lockTimeout` while a runner is inside a non-transactional migration.
     public func pending() async throws -> [String] {
+        try await refreshed().readPending()
+    }
+
+    private func readPending() async throws -> [String] {
         try validCatalog()
         return try await database.withConnection { db in try await unlockedPlan(db).pending }.map(\.id)
     }
@@ -90,6 +113,10 @@ public struct Migrator: Sendable {
 
     /// Applies every pending migration and returns the ids this call applied, in order.
     public func migrate() async throws -> [String] {
+        try await refreshed().applyPending()
+    }
+
+    private func applyPending() async throws -> [String] {
         try validCatalog()
         // Fast path without the lock: a committed history with nothing pending, and nothing to bring up
         // to date, needs no writer.

@@ -12,6 +12,10 @@ protocol MigrationTool: Sendable {
     /// True when the folder carries the tool's own evidence: its markers, its marker file, or a layout
     /// only it uses. Never a guess: a folder that fits no tool is invalid.
     static func fits(_ folder: MigrationFolder.Listing) -> Bool
+    /// True when the folder is laid out as the tool lays out its folders, in a layout other tools share
+    /// (`.up.sql`/`.down.sql` pairs: golang-migrate's and sqlx's). Such a folder is read as the tool
+    /// whose history table the database holds (`MigrationCatalog.resolved`), never as a guess.
+    static func sharesLayout(_ folder: MigrationFolder.Listing) -> Bool
     /// The folder's migrations, in any order (the caller sorts them).
     static func load(_ folder: MigrationFolder.Listing, dialect: SQLEngine) throws(MigrationsInvalid) -> [Migration]
     /// The files of a new, empty migration, as the tool itself writes them (`stamp` is the UTC
@@ -19,6 +23,10 @@ protocol MigrationTool: Sendable {
     static func newFiles(stamp: String, slug: String) -> [(name: String, text: String)]?
     /// The tool's history table.
     static var history: any ToolHistory { get }
+}
+
+extension MigrationTool {
+    static func sharesLayout(_ folder: MigrationFolder.Listing) -> Bool { false }
 }
 
 /// A tool's name, as `MIGRATIONS_FORMAT` takes it; each tool's folder declares its own

@@ -9,5 +9,6 @@ enum MigrationTools {
         DrizzleFormat.self,
         SQLMigrateFormat.self,
         GooseFormat.self,
+        SQLxFormat.self,
     ]
 }

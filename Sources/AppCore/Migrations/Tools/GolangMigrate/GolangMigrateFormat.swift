@@ -82,9 +82,13 @@ extension GolangMigrateFormat: MigrationTool {
     static let markers: [String] = []
     static var history: any ToolHistory { GolangMigrateHistory() }
 
-    /// A `<version>_<title>.up.sql` or `.down.sql` file.
-    static func fits(_ folder: MigrationFolder.Listing) -> Bool {
-        folder.sqlFiles.contains { parseName($0) != nil }
+    /// Never by itself: golang-migrate's files carry no marker, and sqlx lays out its folders the same.
+    static func fits(_ folder: MigrationFolder.Listing) -> Bool { false }
+
+    /// `.sql` files that are all `<version>_<title>.up.sql` or `.down.sql`.
+    static func sharesLayout(_ folder: MigrationFolder.Listing) -> Bool {
+        let files = folder.sqlFiles
+        return !files.isEmpty && files.allSatisfy { parseName($0) != nil }
     }
 
     static func newFiles(stamp: String, slug: String) -> [(name: String, text: String)]? {
