@@ -7,7 +7,7 @@ import Testing
 enum ToolFixture: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case prisma, flyway, drizzle
     case golangMigrate = "golang-migrate"
-    case goose, sqlx
+    case goose, sqlx, diesel
 
     var testDescription: String { rawValue }
     var path: String { ConfigTests.repoFile("Tests/AppTests/Fixtures/formats/\(rawValue)") }
@@ -26,6 +26,13 @@ enum ToolFixture: String, CaseIterable, CustomTestStringConvertible, Sendable {
         case .drizzle: ["0000_steady_wolverine.sql", "0001_brief_ironclad.sql"]
         case .golangMigrate: ["1_create_users_table.up.sql", "2_add_mood_to_users.up.sql", "3_index_mood.up.sql"]
         // By the version's number: 9 before 10, though "00010_…" sorts first as text.
+        // By the version as text, as Diesel compares them: 20230301 after 20230217084617.
+        case .diesel:
+            [
+                "2023-02-08-193717_create_books/up.sql", "2023-02-08-193718_create_pages/up.sql",
+                "2023-02-17-084424_add_authors/up.sql", "2023-02-17-084617_add_books_authors/up.sql",
+                "2023-02-17-084618_index_pages/up.sql", "20230301_add_isbn/up.sql",
+            ]
         case .sqlx:
             [
                 "20220721115250_add_test_table.sql", "20220721115524_convert_type.sql",
@@ -68,7 +75,7 @@ enum ToolFixture: String, CaseIterable, CustomTestStringConvertible, Sendable {
 
     var ids: [String] {
         files.map { file in
-            for suffix in ["/migration.sql", ".up.sql", ".sql"] where file.hasSuffix(suffix) {
+            for suffix in ["/migration.sql", "/up.sql", ".up.sql", ".sql"] where file.hasSuffix(suffix) {
                 return String(file.dropLast(suffix.count))
             }
             return file
@@ -96,7 +103,7 @@ extension MigrationsDir {
 }
 
 @Suite(
-    "Prisma, Flyway, Drizzle, golang-migrate, goose and sqlx folders, checked against their tools' rules",
+    "Prisma, Flyway, Drizzle, golang-migrate, goose, sqlx and Diesel folders, checked against their tools' rules",
     .dropsTestDatabases
 )
 struct ToolFixtureTests {
@@ -207,6 +214,15 @@ struct ToolFixtureTests {
                     db,
                     "SELECT CAST(version AS TEXT) || ':' || CAST(CASE WHEN dirty THEN 1 ELSE 0 END AS TEXT) AS v FROM schema_migrations"
                 ) == ["3:0"])
+        case .diesel:
+            #expect(
+                try await texts(db, "SELECT version AS v FROM __diesel_schema_migrations ORDER BY version") == [
+                    "20230208193717", "20230208193718", "20230217084424", "20230217084617", "20230217084618",
+                    "20230301",
+                ])
+            #expect(
+                try await count(db, "SELECT COUNT(*) AS n FROM __diesel_schema_migrations WHERE run_on IS NOT NULL")
+                    == 6)
         case .sqlx:
             let hex = engine == .postgres ? "encode(checksum, 'hex')" : "lower(hex(checksum))"
             #expect(
@@ -269,6 +285,8 @@ struct ToolFixtureTests {
         case .golangMigrate:
             try await TestSQL.run(
                 db, "INSERT INTO schema_migrations (version, dirty) VALUES (1, \(engine == .postgres ? "false" : "0"))")
+        case .diesel:
+            try await TestSQL.run(db, "INSERT INTO __diesel_schema_migrations (version) VALUES ('20230208193717')")
         case .sqlx:
             let checksum = checksums[fixture.ids[0]]!
             try await TestSQL.run(

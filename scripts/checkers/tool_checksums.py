@@ -7,6 +7,7 @@ from the tools' own rules and nothing of the server's code:
   drizzle SHA-256 hex of <tag>.sql as written (drizzle-orm's migrator)
   golang-migrate  none: an empty string for each <version>_<title>.up.sql
   goose   none: an empty string for each <version>_<name>.sql
+  diesel  none: an empty string for each <version>_<name>/ holding up.sql
   sqlx    SHA-384 hex of each <version>_<description>.sql or .up.sql as written (sqlx-core's migrate::source)
 Usage: tool_checksums.py FORMAT FOLDER"""
 import hashlib, json, os, re, sys, zlib
@@ -44,6 +45,10 @@ def main(fmt, folder):
             if name.endswith(".sql") and not name.endswith(".down.sql"):
                 stem = name[:-7] if name.endswith(".up.sql") else name[:-4]
                 out[stem] = hashlib.sha384(open(os.path.join(folder, name), "rb").read()).hexdigest()
+    elif fmt == "diesel":
+        for name in sorted(os.listdir(folder)):
+            if os.path.isfile(os.path.join(folder, name, "up.sql")):
+                out[name] = ""
     elif fmt == "goose":
         for name in sorted(os.listdir(folder)):
             if name.endswith(".sql"):

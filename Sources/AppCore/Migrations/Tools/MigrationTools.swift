@@ -10,5 +10,6 @@ enum MigrationTools {
         SQLMigrateFormat.self,
         GooseFormat.self,
         SQLxFormat.self,
+        DieselFormat.self,
     ]
 }

@@ -4,7 +4,6 @@
 enum OtherHistories {
     /// Each tool's table, as the tool names it (in the connection's schema).
     static let tables: [(tool: String, table: String)] = [
-        ("Diesel", "__diesel_schema_migrations"),
         ("Atlas", "atlas_schema_revisions"),
         ("yoyo", "_yoyo_migration"),
         ("Liquibase", "databasechangelog"),
