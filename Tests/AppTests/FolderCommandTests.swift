@@ -127,7 +127,7 @@ struct FolderCommandTests {
         "app migrate rollback: refuses without a down section, changing nothing; then rolls back newest first",
         arguments: Engine.available)
     func rollback(_ engine: Engine) async throws {
-        let folder = try MigrationsDir(FolderTests.three)  // 10_create_gadgets has no down section
+        let folder = try MigrationsDir(FolderTests.three)  // 3_create_gadgets has no down section
         let db = try await TestDatabase.make(engine)
         let env = ["DATABASE_URL": db.url, "APP_ENV": "test", "MIGRATIONS_DIR": folder.path]
         #expect(try await AppBinary.run(["migrate"], environment: env, directory: folder.dir.url).status == 0)
@@ -135,19 +135,19 @@ struct FolderCommandTests {
         let refused = try await AppBinary.run(
             ["migrate", "rollback", "--steps", "2"], environment: env, directory: folder.dir.url)
         #expect(refused.status == 1)
-        #expect(refused.err.contains("10_create_gadgets has no -- migrate:down section"))
+        #expect(refused.err.contains("3_create_gadgets has no -- migrate:down section"))
         #expect(try await historyIDs(db)?.count == 3, "nothing rolled back")
         #expect(try await count(db, "SELECT COUNT(*) AS n FROM widgets") == 2)
 
         try folder.write(
-            "10_create_gadgets.sql",
-            FolderTests.three["10_create_gadgets.sql"]! + "-- migrate:down\nDROP TABLE gadgets;\n")
+            "3_create_gadgets.sql",
+            FolderTests.three["3_create_gadgets.sql"]! + "-- migrate:down\nDROP TABLE gadgets;\n")
         let done = try await AppBinary.run(
             ["migrate", "rollback", "--steps", "2"], environment: env, directory: folder.dir.url)
         #expect(done.status == 0, "\(done.err)")
         #expect(
             maskTimes(done.out)
-                == "Rolled back 10_create_gadgets\nRolled back 2_seed_widgets\nRolled back 2 migrations in <t>.\n")
+                == "Rolled back 3_create_gadgets\nRolled back 2_seed_widgets\nRolled back 2 migrations in <t>.\n")
         #expect(try await historyIDs(db) == ["1_create_widgets"])
         #expect(try await !tableNames(db).contains("gadgets"))
         #expect(try await count(db, "SELECT COUNT(*) AS n FROM widgets") == 0)
@@ -155,7 +155,7 @@ struct FolderCommandTests {
         let again = try await AppBinary.run(["migrate"], environment: env, directory: folder.dir.url)
         #expect(
             maskTimes(again.out)
-                == "Applying 2_seed_widgets\nApplied 2_seed_widgets in <t>\nApplying 10_create_gadgets\nApplied 10_create_gadgets in <t>\nApplied 2 migrations in <t>.\n",
+                == "Applying 2_seed_widgets\nApplied 2_seed_widgets in <t>\nApplying 3_create_gadgets\nApplied 3_create_gadgets in <t>\nApplied 2 migrations in <t>.\n",
             "adding the down section was not drift")
     }
 

@@ -13,11 +13,11 @@ struct FolderTests {
             "-- migrate:up\nCREATE TABLE widgets (id INTEGER PRIMARY KEY, name TEXT);\nCREATE INDEX widgets_name ON widgets (name);\n\n-- migrate:down\nDROP TABLE widgets;\n",
         "2_seed_widgets.sql":
             "-- migrate:up\nINSERT INTO widgets (id, name) VALUES (1, 'a;b');\nINSERT INTO widgets (id, name) VALUES (2, 'it''s');\n-- migrate:down\nDELETE FROM widgets;\n",
-        "10_create_gadgets.sql": "-- migrate:up\nCREATE TABLE gadgets (id INTEGER);\nINSERT INTO gadgets VALUES (7)\n",
+        "3_create_gadgets.sql": "-- migrate:up\nCREATE TABLE gadgets (id INTEGER);\nINSERT INTO gadgets VALUES (7)\n",
     ]
 
     @Test(
-        "a folder applies in numeric version order on both engines, each statement run, each file once",
+        "a folder applies in its tool's order on both engines (dbmate's: the file names as text; ToolOrderTests has the names where that and the numbers disagree), each statement run, each file once",
         arguments: Engine.available)
     func appliesInOrder(_ engine: Engine) async throws {
         let folder = try MigrationsDir(Self.three)
@@ -26,21 +26,21 @@ struct FolderTests {
             try await client.execute(uri: "/api/migrate", method: .get, headers: authHeader) { response in
                 #expect(
                     response.json["pending"] as? [String] == [
-                        "1_create_widgets", "2_seed_widgets", "10_create_gadgets",
+                        "1_create_widgets", "2_seed_widgets", "3_create_gadgets",
                     ])
             }
             try await client.execute(uri: "/api/migrate", method: .post, headers: authHeader) { response in
                 #expect(response.status == .ok)
                 #expect(
                     response.json["applied"] as? [String] == [
-                        "1_create_widgets", "2_seed_widgets", "10_create_gadgets",
+                        "1_create_widgets", "2_seed_widgets", "3_create_gadgets",
                     ])
             }
             try await client.execute(uri: "/api/migrate", method: .post, headers: authHeader) { response in
                 #expect(response.json["applied"] as? [String] == [])
             }
         }
-        #expect(try await historyIDs(db) == ["10_create_gadgets", "1_create_widgets", "2_seed_widgets"])
+        #expect(try await historyIDs(db) == ["1_create_widgets", "2_seed_widgets", "3_create_gadgets"])
         #expect(try await count(db, "SELECT COUNT(*) AS n FROM widgets WHERE name IN ('a;b', 'it''s')") == 2)
         #expect(try await count(db, "SELECT COUNT(*) AS n FROM gadgets") == 1)
     }
@@ -78,23 +78,23 @@ struct FolderTests {
         arguments: Engine.available)
     func failingThirdFile(_ engine: Engine) async throws {
         var files = Self.three
-        files["10_create_gadgets.sql"] =
+        files["3_create_gadgets.sql"] =
             "-- migrate:up\nCREATE TABLE gadgets (id INTEGER);\nINSERT INTO no_such_table VALUES (1);\n"
         let folder = try MigrationsDir(files)
         let db = try await TestDatabase.make(engine)
         try await withFolderApp(db, folder, engine) { client in
             try await client.execute(uri: "/api/migrate", method: .post, headers: authHeader) { response in
                 #expect(response.status == .internalServerError)
-                #expect(response.json["migration"] as? String == "10_create_gadgets")
+                #expect(response.json["migration"] as? String == "3_create_gadgets")
             }
         }
         #expect(try await historyIDs(db) == ["1_create_widgets", "2_seed_widgets"])
         #expect(try await !tableNames(db).contains("gadgets"))
-        try folder.write("10_create_gadgets.sql", Self.three["10_create_gadgets.sql"]!)
+        try folder.write("3_create_gadgets.sql", Self.three["3_create_gadgets.sql"]!)
         try await withFolderApp(db, folder, engine) { client in
             try await client.execute(uri: "/api/migrate", method: .post, headers: authHeader) { response in
                 #expect(response.status == .ok)
-                #expect(response.json["applied"] as? [String] == ["10_create_gadgets"])
+                #expect(response.json["applied"] as? [String] == ["3_create_gadgets"])
             }
         }
     }

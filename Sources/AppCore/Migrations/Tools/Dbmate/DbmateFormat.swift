@@ -1,7 +1,7 @@
 import Foundation
 
-/// dbmate's format: one `<version>_<description>.sql` file per migration, with `-- migrate:up` and
-/// `-- migrate:down` sections (`-- migrate:up` required, as dbmate requires it), and `transaction:false` on a marker
+/// dbmate's format: one `<version>_<description>.sql` file per migration, applied in the order of the
+/// file names as text (as dbmate sorts them), with `-- migrate:up` and `-- migrate:down` sections (`-- migrate:up` required, as dbmate requires it), and `transaction:false` on a marker
 /// to run that section outside a transaction. dbmate's history is `schema_migrations(version)`, one row
 /// per applied version as written in the file name (leading zeros kept).
 enum DbmateFormat {
@@ -96,7 +96,10 @@ enum DbmateFormat {
             transactional: up.transactional,
             downTransactional: down?.transactional ?? true,
             checksum: Migration.checksum(ofSection: upText),
-            toolKey: toolKey
+            toolKey: toolKey,
+            // dbmate applies its files in the order of their names as text (pkg/dbmate FindMigrations
+            // sorts by file name), not of their versions as numbers: `10_b.sql` before `9_a.sql`.
+            orderKey: Migration.textOrderKey(file)
         )
     }
 
