@@ -29,17 +29,26 @@ struct MigrationToolTests {
         // Drizzle has none: drizzle-kit writes its journal.
         guard let files = format.newFiles(stamp: "20260101000000", slug: "x") else { return }
         let folder = try MigrationsDir()
+        // Supabase's folder is recognised by where it sits: supabase/migrations beside supabase/config.toml.
+        let place = format == .supabase ? "supabase/migrations/" : ""
+        if format == .supabase {
+            try FileManager.default.createDirectory(
+                at: folder.dir.url.appendingPathComponent(place), withIntermediateDirectories: true)
+            try folder.write("supabase/config.toml", "project_id = \"x\"\n")
+        }
         for file in files {
             try FileManager.default.createDirectory(
-                at: folder.dir.url.appendingPathComponent(file.name).deletingLastPathComponent(),
+                at: folder.dir.url.appendingPathComponent(place + file.name).deletingLastPathComponent(),
                 withIntermediateDirectories: true
             )
-            try folder.write(file.name, file.text)
+            try folder.write(place + file.name, file.text)
         }
-        let recognised = MigrationCatalog.load(folder: folder.path, dialect: .sqlite)
+        let path = folder.path + "/" + place
+        let dialect: SQLEngine = format.history.postgresOnly ? .postgres : .sqlite
+        let recognised = MigrationCatalog.load(folder: path, dialect: dialect)
         #expect(recognised.invalid == nil, "\(String(describing: recognised.invalid))")
         #expect(recognised.format == format || recognised.candidates.contains(format))
-        let catalog = MigrationCatalog.load(folder: folder.path, format: name, dialect: .sqlite)
+        let catalog = MigrationCatalog.load(folder: path, format: name, dialect: dialect)
         #expect(catalog.format == format)
         #expect(catalog.migrations.count == 1)
     }
@@ -68,7 +77,7 @@ struct MigrationToolTests {
         try await database.withRunning {
             try await database.withConnection { sql in
                 // Tools that share a table name (dbmate's and golang-migrate's schema_migrations) one at a time.
-                for tool in MigrationTools.all {
+                for tool in MigrationTools.all where engine == .postgres || !tool.history.postgresOnly {
                     let history = tool.history
                     #expect(try await !history.exists(sql, engine: database.engine), "\(tool.format)")
                     try await history.create(sql, engine: engine.dialect)
@@ -77,7 +86,9 @@ struct MigrationToolTests {
                     let ledger = try await history.read(sql, migrations: [], engine: engine.dialect)
                     #expect(ledger == ToolLedger(applied: []), "\(tool.format)")
                     let qualified =
-                        tool.format == .drizzle && engine == .postgres ? "drizzle.\(history.table)" : history.table
+                        tool.format == .drizzle && engine == .postgres
+                        ? "drizzle.\(history.table)"
+                        : tool.format == .supabase ? "supabase_migrations.\(history.table)" : history.table
                     try await sql.raw("DROP TABLE \(unsafeRaw: qualified)").run()
                 }
             }

@@ -29,6 +29,9 @@ public struct Migration: Sendable, Identifiable {
     /// CRC32): the first is what is written; any of them matches (Prisma accepts the file with either
     /// line ending). Empty for tools that keep none.
     public let toolChecksums: [String]
+    /// What the tool records of the migration's text, where it records any: Supabase's statements, as
+    /// its CLI split them. Empty for the other tools.
+    public let toolStatements: [String]
     /// The version's parts, compared as numbers one by one: one part for most tools, more for Flyway's
     /// `1.2.3`.
     public let orderKey: [String]
@@ -44,9 +47,11 @@ public struct Migration: Sendable, Identifiable {
     public init(
         id: String, statements: [String], down: [String]?, transactional: Bool, downTransactional: Bool,
         checksum: String,
-        toolKey: String? = nil, toolChecksums: [String] = [], orderKey: [String]? = nil
+        toolKey: String? = nil, toolChecksums: [String] = [], orderKey: [String]? = nil,
+        toolStatements: [String] = []
     ) {
         self.id = id
+        self.toolStatements = toolStatements
         self.toolKey = toolKey ?? id
         self.toolChecksums = toolChecksums
         self.version = Self.version(of: id) ?? "0"

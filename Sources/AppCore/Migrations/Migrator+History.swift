@@ -41,9 +41,10 @@ extension Migrator {
         for other in OtherHistories.tables where names.contains(other.table) {
             throw MigrationError.foreignHistory(table: other.table, tool: other.tool)
         }
-        for tool in MigrationTools.all where tool.format != format && tool.history.table != format.history.table {
+        for tool in MigrationTools.all
+        where tool.format != format && tool.history.qualifiedTable != format.history.qualifiedTable {
             if try await tool.history.isPresent(in: names, db, engine: database.engine) {
-                throw MigrationError.foreignHistory(table: tool.history.table, tool: tool.format.rawValue)
+                throw MigrationError.foreignHistory(table: tool.history.qualifiedTable, tool: tool.format.rawValue)
             }
         }
     }
@@ -51,7 +52,8 @@ extension Migrator {
     func readTool(_ tool: any ToolHistory, _ db: any SQLDatabase) async throws -> ToolLedger {
         guard try await tool.isToolsTable(db, engine: database.engine) else {
             // Another tool's table of the same name (golang-migrate's schema_migrations under a dbmate folder)?
-            for other in MigrationTools.all where other.history.table == tool.table && other.format != catalog.format {
+            for other in MigrationTools.all
+            where other.history.qualifiedTable == tool.qualifiedTable && other.format != catalog.format {
                 if try await other.history.isToolsTable(db, engine: database.engine) {
                     throw MigrationError.foreignHistory(table: tool.table, tool: other.format.rawValue)
                 }

@@ -71,7 +71,8 @@ func schema(_ db: TestDatabase) async throws -> String {
         ).joined(separator: ";\n")
     }
     let out = try await runProcess(
-        ["pg_dump", "--schema-only", "--no-owner", "-N", "drizzle"] + histories.flatMap { ["-T", $0] } + [db.url])
+        ["pg_dump", "--schema-only", "--no-owner", "-N", "drizzle", "-N", "supabase_migrations"]
+            + histories.flatMap { ["-T", $0] } + [db.url])
     try #require(out.status == 0, "\(out.stderr)")
     // pg_dump's \restrict lines carry a random key; comments and blank lines say nothing about the schema.
     return out.out.split(separator: "\n")

@@ -11,5 +11,6 @@ enum MigrationTools {
         GooseFormat.self,
         SQLxFormat.self,
         DieselFormat.self,
+        SupabaseFormat.self,
     ]
 }

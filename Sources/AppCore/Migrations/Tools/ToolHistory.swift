@@ -17,6 +17,11 @@ struct ToolLedger: Sendable, Equatable {
 /// transaction as the server's row, and writes exactly what the tool itself writes.
 protocol ToolHistory: Sendable {
     var table: String { get }
+    /// The table with its schema when the tool keeps it in a schema of its own (Supabase's), so that
+    /// tables of one name in different schemas are told apart.
+    var qualifiedTable: String { get }
+    /// True for a tool whose folders run on PostgreSQL only (Supabase): its table never exists on SQLite.
+    var postgresOnly: Bool { get }
     /// True when the table exists (in the tool's schema).
     func exists(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool
     /// The same from `names`, the tables of the connection's schema, already read (a query only for
@@ -42,6 +47,9 @@ protocol ToolHistory: Sendable {
 }
 
 extension ToolHistory {
+    var postgresOnly: Bool { false }
+    var qualifiedTable: String { table }
+
     func exists(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
         try await engine.tableExists(db, table)
     }
