@@ -9,6 +9,8 @@ extension Tool {
     static var dbmate: Bool { underCI || onPath("dbmate") }
     /// sql-migrate (Debian's `sql-migrate`), which `scripts/test` installs.
     static var sqlMigrate: Bool { underCI || onPath("sql-migrate") }
+    /// yoyo (`pip install yoyo-migrations psycopg2-binary`), which `scripts/test` installs.
+    static var yoyo: Bool { underCI || onPath("yoyo") }
 
     static func onPath(_ program: String) -> Bool {
         (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").contains {
@@ -25,7 +27,7 @@ extension TestDatabase {
 
 @Suite(
     "the real dbmate and sql-migrate on the same database", .dropsTestDatabases,
-    .enabled(if: Tool.dbmate || Tool.sqlMigrate))
+    .enabled(if: Tool.dbmate || Tool.sqlMigrate || Tool.yoyo))
 struct PeerToolTests {
     func dbmate(_ db: TestDatabase, _ folder: MigrationsDir, _ arguments: String...) async throws -> String {
         let url = db.sqlitePath.map { "sqlite:\($0)" } ?? db.url
@@ -46,6 +48,27 @@ struct PeerToolTests {
             ["sql-migrate"] + arguments + ["-config=\(config.path)/dbconfig.yml", "-env=test"])
         try #require(out.status == 0, "sql-migrate \(arguments): \(out.stderr) \(out.out)")
         return out.out
+    }
+
+    func yoyo(_ db: TestDatabase, _ folder: MigrationsDir, _ arguments: String...) async throws -> String {
+        let url =
+            db.sqlitePath.map { "sqlite:///\($0)" }
+            ?? db.url.replacingOccurrences(of: "postgres://", with: "postgresql://")
+        let out = try await runProcess(
+            ["yoyo"] + arguments + ["--batch", "--no-config-file", "--database", url, folder.path])
+        try #require(out.status == 0, "yoyo \(arguments): \(out.stderr) \(out.out)")
+        return out.out
+    }
+
+    /// `yoyo list`'s lines: id → applied ("A") or not ("U").
+    static func yoyoList(_ out: String) -> [String: Bool] {
+        var result: [String: Bool] = [:]
+        for line in out.split(separator: "\n") {
+            let cells = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            guard cells.count >= 2, cells[0] == "A" || cells[0] == "U" else { continue }
+            result[cells[1]] = cells[0] == "A"
+        }
+        return result
     }
 
     /// sql-migrate's status table: file name → applied ("no" means pending).
@@ -154,6 +177,62 @@ struct PeerToolTests {
             _ = try await migrator.migrate()
         }
         let expected = try await schema(byTool)
+        #expect(expected.contains("titles"))
+        #expect(try await schema(byServer) == expected)
+    }
+}
+
+extension PeerToolTests {
+    @Test(
+        "yoyo applies the first half, the server the rest; yoyo list agrees and yoyo rollback undoes the server's last; then the reverse; the schema is yoyo's",
+        .enabled(if: Tool.yoyo), arguments: Engine.available)
+    func yoyoRoundTrip(_ engine: Engine) async throws {
+        let ids = PeerFolder.ids(PeerFolder.dbmate)
+        let full = try MigrationsDir(PeerFolder.yoyo)
+        // The first two migrations, with their rollbacks.
+        let half = try MigrationsDir(
+            PeerFolder.yoyo.filter { file in ids.prefix(2).contains { file.key.hasPrefix($0) } })
+        let all = Dictionary(uniqueKeysWithValues: ids.map { ($0, true) })
+
+        // yoyo first.
+        let db = try await TestDatabase.make(engine)
+        _ = try await yoyo(db, half, "apply")
+        try await withFolderMigrator(db, full, engine) { (migrator: Migrator) async throws in
+            #expect(try await migrator.migrate() == Array(ids.suffix(2)))
+            #expect(try await migrator.status().applied.map(\.state) == [.adopted, .adopted, .applied, .applied])
+        }
+        #expect(Self.yoyoList(try await yoyo(db, full, "list")) == all)
+        _ = try await yoyo(db, full, "rollback")
+        try await withFolderMigrator(db, full, engine) { (migrator: Migrator) async throws in
+            #expect(try await migrator.status().pending == [ids[3]])
+            #expect(try await migrator.migrate() == [ids[3]])
+        }
+        #expect(Self.yoyoList(try await yoyo(db, full, "list")) == all)
+
+        // The server first.
+        let other = try await TestDatabase.make(engine)
+        try await withFolderMigrator(other, half, engine) { (migrator: Migrator) async throws in
+            #expect(try await migrator.migrate() == Array(ids.prefix(2)))
+        }
+        let listed = Self.yoyoList(try await yoyo(other, full, "list"))
+        #expect(listed == all.mapValues { _ in false }.merging([ids[0]: true, ids[1]: true]) { $1 })
+        _ = try await yoyo(other, full, "apply")
+        try await withFolderMigrator(other, full, engine) { (migrator: Migrator) async throws in
+            #expect(try await migrator.status().pending == [])
+            #expect(try await migrator.rollback(steps: 1) == [ids[3]])
+        }
+        #expect(Self.yoyoList(try await yoyo(other, full, "list"))[ids[3]] == false)
+        _ = try await yoyo(other, full, "apply")
+        #expect(Self.yoyoList(try await yoyo(other, full, "list")) == all)
+
+        // The schema yoyo leaves alone equals the server's.
+        let byYoyo = try await TestDatabase.make(engine)
+        _ = try await yoyo(byYoyo, full, "apply")
+        let byServer = try await TestDatabase.make(engine)
+        try await withFolderMigrator(byServer, full, engine) { (migrator: Migrator) async throws in
+            _ = try await migrator.migrate()
+        }
+        let expected = try await schema(byYoyo)
         #expect(expected.contains("titles"))
         #expect(try await schema(byServer) == expected)
     }

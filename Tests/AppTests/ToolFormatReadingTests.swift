@@ -37,7 +37,7 @@ struct ToolFormatReadingTests {
             expected: "invalid: 1_a.sql:3: \"--+goose Down\" is goose's marker"),
         Case(
             files: ["1_a.up.sql": "-- depends: 0000_init\nCREATE TABLE a (id INTEGER);"],
-            expected: "invalid: 1_a.up.sql:1: the folder is yoyo's (\"-- depends: 0000_init\")"),
+            expected: "invalid: 1_a.up.sql: depends on 0000_init, which is not in the folder"),
         Case(
             files: ["V1__a.sql": "SELECT 1;\n  --liquibase formatted sql\n"],
             expected: "invalid: V1__a.sql:2: \"--liquibase formatted sql\" is Liquibase's marker"),

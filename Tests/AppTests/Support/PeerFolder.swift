@@ -34,6 +34,22 @@ enum PeerFolder {
             })
     }
 
+    /// The same migrations in yoyo's format: `<id>.sql` with a `-- depends:` header naming the one
+    /// before, and `<id>.rollback.sql`.
+    static var yoyo: [String: String] {
+        var files: [String: String] = [:]
+        let names = dbmate.keys.sorted()
+        for (index, name) in names.enumerated() {
+            let text = dbmate[name]!
+            let parts = text.components(separatedBy: "-- migrate:down\n")
+            let up = parts[0].replacingOccurrences(of: "-- migrate:up\n", with: "")
+            let depends = index == 0 ? "" : String(names[index - 1].dropLast(4))
+            files[name] = "-- \(name)\n-- depends: \(depends)\n\n" + up
+            files[String(name.dropLast(4)) + ".rollback.sql"] = parts.count > 1 ? parts[1] : ""
+        }
+        return files
+    }
+
     static func ids(_ files: [String: String]) -> [String] { files.keys.sorted().map { String($0.dropLast(4)) } }
 
     /// The first two files (`first: true`) or all.

@@ -58,7 +58,8 @@ func journalMode(_ db: TestDatabase) async throws -> String {
 func schema(_ db: TestDatabase) async throws -> String {
     let histories = [
         "app_migrations", "schema_migrations", "gorp_migrations", "_prisma_migrations", "flyway_schema_history",
-        "__drizzle_migrations", "goose_db_version", "_sqlx_migrations", "__diesel_schema_migrations",
+        "__drizzle_migrations", "goose_db_version", "_sqlx_migrations", "__diesel_schema_migrations", "_yoyo_migration",
+        "_yoyo_log", "_yoyo_version", "yoyo_lock",
         // SQLite's own table for AUTOINCREMENT keys (goose's table has one).
         "sqlite_sequence",
     ]

@@ -12,5 +12,6 @@ enum MigrationTools {
         SQLxFormat.self,
         DieselFormat.self,
         SupabaseFormat.self,
+        YoyoFormat.self,
     ]
 }

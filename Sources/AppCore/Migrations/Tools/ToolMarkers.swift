@@ -19,7 +19,6 @@ enum ToolMarkers {
             tool.markers.map { Marker(prefix: $0, tool: tool.format.rawValue, format: tool.format) }
         } + [
             Marker(prefix: "liquibase formatted sql", tool: "Liquibase", format: nil),
-            Marker(prefix: "depends:", tool: "yoyo", format: nil),
             Marker(prefix: "atlas:", tool: "Atlas", format: nil),
         ]
 
