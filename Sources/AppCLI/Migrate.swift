@@ -279,6 +279,11 @@ extension Migrate {
             } catch {
                 throw fail("could not write into \(folder): \(error.localizedDescription)")
             }
+            do {
+                try format.wroteNewFiles(in: folder)
+            } catch {
+                throw fail("\(error)")
+            }
             for url in urls { print(url.path) }
         }
     }

@@ -44,6 +44,8 @@ struct MigrationToolTests {
             try folder.write(place + file.name, file.text)
         }
         let path = folder.path + "/" + place
+        // What the tool's own command does next (Atlas writes atlas.sum), as `app migrate new` does it.
+        try format.wroteNewFiles(in: path)
         let dialect: SQLEngine = format.history.postgresOnly ? .postgres : .sqlite
         let recognised = MigrationCatalog.load(folder: path, dialect: dialect)
         #expect(recognised.invalid == nil, "\(String(describing: recognised.invalid))")
@@ -88,7 +90,10 @@ struct MigrationToolTests {
                     let qualified =
                         tool.format == .drizzle && engine == .postgres
                         ? "drizzle.\(history.table)"
-                        : tool.format == .supabase ? "supabase_migrations.\(history.table)" : history.table
+                        : tool.format == .supabase
+                            ? "supabase_migrations.\(history.table)"
+                            : tool.format == .atlas && engine == .postgres
+                                ? "atlas_schema_revisions.\(history.table)" : history.table
                     try await sql.raw("DROP TABLE \(unsafeRaw: qualified)").run()
                 }
             }

@@ -7,7 +7,7 @@ import Testing
 enum ToolFixture: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case prisma, flyway, drizzle
     case golangMigrate = "golang-migrate"
-    case goose, sqlx, diesel
+    case goose, sqlx, diesel, atlas
 
     var testDescription: String { rawValue }
     var path: String { ConfigTests.repoFile("Tests/AppTests/Fixtures/formats/\(rawValue)") }
@@ -33,6 +33,7 @@ enum ToolFixture: String, CaseIterable, CustomTestStringConvertible, Sendable {
                 "2023-02-17-084424_add_authors/up.sql", "2023-02-17-084617_add_books_authors/up.sql",
                 "2023-02-17-084618_index_pages/up.sql", "20230301_add_isbn/up.sql",
             ]
+        case .atlas: ["20240112070806.sql", "20240113000000_add_t2.sql", "20240114000000_index.sql"]
         case .sqlx:
             [
                 "20220721115250_add_test_table.sql", "20220721115524_convert_type.sql",
@@ -103,7 +104,7 @@ extension MigrationsDir {
 }
 
 @Suite(
-    "Prisma, Flyway, Drizzle, golang-migrate, goose, sqlx and Diesel folders, checked against their tools' rules",
+    "Prisma, Flyway, Drizzle, golang-migrate, goose, sqlx, Diesel and Atlas folders, checked against their tools' rules",
     .dropsTestDatabases
 )
 struct ToolFixtureTests {
@@ -214,6 +215,22 @@ struct ToolFixtureTests {
                     db,
                     "SELECT CAST(version AS TEXT) || ':' || CAST(CASE WHEN dirty THEN 1 ELSE 0 END AS TEXT) AS v FROM schema_migrations"
                 ) == ["3:0"])
+        case .atlas:
+            let table = engine == .postgres ? "atlas_schema_revisions.atlas_schema_revisions" : "atlas_schema_revisions"
+            #expect(
+                try await texts(
+                    db,
+                    "SELECT version || ' ' || description || ' ' || CAST(type AS TEXT) || ' ' || CAST(applied AS TEXT) || '/' || CAST(total AS TEXT) || ' ' || hash AS v FROM \(table) ORDER BY version"
+                ) == [
+                    "20240112070806  2 1/1 \(checksums["20240112070806"]!)",
+                    "20240113000000 add_t2 2 2/2 \(checksums["20240113000000_add_t2"]!)",
+                    "20240114000000 index 2 1/1 \(checksums["20240114000000_index"]!)",
+                ])
+            #expect(
+                try await count(
+                    db,
+                    "SELECT COUNT(*) AS n FROM \(table) WHERE error = '' AND error_stmt = '' AND execution_time >= 0 AND operator_version <> ''"
+                ) == 3)
         case .diesel:
             #expect(
                 try await texts(db, "SELECT version AS v FROM __diesel_schema_migrations ORDER BY version") == [
@@ -285,6 +302,11 @@ struct ToolFixtureTests {
         case .golangMigrate:
             try await TestSQL.run(
                 db, "INSERT INTO schema_migrations (version, dirty) VALUES (1, \(engine == .postgres ? "false" : "0"))")
+        case .atlas:
+            try await TestSQL.run(
+                db,
+                "INSERT INTO \(engine == .postgres ? "atlas_schema_revisions." : "")atlas_schema_revisions (version, description, type, applied, total, executed_at, execution_time, error, error_stmt, hash, partial_hashes, operator_version) VALUES ('20240112070806', '', 2, 1, 1, CURRENT_TIMESTAMP, 1200, '', '', '\(checksums[fixture.ids[0]]!)', 'null', 'Atlas CLI v0.30.0')"
+            )
         case .diesel:
             try await TestSQL.run(db, "INSERT INTO __diesel_schema_migrations (version) VALUES ('20230208193717')")
         case .sqlx:

@@ -43,7 +43,7 @@ struct ToolFormatReadingTests {
             expected: "invalid: V1__a.sql:2: \"--liquibase formatted sql\" is Liquibase's marker"),
         Case(
             files: ["1_a.sql": "-- migrate:up\n-- atlas:txmode none\nCREATE TABLE a (id INTEGER);"],
-            expected: "invalid: 1_a.sql:2: \"-- atlas:txmode none\" is Atlas's marker"),
+            expected: "invalid: 1_a.sql:2: \"-- atlas:txmode none\" is atlas's marker"),
         Case(
             files: ["1_a.sql": sqlMigrateFile + "-- migrate:down\n"], setting: "sql-migrate",
             expected: "invalid: 1_a.sql:5: \"-- migrate:down\" is dbmate's marker"),

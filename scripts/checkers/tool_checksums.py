@@ -7,10 +7,30 @@ from the tools' own rules and nothing of the server's code:
   drizzle SHA-256 hex of <tag>.sql as written (drizzle-orm's migrator)
   golang-migrate  none: an empty string for each <version>_<title>.up.sql
   goose   none: an empty string for each <version>_<name>.sql
+  atlas   each file's entry in atlas.sum: a running SHA-256 over each .sql file's name and bytes in name
+          order, base64 (ariga/atlas sql/migrate HashFile); with --sum-file, the whole atlas.sum
   diesel  none: an empty string for each <version>_<name>/ holding up.sql
   sqlx    SHA-384 hex of each <version>_<description>.sql or .up.sql as written (sqlx-core's migrate::source)
-Usage: tool_checksums.py FORMAT FOLDER"""
-import hashlib, json, os, re, sys, zlib
+Usage: tool_checksums.py FORMAT FOLDER [--sum-file]"""
+import base64, hashlib, json, os, re, sys, zlib
+
+def atlas_entries(folder):
+    running = hashlib.sha256()
+    entries = []
+    for name in sorted(n for n in os.listdir(folder) if n.endswith(".sql")):
+        data = open(os.path.join(folder, name), "rb").read()
+        running.update(name.encode())
+        first = re.match(rb"[ -~]*", data).group(0)
+        if re.search(rb"atlas:sum ignore", first):
+            continue
+        running.update(data)
+        entries.append((name, base64.b64encode(running.digest()).decode()))
+    return entries
+
+def atlas_sum_file(folder):
+    entries = atlas_entries(folder)
+    total = hashlib.sha256(b"".join(n.encode() + h.encode() for n, h in entries)).digest()
+    return "h1:" + base64.b64encode(total).decode() + "\n" + "".join(f"{n} h1:{h}\n" for n, h in entries)
 
 def flyway(data):
     text = data.decode("utf-8")
@@ -45,6 +65,9 @@ def main(fmt, folder):
             if name.endswith(".sql") and not name.endswith(".down.sql"):
                 stem = name[:-7] if name.endswith(".up.sql") else name[:-4]
                 out[stem] = hashlib.sha384(open(os.path.join(folder, name), "rb").read()).hexdigest()
+    elif fmt == "atlas":
+        for name, hash in atlas_entries(folder):
+            out[name[:-4]] = hash
     elif fmt == "diesel":
         for name in sorted(os.listdir(folder)):
             if os.path.isfile(os.path.join(folder, name, "up.sql")):
@@ -58,4 +81,7 @@ def main(fmt, folder):
     print(json.dumps(out, sort_keys=True))
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    if sys.argv[1] == "atlas" and sys.argv[3:] == ["--sum-file"]:
+        sys.stdout.write(atlas_sum_file(sys.argv[2]))
+    else:
+        main(sys.argv[1], sys.argv[2])

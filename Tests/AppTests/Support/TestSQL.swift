@@ -59,7 +59,7 @@ func schema(_ db: TestDatabase) async throws -> String {
     let histories = [
         "app_migrations", "schema_migrations", "gorp_migrations", "_prisma_migrations", "flyway_schema_history",
         "__drizzle_migrations", "goose_db_version", "_sqlx_migrations", "__diesel_schema_migrations", "_yoyo_migration",
-        "_yoyo_log", "_yoyo_version", "yoyo_lock",
+        "_yoyo_log", "_yoyo_version", "yoyo_lock", "atlas_schema_revisions",
         // SQLite's own table for AUTOINCREMENT keys (goose's table has one).
         "sqlite_sequence",
     ]
@@ -72,7 +72,10 @@ func schema(_ db: TestDatabase) async throws -> String {
         ).joined(separator: ";\n")
     }
     let out = try await runProcess(
-        ["pg_dump", "--schema-only", "--no-owner", "-N", "drizzle", "-N", "supabase_migrations"]
+        [
+            "pg_dump", "--schema-only", "--no-owner", "-N", "drizzle", "-N", "supabase_migrations", "-N",
+            "atlas_schema_revisions",
+        ]
             + histories.flatMap { ["-T", $0] } + [db.url])
     try #require(out.status == 0, "\(out.stderr)")
     // pg_dump's \restrict lines carry a random key; comments and blank lines say nothing about the schema.

@@ -16,6 +16,9 @@ protocol MigrationTool: Sendable {
     /// (`.up.sql`/`.down.sql` pairs: golang-migrate's and sqlx's). Such a folder is read as the tool
     /// whose history table the database holds (`MigrationCatalog.resolved`), never as a guess.
     static func sharesLayout(_ folder: MigrationFolder.Listing) -> Bool
+    /// After `app migrate new` wrote `newFiles` into the folder at `path`: what the tool's own command
+    /// does next (Atlas writes `atlas.sum` anew).
+    static func afterNew(folder path: String) throws(MigrationsInvalid)
     /// The folder's migrations, in any order (the caller sorts them).
     static func load(_ folder: MigrationFolder.Listing, dialect: SQLEngine) throws(MigrationsInvalid) -> [Migration]
     /// The files of a new, empty migration, as the tool itself writes them (`stamp` is the UTC
@@ -27,6 +30,7 @@ protocol MigrationTool: Sendable {
 
 extension MigrationTool {
     static func sharesLayout(_ folder: MigrationFolder.Listing) -> Bool { false }
+    static func afterNew(folder path: String) throws(MigrationsInvalid) {}
 }
 
 /// A tool's name, as `MIGRATIONS_FORMAT` takes it; each tool's folder declares its own
@@ -65,6 +69,11 @@ public struct MigrationFormat: Hashable, Sendable, CustomStringConvertible {
     /// The files of a new, empty migration, as the tool itself writes them.
     public func newFiles(stamp: String, slug: String) -> [(name: String, text: String)]? {
         tool.newFiles(stamp: stamp, slug: slug)
+    }
+
+    /// What the tool's own command does after writing a new migration into `folder` (Atlas: `atlas.sum`).
+    public func wroteNewFiles(in folder: String) throws(MigrationsInvalid) {
+        try tool.afterNew(folder: folder)
     }
 
     /// The tool's history table for this format.

@@ -13,5 +13,6 @@ enum MigrationTools {
         DieselFormat.self,
         SupabaseFormat.self,
         YoyoFormat.self,
+        AtlasFormat.self,
     ]
 }

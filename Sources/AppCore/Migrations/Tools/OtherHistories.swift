@@ -4,7 +4,6 @@
 enum OtherHistories {
     /// Each tool's table, as the tool names it (in the connection's schema).
     static let tables: [(tool: String, table: String)] = [
-        ("Atlas", "atlas_schema_revisions"),
-        ("Liquibase", "databasechangelog"),
+        ("Liquibase", "databasechangelog")
     ]
 }

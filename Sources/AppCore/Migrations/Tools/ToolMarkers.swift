@@ -18,8 +18,7 @@ enum ToolMarkers {
         MigrationTools.all.flatMap { tool in
             tool.markers.map { Marker(prefix: $0, tool: tool.format.rawValue, format: tool.format) }
         } + [
-            Marker(prefix: "liquibase formatted sql", tool: "Liquibase", format: nil),
-            Marker(prefix: "atlas:", tool: "Atlas", format: nil),
+            Marker(prefix: "liquibase formatted sql", tool: "Liquibase", format: nil)
         ]
 
     /// The marker `line` is, if any: a `--` comment (after any blanks) whose text starts with a tool's prefix.

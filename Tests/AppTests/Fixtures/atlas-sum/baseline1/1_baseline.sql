@@ -1,0 +1,2 @@
+-- create "baseline" table
+CREATE TABLE baseline (`c` int NOT NULL);

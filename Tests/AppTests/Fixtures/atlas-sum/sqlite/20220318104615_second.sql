@@ -1,0 +1,1 @@
+ALTER TABLE `tbl` ADD `col_2` bigint;
