@@ -50,7 +50,7 @@ struct AtlasTests {
     }
 
     @Test(
-        "directives: txmode none runs outside a transaction; an unknown txmode, delimiter or checkpoint is refused; sum ignore leaves a file out of the sum"
+        "name order; directives: txmode none runs outside a transaction; an unknown txmode, delimiter or checkpoint is refused; sum ignore leaves a file out of the sum"
     )
     func directives() throws {
         func folder(_ files: [String: String]) throws -> MigrationCatalog {
@@ -62,6 +62,9 @@ struct AtlasTests {
             "1_a.sql": "-- atlas:txmode none\n\nCREATE TABLE a (id int);\n", "2_b.sql": "SELECT 1;\n",
         ])
         #expect(none.migrations.map(\.transactional) == [false, true])
+        // Atlas lists a folder's files in name order, and applies them so: 10_b before 9_a.
+        #expect(
+            try folder(["9_a.sql": "SELECT 1;\n", "10_b.sql": "SELECT 1;\n"]).migrations.map(\.id) == ["10_b", "9_a"])
         for (text, expected) in [
             ("-- atlas:txmode all\nSELECT 1;\n", "unknown txmode \"all\""),
             ("-- atlas:delimiter \\n\\n\nSELECT 1;\n", "atlas:delimiter directive is not supported"),

@@ -132,6 +132,13 @@ struct PeerToolTests {
         let expected = try await schema(byDbmate)
         #expect(expected.contains("titles"))
         #expect(try await schema(byServer) == expected)
+        // Proof: the tool's whole folder on the database it migrated: nothing runs, all adopted, every row kept.
+        let rowsBefore = try await rowCounts(byDbmate)
+        try await withFolderMigrator(byDbmate, full, engine) { (migrator: Migrator) async throws in
+            #expect(try await migrator.migrate() == [])
+            #expect(try await migrator.status().applied.allSatisfy { $0.state == .adopted })
+        }
+        #expect(try await rowCounts(byDbmate) == rowsBefore)
     }
 
     @Test(
@@ -179,6 +186,13 @@ struct PeerToolTests {
         let expected = try await schema(byTool)
         #expect(expected.contains("titles"))
         #expect(try await schema(byServer) == expected)
+        // Proof: the tool's whole folder on the database it migrated: nothing runs, all adopted, every row kept.
+        let rowsBefore = try await rowCounts(byTool)
+        try await withFolderMigrator(byTool, full, engine) { (migrator: Migrator) async throws in
+            #expect(try await migrator.migrate() == [])
+            #expect(try await migrator.status().applied.allSatisfy { $0.state == .adopted })
+        }
+        #expect(try await rowCounts(byTool) == rowsBefore)
     }
 }
 
@@ -235,5 +249,12 @@ extension PeerToolTests {
         let expected = try await schema(byYoyo)
         #expect(expected.contains("titles"))
         #expect(try await schema(byServer) == expected)
+        // Proof: the tool's whole folder on the database it migrated: nothing runs, all adopted, every row kept.
+        let rowsBefore = try await rowCounts(byYoyo)
+        try await withFolderMigrator(byYoyo, full, engine) { (migrator: Migrator) async throws in
+            #expect(try await migrator.migrate() == [])
+            #expect(try await migrator.status().applied.allSatisfy { $0.state == .adopted })
+        }
+        #expect(try await rowCounts(byYoyo) == rowsBefore)
     }
 }

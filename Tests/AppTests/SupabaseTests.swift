@@ -139,5 +139,30 @@ struct SupabaseTests {
             #expect(try await migrator.status().applied.first?.state == .adopted)
         }
         #expect(try await count(adopted, "SELECT COUNT(*) AS n FROM profiles") == 1)
+
+        // Proof: the whole folder on a database the CLI migrated, with rows: nothing runs, all adopted.
+        let whole = try await TestDatabase.make(.postgres)
+        try await runWhole(
+            ["20240101000000_create_profiles.sql", "20240102000000_add_avatar.sql"].map { "\(migrations)/\($0)" },
+            on: whole)
+        try await TestSQL.run(whole, "INSERT INTO profiles (id, username) VALUES (1, 'a')")
+        try await TestSQL.run(whole, "CREATE SCHEMA supabase_migrations")
+        try await TestSQL.run(
+            whole,
+            "CREATE TABLE supabase_migrations.schema_migrations (version text NOT NULL PRIMARY KEY, statements text[], name text)"
+        )
+        try await TestSQL.run(
+            whole,
+            "INSERT INTO supabase_migrations.schema_migrations (version, name, statements) VALUES ('20240101000000', 'create_profiles', '{}'), ('20240102000000', 'add_avatar', '{}')"
+        )
+        let rowsBefore = try await rowCounts(whole)
+        let wholeDatabase = try AppDatabase(location: whole.location, logger: quietLogger)
+        try await wholeDatabase.withRunning { () async throws in
+            let migrator = Migrator(
+                database: wholeDatabase, catalog: secondCatalog, lockTimeout: .seconds(5), logger: quietLogger)
+            #expect(try await migrator.migrate() == [])
+            #expect(try await migrator.status().applied.allSatisfy { $0.state == .adopted })
+        }
+        #expect(try await rowCounts(whole) == rowsBefore)
     }
 }

@@ -268,65 +268,110 @@ struct ToolFixtureTests {
         }
     }
 
-    @Test(
-        "each tool's history adopted: what it records as applied is not run again", arguments: Engine.available,
-        ToolFixture.allCases)
-    func adoption(_ engine: Engine, _ fixture: ToolFixture) async throws {
+    /// The rows the tool writes once its first `count` migrations are applied, as it writes them.
+    static func toolRows(
+        _ fixture: ToolFixture, count: Int, engine: Engine, checksums: [String: String]
+    ) -> [String] {
+        let yes = engine == .postgres ? "true" : "1"
+        let applied = Array(fixture.ids.prefix(count))
+        let files = Array(fixture.files.prefix(count))
+        switch fixture {
+        case .prisma:
+            return applied.enumerated().map { index, id in
+                "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, started_at, applied_steps_count) VALUES ('4f2c0000-0000-4000-8000-00000000000\(index)', '\(checksums[id]!)', CURRENT_TIMESTAMP, '\(id)', CURRENT_TIMESTAMP, 1)"
+            }
+        case .flyway:
+            return applied.enumerated().map { index, id in
+                // V1_1__Populate_table: version 1.1, description "Populate table".
+                let parts = id.dropFirst().components(separatedBy: "__")
+                let version = parts[0].replacingOccurrences(of: "_", with: ".")
+                let description = parts[1].replacingOccurrences(of: "_", with: " ")
+                return
+                    "INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) VALUES (\(index + 1), '\(version)', '\(description)', 'SQL', '\(id).sql', \(checksums[id]!), 'flyway', 5, \(yes))"
+            }
+        case .drizzle:
+            let when = ["0000_steady_wolverine": 1_735_689_600_000, "0001_brief_ironclad": 1_735_776_000_000]
+            return applied.map { id in
+                "INSERT INTO \(engine == .postgres ? "drizzle." : "")__drizzle_migrations (hash, created_at) VALUES ('\(checksums[id]!)', \(when[id]!))"
+            }
+        case .golangMigrate:
+            // One row: the latest version.
+            guard let last = applied.last, let version = last.split(separator: "_").first else { return [] }
+            return [
+                "INSERT INTO schema_migrations (version, dirty) VALUES (\(version), \(engine == .postgres ? "false" : "0"))"
+            ]
+        case .atlas:
+            return applied.map { id in
+                let version = id.split(separator: "_").first.map(String.init) ?? id
+                let description = id.contains("_") ? String(id[id.index(after: id.firstIndex(of: "_")!)...]) : ""
+                return
+                    "INSERT INTO \(engine == .postgres ? "atlas_schema_revisions." : "")atlas_schema_revisions (version, description, type, applied, total, executed_at, execution_time, error, error_stmt, hash, partial_hashes, operator_version) VALUES ('\(version)', '\(description)', 2, 1, 1, CURRENT_TIMESTAMP, 1200, '', '', '\(checksums[id]!)', 'null', 'Atlas CLI v0.30.0')"
+            }
+        case .diesel:
+            return applied.map { id in
+                "INSERT INTO __diesel_schema_migrations (version) VALUES ('\(id.prefix(while: { $0 != "_" }).replacingOccurrences(of: "-", with: ""))')"
+            }
+        case .sqlx:
+            return applied.map { id in
+                let version = id.prefix(while: { $0 != "_" })
+                let description = id.dropFirst(version.count + 1).replacingOccurrences(of: "_", with: " ")
+                let checksum = checksums[id]!
+                return
+                    "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (\(version), '\(description)', \(engine == .postgres ? "TRUE, decode('\(checksum)', 'hex')" : "1, X'\(checksum)'"), 1204000)"
+            }
+        case .goose:
+            // The table as goose makes it holds the row for version 0 already.
+            return files.map { file in
+                "INSERT INTO goose_db_version (version_id, is_applied) VALUES (\(Int(file.prefix(while: { $0 != "_" }))!), \(yes))"
+            }
+        }
+    }
+
+    /// `db` as the tool leaves it after its first `count` migrations: their SQL run by the engine's own
+    /// client, the tool's table made by the server's own DDL, the tool's rows written by hand.
+    static func migratedByTool(_ fixture: ToolFixture, count: Int, engine: Engine) async throws -> TestDatabase {
         let db = try await TestDatabase.make(engine)
-        let folder = try fixture.folder
-        let checksums = try await fixture.pythonChecksums()
-        // As the tool leaves the database after its first migration (the tool's table made by the server's
-        // own DDL, the row written here by hand, as the tool writes it).
-        try await TestSQL.runScript(db, try fixture.upScript(0))
+        let scripts = try MigrationsDir()
+        try await runWhole(Array(try fixture.upScriptFiles(in: scripts).prefix(count)), on: db)
         let history = try #require(MigrationFormat(rawValue: fixture.rawValue)?.history)
         let database = try AppDatabase(location: db.location, logger: quietLogger)
         try await database.withRunning {
             try await database.withConnection { sql in try await history.create(sql, engine: engine.dialect) }
         }
-        switch fixture {
-        case .prisma:
-            try await TestSQL.run(
-                db,
-                "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, started_at, applied_steps_count) VALUES ('4f2c0000-0000-4000-8000-000000000000', '\(checksums[fixture.ids[0]]!)', CURRENT_TIMESTAMP, '\(fixture.ids[0])', CURRENT_TIMESTAMP, 1)"
-            )
-        case .flyway:
-            try await TestSQL.run(
-                db,
-                "INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) VALUES (1, '1', 'Create person table', 'SQL', 'V1__Create_person_table.sql', \(checksums[fixture.ids[0]]!), 'flyway', 5, \(engine == .postgres ? "true" : "1"))"
-            )
-        case .drizzle:
-            try await TestSQL.run(
-                db,
-                "INSERT INTO \(engine == .postgres ? "drizzle." : "")__drizzle_migrations (hash, created_at) VALUES ('\(checksums[fixture.ids[0]]!)', 1735689600000)"
-            )
-        case .golangMigrate:
-            try await TestSQL.run(
-                db, "INSERT INTO schema_migrations (version, dirty) VALUES (1, \(engine == .postgres ? "false" : "0"))")
-        case .atlas:
-            try await TestSQL.run(
-                db,
-                "INSERT INTO \(engine == .postgres ? "atlas_schema_revisions." : "")atlas_schema_revisions (version, description, type, applied, total, executed_at, execution_time, error, error_stmt, hash, partial_hashes, operator_version) VALUES ('20240112070806', '', 2, 1, 1, CURRENT_TIMESTAMP, 1200, '', '', '\(checksums[fixture.ids[0]]!)', 'null', 'Atlas CLI v0.30.0')"
-            )
-        case .diesel:
-            try await TestSQL.run(db, "INSERT INTO __diesel_schema_migrations (version) VALUES ('20230208193717')")
-        case .sqlx:
-            let checksum = checksums[fixture.ids[0]]!
-            try await TestSQL.run(
-                db,
-                "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (20220721115250, 'add test table', \(engine == .postgres ? "TRUE, decode('\(checksum)', 'hex')" : "1, X'\(checksum)'"), 1204000)"
-            )
-        case .goose:
-            // The table as goose makes it holds the row for version 0 already.
-            try await TestSQL.run(
-                db,
-                "INSERT INTO goose_db_version (version_id, is_applied) VALUES (1, \(engine == .postgres ? "true" : "1"))"
-            )
+        let checksums = try await fixture.pythonChecksums()
+        for row in toolRows(fixture, count: count, engine: engine, checksums: checksums) {
+            try await TestSQL.run(db, row)
         }
-        try await withFolderMigrator(db, folder, engine) { (migrator: Migrator) async throws in
+        return db
+    }
+
+    @Test(
+        "each tool's history adopted: what it records as applied is not run again", arguments: Engine.available,
+        ToolFixture.allCases)
+    func adoption(_ engine: Engine, _ fixture: ToolFixture) async throws {
+        let db = try await Self.migratedByTool(fixture, count: 1, engine: engine)
+        try await withFolderMigrator(db, try fixture.folder, engine) { (migrator: Migrator) async throws in
             #expect(try await migrator.status().pending == Array(fixture.ids.dropFirst()))
             #expect(try await migrator.migrate() == Array(fixture.ids.dropFirst()))
             #expect(try await migrator.status().applied.first(where: { $0.id == fixture.ids[0] })?.state == .adopted)
         }
+    }
+
+    @Test(
+        "proof for each tool: its whole folder on a database it migrated, with rows in the tables: nothing runs, everything is adopted, every table keeps its rows",
+        arguments: Engine.available, ToolFixture.allCases)
+    func wholeAdoption(_ engine: Engine, _ fixture: ToolFixture) async throws {
+        let db = try await Self.migratedByTool(fixture, count: fixture.ids.count, engine: engine)
+        let before = try await rowCounts(db)
+        #expect(before.values.reduce(0, +) > 0, "the tables hold rows")
+        try await withFolderMigrator(db, try fixture.folder, engine) { (migrator: Migrator) async throws in
+            #expect(try await migrator.status().pending == [])
+            #expect(try await migrator.migrate() == [])
+            let applied = try await migrator.status().applied
+            #expect(Set(applied.map(\.id)) == Set(fixture.ids))
+            #expect(applied.allSatisfy { $0.state == .adopted })
+        }
+        #expect(try await rowCounts(db) == before)
     }
 
     @Test(

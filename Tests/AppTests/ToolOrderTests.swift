@@ -4,8 +4,8 @@ import Testing
 @testable import AppCore
 
 /// Each tool applies its folder in its own order, read from its source; here on names whose order
-/// as numbers and as text disagree. (Prisma: ToolFormatReadingTests; goose, sqlx, Diesel: their
-/// fixtures and suites.)
+/// as numbers and as text disagree. (Prisma: ToolFormatReadingTests; Supabase, yoyo, Atlas: their
+/// suites, as their folders need more than names.)
 @Suite("each tool's own order")
 struct ToolOrderTests {
     struct Case: Sendable, CustomTestStringConvertible {

@@ -70,3 +70,13 @@ func tableNames(_ db: TestDatabase) async throws -> Set<String> {
         try await database.withConnection { sql in try await database.engine.tableNames(sql) }
     }
 }
+
+/// The row count of every table of the connection's schema but the server's own history (which
+/// adoption fills), by name.
+func rowCounts(_ db: TestDatabase) async throws -> [String: Int] {
+    var counts: [String: Int] = [:]
+    for table in try await tableNames(db) where table != AppHistory.table && !table.hasPrefix("sqlite_") {
+        counts[table] = try await count(db, "SELECT COUNT(*) AS n FROM \"\(table)\"")
+    }
+    return counts
+}
