@@ -37,6 +37,15 @@ struct ToolOrderTests {
         Case(
             format: "flyway", files: ["V9__a.sql": "SELECT 1;", "V10__b.sql": "SELECT 1;", "V9.1__c.sql": "SELECT 1;"],
             order: ["V9__a", "V9.1__c", "V10__b"]),
+        // Drizzle: the journal's order (drizzle-orm's migrator walks its entries), whatever the tags.
+        Case(
+            format: "drizzle",
+            files: [
+                "meta/_journal.json":
+                    #"{"version":"7","dialect":"sqlite","entries":[{"idx":0,"version":"7","when":1,"tag":"9_a","breakpoints":true},{"idx":1,"version":"7","when":2,"tag":"10_b","breakpoints":true}]}"#,
+                "9_a.sql": "SELECT 1;", "10_b.sql": "SELECT 1;",
+            ],
+            order: ["9_a", "10_b"]),
         // goose: the version as a number.
         Case(
             format: "goose", files: ["9_a.sql": "-- +goose Up\n", "00010_b.sql": "-- +goose Up\n"],
