@@ -58,6 +58,14 @@ extension ToolHistory {
         names.contains(table)
     }
 
+    /// True when PostgreSQL's schema `schema` holds the tool's table (for tools that keep it in a
+    /// schema of their own: Drizzle, Supabase, Atlas).
+    func existsInSchema(_ schema: String, _ db: any SQLDatabase) async throws -> Bool {
+        try await db.raw(
+            "SELECT 1 AS found FROM information_schema.tables WHERE table_schema = \(bind: schema) AND table_name = \(bind: table)"
+        ).first() != nil
+    }
+
     /// True when the database holds this tool's table, laid out as the tool lays it out; `names` are
     /// the tables of the connection's schema.
     func isPresent(in names: Set<String>, _ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {

@@ -19,12 +19,7 @@ struct AtlasHistory: ToolHistory {
 
     func exists(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
         guard engine.kind == .postgres else { return try await engine.tableExists(db, table) }
-        return try await db.raw(
-            """
-            SELECT 1 AS found FROM information_schema.tables
-            WHERE table_schema = 'atlas_schema_revisions' AND table_name = 'atlas_schema_revisions'
-            """
-        ).first() != nil
+        return try await existsInSchema("atlas_schema_revisions", db)
     }
 
     func exists(in names: Set<String>, _ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {

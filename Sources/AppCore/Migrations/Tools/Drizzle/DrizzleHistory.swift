@@ -12,11 +12,7 @@ struct DrizzleHistory: ToolHistory {
 
     func exists(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
         guard engine.kind == .postgres else { return try await engine.tableExists(db, table) }
-        return try await db.raw(
-            """
-            SELECT 1 AS found FROM information_schema.tables WHERE table_schema = 'drizzle' AND table_name = \(bind: table)
-            """
-        ).first() != nil
+        return try await existsInSchema("drizzle", db)
     }
 
     /// In the schema `drizzle` on PostgreSQL, not among the connection schema's tables.

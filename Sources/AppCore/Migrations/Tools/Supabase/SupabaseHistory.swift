@@ -14,12 +14,7 @@ struct SupabaseHistory: ToolHistory {
 
     func exists(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
         guard engine.kind == .postgres else { return false }
-        return try await db.raw(
-            """
-            SELECT 1 AS found FROM information_schema.tables
-            WHERE table_schema = 'supabase_migrations' AND table_name = 'schema_migrations'
-            """
-        ).first() != nil
+        return try await existsInSchema("supabase_migrations", db)
     }
 
     /// In its own schema on PostgreSQL; never on SQLite (`schema_migrations` there is dbmate's).
