@@ -119,7 +119,7 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
 /// `GET /metrics` on its own listener (`METRICS_PORT`, bound to `HOST`).
 func metricsServer(metrics: AppMetrics, host: String, port: Int, logger: Logger) -> some ApplicationProtocol {
     let router = Router()
-    router.get("/metrics") { _, _ -> Response in
+    router.getAndHead("/metrics") { _, _ -> Response in
         Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(string: metrics.exposition()))

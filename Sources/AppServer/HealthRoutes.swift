@@ -8,10 +8,10 @@ import Logging
 func addHealthRoutes(to router: Router<AppRequestContext>, database: AppDatabase, drain: ShutdownDrain, logger: Logger)
 {
     struct Health: Encodable { var status: String }
-    router.get("/livez") { _, _ -> Response in
+    router.getAndHead("/livez") { _, _ -> Response in
         .json(.ok, Health(status: "ok"))
     }
-    router.get("/healthz") { _, _ -> Response in
+    router.getAndHead("/healthz") { _, _ -> Response in
         // Shutting down: not ready, so a load balancer sends nothing new.
         if drain.isDraining { return .json(.serviceUnavailable, Health(status: "shutting down")) }
         guard let problem = await database.problem() else { return .json(.ok, Health(status: "ok")) }

@@ -7,7 +7,7 @@ import Logging
 /// `/api/migrate`: the gate first (503, then 401), then the migrator.
 struct MigrateRoutes: Sendable {
     static let path = "/api/migrate"
-    static let allow = "GET, POST"
+    static let allow = "GET, HEAD, POST"
     /// Bodies are ignored; an authorised request with a larger one gets 413. The one body cap: it is
     /// enforced here, by `bodyWithinCap`, since Hummingbird itself streams bodies of any size.
     static let maxBodyBytes = 16 * 1024
@@ -52,10 +52,10 @@ struct MigrateRoutes: Sendable {
         router.post(RouterPath(Self.path)) { request, context in
             await self.post(request, context)
         }
-        router.get(RouterPath(Self.path)) { request, context in
+        router.getAndHead(RouterPath(Self.path)) { request, context in
             await self.get(request, context)
         }
-        router.get(RouterPath(Self.path + "/runs/:id")) { request, context in
+        router.getAndHead(RouterPath(Self.path + "/runs/:id")) { request, context in
             await self.getRun(request, context)
         }
     }
@@ -281,8 +281,8 @@ struct Transport: Sendable {
     static let forwardedProto = HTTPField.Name("X-Forwarded-Proto")!
 }
 
-/// A method a path does not take gets 405 with `Allow` (not 404): any but GET and POST on the migrate
-/// path, any but GET on the others.
+/// A method a path does not take gets 405 with `Allow` (not 404): any but GET (HEAD) and POST on the
+/// migrate path, any but GET (HEAD) on the others.
 struct MethodNotAllowedMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     /// The paths that answer GET only.
@@ -294,12 +294,28 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
         // One rule for a trailing slash: `/api/migrate/` is `/api/migrate`, as the router treats it.
         var path = Substring(request.uri.path)
         if path.count > 1, path.hasSuffix("/") { path = path.dropLast() }
-        if path == MigrateRoutes.path, request.method != .get, request.method != .post {
+        if path == MigrateRoutes.path, request.method != .get, request.method != .head, request.method != .post {
             return .json(.methodNotAllowed, Failure("Method not allowed"), headers: [.allow: MigrateRoutes.allow])
         }
-        if path.hasPrefix(MigrateRoutes.path + "/runs/") || Self.getOnly.contains(path), request.method != .get {
-            return .json(.methodNotAllowed, Failure("Method not allowed"), headers: [.allow: "GET"])
+        if path.hasPrefix(MigrateRoutes.path + "/runs/") || Self.getOnly.contains(path), request.method != .get,
+            request.method != .head
+        {
+            return .json(.methodNotAllowed, Failure("Method not allowed"), headers: [.allow: "GET, HEAD"])
         }
         return try await next(request, context)
+    }
+}
+
+/// GET, and HEAD on the same path answered as GET without the body (RFC 9110 §9.3.2: a server that
+/// supports GET supports HEAD): the same handler, the response's status and headers (`Content-Length`
+/// among them) kept and its body dropped.
+extension Router {
+    @discardableResult
+    func getAndHead(
+        _ path: RouterPath, use handler: @Sendable @escaping (Request, Context) async throws -> Response
+    ) -> Self {
+        get(path, use: handler)
+        on(path, method: .head) { request, context in try await handler(request, context).createHeadResponse() }
+        return self
     }
 }

@@ -19,7 +19,7 @@ func addSessionRoutes(
     }
     struct NoSession: Encodable {}
 
-    router.get("/api/auth/session") { request, context -> Response in
+    router.getAndHead("/api/auth/session") { request, context -> Response in
         guard let found = reader.find(cookieHeaders: request.headers[values: .cookie]) else {
             // No valid session: no Set-Cookie either. This server reads the Next.js app's cookie and is not
             // its owner: a token it cannot read (say, under a key it has not been given yet) is left alone.

@@ -64,14 +64,14 @@ struct RefusalLogTests {
             for uri in ["/api/migrate", "/api/migrate/"] {
                 try await client.execute(uri: uri, method: .delete) { response in
                     #expect(response.status == .methodNotAllowed, "DELETE \(uri)")
-                    #expect(response.headers[.allow] == "GET, POST")
+                    #expect(response.headers[.allow] == "GET, HEAD, POST")
                 }
                 try await client.execute(uri: uri, method: .post) { #expect($0.status == .unauthorized, "POST \(uri)") }
                 try await client.execute(uri: uri, method: .get) { #expect($0.status == .unauthorized, "GET \(uri)") }
             }
             try await client.execute(uri: "/api/migrate/runs/abc", method: .put) { response in
                 #expect(response.status == .methodNotAllowed)
-                #expect(response.headers[.allow] == "GET")
+                #expect(response.headers[.allow] == "GET, HEAD")
             }
         }
     }
