@@ -134,9 +134,10 @@ public func buildApplication(
             tlsConfiguration: tls.configuration,
             configuration: .init(idleTimeout: ConnectionLimits.idleTimeout, streamConfiguration: http1Configuration)
         )
-        services.append(TLSReloadService(tls: tls, logger: logger))
+        services.append(ReloadService(tls: tls, logger: logger))
     } else {
         server = .http1(configuration: http1Configuration)
+        services.append(ReloadService(tls: nil, logger: logger))
     }
     if let metricsPort = config.metricsPort {
         services.append(

@@ -106,17 +106,22 @@ public final class ServerTLS: Sendable {
 }
 
 /// Reloads the certificate and key on SIGHUP for as long as the server runs. A reload that fails keeps
-/// the pair in use and logs why.
-struct TLSReloadService: Service, CustomStringConvertible {
-    let tls: ServerTLS
+/// the pair in use and logs why. Without TLS there is nothing to reload: SIGHUP, which would otherwise
+/// end the process, is logged and changes nothing.
+struct ReloadService: Service, CustomStringConvertible {
+    let tls: ServerTLS?
     let logger: Logger
-    var description: String { "TLSReloadService" }
+    var description: String { "ReloadService" }
 
     func run() async throws {
         let (signals, source) = signalDeliveries(SIGHUP)
         defer { source.cancel() }
         await cancelWhenGracefulShutdown {
             for await _ in signals {
+                guard let tls else {
+                    logger.notice("SIGHUP: nothing to reload (no TLS_CERT_FILE and TLS_KEY_FILE); the server goes on")
+                    continue
+                }
                 do {
                     try tls.reload()
                     logger.info("TLS certificate and key reloaded", metadata: ["certFile": "\(tls.certFile)"])
