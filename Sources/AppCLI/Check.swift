@@ -22,7 +22,7 @@ struct Check: AsyncParsableCommand {
         let config = try loadConfig(environment: env.environment, migrationsDir: migrations.path)
         let catalog = loadCatalog(config)
         let logger = makeLogger(config, oneShot: true)
-        let report: CheckReport
+        var report: CheckReport
         do {
             let database = try AppDatabase(
                 location: config.database, sqliteJournalMode: config.sqliteJournalMode, logger: logger)
@@ -33,6 +33,7 @@ struct Check: AsyncParsableCommand {
             report = await runStartupChecks(
                 CheckContext(config: config, database: nil, databaseSetupError: error, catalog: catalog))
         }
+        report.results += Self.checkTLS(config)
         switch format {
         case .json:
             let encoder = JSONEncoder()
@@ -45,5 +46,24 @@ struct Check: AsyncParsableCommand {
             }
         }
         if report.hasIssues { throw ExitCode.failure }
+    }
+
+    /// `TLS_CERT_FILE` and `TLS_KEY_FILE` loaded as `app serve` loads them at startup, where a bad pair
+    /// stops the server: the same one-line cause, naming the variable, never the key.
+    static func checkTLS(_ config: AppConfig) -> [CheckResult] {
+        guard let certFile = config.tlsCertFile, let keyFile = config.tlsKeyFile else { return [] }
+        do {
+            _ = try ServerTLS(certFile: certFile, keyFile: keyFile)
+            return []
+        } catch {
+            return [
+                CheckResult(
+                    id: "transport.tls", level: .error,
+                    message: "The TLS certificate and key cannot be used, so the server would not start: \(error).",
+                    hint:
+                        "Point TLS_CERT_FILE at a PEM certificate (leaf first) and TLS_KEY_FILE at its unencrypted key."
+                )
+            ]
+        }
     }
 }

@@ -31,6 +31,31 @@ struct TLSTests {
             ], directory: dir.url)
     }
 
+    @Test(
+        "app check loads the pair as startup does: a key that does not match is transport.tls, naming the file, never the key; a good pair is no finding"
+    )
+    func check() async throws {
+        let dir = try await Self.certificates()
+        func run(_ key: String) async throws -> (status: Int32, out: String, err: String) {
+            try await AppBinary.run(
+                ["check"],
+                environment: [
+                    "APP_ENV": "test", "MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session,
+                    "TLS_CERT_FILE": dir.url.appendingPathComponent("one.pem").path,
+                    "TLS_KEY_FILE": dir.url.appendingPathComponent(key).path,
+                ], directory: dir.url)
+        }
+        let good = try await run("one.key")
+        #expect(!good.out.contains("transport.tls"), "\(good.out)")
+        let bad = try await run("other.key")
+        #expect(bad.status == 1)
+        #expect(
+            bad.out.contains("ERROR transport.tls") && bad.out.contains("does not match the certificate"), "\(bad.out)")
+        let key = try String(contentsOf: dir.url.appendingPathComponent("other.key"), encoding: .utf8)
+        let keyBody = key.split(separator: "\n").dropFirst().first.map(String.init) ?? key
+        #expect(!bad.out.contains(keyBody) && !bad.err.contains(keyBody))
+    }
+
     static func python(_ arguments: [String]) async throws -> [String: Any]? {
         let result = try await runProcess(["python3", script] + arguments)
         guard result.status == 0 else { return nil }
