@@ -51,7 +51,9 @@ func loadConfig(environment: String?, host: String? = nil, port: Int? = nil, mig
 /// Sets up the database named by the config, or fails naming the place and the cause.
 func openDatabase(_ config: AppConfig, logger: Logger) throws -> AppDatabase {
     do {
-        return try AppDatabase(location: config.database, sqliteJournalMode: config.sqliteJournalMode, logger: logger)
+        return try AppDatabase(
+            location: config.database, sqliteJournalMode: config.sqliteJournalMode, postgresPool: config.databasePool,
+            logger: logger)
     } catch {
         throw fail("database unavailable: \(AppDatabase.describe(error))")
     }

@@ -25,7 +25,8 @@ struct Check: AsyncParsableCommand {
         var report: CheckReport
         do {
             let database = try AppDatabase(
-                location: config.database, sqliteJournalMode: config.sqliteJournalMode, logger: logger)
+                location: config.database, sqliteJournalMode: config.sqliteJournalMode,
+                postgresPool: config.databasePool, logger: logger)
             let context = CheckContext(config: config, database: database, catalog: catalog)
             report = try await database.withRunning { await runStartupChecks(context) }
         } catch {

@@ -95,7 +95,8 @@ public func buildApplication(
     onChecksReported: @escaping @Sendable (CheckReport) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let database = try AppDatabase(
-        location: config.database, sqliteJournalMode: config.sqliteJournalMode, logger: logger)
+        location: config.database, sqliteJournalMode: config.sqliteJournalMode, postgresPool: config.databasePool,
+        logger: logger)
     let metrics = AppMetrics(enabled: config.metricsPort != nil)
     var migrator = Migrator(
         database: database, catalog: catalog, lockTimeout: config.migrationLockTimeout, logger: logger)

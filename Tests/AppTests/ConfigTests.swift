@@ -163,6 +163,20 @@ struct ConfigTests {
         #expect(throws: ConfigError.invalidLogLevel) { try AppConfig(variables: ["LOG_LEVEL": "loud"]) }
     }
 
+    @Test("DATABASE_POOL_SIZE and DATABASE_POOL_TIMEOUT: read, defaulted, validated")
+    func poolSettings() throws {
+        #expect(try AppConfig(variables: [:]).databasePool == PostgresPool(size: 10, timeout: .seconds(10)))
+        #expect(
+            try AppConfig(variables: ["DATABASE_POOL_SIZE": "3", "DATABASE_POOL_TIMEOUT": "2.5"]).databasePool
+                == PostgresPool(size: 3, timeout: .milliseconds(2500)))
+        for bad in ["0", "-1", "many", "1001"] {
+            #expect(throws: ConfigError.invalidPoolSize) { try AppConfig(variables: ["DATABASE_POOL_SIZE": bad]) }
+        }
+        for bad in ["0", "-2", "soon", "nan", "3601"] {
+            #expect(throws: ConfigError.invalidPoolTimeout) { try AppConfig(variables: ["DATABASE_POOL_TIMEOUT": bad]) }
+        }
+    }
+
     @Test("secrets are redacted in description, debugDescription and the config's description")
     func redaction() throws {
         let config = try AppConfig(variables: [

@@ -27,6 +27,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     public var database: DatabaseLocation
     /// `SQLITE_JOURNAL_MODE`: the journal mode an SQLite database is kept in (default `wal`).
     public var sqliteJournalMode: SQLiteJournalMode
+    /// `DATABASE_POOL_SIZE` and `DATABASE_POOL_TIMEOUT`: PostgreSQL's pool (ignored for SQLite).
+    public var databasePool: PostgresPool
     public var migrationSecret: Secret?
     public var nextAuthSecret: Secret?
     public var authSecret: Secret?
@@ -70,6 +72,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         port: Int = AppConfig.defaultPort,
         database: DatabaseLocation = .sqlite(path: DatabaseLocation.defaultSQLitePath),
         sqliteJournalMode: SQLiteJournalMode = .wal,
+        databasePool: PostgresPool = PostgresPool(),
         migrationSecret: Secret? = nil,
         nextAuthSecret: Secret? = nil,
         authSecret: Secret? = nil,
@@ -94,6 +97,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         self.port = port
         self.database = database
         self.sqliteJournalMode = sqliteJournalMode
+        self.databasePool = databasePool
         self.migrationSecret = migrationSecret
         self.nextAuthSecret = nextAuthSecret
         self.authSecret = authSecret
@@ -172,6 +176,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         case metricsPort = "METRICS_PORT"
         case shutdownTimeout = "SHUTDOWN_TIMEOUT"
         case sqliteJournalMode = "SQLITE_JOURNAL_MODE"
+        case databasePoolSize = "DATABASE_POOL_SIZE"
+        case databasePoolTimeout = "DATABASE_POOL_TIMEOUT"
 
         public var isSecret: Bool {
             switch self {
@@ -283,6 +289,17 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             }
             journalMode = mode
         }
+        var pool = PostgresPool()
+        if let raw = string(.databasePoolSize) {
+            guard let size = Int(raw), (1...1000).contains(size) else { throw ConfigError.invalidPoolSize }
+            pool.size = size
+        }
+        if let raw = string(.databasePoolTimeout) {
+            guard let seconds = Double(raw), seconds.isFinite, seconds > 0, seconds <= 3600 else {
+                throw ConfigError.invalidPoolTimeout
+            }
+            pool.timeout = .milliseconds(Int64(seconds * 1000))
+        }
         var logLevel = Logger.Level.info
         if let raw = string(.logLevel) {
             guard let level = Logger.Level(rawValue: raw.lowercased()) else { throw ConfigError.invalidLogLevel }
@@ -294,6 +311,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             port: port,
             database: try DatabaseLocation(url: string(.databaseURL)),
             sqliteJournalMode: journalMode,
+            databasePool: pool,
             migrationSecret: Secret(string(.migrationSecret)),
             nextAuthSecret: Secret(string(.nextAuthSecret)),
             authSecret: Secret(string(.authSecret)),

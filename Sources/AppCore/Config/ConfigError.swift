@@ -3,6 +3,8 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible {
     case invalidDatabaseURL(String)
     case invalidPort
     case invalidLockTimeout
+    case invalidPoolSize
+    case invalidPoolTimeout
     case invalidLogLevel
     case invalidLogFormat
     case invalidSQLiteJournalMode
@@ -22,6 +24,10 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible {
             "PORT must be a whole number from 0 to 65535"
         case .invalidLockTimeout:
             "MIGRATION_LOCK_TIMEOUT must be a number of seconds from 0 to 3600"
+        case .invalidPoolSize:
+            "DATABASE_POOL_SIZE must be a whole number from 1 to 1000"
+        case .invalidPoolTimeout:
+            "DATABASE_POOL_TIMEOUT must be a number of seconds above 0, at most 3600"
         case .invalidLogLevel:
             "LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical"
         case .invalidShutdownTimeout:

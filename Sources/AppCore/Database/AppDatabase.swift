@@ -13,13 +13,18 @@ public final class AppDatabase: Sendable {
     /// Throws `DatabaseSetupError` when the database cannot be set up at all (an SQLite folder that
     /// cannot be created); a server that does not answer is found later, by the first connection.
     /// `sqliteJournalMode`: the mode an SQLite file is put in by its first connection (ignored for PostgreSQL).
-    public init(location: DatabaseLocation, sqliteJournalMode: SQLiteJournalMode = .wal, logger: Logger) throws {
+    /// `postgresPool`: the PostgreSQL pool's size and how long a caller waits for a connection.
+    public init(
+        location: DatabaseLocation, sqliteJournalMode: SQLiteJournalMode = .wal,
+        postgresPool: PostgresPool = PostgresPool(),
+        logger: Logger
+    ) throws {
         self.location = location
         switch location {
         case .sqlite(let path):
             self.engine = try SQLiteEngine(path: path, journalMode: sqliteJournalMode, logger: logger)
         case .postgres(let pg):
-            self.engine = PostgresEngine(pg, logger: logger)
+            self.engine = PostgresEngine(pg, pool: postgresPool, logger: logger)
         }
     }
 
@@ -46,8 +51,8 @@ public final class AppDatabase: Sendable {
         try await engine.withConnection(busyTimeout: busyTimeout, wait: wait, body)
     }
 
-    /// How long a caller waits for a PostgreSQL connection before giving up.
-    public static var leaseTimeout: Duration { PostgresEngine.leaseTimeout }
+    /// How long a caller waits for a PostgreSQL connection before giving up, by default.
+    public static var leaseTimeout: Duration { PostgresPool.defaultTimeout }
 
     /// Nil when the database answers `SELECT 1` within `timeout`, else why not.
     public func problem(timeout: Duration = .seconds(2)) async -> (any Error)? {
@@ -75,5 +80,19 @@ public final class AppDatabase: Sendable {
         SQLiteEngine.describeError(error) ?? PostgresEngine.describeError(error)
             ?? (error as? DatabaseConnectError)?.description ?? (error as? DatabaseSetupError)?.description
             ?? (error as? DatabaseTimeout)?.description ?? String(describing: type(of: error))
+    }
+}
+
+/// PostgreSQL's connection pool: how many connections it keeps at most (`DATABASE_POOL_SIZE`), and how
+/// long a caller waits for one before the call fails as unavailable (`DATABASE_POOL_TIMEOUT`).
+public struct PostgresPool: Sendable, Equatable {
+    public static let defaultSize = 10
+    public static let defaultTimeout = Duration.seconds(10)
+    public var size: Int
+    public var timeout: Duration
+
+    public init(size: Int = PostgresPool.defaultSize, timeout: Duration = PostgresPool.defaultTimeout) {
+        self.size = size
+        self.timeout = timeout
     }
 }

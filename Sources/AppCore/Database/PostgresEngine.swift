@@ -20,19 +20,22 @@ struct PostgresEngine: DatabaseEngine {
 
     var kind: SQLEngine { .postgres }
 
-    /// How long a caller waits for a connection before giving up. The pool keeps retrying an
-    /// unreachable server in the background; without this bound a request would wait forever.
-    static let leaseTimeout = Duration.seconds(10)
+    /// How long a caller waits for a connection before giving up (`DATABASE_POOL_TIMEOUT`). The pool
+    /// keeps retrying an unreachable server in the background; without this bound a request would wait
+    /// forever.
+    let leaseTimeout: Duration
+    static let leaseTimeout = PostgresPool.defaultTimeout
     /// How long a caller waits for a lease before the diagnosis looks for a cause.
     static let diagnosisDelay = Duration.milliseconds(250)
 
-    init(_ pg: PostgresLocation, logger: Logger) {
+    init(_ pg: PostgresLocation, pool: PostgresPool = PostgresPool(), logger: Logger) {
         var config = PostgresClient.Configuration(
             host: pg.host, port: pg.port, username: pg.username, password: pg.password?.value,
             database: pg.database, tls: Self.tls(for: pg.sslMode).client
         )
         config.options.connectTimeout = .seconds(5)
-        config.options.maximumConnections = 10
+        config.options.maximumConnections = pool.size
+        self.leaseTimeout = pool.timeout
         var background = logger
         background.logLevel = max(logger.logLevel, .warning)
         self.client = PostgresClient(configuration: config, backgroundLogger: background)
@@ -82,7 +85,7 @@ struct PostgresEngine: DatabaseEngine {
             }
             try await Task.sleep(for: .milliseconds(1))  // past run()'s first steps
         }
-        let limit = wait ?? Self.leaseTimeout
+        let limit = wait ?? leaseTimeout
         let lease = LeaseState()
         let start = ContinuousClock.now
         // The lease runs in a task of its own, so that giving up on it never waits for the pool to
