@@ -12,7 +12,7 @@ struct PoolSettingsTests {
     func sizeAndTimeout() async throws {
         let db = try await TestDatabase.make(.postgres)
         let database = try AppDatabase(
-            location: db.location, postgresPool: PostgresPool(size: 1, timeout: .milliseconds(700)), logger: quietLogger
+            location: db.location, postgresPool: PostgresPool(size: 1, timeout: .seconds(3)), logger: quietLogger
         )
         try await database.withRunning {
             try await database.withConnection { _ in
@@ -20,10 +20,11 @@ struct PoolSettingsTests {
                 await #expect {
                     try await database.withConnection { sql in try await sql.raw("SELECT 1 AS ok").run() }
                 } throws: { error in
-                    "\(error)".contains("no pooled connection came free in 0.7 s")
+                    "\(error)".contains("no pooled connection came free in ")
+                        && "\(error)".contains("all of the pool's are in use")
                 }
                 // Not before the wait it was given.
-                #expect(ContinuousClock.now - started >= .milliseconds(700))
+                #expect(ContinuousClock.now - started >= .seconds(3))
             }
             // The connection is back: the next caller gets it.
             try await database.withConnection { sql in try await sql.raw("SELECT 1 AS ok").run() }
