@@ -21,6 +21,11 @@ struct ToolOrderTests {
             format: "dbmate",
             files: ["9_a.sql": "-- migrate:up\nSELECT 1;\n", "10_b.sql": "-- migrate:up\nSELECT 1;\n"],
             order: ["10_b", "9_a"]),
+        // dbmate reads any `^(\d+).*\.sql$` name: no `_` needed after the version.
+        Case(
+            format: "dbmate",
+            files: ["001.sql": "-- migrate:up\nSELECT 1;\n", "20260101-b.sql": "-- migrate:up\nSELECT 1;\n"],
+            order: ["001", "20260101-b"]),
         // golang-migrate: versions parsed as numbers (source.Parse) and kept in numeric order.
         Case(
             format: "golang-migrate", files: ["9_a.up.sql": "SELECT 1;", "10_b.up.sql": "SELECT 1;"],

@@ -12,7 +12,7 @@ enum DbmateFormat {
             guard let (digits, version) = parseName(name) else {
                 throw MigrationsInvalid(
                     file: name, line: nil,
-                    reason: "the name must start with a version (digits) and _, as in 20261129093000_create_widgets.sql"
+                    reason: "the name must start with a version (digits), as in 20261129093000_create_widgets.sql"
                 )
             }
             if let other = byVersion[version] {
@@ -26,12 +26,12 @@ enum DbmateFormat {
         return migrations
     }
 
-    /// The version as written and without leading zeros, for `<version>_<description>.sql`.
+    /// The version as written and without leading zeros: the leading digits of any `.sql` name that
+    /// starts with one, as dbmate's `^(\d+).*\.sql$` reads it (`<version>_<description>.sql` by
+    /// convention, but `001.sql` and `20260101-x.sql` are dbmate's too).
     static func parseName(_ name: String) -> (digits: String, version: String)? {
         let digits = name.prefix(while: { $0.isASCII && $0.isNumber })
-        guard let version = Migration.version(of: name), name.dropFirst(digits.count).first == "_",
-            name.hasSuffix(".sql")
-        else { return nil }
+        guard let version = Migration.version(of: name), name.hasSuffix(".sql") else { return nil }
         return (String(digits), version)
     }
 
