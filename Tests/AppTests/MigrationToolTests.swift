@@ -87,13 +87,7 @@ struct MigrationToolTests {
                     #expect(try await history.isToolsTable(sql, engine: database.engine), "\(tool.format)")
                     let ledger = try await history.read(sql, migrations: [], engine: engine.dialect)
                     #expect(ledger == ToolLedger(applied: []), "\(tool.format)")
-                    let qualified =
-                        tool.format == .drizzle && engine == .postgres
-                        ? "drizzle.\(history.table)"
-                        : tool.format == .supabase
-                            ? "supabase_migrations.\(history.table)"
-                            : tool.format == .atlas && engine == .postgres
-                                ? "atlas_schema_revisions.\(history.table)" : history.table
+                    let qualified = history.qualified(engine.dialect)
                     try await sql.raw("DROP TABLE \(unsafeRaw: qualified)").run()
                 }
             }

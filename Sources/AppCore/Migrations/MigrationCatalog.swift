@@ -57,7 +57,7 @@ public struct MigrationCatalog: Sendable {
     /// theirs, or more than one. Any other catalog as it is.
     func resolved(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> MigrationCatalog {
         guard !candidates.isEmpty, let reader, let folder else { return self }
-        let names = try await engine.tableNames(db)
+        let names = try await MigrationTools.tableNames(db, engine: engine)
         var held: [MigrationFormat] = []
         for candidate in candidates where try await candidate.history.isPresent(in: names, db, engine: engine) {
             held.append(candidate)

@@ -16,7 +16,7 @@ extension Migrator {
     /// Before the first run of this version the server's history is still in the legacy table, and read there.
     func readLedger(_ db: any SQLDatabase) async throws -> Ledger {
         // Which tables exist, read once for every question below.
-        let names = try await database.engine.tableNames(db)
+        let names = try await MigrationTools.tableNames(db, engine: database.engine)
         try await refuseForeignHistory(db, names: names)
         let oursExists = names.contains(AppHistory.table)
         let legacy = oursExists ? false : try await history.hasLegacy(db)
@@ -35,7 +35,7 @@ extension Migrator {
     /// the folder's: that tool keeps the database, and the folder read in another format would run
     /// again what it applied. (A table of the folder's tool's own name laid out as another tool's is
     /// `readTool`'s to name.) Nothing for the built-in set, or a folder with no migrations.
-    /// `names`: the tables of the connection's schema.
+    /// `names`: the tables `MigrationTools.tableNames` read.
     func refuseForeignHistory(_ db: any SQLDatabase, names: Set<String>) async throws {
         guard let format = catalog.format else { return }
         for other in OtherHistories.tables where names.contains(other.table) {
@@ -76,7 +76,9 @@ extension Migrator {
     /// - A row here whose migration the tool does not count as applied (the tool rolled it back) is
     ///   removed, and the migration is pending again.
     func reconcile(_ db: any SQLDatabase) async throws -> Ledger {
-        if catalog.format != nil { try await refuseForeignHistory(db, names: database.engine.tableNames(db)) }
+        if catalog.format != nil {
+            try await refuseForeignHistory(db, names: MigrationTools.tableNames(db, engine: database.engine))
+        }
         var rows = try await history.rows(db)
         guard let tool = toolHistory else { return Ledger(rows: rows, tool: nil) }
         let engine = database.engine.kind

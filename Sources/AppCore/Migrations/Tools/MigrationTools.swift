@@ -1,3 +1,5 @@
+import SQLKit
+
 /// Every tool whose folders the server reads. Adding a tool is a folder under `Tools/` and a line here;
 /// the order is the one names are listed in (`MIGRATIONS_FORMAT`'s help, a folder that fits two).
 enum MigrationTools {
@@ -15,4 +17,26 @@ enum MigrationTools {
         YoyoFormat.self,
         AtlasFormat.self,
     ]
+}
+
+extension MigrationTools {
+    /// The tables of the connection's schema and, on PostgreSQL, `schema.table` for each table of the
+    /// schemas tools keep their history in (`ToolHistory.postgresSchema`): one query more, where each
+    /// such tool asked on its own, for every tool's `exists(in:)`.
+    static func tableNames(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Set<String> {
+        var names = try await engine.tableNames(db)
+        // The tools' own schema names, constants of this code.
+        let schemas = Set(all.compactMap { $0.history.postgresSchema }).sorted()
+        guard engine.kind == .postgres, !schemas.isEmpty else { return names }
+        let list = schemas.map { "'\($0)'" }.joined(separator: ", ")
+        for row in try await db.raw(
+            """
+            SELECT table_schema || '.' || table_name AS name FROM information_schema.tables
+            WHERE table_schema IN (\(unsafeRaw: list))
+            """
+        ).all() {
+            names.insert(try row.decode(column: "name", as: String.self))
+        }
+        return names
+    }
 }

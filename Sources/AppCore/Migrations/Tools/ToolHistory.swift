@@ -20,12 +20,15 @@ protocol ToolHistory: Sendable {
     /// The table with its schema when the tool keeps it in a schema of its own (Supabase's), so that
     /// tables of one name in different schemas are told apart.
     var qualifiedTable: String { get }
+    /// The schema the tool keeps its table in on PostgreSQL (Drizzle's `drizzle`, Supabase's and
+    /// Atlas's own), or nil for the connection's schema.
+    var postgresSchema: String? { get }
     /// True for a tool whose folders run on PostgreSQL only (Supabase): its table never exists on SQLite.
     var postgresOnly: Bool { get }
     /// True when the table exists (in the tool's schema).
     func exists(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool
-    /// The same from `names`, the tables of the connection's schema, already read (a query only for
-    /// a table kept in a schema of its own).
+    /// The same from `names`, the tables already read (`MigrationTools.tableNames`: the connection's
+    /// schema's, and `schema.table` for the tools' own schemas).
     func exists(in names: Set<String>, _ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool
     /// Columns the tool's table has, and columns it has not (dbmate's and golang-migrate's tables share a name).
     var columns: (has: [String], hasNot: [String]) { get }
@@ -49,25 +52,32 @@ protocol ToolHistory: Sendable {
 extension ToolHistory {
     var postgresOnly: Bool { false }
     var qualifiedTable: String { table }
+    var postgresSchema: String? { nil }
+
+    /// The table as the engine's queries name it: with its schema where the tool keeps one on PostgreSQL.
+    func qualified(_ engine: SQLEngine) -> String {
+        guard engine == .postgres, let schema = postgresSchema else { return table }
+        return "\(schema).\(table)"
+    }
 
     func exists(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
-        try await engine.tableExists(db, table)
-    }
-
-    func exists(in names: Set<String>, _ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
-        names.contains(table)
-    }
-
-    /// True when PostgreSQL's schema `schema` holds the tool's table (for tools that keep it in a
-    /// schema of their own: Drizzle, Supabase, Atlas).
-    func existsInSchema(_ schema: String, _ db: any SQLDatabase) async throws -> Bool {
-        try await db.raw(
+        if postgresOnly, engine.kind != .postgres { return false }
+        guard engine.kind == .postgres, let schema = postgresSchema else {
+            return try await engine.tableExists(db, table)
+        }
+        return try await db.raw(
             "SELECT 1 AS found FROM information_schema.tables WHERE table_schema = \(bind: schema) AND table_name = \(bind: table)"
         ).first() != nil
     }
 
+    func exists(in names: Set<String>, _ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
+        // Never on SQLite for a PostgreSQL-only tool (Supabase's `schema_migrations` there is dbmate's).
+        if postgresOnly, engine.kind != .postgres { return false }
+        return names.contains(qualified(engine.kind))
+    }
+
     /// True when the database holds this tool's table, laid out as the tool lays it out; `names` are
-    /// the tables of the connection's schema.
+    /// the tables `MigrationTools.tableNames` read.
     func isPresent(in names: Set<String>, _ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
         guard try await exists(in: names, db, engine: engine) else { return false }
         return try await isToolsTable(db, engine: engine)

@@ -13,18 +13,7 @@ struct AtlasHistory: ToolHistory {
     /// In its own schema on PostgreSQL, which `columnExists` does not look in: the read decides.
     var columns: (has: [String], hasNot: [String]) { ([], []) }
 
-    func qualified(_ engine: SQLEngine) -> String {
-        engine == .postgres ? "atlas_schema_revisions.atlas_schema_revisions" : table
-    }
-
-    func exists(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
-        guard engine.kind == .postgres else { return try await engine.tableExists(db, table) }
-        return try await existsInSchema("atlas_schema_revisions", db)
-    }
-
-    func exists(in names: Set<String>, _ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
-        engine.kind == .postgres ? try await exists(db, engine: engine) : names.contains(table)
-    }
+    var postgresSchema: String? { "atlas_schema_revisions" }
 
     func create(_ db: any SQLDatabase, engine: SQLEngine) async throws {
         // The table Atlas's revision schema (ent) makes, column for column.

@@ -8,17 +8,7 @@ struct DrizzleHistory: ToolHistory {
     /// In the schema `drizzle` on PostgreSQL, which `columnExists` does not look in: the read decides.
     var columns: (has: [String], hasNot: [String]) { ([], []) }
 
-    func qualified(_ engine: SQLEngine) -> String { engine == .postgres ? "drizzle.__drizzle_migrations" : table }
-
-    func exists(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
-        guard engine.kind == .postgres else { return try await engine.tableExists(db, table) }
-        return try await existsInSchema("drizzle", db)
-    }
-
-    /// In the schema `drizzle` on PostgreSQL, not among the connection schema's tables.
-    func exists(in names: Set<String>, _ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
-        engine.kind == .postgres ? try await exists(db, engine: engine) : names.contains(table)
-    }
+    var postgresSchema: String? { "drizzle" }
 
     func create(_ db: any SQLDatabase, engine: SQLEngine) async throws {
         switch engine {

@@ -6,21 +6,11 @@ import SQLKit
 /// the CLI makes it (the schema, the table, then its two later columns). Rollback deletes the row.
 struct SupabaseHistory: ToolHistory {
     let table = "schema_migrations"
-    let qualified = "supabase_migrations.schema_migrations"
-    var qualifiedTable: String { qualified }
+    var postgresSchema: String? { "supabase_migrations" }
+    var qualifiedTable: String { qualified(.postgres) }
     var postgresOnly: Bool { true }
     /// In the schema `supabase_migrations`, which `columnExists` does not look in: the read decides.
     var columns: (has: [String], hasNot: [String]) { ([], []) }
-
-    func exists(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
-        guard engine.kind == .postgres else { return false }
-        return try await existsInSchema("supabase_migrations", db)
-    }
-
-    /// In its own schema on PostgreSQL; never on SQLite (`schema_migrations` there is dbmate's).
-    func exists(in names: Set<String>, _ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
-        try await exists(db, engine: engine)
-    }
 
     func create(_ db: any SQLDatabase, engine: SQLEngine) async throws {
         // The CLI's own statements (pkg/migration/history.go CreateMigrationTable).
@@ -36,7 +26,7 @@ struct SupabaseHistory: ToolHistory {
 
     func read(_ db: any SQLDatabase, migrations: [Migration], engine: SQLEngine) async throws -> ToolLedger {
         let versions = Set(
-            try await db.raw("SELECT version FROM \(unsafeRaw: qualified)").all().map {
+            try await db.raw("SELECT version FROM \(unsafeRaw: qualified(engine))").all().map {
                 try $0.decode(column: "version", as: String.self)
             })
         return ToolLedger(applied: Set(migrations.filter { versions.contains($0.toolKey) }.map(\.id)))
@@ -46,7 +36,7 @@ struct SupabaseHistory: ToolHistory {
         let name = migration.id.firstIndex(of: "_").map { String(migration.id[migration.id.index(after: $0)...]) } ?? ""
         return [
             """
-            INSERT INTO \(unsafeRaw: qualified) (version, name, statements)
+            INSERT INTO \(unsafeRaw: qualified(engine)) (version, name, statements)
             VALUES (\(bind: migration.toolKey), \(bind: name), \(bind: migration.toolStatements))
             """
         ]
@@ -55,6 +45,6 @@ struct SupabaseHistory: ToolHistory {
     func recordRolledBack(_ migration: Migration, previous: Migration?, _ db: any SQLDatabase, engine: SQLEngine)
         async throws
     {
-        try await db.raw("DELETE FROM \(unsafeRaw: qualified) WHERE version = \(bind: migration.toolKey)").run()
+        try await db.raw("DELETE FROM \(unsafeRaw: qualified(engine)) WHERE version = \(bind: migration.toolKey)").run()
     }
 }
