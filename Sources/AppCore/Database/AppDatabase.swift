@@ -79,7 +79,8 @@ public final class AppDatabase: Sendable {
     public static func describe(_ error: any Error) -> String {
         SQLiteEngine.describeError(error) ?? PostgresEngine.describeError(error)
             ?? (error as? DatabaseConnectError)?.description ?? (error as? DatabaseSetupError)?.description
-            ?? (error as? DatabaseTimeout)?.description ?? String(describing: type(of: error))
+            ?? (error as? DatabaseTimeout)?.description
+            ?? (error as? ConnectionClosedUnderQuery)?.description ?? String(describing: type(of: error))
     }
 }
 

@@ -93,7 +93,7 @@ struct PostgresEngine: DatabaseEngine {
         let work = Task { [client] in
             try await client.withConnection { connection in
                 guard lease.take() else { throw CancellationError() }
-                return try await body(connection.sql(queryLogLevel: .trace))
+                return try await body(WatchedConnection(connection, queryLogLevel: .trace))
             }
         }
         return try await abandoning(
