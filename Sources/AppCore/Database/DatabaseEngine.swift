@@ -40,6 +40,10 @@ protocol DatabaseEngine: Sendable {
     /// write), having changed nothing.
     func applyWhole(_ whole: WholeMigration, _ db: any SQLDatabase) async throws -> Int64?
 
+    /// Runs a migration's statements outside a transaction, one by one: each takes effect as it ends, and
+    /// an error at its commit is reported as that statement's error.
+    func runOutsideTransaction(_ statements: [String], _ db: any SQLDatabase) async throws
+
     /// True when no runner holds the run lock now (so a history row marked running was interrupted).
     func runLockIsFree(_ db: any SQLDatabase) async throws -> Bool
 

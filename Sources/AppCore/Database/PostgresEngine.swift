@@ -239,6 +239,50 @@ struct PostgresEngine: DatabaseEngine {
         return (ContinuousClock.now - started).milliseconds
     }
 
+    /// A statement sent alone is committed at the protocol's Sync, after the server reported it complete;
+    /// an error there (a deferred constraint) comes after PostgresNIO already returned success, and it
+    /// closes the connection (docs/reliability.md). So each statement runs in a transaction of its own,
+    /// whose COMMIT reports its error. One that may not run in a transaction block (SQLSTATE 25001:
+    /// `CREATE INDEX CONCURRENTLY`, `VACUUM` …) is refused before it does anything, and is then sent
+    /// alone. Inside the file's own `BEGIN … COMMIT`, and for those statements themselves, each is sent
+    /// as written.
+    func runOutsideTransaction(_ statements: [String], _ db: any SQLDatabase) async throws {
+        var inFileTransaction = false
+        for statement in statements {
+            let sql = SQLQueryString("\(unsafeRaw: statement)")
+            if TransactionControl.opensTransaction(statement) {
+                inFileTransaction = true
+            } else if TransactionControl.endsTransaction(statement) {
+                inFileTransaction = false
+            } else if !inFileTransaction {
+                try await db.raw("BEGIN").run()
+                do {
+                    try await db.raw(sql).run()
+                } catch let error where Self.sqlState(error) == "25001" {
+                    try await db.raw("ROLLBACK").run()
+                    try await db.raw(sql).run()
+                    continue
+                } catch {
+                    if !isConnectionLost(error) { try? await db.raw("ROLLBACK").run() }
+                    throw error
+                }
+                try await db.raw("COMMIT").run()
+                continue
+            }
+            do {
+                try await db.raw(sql).run()
+            } catch {
+                // The file's own transaction is over with its error, as a session's end would leave it.
+                if inFileTransaction, !isConnectionLost(error) { try? await db.raw("ROLLBACK").run() }
+                throw error
+            }
+        }
+    }
+
+    static func sqlState(_ error: any Error) -> String? {
+        (error as? PSQLError)?.serverInfo?[.sqlState]
+    }
+
     /// Inside a transaction that holds the transaction-level lock this is always true; outside, it asks.
     func runLockIsFree(_ db: any SQLDatabase) async throws -> Bool {
         guard try await tryLock(db) else { return false }

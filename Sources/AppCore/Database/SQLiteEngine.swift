@@ -245,6 +245,11 @@ struct SQLiteEngine: DatabaseEngine {
         return true
     }
 
+    /// SQLite reports a statement's commit-time error (a deferred foreign key) as the statement's own.
+    func runOutsideTransaction(_ statements: [String], _ db: any SQLDatabase) async throws {
+        for statement in statements { try await db.raw("\(unsafeRaw: statement)").run() }
+    }
+
     func tableNames(_ db: any SQLDatabase) async throws -> Set<String> {
         Set(
             try await db.raw("SELECT name FROM sqlite_master WHERE type = 'table'").all().map {

@@ -57,7 +57,7 @@ extension Migrator {
         } else {
             try await underRunLock(db, deadline: deadline) {
                 try await failing(as: migration.id) {
-                    try await run(statements, db)
+                    try await database.engine.runOutsideTransaction(statements, db)
                     try await inLockedTransaction(db, deadline: deadline, heldRunLock: true) {
                         try await forget()
                         return .commit(())

@@ -312,7 +312,7 @@ public struct Migrator: Sendable {
             onProgress?(.started(id: migration.id, transactional: false))
             // From here a failure leaves the row marked running: statements may have taken effect.
             try await failing(as: migration.id) {
-                try await run(migration.statements, db)
+                try await database.engine.runOutsideTransaction(migration.statements, db)
                 let executionMs = (ContinuousClock.now - started).milliseconds
                 try await inLockedTransaction(db, deadline: deadline, heldRunLock: true) {
                     try await history.markApplied(migration.id, executionMs: executionMs, db)

@@ -45,4 +45,24 @@ enum TransactionControl {
         if first == "rollback" || first == "abort" { return !w.contains("to") }
         return isBegin(statement) || isCommit(statement) || first == "start" && w.dropFirst().first == "transaction"
     }
+
+    /// Opens a transaction block as the statement runs: any `BEGIN …` or `START TRANSACTION …` (a
+    /// top-level statement that starts with BEGIN means nothing else in PostgreSQL or SQLite).
+    static func opensTransaction(_ statement: String) -> Bool {
+        let w = words(statement)
+        return w.first == "begin" || (w.first == "start" && w.dropFirst().first == "transaction")
+    }
+
+    /// Ends the open transaction block: COMMIT, END, ROLLBACK or ABORT (not to a savepoint, and not the
+    /// `… PREPARED` forms, which run outside a block), or PREPARE TRANSACTION.
+    static func endsTransaction(_ statement: String) -> Bool {
+        let w = words(statement)
+        guard let first = w.first, !w.contains("prepared") else { return false }
+        switch first {
+        case "commit", "end": return true
+        case "rollback", "abort": return !w.contains("to")
+        case "prepare": return w.dropFirst().first == "transaction"
+        default: return false
+        }
+    }
 }
