@@ -38,7 +38,7 @@ enum MigrateExit {
     static func code(for error: MigrationError) -> ExitCode {
         switch error {
         case .invalid: invalid
-        case .interrupted, .lockTimeout, .foreignHistory: blocked
+        case .interrupted, .lockTimeout, .foreignHistory, .blockedByLock: blocked
         case .failed, .drift, .noDownSection, .notInterrupted, .unknownMigration, .connectionLost, .transactionPooler:
             failed
         }
@@ -65,6 +65,7 @@ struct MigrateOptions: ParsableArguments {
         var migrator = Migrator(
             database: database, catalog: catalog, lockTimeout: config.migrationLockTimeout, logger: logger)
         migrator.onProgress = onProgress
+        migrator.lockPolicy = config.lockPolicy
         do {
             return try await database.withRunning { [migrator] in try await body(migrator) }
         } catch let error as MigrationError {

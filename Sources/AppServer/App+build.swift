@@ -104,6 +104,7 @@ public func buildApplication(
         if case .applied(_, let executionMs) = event { metrics.migrationApplied(executionMs: executionMs) }
     }
     migrator.onLockWait = { metrics.lockWaited($0) }
+    migrator.lockPolicy = config.lockPolicy
     let gate = MigrationGate(config: config)
 
     let router = Router(context: AppRequestContext.self)

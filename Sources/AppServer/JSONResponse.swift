@@ -1,3 +1,4 @@
+import AppCore
 import Foundation
 import Hummingbird
 
@@ -35,10 +36,18 @@ struct Failure: Encodable {
     var migration: String?
     /// For "Migration history belongs to another tool": the tool whose history the database holds, when known.
     var tool: String?
+    /// For "Migration blocked by a lock": the PostgreSQL process it waited for, when seen.
+    var blockedBy: BlockedBy?
 
-    init(_ error: String, migration: String? = nil, tool: String? = nil) {
+    struct BlockedBy: Encodable {
+        var pid: Int
+        var runningMs: Int64
+    }
+
+    init(_ error: String, migration: String? = nil, tool: String? = nil, blockedBy: LockBlocker? = nil) {
         self.error = error
         self.migration = migration
         self.tool = tool
+        self.blockedBy = blockedBy.map { BlockedBy(pid: $0.pid, runningMs: $0.runningMs) }
     }
 }

@@ -187,6 +187,7 @@ struct MigrateRoutes: Sendable {
             case .lockTimeout, .drift, .foreignHistory, .interrupted: "conflict"
             case .invalid, .transactionPooler: "invalid"
             case .connectionLost: "unavailable"
+            case .blockedByLock: "blocked"
             }
         }
     }
@@ -233,6 +234,8 @@ struct MigrateRoutes: Sendable {
             logger.error("migration endpoint: \(failure)")
             return (.internalServerError, Failure("Migration needs a direct database connection"))
         case .connectionLost(let id): return (.serviceUnavailable, Failure("Database unavailable", migration: id))
+        case .blockedByLock(let id, let blocker):
+            return (.serviceUnavailable, Failure("Migration blocked by a lock", migration: id, blockedBy: blocker))
         // Rollback and resolve are the command line's alone; the endpoint never runs them.
         case .noDownSection(let id), .notInterrupted(let id), .unknownMigration(let id):
             return (.internalServerError, Failure("Migration failed", migration: id))

@@ -1,6 +1,7 @@
-import AppCore
 import Foundation
 import Testing
+
+@testable import AppCore
 
 @Suite("config")
 struct ConfigTests {
@@ -175,6 +176,45 @@ struct ConfigTests {
         for bad in ["0", "-2", "soon", "nan", "3601"] {
             #expect(throws: ConfigError.invalidPoolTimeout) { try AppConfig(variables: ["DATABASE_POOL_TIMEOUT": bad]) }
         }
+    }
+
+    @Test("MIGRATION_LOCK_WAIT, MIGRATION_STATEMENT_TIMEOUT, MIGRATION_LOCK_RETRIES: read, defaulted, validated")
+    func lockPolicy() throws {
+        #expect(
+            try AppConfig(variables: [:]).lockPolicy
+                == LockPolicy(lockWait: .seconds(5), statementTimeout: nil, retries: 5))
+        #expect(
+            try AppConfig(variables: [
+                "MIGRATION_LOCK_WAIT": "0.5", "MIGRATION_STATEMENT_TIMEOUT": "90", "MIGRATION_LOCK_RETRIES": "0",
+            ]).lockPolicy == LockPolicy(lockWait: .milliseconds(500), statementTimeout: .seconds(90), retries: 0))
+        // 0 turns a bound off.
+        let off = try AppConfig(variables: ["MIGRATION_LOCK_WAIT": "0", "MIGRATION_STATEMENT_TIMEOUT": "0"]).lockPolicy
+        #expect(off.lockWait == nil && off.statementTimeout == nil)
+        for bad in ["-1", "soon", "nan", "3601"] {
+            #expect(throws: ConfigError.invalidLockWait) { try AppConfig(variables: ["MIGRATION_LOCK_WAIT": bad]) }
+        }
+        for bad in ["-1", "later", "86401"] {
+            #expect(throws: ConfigError.invalidStatementTimeout) {
+                try AppConfig(variables: ["MIGRATION_STATEMENT_TIMEOUT": bad])
+            }
+        }
+        for bad in ["-1", "1.5", "101", "many"] {
+            #expect(throws: ConfigError.invalidLockRetries) {
+                try AppConfig(variables: ["MIGRATION_LOCK_RETRIES": bad])
+            }
+        }
+    }
+
+    @Test("the pause before each retry doubles from the first, up to 30 s")
+    func lockPauses() {
+        let policy = LockPolicy()
+        #expect((1...7).map { policy.pause(before: $0) } == [1, 2, 4, 8, 16, 30, 30].map { Duration.seconds($0) })
+        #expect(policy.settings == ["SET LOCAL lock_timeout = '5000ms'"])
+        #expect(
+            LockPolicy(lockWait: nil, statementTimeout: .seconds(2)).settings == [
+                "SET LOCAL statement_timeout = '2000ms'"
+            ])
+        #expect(LockPolicy.off.settings.isEmpty)
     }
 
     @Test("secrets are redacted in description, debugDescription and the config's description")

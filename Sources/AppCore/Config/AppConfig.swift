@@ -38,6 +38,9 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     public var sentryRelease: String?
     /// How long a migration call waits for another runner before answering 409.
     public var migrationLockTimeout: Duration
+    /// `MIGRATION_LOCK_WAIT`, `MIGRATION_STATEMENT_TIMEOUT`, `MIGRATION_LOCK_RETRIES`: how a migration's
+    /// statements wait for table locks on PostgreSQL.
+    public var lockPolicy: LockPolicy
     public var logLevel: Logger.Level
     /// True when `LOG_LEVEL` was given; one-shot commands log at `warning` otherwise (their output says it all).
     public var logLevelIsSet: Bool
@@ -80,6 +83,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         sentryDSN: Secret? = nil,
         sentryRelease: String? = nil,
         migrationLockTimeout: Duration = .seconds(30),
+        lockPolicy: LockPolicy = LockPolicy(),
         logLevel: Logger.Level = .info,
         logLevelIsSet: Bool = false,
         logFormat: LogFormat = .text,
@@ -105,6 +109,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         self.sentryDSN = sentryDSN
         self.sentryRelease = sentryRelease
         self.migrationLockTimeout = migrationLockTimeout
+        self.lockPolicy = lockPolicy
         self.logLevel = logLevel
         self.logLevelIsSet = logLevelIsSet
         self.logFormat = logFormat
@@ -165,6 +170,9 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         case sentryDSN = "SENTRY_DSN"
         case sentryRelease = "SENTRY_RELEASE"
         case migrationLockTimeout = "MIGRATION_LOCK_TIMEOUT"
+        case migrationLockWait = "MIGRATION_LOCK_WAIT"
+        case migrationStatementTimeout = "MIGRATION_STATEMENT_TIMEOUT"
+        case migrationLockRetries = "MIGRATION_LOCK_RETRIES"
         case logLevel = "LOG_LEVEL"
         case logFormat = "LOG_FORMAT"
         case migrationsDir = "MIGRATIONS_DIR"
@@ -250,6 +258,23 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             }
             lockTimeout = .milliseconds(Int64(seconds * 1000))
         }
+        var lockPolicy = LockPolicy()
+        if let raw = string(.migrationLockWait) {
+            guard let seconds = Double(raw), seconds.isFinite, (0...3600).contains(seconds) else {
+                throw ConfigError.invalidLockWait
+            }
+            lockPolicy.lockWait = seconds == 0 ? nil : .milliseconds(Int64(seconds * 1000))
+        }
+        if let raw = string(.migrationStatementTimeout) {
+            guard let seconds = Double(raw), seconds.isFinite, (0...86400).contains(seconds) else {
+                throw ConfigError.invalidStatementTimeout
+            }
+            lockPolicy.statementTimeout = seconds == 0 ? nil : .milliseconds(Int64(seconds * 1000))
+        }
+        if let raw = string(.migrationLockRetries) {
+            guard let retries = Int(raw), (0...100).contains(retries) else { throw ConfigError.invalidLockRetries }
+            lockPolicy.retries = retries
+        }
         let certFile = string(.tlsCertFile)
         let keyFile = string(.tlsKeyFile)
         if certFile != nil, keyFile == nil { throw ConfigError.tlsIncomplete(missing: Variable.tlsKeyFile.rawValue) }
@@ -319,6 +344,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             sentryDSN: Secret(string(.sentryDSN)),
             sentryRelease: string(.sentryRelease),
             migrationLockTimeout: lockTimeout,
+            lockPolicy: lockPolicy,
             logLevel: logLevel,
             logLevelIsSet: string(.logLevel) != nil,
             logFormat: logFormat,

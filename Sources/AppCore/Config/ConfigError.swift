@@ -10,6 +10,9 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible {
     case invalidSQLiteJournalMode
     case invalidMetricsPort
     case invalidShutdownTimeout
+    case invalidLockWait
+    case invalidStatementTimeout
+    case invalidLockRetries
     case unreadableFile(String)
     /// One of TLS_CERT_FILE and TLS_KEY_FILE is set without the other: the one missing.
     case tlsIncomplete(missing: String)
@@ -30,6 +33,12 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible {
             "DATABASE_POOL_TIMEOUT must be a number of seconds above 0, at most 3600"
         case .invalidLogLevel:
             "LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical"
+        case .invalidLockWait:
+            "MIGRATION_LOCK_WAIT must be a number of seconds from 0 (no bound) to 3600"
+        case .invalidStatementTimeout:
+            "MIGRATION_STATEMENT_TIMEOUT must be a number of seconds from 0 (no bound) to 86400"
+        case .invalidLockRetries:
+            "MIGRATION_LOCK_RETRIES must be a whole number from 0 to 100"
         case .invalidShutdownTimeout:
             "SHUTDOWN_TIMEOUT must be a number of seconds from 0 to 3600"
         case .invalidMetricsPort:

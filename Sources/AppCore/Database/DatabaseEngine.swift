@@ -41,8 +41,25 @@ protocol DatabaseEngine: Sendable {
     func applyWhole(_ whole: WholeMigration, _ db: any SQLDatabase) async throws -> Int64?
 
     /// Runs a migration's statements outside a transaction, one by one: each takes effect as it ends, and
-    /// an error at its commit is reported as that statement's error.
-    func runOutsideTransaction(_ statements: [String], _ db: any SQLDatabase) async throws
+    /// an error at its commit is reported as that statement's error. A statement stopped by the lock
+    /// policy's wait is handed to `stopped`, which pauses (and returns) for it to be tried again, or throws.
+    func runOutsideTransaction(
+        _ statements: [String], policy: LockPolicy, _ db: any SQLDatabase,
+        stopped: (any Error) async throws -> Void
+    ) async throws
+
+    /// The statements that put `policy` in force for the rest of the open transaction (none on SQLite,
+    /// whose busy timeout bounds every wait).
+    func lockSettings(_ policy: LockPolicy) -> [String]
+
+    /// True when `error` is a statement given up for waiting longer than the lock policy allows.
+    func isLockWaitTimeout(_ error: any Error) -> Bool
+
+    /// The database's id for the session `db` is (PostgreSQL's backend pid); nil where there is none.
+    func sessionID(_ db: any SQLDatabase) async throws -> Int?
+
+    /// Who the session `id` waits for now, if it waits for a lock: read on another connection.
+    func blocker(of id: Int) async -> LockBlocker?
 
     /// True when no runner holds the run lock now (so a history row marked running was interrupted).
     func runLockIsFree(_ db: any SQLDatabase) async throws -> Bool

@@ -216,6 +216,8 @@ struct PostgresEngine: DatabaseEngine {
     /// (`PostgresMigrationBlock`) where the session has no function; the run time is measured here,
     /// around the call.
     func applyWhole(_ whole: WholeMigration, _ db: any SQLDatabase) async throws -> Int64? {
+        // A statement_timeout set inside the call would bound the statements after it, not the call.
+        guard whole.policy.statementTimeout == nil else { return nil }
         let started = ContinuousClock.now
         if functionUsable.value.withLock({ $0 }), let call = PostgresMigrationFunction.call(whole, db: db) {
             do {
@@ -242,31 +244,30 @@ struct PostgresEngine: DatabaseEngine {
     /// A statement sent alone is committed at the protocol's Sync, after the server reported it complete;
     /// an error there (a deferred constraint) comes after PostgresNIO already returned success, and it
     /// closes the connection (docs/reliability.md). So each statement runs in a transaction of its own,
-    /// whose COMMIT reports its error. One that may not run in a transaction block (SQLSTATE 25001:
-    /// `CREATE INDEX CONCURRENTLY`, `VACUUM` …) is refused before it does anything, and is then sent
-    /// alone. Inside the file's own `BEGIN … COMMIT`, and for those statements themselves, each is sent
-    /// as written.
-    func runOutsideTransaction(_ statements: [String], _ db: any SQLDatabase) async throws {
+    /// whose COMMIT reports its error, with the lock policy `SET LOCAL` in it; one stopped by
+    /// `lock_timeout` is rolled back and, once `stopped` returns, tried again. One that may not run in a
+    /// transaction block (SQLSTATE 25001: `CREATE INDEX CONCURRENTLY`, `VACUUM` …) is refused before it
+    /// does anything, and is then sent alone, without the policy: such statements do not hold up the
+    /// table's reads and writes while they wait, and one stopped half-way (an index build) would leave
+    /// its work behind. Inside the file's own `BEGIN … COMMIT` each statement is sent as written, with
+    /// the policy set after the file's BEGIN; a statement stopped there ends the file's transaction.
+    func runOutsideTransaction(
+        _ statements: [String], policy: LockPolicy, _ db: any SQLDatabase,
+        stopped: (any Error) async throws -> Void
+    ) async throws {
         var inFileTransaction = false
         for statement in statements {
             let sql = SQLQueryString("\(unsafeRaw: statement)")
             if TransactionControl.opensTransaction(statement) {
+                try await db.raw(sql).run()
                 inFileTransaction = true
-            } else if TransactionControl.endsTransaction(statement) {
+                for setting in policy.settings { try await db.raw("\(unsafeRaw: setting)").run() }
+                continue
+            }
+            if TransactionControl.endsTransaction(statement) {
                 inFileTransaction = false
             } else if !inFileTransaction {
-                try await db.raw("BEGIN").run()
-                do {
-                    try await db.raw(sql).run()
-                } catch let error where Self.sqlState(error) == "25001" {
-                    try await db.raw("ROLLBACK").run()
-                    try await db.raw(sql).run()
-                    continue
-                } catch {
-                    if !isConnectionLost(error) { try? await db.raw("ROLLBACK").run() }
-                    throw error
-                }
-                try await db.raw("COMMIT").run()
+                try await runAlone(sql, policy: policy, db, stopped: stopped)
                 continue
             }
             do {
@@ -277,6 +278,61 @@ struct PostgresEngine: DatabaseEngine {
                 throw error
             }
         }
+    }
+
+    /// One statement in a transaction of its own (`runOutsideTransaction`).
+    private func runAlone(
+        _ sql: SQLQueryString, policy: LockPolicy, _ db: any SQLDatabase, stopped: (any Error) async throws -> Void
+    ) async throws {
+        while true {
+            try await db.raw("BEGIN").run()
+            do {
+                for setting in policy.settings { try await db.raw("\(unsafeRaw: setting)").run() }
+                try await db.raw(sql).run()
+            } catch let error where Self.sqlState(error) == "25001" {
+                try await db.raw("ROLLBACK").run()
+                try await db.raw(sql).run()
+                return
+            } catch let error where isLockWaitTimeout(error) {
+                try await db.raw("ROLLBACK").run()
+                try await stopped(error)
+                continue
+            } catch {
+                if !isConnectionLost(error) { try? await db.raw("ROLLBACK").run() }
+                throw error
+            }
+            try await db.raw("COMMIT").run()
+            return
+        }
+    }
+
+    func lockSettings(_ policy: LockPolicy) -> [String] { policy.settings }
+
+    /// 55P03 (lock_not_available): `lock_timeout` ran out, or a `NOWAIT` found the lock taken.
+    func isLockWaitTimeout(_ error: any Error) -> Bool { Self.sqlState(error) == "55P03" }
+
+    func sessionID(_ db: any SQLDatabase) async throws -> Int? { try await backendPID(db) }
+
+    /// The oldest of the sessions `pid` waits for (`pg_blocking_pids`), on a pooled connection of its
+    /// own, given a second at most; nil when it waits for none, or the question could not be asked.
+    func blocker(of pid: Int) async -> LockBlocker? {
+        let found = try? await withConnection(busyTimeout: .seconds(1), wait: .seconds(1)) { db -> LockBlocker? in
+            guard
+                let row = try await db.raw(
+                    """
+                    SELECT pid, left(query, 200) AS query,
+                           (extract(epoch FROM now() - COALESCE(xact_start, query_start, backend_start)) * 1000)::bigint AS ms
+                    FROM pg_stat_activity WHERE pid = ANY(pg_blocking_pids(\(bind: pid)::integer))
+                    ORDER BY COALESCE(xact_start, query_start, backend_start) LIMIT 1
+                    """
+                ).first()
+            else { return nil }
+            return LockBlocker(
+                pid: try row.decode(column: "pid", as: Int.self),
+                query: try row.decode(column: "query", as: String?.self) ?? "",
+                runningMs: try row.decode(column: "ms", as: Int64?.self) ?? 0)
+        }
+        return found ?? nil
     }
 
     static func sqlState(_ error: any Error) -> String? {

@@ -246,9 +246,17 @@ struct SQLiteEngine: DatabaseEngine {
     }
 
     /// SQLite reports a statement's commit-time error (a deferred foreign key) as the statement's own.
-    func runOutsideTransaction(_ statements: [String], _ db: any SQLDatabase) async throws {
+    func runOutsideTransaction(
+        _ statements: [String], policy: LockPolicy, _ db: any SQLDatabase,
+        stopped: (any Error) async throws -> Void
+    ) async throws {
         for statement in statements { try await db.raw("\(unsafeRaw: statement)").run() }
     }
+
+    func lockSettings(_ policy: LockPolicy) -> [String] { [] }
+    func isLockWaitTimeout(_ error: any Error) -> Bool { false }
+    func sessionID(_ db: any SQLDatabase) async throws -> Int? { nil }
+    func blocker(of id: Int) async -> LockBlocker? { nil }
 
     func tableNames(_ db: any SQLDatabase) async throws -> Set<String> {
         Set(

@@ -27,6 +27,10 @@ public enum MigrationError: Error, Equatable, CustomStringConvertible {
     /// A migration outside a transaction needs a session-level lock, and DATABASE_URL goes through a
     /// transaction pooler, where such a lock cannot hold. Nothing was applied.
     case transactionPooler
+    /// A statement of this migration waited for a table lock past `MIGRATION_LOCK_WAIT`, on every try
+    /// `MIGRATION_LOCK_RETRIES` allows; a transactional one was rolled back whole, one outside a
+    /// transaction stays marked running. `blocker`: the session it waited for, when seen.
+    case blockedByLock(migration: String, blocker: LockBlocker?)
 
     public var description: String {
         switch self {
@@ -45,6 +49,10 @@ public enum MigrationError: Error, Equatable, CustomStringConvertible {
         case .foreignHistory(let table, nil):
             "the table \(table) exists but is not laid out as this server (or the folder's tool) writes it; nothing was changed"
         case .connectionLost(let id): "the connection to the database was lost while migration \(id) ran"
+        case .blockedByLock(let id, let blocker):
+            "migration \(id) waited for a table lock past MIGRATION_LOCK_WAIT on every try"
+                + (blocker.map { " (held by PostgreSQL process \($0.pid))" } ?? "")
+                + "; nothing of its last try was applied. Finish or stop the transaction that holds the table, or try again later"
         case .transactionPooler:
             "DATABASE_URL goes through a transaction pooler (PgBouncer with pool_mode = transaction, or the like): a migration outside a transaction needs a session-level lock, which cannot hold there; nothing was applied. Run migrations with a DATABASE_URL that reaches PostgreSQL directly (or through a session pooler)"
         }

@@ -57,7 +57,8 @@ extension Migrator {
         } else {
             try await underRunLock(db, deadline: deadline) {
                 try await failing(as: migration.id) {
-                    try await database.engine.runOutsideTransaction(statements, db)
+                    try await database.engine.runOutsideTransaction(
+                        statements, policy: .off, db, stopped: { throw $0 })
                     try await inLockedTransaction(db, deadline: deadline, heldRunLock: true) {
                         try await forget()
                         return .commit(())

@@ -75,6 +75,9 @@ extension Migrator {
             return try await body()
         } catch let error as MigrationError {
             throw error
+        } catch let error where database.engine.isLockWaitTimeout(error) {
+            // Tried again by the run (`LockRetries`), or reported as blocked after the last try.
+            throw MigrationError.blockedByLock(migration: id, blocker: nil)
         } catch {
             let lost = database.engine.isConnectionLost(error)
             logger.error(

@@ -23,6 +23,8 @@ public struct Migrator: Sendable {
     static let historyReadTimeout = Duration.seconds(30)
     /// Told how long each wait for the runner lock took, once the lock is held (the server's metrics).
     public var onLockWait: (@Sendable (Duration) -> Void)?
+    /// How a migration's statements wait for table locks (PostgreSQL; `LockPolicy`).
+    public var lockPolicy = LockPolicy()
 
     var migrations: [Migration] { catalog.migrations }
     /// The folder's tool's history, kept beside the server's; nil for the built-in set.
@@ -141,23 +143,50 @@ public struct Migrator: Sendable {
 
     private func applyAll(_ db: any SQLDatabase, deadline: ContinuousClock.Instant) async throws -> [String] {
         var run = Run()
+        if lockPolicy.lockWait != nil { run.session = try await database.engine.sessionID(db) }
+        let retries = LockRetries(policy: lockPolicy, logger: logger)
         while true {
-            if try await applyWhole(db, run: &run) { continue }
-            switch try await applyNext(db, deadline: deadline, run: &run) {
-            case .done:
-                return run.applied
-            case .applied(let row):
-                applied(row, run: &run)
-            case .busy:
-                guard ContinuousClock.now < deadline else { throw MigrationError.lockTimeout }
-                try await Task.sleep(for: .milliseconds(Int.random(in: 10...50)))
-            case .outsideTransaction(let migration):
-                if try await applyOutsideTransaction(migration, db, deadline: deadline) {
-                    run.applied.append(migration.id)
-                }
+            let watch = run.session.map { LockWatch(database.engine, session: $0, policy: lockPolicy) }
+            do {
+                let done = try await step(db, deadline: deadline, run: &run, retries: retries, watch: watch)
+                watch?.stop()
+                if done { return run.applied }
+            } catch MigrationError.blockedByLock(let id, _) {
+                // Rolled back whole: pause, then read the history again and take it from there.
+                try await retries.stopped(id, blocker: watch?.stop())
                 run.known = nil
+            } catch {
+                watch?.stop()
+                throw error
             }
         }
+    }
+
+    /// One migration (or the finding that there is none left, true): in one call, the long way, or
+    /// outside a transaction.
+    private func step(
+        _ db: any SQLDatabase, deadline: ContinuousClock.Instant, run: inout Run, retries: LockRetries,
+        watch: LockWatch?
+    ) async throws -> Bool {
+        if try await applyWhole(db, run: &run) { return false }
+        switch try await applyNext(db, deadline: deadline, run: &run) {
+        case .done:
+            return true
+        case .applied(let row):
+            applied(row, run: &run)
+        case .busy:
+            guard ContinuousClock.now < deadline else { throw MigrationError.lockTimeout }
+            try await Task.sleep(for: .milliseconds(Int.random(in: 10...50)))
+        case .outsideTransaction(let migration):
+            let stopped: (any Error) async throws -> Void = { _ in
+                try await retries.stopped(migration.id, blocker: watch?.latest)
+            }
+            if try await applyOutsideTransaction(migration, db, deadline: deadline, stopped: stopped) {
+                run.applied.append(migration.id)
+            }
+            run.known = nil
+        }
+        return false
     }
 
     /// One run of `migrate()` and what it has learnt so far: the history as it last saw it, and
@@ -175,6 +204,8 @@ public struct Migrator: Sendable {
         var announced: String?
         /// The ids applied, in order.
         var applied: [String] = []
+        /// The run's database session (PostgreSQL's backend pid), watched for lock waits; nil: not watched.
+        var session: Int?
 
         mutating func announce(_ migration: Migration, to onProgress: (@Sendable (MigrationProgress) -> Void)?) {
             guard announced != migration.id else { return }
@@ -232,7 +263,8 @@ public struct Migrator: Sendable {
         let engine = database.engine.kind
         let whole = WholeMigration(
             migration: migration, expected: upcoming.expected, appliedAt: RFC3339.string(),
-            toolStatements: { ms in toolHistory?.appliedStatements(migration, executionMs: ms, engine: engine) ?? [] }
+            toolStatements: { ms in toolHistory?.appliedStatements(migration, executionMs: ms, engine: engine) ?? [] },
+            policy: lockPolicy
         )
         run.announce(migration, to: onProgress)
         let executionMs = try await failing(as: migration.id) { try await database.engine.applyWhole(whole, db) }
@@ -272,6 +304,7 @@ public struct Migrator: Sendable {
     private func apply(_ migration: Migration, _ db: any SQLDatabase) async throws -> AppliedMigration {
         let started = ContinuousClock.now
         return try await failing(as: migration.id) {
+            try await run(database.engine.lockSettings(lockPolicy), db)
             try await run(migration.statements, db)
             let row = AppliedMigration(
                 id: migration.id, checksum: migration.checksum, appliedAt: RFC3339.string(),
@@ -288,7 +321,8 @@ public struct Migrator: Sendable {
     /// lock, write its row marked running, run its statements one by one, mark it applied.
     /// Returns false when another runner applied it meanwhile.
     private func applyOutsideTransaction(
-        _ migration: Migration, _ db: any SQLDatabase, deadline: ContinuousClock.Instant
+        _ migration: Migration, _ db: any SQLDatabase, deadline: ContinuousClock.Instant,
+        stopped: (any Error) async throws -> Void
     ) async throws -> Bool {
         try await underRunLock(db, deadline: deadline) {
             let stillPending = try await inLockedTransaction(db, deadline: deadline, heldRunLock: true) {
@@ -312,7 +346,8 @@ public struct Migrator: Sendable {
             onProgress?(.started(id: migration.id, transactional: false))
             // From here a failure leaves the row marked running: statements may have taken effect.
             try await failing(as: migration.id) {
-                try await database.engine.runOutsideTransaction(migration.statements, db)
+                try await database.engine.runOutsideTransaction(
+                    migration.statements, policy: lockPolicy, db, stopped: stopped)
                 let executionMs = (ContinuousClock.now - started).milliseconds
                 try await inLockedTransaction(db, deadline: deadline, heldRunLock: true) {
                     try await history.markApplied(migration.id, executionMs: executionMs, db)

@@ -31,6 +31,7 @@ struct PostgresMigrationBlock {
             BEGIN
 
             """
+        for setting in whole.policy.settings { body += "EXECUTE \(literal(setting));\n" }
         body += checks(
             rows: "\(expected.count)", last: expected.last.map(literal) ?? "NULL", running: "\(expected.running)")
         for statement in whole.migration.statements {

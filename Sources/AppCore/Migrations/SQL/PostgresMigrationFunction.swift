@@ -19,6 +19,9 @@ enum PostgresMigrationFunction {
     static let body = """
         DECLARE app_migrate_started_ timestamptz; app_migrate_history_ record; app_migrate_statement_ text;
         BEGIN
+        FOREACH app_migrate_statement_ IN ARRAY settings LOOP
+          EXECUTE app_migrate_statement_;
+        END LOOP;
 
         """ + PostgresMigrationBlock.checks(rows: "expected_rows", last: "expected_last", running: "expected_running")
             + """
@@ -40,7 +43,7 @@ enum PostgresMigrationFunction {
     }()
 
     static let signature =
-        "(expected_rows bigint, expected_last text, expected_running bigint, statements text[], history text[])"
+        "(expected_rows bigint, expected_last text, expected_running bigint, statements text[], history text[], settings text[])"
 
     /// Creates the function in the session (or replaces it with itself).
     static let definition =
@@ -51,7 +54,7 @@ enum PostgresMigrationFunction {
     static let executionMsSetting = "app_migrate.execution_ms"
 
     /// An SQL expression, true when the session has the function.
-    static let exists = "to_regprocedure('\(name)(bigint, text, bigint, text[], text[])') IS NOT NULL"
+    static let exists = "to_regprocedure('\(name)(bigint, text, bigint, text[], text[], text[])') IS NOT NULL"
 
     /// The call that applies `whole`, or nil when a history value cannot be written as a literal (the
     /// caller then takes another way).
@@ -68,7 +71,7 @@ enum PostgresMigrationFunction {
         let expected = whole.expected
         return """
             SELECT \(unsafeRaw: name)(\(bind: Int64(expected.count)), \(bind: expected.last), \(bind: Int64(expected.running)), \
-            \(bind: whole.migration.statements), \(bind: history))
+            \(bind: whole.migration.statements), \(bind: history), \(bind: whole.policy.settings))
             """
     }
 

@@ -14,6 +14,9 @@ struct WholeMigration {
     var appliedAt: String
     /// What the folder's tool writes once the migration is applied; `executionMs` is an SQL expression.
     var toolStatements: (SQLQueryString) -> [SQLQueryString]
+    /// How its statements wait for locks: PostgreSQL sets `lock_timeout` inside the call (a
+    /// `statement_timeout` set there would not bound the call itself, so the engine declines then).
+    var policy = LockPolicy.off
 
     /// The history rows: the server's own, then the tool's. `executionMs` is an SQL expression (the
     /// database's own measurement of the migration's statements).
