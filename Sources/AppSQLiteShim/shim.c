@@ -159,6 +159,14 @@ static void migrate_whole(sqlite3_context *context, int argc, sqlite3_value **ar
     sqlite_nio_sqlite3_result_int64(context, ms);
 }
 
+/// 1 while a transaction is open on the connection, else 0: whether it can be handed to the next caller.
+static void in_transaction(sqlite3_context *context, int argc, sqlite3_value **argv) {
+    (void)argc;
+    (void)argv;
+    sqlite3 *db = sqlite_nio_sqlite3_context_db_handle(context);
+    sqlite_nio_sqlite3_result_int64(context, sqlite_nio_sqlite3_get_autocommit(db) ? 0 : 1);
+}
+
 /// Every new connection: foreign keys enforced, set here on SQLite's own thread during the open
 /// rather than by a statement and a hop to the thread pool afterwards, and the function above. (The
 /// busy timeout cannot be set here: SQLiteNIO installs a busy handler of its own after the open,
@@ -170,7 +178,9 @@ static int set_up_connection(sqlite3 *db, char **error, const void *api) {
     if (rc != SQLITE_OK) return rc;
     // Direct only: callable from the server's own top-level SQL, never from a trigger or view a
     // database file could bring with it.
-    return sqlite_nio_sqlite3_create_function_v2(db, "app_migrate_whole", 3, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, migrate_whole, NULL, NULL, NULL);
+    rc = sqlite_nio_sqlite3_create_function_v2(db, "app_migrate_whole", 3, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, migrate_whole, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) return rc;
+    return sqlite_nio_sqlite3_create_function_v2(db, "app_in_transaction", 0, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, in_transaction, NULL, NULL, NULL);
 }
 
 int app_sqlite_shim_install(void) {

@@ -46,9 +46,10 @@ public final class AppDatabase: Sendable {
     public func withConnection<T: Sendable>(
         busyTimeout: Duration = .seconds(5),
         wait: Duration? = nil,
+        reusable: Bool = true,
         _ body: @Sendable @escaping (any SQLDatabase) async throws -> T
     ) async throws -> T {
-        try await engine.withConnection(busyTimeout: busyTimeout, wait: wait, body)
+        try await engine.withConnection(busyTimeout: busyTimeout, wait: wait, reusable: reusable, body)
     }
 
     /// How long a caller waits for a PostgreSQL connection before giving up, by default.

@@ -15,8 +15,11 @@ protocol DatabaseEngine: Sendable {
 
     /// Lends one connection for the duration of `body`. `busyTimeout` bounds SQLite's wait for another
     /// writer; `wait` bounds PostgreSQL's wait for a connection (nil: `PostgresEngine.leaseTimeout`).
+    /// `reusable`: false when `body` runs a migration's own SQL, which may leave state on the session
+    /// (a `PRAGMA`, a temporary table): SQLite closes that connection instead of lending it again.
     func withConnection<T: Sendable>(
-        busyTimeout: Duration, wait: Duration?, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T
+        busyTimeout: Duration, wait: Duration?, reusable: Bool,
+        _ body: @Sendable @escaping (any SQLDatabase) async throws -> T
     ) async throws -> T
 
     /// Opens a transaction that holds the migration runner's lock, waiting until `deadline` at most.

@@ -76,7 +76,8 @@ struct PostgresEngine: DatabaseEngine {
     /// connection is retried until `wait` (default `leaseTimeout`) runs out, then reported with how
     /// long it was retried. Only the wait for a connection is bounded; work after the lease is never cut short.
     func withConnection<T: Sendable>(
-        busyTimeout: Duration, wait: Duration?, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T
+        busyTimeout: Duration, wait: Duration?, reusable: Bool = true,
+        _ body: @Sendable @escaping (any SQLDatabase) async throws -> T
     ) async throws -> T {
         // A one-shot command starts the pool and its work side by side; let the pool go first.
         if !started.value.withLock({ $0 }) {

@@ -22,6 +22,8 @@ struct SQLiteEngine: DatabaseEngine {
     /// Set once the file is in `journalMode` (or SQLite refused the mode for good): the switch is tried
     /// on each connection until then, since another connection can hold the file while it is asked for.
     private let journalModeSettled = JournalModeSettled()
+    /// Connections handed back after use, for the next caller (`withConnection`).
+    private let idle = IdleConnections()
 
     private final class JournalModeSettled: Sendable {
         let done = Atomic<Bool>(false)
@@ -63,6 +65,7 @@ struct SQLiteEngine: DatabaseEngine {
     /// millisecond of each request). A connection that cannot be opened now is left to the requests,
     /// which report why.
     func run() async {
+        idle.start()
         var retry = Duration.milliseconds(50)
         while !Task.isCancelled {
             if journalMode == .wal {
@@ -87,11 +90,56 @@ struct SQLiteEngine: DatabaseEngine {
                 try? await Task.sleep(for: .seconds(3600))
             }
         }
+        await idle.stop()
     }
 
+    /// Lends a connection: an idle one the last caller handed back, or a new one. An idle connection is
+    /// handed out only while the path still names the file it was opened on (a file deleted or replaced
+    /// under the server is opened anew, and fails as a new connection would); its busy timeout is set
+    /// again only when it differs. It goes back to the idle list after a body that succeeded and left
+    /// no transaction open (`app_in_transaction()`); after an error it is closed.
     func withConnection<T: Sendable>(
-        busyTimeout: Duration, wait: Duration?, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T
+        busyTimeout: Duration, wait: Duration?, reusable: Bool = true,
+        _ body: @Sendable @escaping (any SQLDatabase) async throws -> T
     ) async throws -> T {
+        let busyMs = busyTimeout.milliseconds
+        var lent: IdleConnections.Entry
+        if let identity = FileIdentity(path), let reused = idle.take(matching: identity) {
+            lent = reused
+        } else {
+            lent = try await openConnection(busyMs: busyMs)
+        }
+        // Closed in a task of its own, so a cancelled caller (a timed-out ping) still closes it.
+        let connection = lent.connection
+        let close = { await Task { try? await connection.close() }.value }
+        do {
+            let db = connection.sql(queryLogLevel: .trace)
+            if lent.busyMs != busyMs {
+                try await db.raw("PRAGMA busy_timeout = \(unsafeRaw: String(busyMs))").run()
+                lent.busyMs = busyMs
+            }
+            if !journalModeSettled.done.load(ordering: .relaxed) {
+                try await settleJournalMode(db, busyTimeout: busyTimeout)
+            }
+            let result = try await body(db)
+            let open =
+                reusable
+                ? try await db.raw("SELECT app_in_transaction() AS open").first()?.decode(column: "open", as: Int.self)
+                : nil
+            if open != 0 || !idle.give(lent) { await close() }
+            return result
+        } catch let error as SQLiteError where error.reason == .readOnly {
+            await close()
+            throw readOnlyFailure(error)
+        } catch {
+            await close()
+            throw error
+        }
+    }
+
+    /// A new connection, its busy timeout set and the file read once (SQLite opens it lazily: an
+    /// unusable path fails here).
+    private func openConnection(busyMs: Int64) async throws -> IdleConnections.Entry {
         let connection: SQLiteConnection
         do {
             connection = try await SQLiteConnection.open(
@@ -101,15 +149,12 @@ struct SQLiteEngine: DatabaseEngine {
         } catch {
             throw openFailure(error)
         }
-        // Closed in a task of its own, so a cancelled caller (a timed-out ping) still closes it.
-        let close = { await Task { try? await connection.close() }.value }
         do {
             let db = connection.sql(queryLogLevel: .trace)
             // First: it replaces SQLiteNIO's busy handler, which waits for ever, so that nothing on this
             // connection (the read below included) waits longer than `busyTimeout` for another writer.
-            try await db.raw("PRAGMA busy_timeout = \(unsafeRaw: String(busyTimeout.milliseconds))").run()
+            try await db.raw("PRAGMA busy_timeout = \(unsafeRaw: String(busyMs))").run()
             do {
-                // SQLite opens the file lazily: reading the schema's version makes an unusable path fail here.
                 try await db.raw("PRAGMA schema_version").run()
             } catch let error as SQLiteError where Self.isBusy(error) {
                 throw error  // another writer held the file past the busy timeout: not a path problem
@@ -118,17 +163,11 @@ struct SQLiteEngine: DatabaseEngine {
             }
             // Set while the connection opened (`SQLiteMigrationCall.installed`), else here.
             if !SQLiteMigrationCall.installed { try await db.raw("PRAGMA foreign_keys = ON").run() }
-            if !journalModeSettled.done.load(ordering: .relaxed) {
-                try await settleJournalMode(db, busyTimeout: busyTimeout)
-            }
-            let result = try await body(db)
-            await close()
-            return result
-        } catch let error as SQLiteError where error.reason == .readOnly {
-            await close()
-            throw readOnlyFailure(error)
+            // The file as opened: read after the open, which may have created it.
+            guard let identity = FileIdentity(path) else { throw openFailure(SQLiteSetupRace()) }
+            return IdleConnections.Entry(connection: connection, busyMs: busyMs, identity: identity)
         } catch {
-            await close()
+            await Task { try? await connection.close() }.value
             throw error
         }
     }
@@ -356,4 +395,74 @@ public struct DatabaseSetupError: Error, CustomStringConvertible {
     public var location: String
     public var reason: String
     public var description: String { "\(location): \(reason)" }
+}
+
+/// Which file a path names now (device and inode), to tell an idle connection's file from a new one.
+struct FileIdentity: Equatable, Sendable {
+    let device: UInt64
+    let inode: UInt64
+
+    init?(_ path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+    }
+}
+
+/// The path named no file right after SQLite opened it (removed in between).
+struct SQLiteSetupRace: Error, CustomStringConvertible {
+    var description: String { "the file was removed as it was opened" }
+}
+
+/// SQLite connections not in use, at most `limit` (the threads SQLite's calls have).
+final class IdleConnections: Sendable {
+    struct Entry: Sendable {
+        let connection: SQLiteConnection
+        var busyMs: Int64
+        let identity: FileIdentity
+    }
+
+    static let limit = 8
+    private struct State {
+        var entries: [Entry] = []
+        /// Only while the engine runs (`SQLiteEngine.run`), which closes what is left when it ends: a
+        /// connection must be closed before it is freed.
+        var accepting = false
+    }
+    private let state = Mutex(State())
+
+    /// An idle connection on the file `identity` names; connections on another file are closed.
+    func take(matching identity: FileIdentity) -> Entry? {
+        let (found, stale) = state.withLock { state -> (Entry?, [Entry]) in
+            let stale = state.entries.filter { $0.identity != identity }
+            state.entries.removeAll { $0.identity != identity }
+            return (state.entries.popLast(), stale)
+        }
+        for entry in stale { Task { try? await entry.connection.close() } }
+        return found
+    }
+
+    /// Keeps `entry` for the next caller; false when the list is full or the engine is not running
+    /// (the caller closes it).
+    func give(_ entry: Entry) -> Bool {
+        state.withLock { state in
+            guard state.accepting, state.entries.count < Self.limit else { return false }
+            state.entries.append(entry)
+            return true
+        }
+    }
+
+    func start() { state.withLock { $0.accepting = true } }
+
+    /// Takes no more connections, and closes those it kept.
+    func stop() async {
+        let left = state.withLock { state -> [Entry] in
+            state.accepting = false
+            defer { state.entries = [] }
+            return state.entries
+        }
+        // In a task of its own: the engine's run is being cancelled, and a cancelled close would not close.
+        for entry in left { await Task { try? await entry.connection.close() }.value }
+    }
 }

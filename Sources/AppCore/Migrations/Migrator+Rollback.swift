@@ -14,7 +14,7 @@ extension Migrator {
     private func rollBack(steps: Int) async throws -> [String] {
         try validCatalog()
         let deadline = ContinuousClock.now + lockTimeout
-        return try await database.withConnection(busyTimeout: SQLiteEngine.lockPollBusyTimeout) { db in
+        return try await database.withConnection(busyTimeout: SQLiteEngine.lockPollBusyTimeout, reusable: false) { db in
             let ledger = try await lockedLedger(db, deadline: deadline)
             if let running = ledger.runningID { throw MigrationError.interrupted(migration: running) }
             let known = Set(migrations.map(\.id))
@@ -77,7 +77,7 @@ extension Migrator {
 
     private func resolveNow(_ id: String, applied: Bool) async throws {
         let deadline = ContinuousClock.now + lockTimeout
-        try await database.withConnection(busyTimeout: SQLiteEngine.lockPollBusyTimeout) { db in
+        try await database.withConnection(busyTimeout: SQLiteEngine.lockPollBusyTimeout, reusable: false) { db in
             try await underRunLock(db, deadline: deadline) {
                 try await inLockedTransaction(db, deadline: deadline, heldRunLock: true) {
                     try await history.create(db, logger: logger)

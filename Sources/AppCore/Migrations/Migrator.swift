@@ -136,7 +136,7 @@ public struct Migrator: Sendable {
 
         let deadline = ContinuousClock.now + lockTimeout
         // One connection for the whole run; still one transaction (and one lock) per migration.
-        return try await database.withConnection(busyTimeout: SQLiteEngine.lockPollBusyTimeout) { db in
+        return try await database.withConnection(busyTimeout: SQLiteEngine.lockPollBusyTimeout, reusable: false) { db in
             try await database.engine.withCommitsDurableAtEnd(db) { try await applyAll(db, deadline: deadline) }
         }
     }
