@@ -1,5 +1,11 @@
 // swift-tools-version: 6.2
+import Foundation
 import PackageDescription
+
+// PostgreSQL's own parser (libpg_query, Debian's libpg-query-dev) lints PostgreSQL migrations. Built in
+// where it is installed (scripts/test installs it); elsewhere the server builds without it, and
+// `app migrate lint` says what to install. Linked statically, so the packaged binary needs no copy.
+let pgQuery = FileManager.default.fileExists(atPath: "/usr/include/pg_query.h")
 
 let package = Package(
     name: "migrate-server",
@@ -41,8 +47,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-            ]
+            ] + (pgQuery ? ["CPgQuery"] : []),
+            swiftSettings: pgQuery ? [.define("PG_QUERY")] : [],
+            linkerSettings: pgQuery ? [.unsafeFlags(["-Xlinker", "-l:libpg_query.a"])] : []
         ),
+        .systemLibrary(name: "CPgQuery", providers: [.apt(["libpg-query-dev"])]),
         // A transactional migration in one call on SQLite's thread (`app_migrate_whole`), in C against
         // the SQLite that SQLiteNIO links in.
         .target(name: "AppSQLiteShim"),

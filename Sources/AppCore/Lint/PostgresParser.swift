@@ -1,0 +1,66 @@
+import Foundation
+
+#if PG_QUERY
+import CPgQuery
+#endif
+
+/// PostgreSQL's own parser (libpg_query): a statement's parse tree, as PostgreSQL builds it.
+enum PostgresParser {
+    /// False where the server was built without libpg_query (docs/safety.md says how to add it).
+    static var available: Bool {
+        #if PG_QUERY
+        true
+        #else
+        false
+        #endif
+    }
+
+    struct ParseError: Error, CustomStringConvertible {
+        var message: String
+        /// The byte offset (from 1) in the text where the parser stopped, when it says.
+        var position: Int?
+        var description: String { message }
+    }
+
+    struct Unavailable: Error, CustomStringConvertible {
+        var description: String {
+            "this build has no PostgreSQL parser: install libpg_query (Debian: libpg-query-dev) and build again"
+        }
+    }
+
+    /// One statement of the text: its parse tree (`{"AlterTableStmt": {…}}`), and where it starts and
+    /// how long it is, in bytes of the UTF-8 text.
+    struct Statement: @unchecked Sendable {
+        var node: [String: Any]
+        var location: Int
+        var length: Int?
+    }
+
+    /// Parses `sql` (any number of statements) with PostgreSQL's grammar.
+    static func parse(_ sql: String) throws -> [Statement] {
+        #if PG_QUERY
+        let result = pg_query_parse(sql)
+        defer { pg_query_free_parse_result(result) }
+        if let error = result.errorDetail {
+            throw ParseError(
+                message: String(cString: error.message), position: error.cursorpos > 0 ? Int(error.cursorpos) : nil)
+        }
+        guard let tree = result.parse_tree,
+            let json = try JSONSerialization.jsonObject(with: Data(String(cString: tree).utf8)) as? [String: Any]
+        else { return [] }
+        return (json["stmts"] as? [[String: Any]] ?? []).map {
+            Statement(
+                node: $0["stmt"] as? [String: Any] ?? [:], location: $0["stmt_location"] as? Int ?? 0,
+                length: $0["stmt_len"] as? Int)
+        }
+        #else
+        throw Unavailable()
+        #endif
+    }
+}
+
+#if PG_QUERY
+extension PgQueryParseResult {
+    fileprivate var errorDetail: PgQueryError? { error?.pointee }
+}
+#endif

@@ -1,0 +1,50 @@
+import Foundation
+import Testing
+
+@testable import AppCore
+
+/// PostgreSQL's own parser (libpg_query), linked in where Debian's libpg-query-dev is installed
+/// (scripts/test installs it, so CI always has it).
+@Suite("PostgreSQL's own parser")
+struct PostgresParserTests {
+    @Test("built in wherever scripts/test runs (under CI=true it must be)")
+    func available() {
+        #expect(PostgresParser.available || ProcessInfo.processInfo.environment["CI"] != "true")
+    }
+
+    @Test("a statement's parse tree, with where it starts", .enabled(if: PostgresParser.available))
+    func tree() throws {
+        let statements = try PostgresParser.parse(
+            "ALTER TABLE t ADD COLUMN c integer NOT NULL;\nCREATE INDEX CONCURRENTLY i ON t (c);")
+        #expect(statements.count == 2)
+        #expect(statements.map { $0.node.keys.first } == ["AlterTableStmt", "IndexStmt"])
+        #expect((statements[1].node["IndexStmt"] as? [String: Any])?["concurrent"] as? Bool == true)
+        #expect(statements[1].location == 44)
+    }
+
+    @Test("a syntax error names where the parser stopped", .enabled(if: PostgresParser.available))
+    func syntaxError() {
+        #expect {
+            try PostgresParser.parse("SELECT 1;\nALTER TABEL t ADD COLUMN c integer;")
+        } throws: { error in
+            guard let error = error as? PostgresParser.ParseError else { return false }
+            return error.message.contains("syntax error") && error.position == 17
+        }
+    }
+
+    /// Where our splitter and PostgreSQL's parser agree on the corpus, the hand-written splitter can be
+    /// retired for PostgreSQL: same count, and each of our statements is one statement to PostgreSQL.
+    @Test(
+        "every PostgreSQL corpus file: PostgreSQL's parser finds the statements our splitter finds",
+        .enabled(if: PostgresParser.available))
+    func splitAgrees() throws {
+        for file in try SplitterTests.corpus(.postgres) {
+            let ours = try SQLSplitter.split(file.text, dialect: .postgres)
+            let theirs = try PostgresParser.parse(file.text.replacingOccurrences(of: "\u{FEFF}", with: ""))
+            #expect(theirs.count == ours.count, "\(file.name): PostgreSQL \(theirs.count), ours \(ours.count)")
+            for statement in ours {
+                #expect(try PostgresParser.parse(statement.text).count == 1, "\(file.name) line \(statement.line)")
+            }
+        }
+    }
+}
