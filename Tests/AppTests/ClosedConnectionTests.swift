@@ -1,5 +1,6 @@
 import Foundation
 import PostgresKit
+import Synchronization
 import Testing
 
 @testable import AppCore
@@ -47,6 +48,33 @@ struct ClosedConnectionTests {
     func dropped() async throws {
         try await Self.closedUnderLease { _, name in
             try await TestDatabase.adminSQL("DROP DATABASE \(name) WITH (FORCE)")
+        }
+    }
+}
+
+extension ClosedConnectionTests {
+    @Test("answered queries leave nothing behind on a connection the pool keeps")
+    func nothingPilesUp() async throws {
+        let db = try await TestDatabase.make(.postgres)
+        let database = try AppDatabase(location: db.location, postgresPool: PostgresPool(size: 1), logger: quietLogger)
+        try await database.withRunning {
+            for _ in 0..<3 {
+                try await database.withConnection { sql in
+                    for _ in 0..<100 { try await sql.raw("SELECT 1 AS one").run() }
+                    let watched = try #require(sql as? WatchedConnection)
+                    #expect(watched.watch.outstanding == 0)
+                    // The same connection (a pool of one) has one watch, however many leases.
+                    #expect(ObjectIdentifier(watched.watch) == ObjectIdentifier(Self.firstWatch(watched.watch)))
+                }
+            }
+        }
+    }
+
+    private static let first = Mutex<ConnectionWatch?>(nil)
+    static func firstWatch(_ watch: ConnectionWatch) -> ConnectionWatch {
+        first.withLock { first in
+            if first == nil { first = watch }
+            return first!
         }
     }
 }

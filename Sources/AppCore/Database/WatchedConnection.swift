@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import PostgresKit
 import SQLKit
+import Synchronization
 
 /// A pooled PostgreSQL connection whose queries fail as soon as the connection closes under them.
 ///
@@ -13,10 +14,12 @@ import SQLKit
 /// the capture. Here every query is raced against the channel's close: whichever comes first ends it.
 struct WatchedConnection: SQLDatabase {
     let base: any SQLDatabase
+    let watch: ConnectionWatch
     let closed: EventLoopFuture<Void>
 
     init(_ connection: PostgresConnection, queryLogLevel: Logger.Level?) {
         self.base = connection.sql(queryLogLevel: queryLogLevel)
+        self.watch = ConnectionWatch.of(connection)
         self.closed = connection.closeFuture
     }
 
@@ -31,13 +34,74 @@ struct WatchedConnection: SQLDatabase {
     {
         let result = closed.eventLoop.makePromise(of: Void.self)
         // A promise completed twice keeps its first result: the close after an answer changes nothing.
-        closed.whenComplete { _ in result.fail(ConnectionClosedUnderQuery()) }
+        guard let token = watch.add(result) else {
+            result.fail(ConnectionClosedUnderQuery())
+            return result.futureResult
+        }
         base.execute(sql: query, onRow).hop(to: closed.eventLoop).cascade(to: result)
+        result.futureResult.whenComplete { [watch] _ in watch.remove(token) }
         return result.futureResult
     }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
         try await execute(sql: query, onRow).get()
+    }
+}
+
+/// The queries outstanding on one connection, failed together when its channel closes. One per
+/// connection, with one callback on its close (a callback per query would pile up on a connection the
+/// pool keeps for days).
+final class ConnectionWatch: Sendable {
+    private struct State {
+        var closed = false
+        var next = 0
+        var pending: [Int: EventLoopPromise<Void>] = [:]
+    }
+    private let state = Mutex(State())
+    private static let watches = Mutex<[ObjectIdentifier: ConnectionWatch]>([:])
+
+    /// The watch of `connection`, made (and hooked to its close) on first use.
+    static func of(_ connection: PostgresConnection) -> ConnectionWatch {
+        let key = ObjectIdentifier(connection)
+        let (watch, made) = watches.withLock { watches -> (ConnectionWatch, Bool) in
+            if let watch = watches[key] { return (watch, false) }
+            let watch = ConnectionWatch()
+            watches[key] = watch
+            return (watch, true)
+        }
+        if made {
+            connection.closeFuture.whenComplete { _ in
+                watches.withLock { _ = $0.removeValue(forKey: key) }
+                watch.close()
+            }
+        }
+        return watch
+    }
+
+    /// Registers an outstanding query; nil when the connection has closed already.
+    func add(_ promise: EventLoopPromise<Void>) -> Int? {
+        state.withLock { state in
+            guard !state.closed else { return nil }
+            state.next += 1
+            state.pending[state.next] = promise
+            return state.next
+        }
+    }
+
+    func remove(_ token: Int) {
+        state.withLock { _ = $0.pending.removeValue(forKey: token) }
+    }
+
+    /// Outstanding queries on this connection now.
+    var outstanding: Int { state.withLock { $0.pending.count } }
+
+    private func close() {
+        let pending = state.withLock { state -> [EventLoopPromise<Void>] in
+            state.closed = true
+            defer { state.pending = [:] }
+            return Array(state.pending.values)
+        }
+        for promise in pending { promise.fail(ConnectionClosedUnderQuery()) }
     }
 }
 
