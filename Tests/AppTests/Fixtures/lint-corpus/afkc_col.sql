@@ -1,0 +1,1 @@
+ALTER TABLE t ADD COLUMN p_id integer REFERENCES p (id);

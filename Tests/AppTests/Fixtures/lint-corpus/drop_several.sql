@@ -1,0 +1,2 @@
+DROP TABLE a, b;
+DROP INDEX i1, i2;

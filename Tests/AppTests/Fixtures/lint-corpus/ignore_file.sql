@@ -1,0 +1,3 @@
+-- squawk-ignore-file ban-drop-table
+DROP TABLE t;
+DROP TABLE u;

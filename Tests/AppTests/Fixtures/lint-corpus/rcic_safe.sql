@@ -1,0 +1,1 @@
+CREATE INDEX CONCURRENTLY i_t_a ON t (a);

@@ -1,0 +1,1 @@
+CREATE INDEX i_t_a ON t (a);

@@ -1,0 +1,1 @@
+DROP INDEX i_t_a;
