@@ -15,16 +15,17 @@ struct Migrate: AsyncParsableCommand {
               app migrate --status --format json    the same document as GET /api/migrate
               app migrate rollback --steps 2        undo the two newest
               app migrate new add_widgets           write a new migration in the folder's format
+              app migrate lint --strict             lint what would be applied (PostgreSQL)
 
             \(exitCodes)
             """,
-        subcommands: [Apply.self, Rollback.self, New.self, Resolve.self],
+        subcommands: [Apply.self, Rollback.self, New.self, Resolve.self, Lint.self],
         defaultSubcommand: Apply.self
     )
 
     static let exitCodes = """
-        Exit codes: 0 done (or nothing to do), 1 failed (a migration, the database), 2 the migrations \
-        folder is invalid, 3 interrupted, locked (another runner, or a migration to resolve) or the \
+        Exit codes: 0 done (or nothing to do), 1 failed (a migration, the database; lint warnings with \
+        --strict), 2 the migrations folder is invalid (or a migration refused by MIGRATION_LINT=error), 3 interrupted, locked (another runner, or a migration to resolve) or the \
         database kept by another tool, 64 usage.
         """
 }
@@ -37,7 +38,7 @@ enum MigrateExit {
 
     static func code(for error: MigrationError) -> ExitCode {
         switch error {
-        case .invalid: invalid
+        case .invalid, .refusedByLint: invalid
         case .interrupted, .lockTimeout, .foreignHistory, .blockedByLock: blocked
         case .failed, .drift, .noDownSection, .notInterrupted, .unknownMigration, .connectionLost, .transactionPooler:
             failed
@@ -66,6 +67,8 @@ struct MigrateOptions: ParsableArguments {
             database: database, catalog: catalog, lockTimeout: config.migrationLockTimeout, logger: logger)
         migrator.onProgress = onProgress
         migrator.lockPolicy = config.lockPolicy
+        migrator.lintMode = config.lintMode
+        migrator.linter = MigrationLinter(smallTable: config.lintSmallTable)
         do {
             return try await database.withRunning { [migrator] in try await body(migrator) }
         } catch let error as MigrationError {
@@ -122,8 +125,17 @@ extension Migrate {
                 case .text: Self.printStatus(report, out)
                 }
             } else if dryRun {
-                let pending = try await options.withMigrator { try await $0.pending() }
-                for id in pending { out.line("Would apply \(id)") }
+                let (pending, findings) = try await options.withMigrator { migrator in
+                    let pending = try await migrator.pending()
+                    let findings = migrator.lintMode == .off ? [] : try await migrator.lint()
+                    return (pending, findings)
+                }
+                for id in pending {
+                    let rules = findings.filter { $0.migration == id && $0.level == .warning }.map(\.rule)
+                    out.line(
+                        "Would apply \(id)"
+                            + (rules.isEmpty ? "" : " (lint: \(Set(rules).sorted().joined(separator: ", ")))"))
+                }
                 out.line(pending.isEmpty ? "Nothing to apply." : "\(Self.count(pending.count)) to apply.")
             } else {
                 let started = ContinuousClock.now
@@ -196,6 +208,11 @@ extension Migrate {
                 }
             }
             for line in lines { out.line(line) }
+            // Pending migrations the linter warns about (PostgreSQL, MIGRATION_LINT not off).
+            for id in report.pending {
+                let rules = Set((report.lint ?? []).filter { $0.migration == id && $0.level == .warning }.map(\.rule))
+                if !rules.isEmpty { out.line(out.yellow("Lint: \(id): \(rules.sorted().joined(separator: ", "))")) }
+            }
             var counts = [
                 "Applied: \(report.migrations.filter { $0.state == .applied }.count)",
                 "Pending: \(report.pending.count)",
@@ -315,6 +332,75 @@ extension Migrate {
             let applied = self.applied
             try await options.withMigrator { try await $0.resolve(id, applied: applied) }
             Output().line("Resolved \(id) as \(applied ? "applied" : "rolled back").")
+        }
+    }
+}
+
+extension Migrate {
+    struct Lint: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "lint",
+            abstract: "Lint the migrations that would be applied, with squawk's rules, rated by each table's size.",
+            discussion: """
+                PostgreSQL only: each pending migration is read with PostgreSQL's own parser. A finding about
+                lock time or a table rewrite is information below MIGRATION_LINT_SMALL_TABLE rows (from the
+                catalog's estimate) and a warning above; one about compatibility or lost data is a warning at
+                any size. `-- squawk-ignore rule` above a statement (or `-- squawk-ignore-file rule`) leaves
+                it out. Changes nothing.
+
+                Examples:
+                  app migrate lint
+                  app migrate lint --format json
+                  app migrate lint --strict          exit 1 when there is a warning
+
+                \(Migrate.exitCodes)
+                """
+        )
+
+        @Option(help: "text (one line per finding) or json ({\"findings\":[…]}).")
+        var format: Apply.Format = .text
+
+        @Flag(help: "Exit 1 when a finding is a warning.")
+        var strict = false
+
+        @OptionGroup var options: MigrateOptions
+
+        struct Report: Encodable { var findings: [LintFinding] }
+
+        func run() async throws {
+            let out = Output()
+            let (lints, findings) = try await options.withMigrator { migrator in
+                guard migrator.lints, MigrationLinter.available else { return (migrator.lints, [LintFinding]()) }
+                return (true, try await migrator.lint())
+            }
+            if lints, !MigrationLinter.available {
+                throw fail(
+                    "this build has no PostgreSQL parser: install libpg_query (Debian: libpg-query-dev) and build again"
+                )
+            }
+            switch format {
+            case .json:
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                out.line(String(decoding: try encoder.encode(Report(findings: findings)), as: UTF8.self))
+            case .text:
+                if !lints {
+                    out.line("Nothing to lint: the linter reads PostgreSQL migrations, and DATABASE_URL is SQLite.")
+                }
+                for finding in findings {
+                    let size = finding.rows.map { ", \($0) rows" } ?? ""
+                    out.line(
+                        "\(finding.level.rawValue): \(finding.migration):\(finding.line) \(finding.rule)"
+                            + (finding.table.map { " (\($0)\(size))" } ?? "") + ": \(finding.message)")
+                }
+                if lints {
+                    let warnings = findings.filter { $0.level == .warning }.count
+                    out.line(
+                        "\(findings.count) finding\(findings.count == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")."
+                    )
+                }
+            }
+            if strict, findings.contains(where: { $0.level == .warning }) { throw ExitCode.failure }
         }
     }
 }

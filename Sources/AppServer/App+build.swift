@@ -105,6 +105,8 @@ public func buildApplication(
     }
     migrator.onLockWait = { metrics.lockWaited($0) }
     migrator.lockPolicy = config.lockPolicy
+    migrator.lintMode = config.lintMode
+    migrator.linter = MigrationLinter(smallTable: config.lintSmallTable)
     let gate = MigrationGate(config: config)
 
     let router = Router(context: AppRequestContext.self)

@@ -44,10 +44,17 @@ struct Failure: Encodable {
         var runningMs: Int64
     }
 
-    init(_ error: String, migration: String? = nil, tool: String? = nil, blockedBy: LockBlocker? = nil) {
+    /// For "Migration refused by lint": the rules (squawk's names) the migration breaks.
+    var rules: [String]?
+
+    init(
+        _ error: String, migration: String? = nil, tool: String? = nil, blockedBy: LockBlocker? = nil,
+        rules: [String]? = nil
+    ) {
         self.error = error
         self.migration = migration
         self.tool = tool
+        self.rules = rules
         self.blockedBy = blockedBy.map { BlockedBy(pid: $0.pid, runningMs: $0.runningMs) }
     }
 }

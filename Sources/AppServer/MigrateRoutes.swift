@@ -188,6 +188,7 @@ struct MigrateRoutes: Sendable {
             case .invalid, .transactionPooler: "invalid"
             case .connectionLost: "unavailable"
             case .blockedByLock: "blocked"
+            case .refusedByLint: "refused_by_lint"
             }
         }
     }
@@ -234,6 +235,8 @@ struct MigrateRoutes: Sendable {
             logger.error("migration endpoint: \(failure)")
             return (.internalServerError, Failure("Migration needs a direct database connection"))
         case .connectionLost(let id): return (.serviceUnavailable, Failure("Database unavailable", migration: id))
+        case .refusedByLint(let id, let rules):
+            return (.unprocessableContent, Failure("Migration refused by lint", migration: id, rules: rules))
         case .blockedByLock(let id, let blocker):
             return (.serviceUnavailable, Failure("Migration blocked by a lock", migration: id, blockedBy: blocker))
         // Rollback and resolve are the command line's alone; the endpoint never runs them.

@@ -189,11 +189,13 @@ public func checkDatabase(_ context: CheckContext) async -> [CheckResult] {
     if let problem = await database.problem(timeout: context.databaseTimeout) { return unreachable(problem) }
     // An invalid folder is the migrations check's finding; the database check still pings.
     guard context.catalog.current().invalid == nil else { return [] }
-    let migrator = Migrator(
+    var migrator = Migrator(
         database: database, catalog: context.catalog, lockTimeout: .seconds(1), logger: .init(label: "checks"))
+    migrator.lintMode = context.config.lintMode
+    migrator.linter = MigrationLinter(smallTable: context.config.lintSmallTable)
     let status: MigrationStatus
     do {
-        status = try await withTimeout(context.databaseTimeout, waitingFor: "migration status") {
+        status = try await withTimeout(context.databaseTimeout, waitingFor: "migration status") { [migrator] in
             try await migrator.status()
         }
     } catch MigrationError.foreignHistory(let table, let tool?) {
@@ -242,6 +244,22 @@ public func checkDatabase(_ context: CheckContext) async -> [CheckResult] {
             ))
     }
     guard !status.pending.isEmpty else { return results }
+    let warned = status.pending.compactMap { id -> String? in
+        let rules = Set((status.lint ?? []).filter { $0.migration == id && $0.level == .warning }.map(\.rule))
+        return rules.isEmpty ? nil : "\(id) (\(rules.sorted().joined(separator: ", ")))"
+    }
+    if !warned.isEmpty {
+        let refused = context.config.lintMode == .error
+        results.append(
+            CheckResult(
+                id: "migrations.lint", level: refused ? .error : .warning,
+                message:
+                    "Pending migration(s) the linter warns about: \(warned.joined(separator: "; "))."
+                    + (refused ? " MIGRATION_LINT=error refuses them: POST /api/migrate answers 422." : ""),
+                hint:
+                    "Run `app migrate lint` for each finding and docs/safety.md for the safe form; `-- squawk-ignore rule` above a statement accepts it."
+            ))
+    }
     return results + [
         CheckResult(
             id: "database.pending-migrations", level: .info,

@@ -41,6 +41,9 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     /// `MIGRATION_LOCK_WAIT`, `MIGRATION_STATEMENT_TIMEOUT`, `MIGRATION_LOCK_RETRIES`: how a migration's
     /// statements wait for table locks on PostgreSQL.
     public var lockPolicy: LockPolicy
+    /// `MIGRATION_LINT` (default `warn`) and `MIGRATION_LINT_SMALL_TABLE` (default 10 000 rows).
+    public var lintMode: LintMode
+    public var lintSmallTable: Int
     public var logLevel: Logger.Level
     /// True when `LOG_LEVEL` was given; one-shot commands log at `warning` otherwise (their output says it all).
     public var logLevelIsSet: Bool
@@ -84,6 +87,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         sentryRelease: String? = nil,
         migrationLockTimeout: Duration = .seconds(30),
         lockPolicy: LockPolicy = LockPolicy(),
+        lintMode: LintMode = .warn,
+        lintSmallTable: Int = MigrationLinter.defaultSmallTable,
         logLevel: Logger.Level = .info,
         logLevelIsSet: Bool = false,
         logFormat: LogFormat = .text,
@@ -110,6 +115,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         self.sentryRelease = sentryRelease
         self.migrationLockTimeout = migrationLockTimeout
         self.lockPolicy = lockPolicy
+        self.lintMode = lintMode
+        self.lintSmallTable = lintSmallTable
         self.logLevel = logLevel
         self.logLevelIsSet = logLevelIsSet
         self.logFormat = logFormat
@@ -173,6 +180,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         case migrationLockWait = "MIGRATION_LOCK_WAIT"
         case migrationStatementTimeout = "MIGRATION_STATEMENT_TIMEOUT"
         case migrationLockRetries = "MIGRATION_LOCK_RETRIES"
+        case migrationLint = "MIGRATION_LINT"
+        case migrationLintSmallTable = "MIGRATION_LINT_SMALL_TABLE"
         case logLevel = "LOG_LEVEL"
         case logFormat = "LOG_FORMAT"
         case migrationsDir = "MIGRATIONS_DIR"
@@ -275,6 +284,16 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             guard let retries = Int(raw), (0...100).contains(retries) else { throw ConfigError.invalidLockRetries }
             lockPolicy.retries = retries
         }
+        var lintMode = LintMode.warn
+        if let raw = string(.migrationLint) {
+            guard let mode = LintMode(rawValue: raw.lowercased()) else { throw ConfigError.invalidLintMode }
+            lintMode = mode
+        }
+        var lintSmallTable = MigrationLinter.defaultSmallTable
+        if let raw = string(.migrationLintSmallTable) {
+            guard let rows = Int(raw), rows >= 0 else { throw ConfigError.invalidLintSmallTable }
+            lintSmallTable = rows
+        }
         let certFile = string(.tlsCertFile)
         let keyFile = string(.tlsKeyFile)
         if certFile != nil, keyFile == nil { throw ConfigError.tlsIncomplete(missing: Variable.tlsKeyFile.rawValue) }
@@ -345,6 +364,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             sentryRelease: string(.sentryRelease),
             migrationLockTimeout: lockTimeout,
             lockPolicy: lockPolicy,
+            lintMode: lintMode,
+            lintSmallTable: lintSmallTable,
             logLevel: logLevel,
             logLevelIsSet: string(.logLevel) != nil,
             logFormat: logFormat,

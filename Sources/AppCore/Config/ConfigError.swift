@@ -13,6 +13,8 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible {
     case invalidLockWait
     case invalidStatementTimeout
     case invalidLockRetries
+    case invalidLintMode
+    case invalidLintSmallTable
     case unreadableFile(String)
     /// One of TLS_CERT_FILE and TLS_KEY_FILE is set without the other: the one missing.
     case tlsIncomplete(missing: String)
@@ -37,6 +39,10 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible {
             "MIGRATION_LOCK_WAIT must be a number of seconds from 0 (no bound) to 3600"
         case .invalidStatementTimeout:
             "MIGRATION_STATEMENT_TIMEOUT must be a number of seconds from 0 (no bound) to 86400"
+        case .invalidLintMode:
+            "MIGRATION_LINT must be off, warn or error"
+        case .invalidLintSmallTable:
+            "MIGRATION_LINT_SMALL_TABLE must be a whole number of rows, 0 or more"
         case .invalidLockRetries:
             "MIGRATION_LOCK_RETRIES must be a whole number from 0 to 100"
         case .invalidShutdownTimeout:

@@ -9,7 +9,7 @@ enum LintRules {
         var line: Int
         var rule: String
         /// The table the statement changes, where it is one table.
-        var table: String?
+        var table: String? = nil
     }
 
     /// The rules whose finding is about lock time or a table rewrite: rated by the table's size. The
@@ -37,12 +37,20 @@ enum LintRules {
     /// The hits in `text` (one migration's up section). `transactional`: the server runs it in one
     /// transaction (squawk's `--assume-in-transaction`).
     static func check(_ text: String, transactional: Bool) throws -> [Hit] {
-        let ignored = Ignores(text)
+        try check(
+            try SQLSplitter.split(text, dialect: .postgres).map { ($0.text, $0.line) }, ignores: Ignores(text),
+            transactional: transactional)
+    }
+
+    /// The hits in a migration's statements, each with the line it starts on in `ignores`'s text.
+    static func check(_ statements: [(text: String, line: Int)], ignores ignored: Ignores, transactional: Bool)
+        throws -> [Hit]
+    {
         var hits: [Hit] = []
         var inTransaction = transactional
         var created: Set<String> = []
         var notValid: Set<String> = []
-        for statement in try SQLSplitter.split(text, dialect: .postgres) {
+        for statement in statements {
             for parsed in try PostgresParser.parse(statement.text) {
                 var found: [Hit] = []
                 func hit(_ rule: String, _ table: String?) {

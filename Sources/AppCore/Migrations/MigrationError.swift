@@ -31,6 +31,9 @@ public enum MigrationError: Error, Equatable, CustomStringConvertible {
     /// `MIGRATION_LOCK_RETRIES` allows; a transactional one was rolled back whole, one outside a
     /// transaction stays marked running. `blocker`: the session it waited for, when seen.
     case blockedByLock(migration: String, blocker: LockBlocker?)
+    /// `MIGRATION_LINT=error` and the linter warns about this migration (`rules`, squawk's names);
+    /// nothing was applied.
+    case refusedByLint(migration: String, rules: [String])
 
     public var description: String {
         switch self {
@@ -53,6 +56,8 @@ public enum MigrationError: Error, Equatable, CustomStringConvertible {
             "migration \(id) waited for a table lock past MIGRATION_LOCK_WAIT on every try"
                 + (blocker.map { " (held by PostgreSQL process \($0.pid))" } ?? "")
                 + "; nothing of its last try was applied. Finish or stop the transaction that holds the table, or try again later"
+        case .refusedByLint(let id, let rules):
+            "migration \(id) has lint warnings (\(rules.joined(separator: ", "))) and MIGRATION_LINT=error refuses it; nothing was applied. See `app migrate lint`"
         case .transactionPooler:
             "DATABASE_URL goes through a transaction pooler (PgBouncer with pool_mode = transaction, or the like): a migration outside a transaction needs a session-level lock, which cannot hold there; nothing was applied. Run migrations with a DATABASE_URL that reaches PostgreSQL directly (or through a session pooler)"
         }

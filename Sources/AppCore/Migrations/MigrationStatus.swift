@@ -30,4 +30,7 @@ public struct MigrationStatus: Sendable, Equatable, Codable {
     public var outOfOrder: [String]
     /// Every migration of the set, in order of application.
     public var migrations: [Entry]
+    /// The linter's findings on the pending migrations (PostgreSQL, `MIGRATION_LINT` not `off`); absent
+    /// where nothing was linted.
+    public var lint: [LintFinding]?
 }

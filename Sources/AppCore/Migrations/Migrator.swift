@@ -25,6 +25,9 @@ public struct Migrator: Sendable {
     public var onLockWait: (@Sendable (Duration) -> Void)?
     /// How a migration's statements wait for table locks (PostgreSQL; `LockPolicy`).
     public var lockPolicy = LockPolicy()
+    /// What a run does with the linter's findings on what it is about to apply (`MIGRATION_LINT`).
+    public var lintMode = LintMode.off
+    public var linter = MigrationLinter()
 
     var migrations: [Migration] { catalog.migrations }
     /// The folder's tool's history, kept beside the server's; nil for the built-in set.
@@ -69,7 +72,59 @@ public struct Migrator: Sendable {
     private func readStatus() async throws -> MigrationStatus {
         try validCatalog()
         let ledger = try await database.withConnection { db in try await readLedger(db) }
-        return plan(ledger).status(migrations, ledger)
+        var status = plan(ledger).status(migrations, ledger)
+        if lintMode != .off, lints {
+            let pending = Set(status.pending)
+            status.lint = try await lintFindings(migrations.filter { pending.contains($0.id) })
+        }
+        return status
+    }
+
+    /// The linter's findings on what `migrate()` would apply now (PostgreSQL; none on SQLite), whatever
+    /// `lintMode` says: `app migrate lint`.
+    public func lint() async throws -> [LintFinding] {
+        let current = try await refreshed()
+        try current.validCatalog()
+        guard current.lints else { return [] }
+        let pending = try await current.database.withConnection { db in try await current.unlockedPlan(db).pending }
+        return try await current.lintFindings(pending)
+    }
+
+    /// True where the linter applies: PostgreSQL (its rules are PostgreSQL's).
+    public var lints: Bool { database.engine.kind == .postgres }
+
+    func lintFindings(_ pending: [Migration]) async throws -> [LintFinding] {
+        guard !pending.isEmpty else { return [] }
+        let sources = MigrationSources(folder: catalog.folder)
+        return try await database.withConnection { [linter] db in
+            try await linter.findings(pending, sources: sources, db: db)
+        }
+    }
+
+    /// Before a run applies `pending`: each warning logged (`warn`), or the first migration with one
+    /// refused (`error`). A build without PostgreSQL's parser lints nothing, and says so.
+    private func checkLint(_ pending: [Migration]) async throws {
+        guard lintMode != .off, lints, !pending.isEmpty else { return }
+        guard PostgresParser.available else {
+            logger.warning("MIGRATION_LINT is set but this build has no PostgreSQL parser: nothing was linted")
+            return
+        }
+        let warnings = try await lintFindings(pending).filter { $0.level == .warning }
+        for finding in warnings {
+            logger.warning(
+                "migration lint",
+                metadata: [
+                    "migration": "\(finding.migration)", "line": "\(finding.line)", "rule": "\(finding.rule)",
+                    "table": "\(finding.table ?? "")", "rows": "\(finding.rows.map(String.init) ?? "")",
+                ])
+        }
+        if lintMode == .error, let first = warnings.first {
+            var rules: [String] = []
+            for finding in warnings where finding.migration == first.migration && !rules.contains(finding.rule) {
+                rules.append(finding.rule)
+            }
+            throw MigrationError.refusedByLint(migration: first.migration, rules: rules)
+        }
     }
 
     /// What `migrate()` would apply now, changing nothing. Throws where `migrate()` would
@@ -130,6 +185,7 @@ public struct Migrator: Sendable {
                 try await database.withConnection { db in try await unlockedPlan(db) }
             }
             if now.pending.isEmpty, !now.needsReconcile { return [] }
+            try await checkLint(now.pending)
         } catch MigrationError.lockTimeout {
             // A runner is inside a non-transactional migration: wait for it below.
         }
