@@ -64,25 +64,46 @@ struct LintOracleTests {
     func oracle() async throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.corpus).filter { $0.hasSuffix(".sql") }
             .sorted()
-        for file in files {
-            let path = "\(Self.corpus)/\(file)"
-            let text = try String(contentsOfFile: path, encoding: .utf8)
-            let lines = try SQLSplitter.split(text, dialect: .postgres).map(\.line)
-            for transactional in [false, true] {
-                let ours = Set(
-                    try LintRules.check(text, transactional: transactional).map { hit in
-                        Finding(statement: lines.firstIndex(of: hit.line) ?? -1, rule: hit.rule)
-                    })
-                let theirs = try await Self.squawk(path, statementLines: lines, transactional: transactional)
-                    .union(Self.onPurpose["\(file) \(transactional ? "in a transaction" : "outside")"] ?? [])
-                #expect(
-                    ours == theirs,
-                    """
-                    \(file) (\(transactional ? "in a transaction" : "outside")): only ours \
-                    \(ours.subtracting(theirs).sorted { $0.description < $1.description }), only squawk's \
-                    \(theirs.subtracting(ours).sorted { $0.description < $1.description })
-                    """)
+        for file in files { try await Self.compare("\(Self.corpus)/\(file)", name: file) }
+    }
+
+    /// Every SQL file of the folders the other tests use (the tools' fixture folders, the splitter's
+    /// PostgreSQL corpus, Supabase's and Atlas's), but those in SQLite's dialect, which PostgreSQL's
+    /// parser rejects.
+    @Test("every fixture folder's file the PostgreSQL parser reads: our hits are squawk's", .enabled(if: squawk))
+    func fixtureFolders() async throws {
+        let root = ConfigTests.repoFile("Tests/AppTests/Fixtures")
+        let walker = try #require(FileManager.default.enumerator(atPath: root))
+        var compared = 0
+        while let path = walker.nextObject() as? String {
+            guard path.hasSuffix(".sql"), !path.hasPrefix("lint-corpus/"), !path.hasPrefix("sql-corpus/sqlite/") else {
+                continue
             }
+            let text = try String(contentsOfFile: "\(root)/\(path)", encoding: .utf8)
+            guard (try? PostgresParser.parse(text)) != nil else { continue }
+            try await Self.compare("\(root)/\(path)", name: path)
+            compared += 1
+        }
+        #expect(compared >= 60, "only \(compared) files compared")
+    }
+
+    static func compare(_ path: String, name file: String) async throws {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let lines = try SQLSplitter.split(text, dialect: .postgres).map(\.line)
+        for transactional in [false, true] {
+            let ours = Set(
+                try LintRules.check(text, transactional: transactional).map { hit in
+                    Finding(statement: lines.firstIndex(of: hit.line) ?? -1, rule: hit.rule)
+                })
+            let theirs = try await Self.squawk(path, statementLines: lines, transactional: transactional)
+                .union(Self.onPurpose["\(file) \(transactional ? "in a transaction" : "outside")"] ?? [])
+            #expect(
+                ours == theirs,
+                """
+                \(file) (\(transactional ? "in a transaction" : "outside")): only ours \
+                \(ours.subtracting(theirs).sorted { $0.description < $1.description }), only squawk's \
+                \(theirs.subtracting(ours).sorted { $0.description < $1.description })
+                """)
         }
     }
 }
