@@ -122,10 +122,12 @@ struct SQLiteEngine: DatabaseEngine {
                 try await settleJournalMode(db, busyTimeout: busyTimeout)
             }
             let result = try await body(db)
-            let open =
-                reusable
-                ? try await db.raw("SELECT app_in_transaction() AS open").first()?.decode(column: "open", as: Int.self)
-                : nil
+            // Unknown (not reusable, or the question failed): closed, never lent again.
+            var open: Int?
+            if reusable {
+                let row = try? await db.raw("SELECT app_in_transaction() AS open").first()
+                open = try? row?.decode(column: "open", as: Int.self)
+            }
             if open != 0 || !idle.give(lent) { await close() }
             return result
         } catch let error as SQLiteError where error.reason == .readOnly {
