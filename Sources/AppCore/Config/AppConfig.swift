@@ -260,25 +260,24 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             }
             port = value
         }
+        /// A variable given in seconds: nil when unset, `error` unless a finite number within `range`.
+        func seconds(_ variable: Variable, in range: ClosedRange<Double>, or error: ConfigError) throws -> Double? {
+            guard let raw = string(variable) else { return nil }
+            guard let seconds = Double(raw), seconds.isFinite, range.contains(seconds) else { throw error }
+            return seconds
+        }
+        func duration(_ seconds: Double) -> Duration { .milliseconds(Int64(seconds * 1000)) }
+
         var lockTimeout = Duration.seconds(30)
-        if let raw = string(.migrationLockTimeout) {
-            guard let seconds = Double(raw), seconds.isFinite, (0...3600).contains(seconds) else {
-                throw ConfigError.invalidLockTimeout
-            }
-            lockTimeout = .milliseconds(Int64(seconds * 1000))
+        if let value = try seconds(.migrationLockTimeout, in: 0...3600, or: .invalidLockTimeout) {
+            lockTimeout = duration(value)
         }
         var lockPolicy = LockPolicy()
-        if let raw = string(.migrationLockWait) {
-            guard let seconds = Double(raw), seconds.isFinite, (0...3600).contains(seconds) else {
-                throw ConfigError.invalidLockWait
-            }
-            lockPolicy.lockWait = seconds == 0 ? nil : .milliseconds(Int64(seconds * 1000))
+        if let value = try seconds(.migrationLockWait, in: 0...3600, or: .invalidLockWait) {
+            lockPolicy.lockWait = value == 0 ? nil : duration(value)
         }
-        if let raw = string(.migrationStatementTimeout) {
-            guard let seconds = Double(raw), seconds.isFinite, (0...86400).contains(seconds) else {
-                throw ConfigError.invalidStatementTimeout
-            }
-            lockPolicy.statementTimeout = seconds == 0 ? nil : .milliseconds(Int64(seconds * 1000))
+        if let value = try seconds(.migrationStatementTimeout, in: 0...86400, or: .invalidStatementTimeout) {
+            lockPolicy.statementTimeout = value == 0 ? nil : duration(value)
         }
         if let raw = string(.migrationLockRetries) {
             guard let retries = Int(raw), (0...100).contains(retries) else { throw ConfigError.invalidLockRetries }
@@ -308,11 +307,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         }
         let proxies = try TrustedProxies(list: string(.trustProxy) ?? "")
         var shutdownTimeout = Duration.seconds(30)
-        if let raw = string(.shutdownTimeout) {
-            guard let seconds = Double(raw), seconds.isFinite, (0...3600).contains(seconds) else {
-                throw ConfigError.invalidShutdownTimeout
-            }
-            shutdownTimeout = .milliseconds(Int64(seconds * 1000))
+        if let value = try seconds(.shutdownTimeout, in: 0...3600, or: .invalidShutdownTimeout) {
+            shutdownTimeout = duration(value)
         }
         var metricsPort: Int?
         if let raw = string(.metricsPort) {
@@ -338,11 +334,11 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             guard let size = Int(raw), (1...1000).contains(size) else { throw ConfigError.invalidPoolSize }
             pool.size = size
         }
-        if let raw = string(.databasePoolTimeout) {
-            guard let seconds = Double(raw), seconds.isFinite, seconds > 0, seconds <= 3600 else {
-                throw ConfigError.invalidPoolTimeout
-            }
-            pool.timeout = .milliseconds(Int64(seconds * 1000))
+        // Above 0, as ConfigError.invalidPoolTimeout says.
+        if let value = try seconds(
+            .databasePoolTimeout, in: Double.leastNonzeroMagnitude...3600, or: .invalidPoolTimeout)
+        {
+            pool.timeout = duration(value)
         }
         var logLevel = Logger.Level.info
         if let raw = string(.logLevel) {

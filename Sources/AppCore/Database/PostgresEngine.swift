@@ -425,7 +425,7 @@ struct PostgresEngine: DatabaseEngine {
         case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown, .poolClosed:
             return true
         case .server:
-            let state = pg.serverInfo?[.sqlState] ?? ""
+            let state = Self.sqlState(pg) ?? ""
             return state.hasPrefix("08") || state.hasPrefix("57P0")
         default:
             return false
@@ -435,7 +435,7 @@ struct PostgresEngine: DatabaseEngine {
     /// A log-safe account of an error from this engine: its message, never connection parameters.
     static func describeError(_ error: any Error) -> String? {
         guard let pg = error as? PSQLError else { return nil }
-        let state = pg.serverInfo?[.sqlState] ?? "?"
+        let state = sqlState(pg) ?? "?"
         let message = pg.serverInfo?[.message] ?? "\(pg.code)"
         return "PostgreSQL \(state): \(message)"
     }
