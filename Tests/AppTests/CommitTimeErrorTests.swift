@@ -18,10 +18,25 @@ struct CommitTimeErrorTests {
             "CREATE TABLE parent (id INTEGER PRIMARY KEY)",
             "CREATE TABLE child (parent_id INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)",
         ])
-    static let orphan = Migration(
-        id: "0006_orphan",
-        statements: ["CREATE TABLE before_orphan (id INTEGER)", "INSERT INTO child VALUES (42)"], down: nil,
-        transactional: false, downTransactional: false, checksum: "orphan")
+    static let orphan = ["CREATE TABLE before_orphan (id INTEGER)", "INSERT INTO child VALUES (42)"]
+
+    /// A server on a fresh database with the built-in set, `tables`, then migration `id` of `statements`
+    /// run outside a transaction; `body` gets its test client. Returns the database.
+    @discardableResult
+    static func serving(
+        _ engine: Engine, _ id: String, _ statements: [String], logs: LogCapture = LogCapture(),
+        _ body: @Sendable @escaping (any TestClientProtocol, TestDatabase) async throws -> Void
+    ) async throws -> TestDatabase {
+        let outside = Migration(
+            id: id, statements: statements, down: nil, transactional: false, downTransactional: false,
+            checksum: id)
+        let db = try await TestDatabase.make(engine)
+        let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
+        let app = try buildApplication(
+            config: config, logger: logs.logger(), migrations: Migration.all + [Self.tables, outside])
+        try await app.sweptTest(.router) { client in try await body(client, db) }
+        return db
+    }
 
     /// Advisory locks held in the test's database, and its sessions left inside a transaction, now (other
     /// tests' databases share the cluster).
@@ -46,12 +61,8 @@ struct CommitTimeErrorTests {
         arguments: Engine.available)
     func commitTimeError(_ engine: Engine) async throws {
         for round in 0..<(engine == .postgres ? 20 : 3) {
-            let db = try await TestDatabase.make(engine)
             let logs = LogCapture()
-            let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
-            let app = try buildApplication(
-                config: config, logger: logs.logger(), migrations: Migration.all + [Self.tables, Self.orphan])
-            try await app.sweptTest(.router) { client in
+            let db = try await Self.serving(engine, "0006_orphan", Self.orphan, logs: logs) { client, db in
                 // Bounded: a POST that never answers fails the test instead of hanging the suite.
                 let (status, text) = try await withTimeout(
                     .seconds(20), waitingFor: "answer to the POST, round \(round)"
@@ -95,17 +106,11 @@ extension CommitTimeErrorTests {
         "a file's own BEGIN … COMMIT stays one transaction: a deferred error at its COMMIT keeps none of it",
         arguments: Engine.available)
     func fileTransaction(_ engine: Engine) async throws {
-        let own = Migration(
-            id: "0006_own_transaction",
-            statements: [
-                "CREATE TABLE outside (id INTEGER)", "BEGIN", "CREATE TABLE inside (id INTEGER)",
-                "INSERT INTO child VALUES (42)", "COMMIT",
-            ], down: nil, transactional: false, downTransactional: false, checksum: "own")
-        let db = try await TestDatabase.make(engine)
-        let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
-        let app = try buildApplication(
-            config: config, logger: quietLogger, migrations: Migration.all + [Self.tables, own])
-        try await app.sweptTest(.router) { client in
+        let statements = [
+            "CREATE TABLE outside (id INTEGER)", "BEGIN", "CREATE TABLE inside (id INTEGER)",
+            "INSERT INTO child VALUES (42)", "COMMIT",
+        ]
+        let db = try await Self.serving(engine, "0006_own_transaction", statements) { client, _ in
             try await client.execute(uri: "/api/migrate", method: .post, headers: Self.auth) { response in
                 #expect(response.status == .internalServerError)
                 #expect(response.json["migration"] as? String == "0006_own_transaction")
@@ -122,15 +127,8 @@ extension CommitTimeErrorTests {
 
     @Test("a failing statement inside the file's own transaction rolls it back", .enabled(if: Tool.postgres))
     func failingInsideFileTransaction() async throws {
-        let own = Migration(
-            id: "0006_own_failing",
-            statements: ["BEGIN", "CREATE TABLE inside (id INTEGER)", "INSERT INTO nope VALUES (1)", "COMMIT"],
-            down: nil, transactional: false, downTransactional: false, checksum: "own")
-        let db = try await TestDatabase.make(.postgres)
-        let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
-        let app = try buildApplication(
-            config: config, logger: quietLogger, migrations: Migration.all + [Self.tables, own])
-        try await app.sweptTest(.router) { client in
+        let statements = ["BEGIN", "CREATE TABLE inside (id INTEGER)", "INSERT INTO nope VALUES (1)", "COMMIT"]
+        let db = try await Self.serving(.postgres, "0006_own_failing", statements) { client, db in
             try await client.execute(uri: "/api/migrate", method: .post, headers: Self.auth) { response in
                 #expect(response.status == .internalServerError)
             }
