@@ -97,8 +97,9 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "PostgresKit", package: "postgres-kit"),
-            ],
-            exclude: ["Fixtures"]  // read by path: the committed session-token vectors
+            ] + (pgQuery ? ["CPgQuery"] : []),
+            exclude: ["Fixtures"],  // read by path: the committed session-token vectors
+            swiftSettings: pgQuery ? [.define("PG_QUERY")] : []
         ),
     ]
 )
