@@ -1,21 +1,29 @@
-// The server's own part of SQLite: each connection's settings, made while it opens, and one
-// transactional migration applied in one call on SQLite's own thread, the migrator's "whole" path
-// on SQLite (see docs/migrations.md, "How a run works").
+// The server's own part of SQLite: each connection's settings, made while it opens, and the
+// transactional migrations of a run applied in one call on SQLite's own thread, the migrator's
+// "whole" path on SQLite (see docs/migrations.md, "How a run works").
 //
 // SQLiteNIO runs one statement per call, each a hop to its thread pool and back; a migration is
-// seven of them. This registers an SQL function, `app_migrate_whole(check, statements, count)`,
-// that does what those seven do, in order, on the connection it is called on:
+// seven of them. This registers an SQL function, `app_migrate_batch(run, migrations)`, that does
+// what those seven do, for each migration in turn, on the connection it is called on:
 //
-//   BEGIN IMMEDIATE      (busy past the connection's busy timeout: returns -1, nothing open)
-//   check                (a SELECT that must answer 1: the history is the one the runner read;
-//                         otherwise ROLLBACK and return -2)
-//   each statement       (the migration's first `count`, then its history rows, in which the
-//                         parameter :app_migrate_ms is bound to the milliseconds the migration took)
+//   BEGIN IMMEDIATE      (busy past the connection's busy timeout: stop, nothing open)
+//   check                (a SELECT that must answer 1: the history is the one the runner expects;
+//                         otherwise ROLLBACK and stop)
+//   each statement       (the migration's own, then its history rows, in which the parameter
+//                         :app_migrate_ms is bound to the milliseconds the migration took)
 //   COMMIT
+//   progress             (the run's handler is told: the migration's index and milliseconds)
 //
-// and returns the migration's milliseconds. Any error rolls the transaction back and becomes the
-// function's error, with the failing statement's own message and extended result code, as the
-// statement would have failed on its own. `statements` is a blob of NUL-terminated statements.
+// and returns how many it committed. Any error rolls that migration back and becomes the function's
+// error, with the failing statement's own message and extended result code, as the statement would
+// have failed on its own; the migrations before it stay committed, each already reported.
+//
+// `run` is a number the server registered (app_sqlite_shim_register_run) just before the call, with
+// its handler; a call naming any other number is refused before it does anything. So SQL, a
+// migration's included, cannot reach the handler: it cannot know the number, and inside the call a
+// transaction is open, where the function refuses to run. `migrations` is a blob: for each migration,
+// two native-endian uint32s (its own statements, and all its statements with the history rows), the
+// check and then each statement, each ending in a NUL byte.
 //
 // The SQLite library is the one SQLiteNIO links in (its vendored copy, every symbol prefixed
 // `sqlite_nio_`); these prototypes are those of sqlite3.h under that prefix.
@@ -23,6 +31,7 @@
 // clock_gettime and strdup are POSIX.
 #define _POSIX_C_SOURCE 200809L
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,52 +120,145 @@ static void fail(sqlite3_context *context, sqlite3 *db) {
     free(message);
 }
 
-static void migrate_whole(sqlite3_context *context, int argc, sqlite3_value **argv) {
+/// The runs registered for a call, at most a few at once (one per migrating connection).
+#define RUN_SLOTS 16
+static struct {
+    int64_t token;
+    app_migrate_progress progress;
+    void *context;
+} runs[RUN_SLOTS];
+static pthread_mutex_t runs_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int app_sqlite_shim_register_run(int64_t token, app_migrate_progress progress, void *context) {
+    if (token == 0 || progress == NULL) return -1;
+    int result = -1;
+    pthread_mutex_lock(&runs_lock);
+    int free_slot = -1;
+    for (int i = 0; i < RUN_SLOTS; i++) {
+        if (runs[i].token == token) { free_slot = -1; break; }
+        if (runs[i].token == 0 && free_slot < 0) free_slot = i;
+    }
+    if (free_slot >= 0) {
+        runs[free_slot].token = token;
+        runs[free_slot].progress = progress;
+        runs[free_slot].context = context;
+        result = 0;
+    }
+    pthread_mutex_unlock(&runs_lock);
+    return result;
+}
+
+void app_sqlite_shim_unregister_run(int64_t token) {
+    if (token == 0) return;
+    pthread_mutex_lock(&runs_lock);
+    for (int i = 0; i < RUN_SLOTS; i++) {
+        if (runs[i].token == token) runs[i].token = 0;
+    }
+    pthread_mutex_unlock(&runs_lock);
+}
+
+static int find_run(int64_t token, app_migrate_progress *progress, void **context) {
+    int found = 0;
+    pthread_mutex_lock(&runs_lock);
+    for (int i = 0; token != 0 && i < RUN_SLOTS; i++) {
+        if (runs[i].token == token) {
+            *progress = runs[i].progress;
+            *context = runs[i].context;
+            found = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&runs_lock);
+    return found;
+}
+
+static void refuse(sqlite3_context *context, const char *message) {
+    sqlite_nio_sqlite3_result_error(context, message, -1);
+    sqlite_nio_sqlite3_result_error_code(context, SQLITE_MISUSE);
+}
+
+/// The NUL-terminated text at `*offset` in `blob` (`bytes` long), moving `*offset` past it; NULL when
+/// it does not end inside the blob.
+static const char *next_text(const char *blob, int bytes, int *offset, int *length) {
+    if (*offset >= bytes) return NULL;
+    const char *text = blob + *offset;
+    const char *end = memchr(text, '\0', (size_t)(bytes - *offset));
+    if (end == NULL) return NULL;
+    *length = (int)(end - text);
+    *offset += *length + 1;
+    return text;
+}
+
+static int next_count(const char *blob, int bytes, int *offset, uint32_t *value) {
+    if (bytes - *offset < (int)sizeof(uint32_t)) return 0;
+    memcpy(value, blob + *offset, sizeof(uint32_t));
+    *offset += (int)sizeof(uint32_t);
+    return 1;
+}
+
+static void migrate_batch(sqlite3_context *context, int argc, sqlite3_value **argv) {
     (void)argc;
     sqlite3 *db = sqlite_nio_sqlite3_context_db_handle(context);
-    if (!sqlite_nio_sqlite3_get_autocommit(db)) {
-        sqlite_nio_sqlite3_result_error(context, "app_migrate_whole: a transaction is already open", -1);
-        sqlite_nio_sqlite3_result_error_code(context, SQLITE_MISUSE);
+    app_migrate_progress progress = NULL;
+    void *progress_context = NULL;
+    if (!find_run(sqlite_nio_sqlite3_value_int64(argv[0]), &progress, &progress_context)) {
+        refuse(context, "app_migrate_batch: not a run of this server");
         return;
     }
-    const char *check = (const char *)sqlite_nio_sqlite3_value_text(argv[0]);
+    if (!sqlite_nio_sqlite3_get_autocommit(db)) {
+        refuse(context, "app_migrate_batch: a transaction is already open");
+        return;
+    }
     const char *blob = (const char *)sqlite_nio_sqlite3_value_blob(argv[1]);
     int bytes = sqlite_nio_sqlite3_value_bytes(argv[1]);
-    int64_t count = sqlite_nio_sqlite3_value_int64(argv[2]);
-    if (check == NULL || (blob == NULL && bytes > 0) || (bytes > 0 && blob[bytes - 1] != '\0')) {
-        sqlite_nio_sqlite3_result_error(context, "app_migrate_whole: malformed arguments", -1);
-        sqlite_nio_sqlite3_result_error_code(context, SQLITE_MISUSE);
+    if (blob == NULL && bytes > 0) {
+        refuse(context, "app_migrate_batch: malformed arguments");
         return;
     }
 
-    int rc = run(db, "BEGIN IMMEDIATE", -1, -1, NULL);
-    if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
-        sqlite_nio_sqlite3_result_int64(context, APP_MIGRATE_WHOLE_LOCK_BUSY);
-        return;
-    }
-    if (rc != SQLITE_OK) { fail(context, db); return; }
-
-    int unchanged = 0;
-    if (run(db, check, -1, -1, &unchanged) != SQLITE_OK) { fail(context, db); return; }
-    if (unchanged != 1) {
-        run(db, "ROLLBACK", -1, -1, NULL);
-        sqlite_nio_sqlite3_result_int64(context, APP_MIGRATE_WHOLE_HISTORY_CHANGED);
-        return;
+    // The whole blob is read before any of it runs.
+    for (int offset = 0; offset < bytes;) {
+        uint32_t own = 0, total = 0;
+        int length = 0;
+        int whole = next_count(blob, bytes, &offset, &own) && next_count(blob, bytes, &offset, &total) && own <= total;
+        for (uint32_t i = 0; whole && i <= total; i++) whole = next_text(blob, bytes, &offset, &length) != NULL;
+        if (!whole) {
+            refuse(context, "app_migrate_batch: malformed arguments");
+            return;
+        }
     }
 
-    int64_t started = now_ms();
-    int64_t ms = -1;
-    int64_t index = 0;
-    for (int offset = 0; offset < bytes; index++) {
-        const char *sql = blob + offset;
-        int length = (int)strlen(sql);
-        offset += length + 1;
-        if (index == count) ms = now_ms() - started;
-        if (run(db, sql, length, index >= count ? ms : -1, NULL) != SQLITE_OK) { fail(context, db); return; }
+    int64_t applied = 0;
+    for (int offset = 0; offset < bytes; applied++) {
+        uint32_t own = 0, total = 0;
+        int length = 0;
+        next_count(blob, bytes, &offset, &own);
+        next_count(blob, bytes, &offset, &total);
+        const char *check = next_text(blob, bytes, &offset, &length);
+
+        int rc = run(db, "BEGIN IMMEDIATE", -1, -1, NULL);
+        if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) break;
+        if (rc != SQLITE_OK) { fail(context, db); return; }
+
+        int unchanged = 0;
+        if (run(db, check, -1, -1, &unchanged) != SQLITE_OK) { fail(context, db); return; }
+        if (unchanged != 1) {
+            run(db, "ROLLBACK", -1, -1, NULL);
+            break;
+        }
+
+        int64_t started = now_ms();
+        int64_t ms = -1;
+        for (uint32_t index = 0; index < total; index++) {
+            const char *sql = next_text(blob, bytes, &offset, &length);
+            if (index == own) ms = now_ms() - started;
+            if (run(db, sql, length, index >= own ? ms : -1, NULL) != SQLITE_OK) { fail(context, db); return; }
+        }
+        if (ms < 0) ms = now_ms() - started;
+        if (run(db, "COMMIT", -1, -1, NULL) != SQLITE_OK) { fail(context, db); return; }
+        progress(progress_context, applied, ms);
     }
-    if (ms < 0) ms = now_ms() - started;
-    if (run(db, "COMMIT", -1, -1, NULL) != SQLITE_OK) { fail(context, db); return; }
-    sqlite_nio_sqlite3_result_int64(context, ms);
+    sqlite_nio_sqlite3_result_int64(context, applied);
 }
 
 /// 1 while a transaction is open on the connection, else 0: whether it can be handed to the next caller.
@@ -168,7 +270,7 @@ static void in_transaction(sqlite3_context *context, int argc, sqlite3_value **a
 }
 
 /// Every new connection: foreign keys enforced, set here on SQLite's own thread during the open
-/// rather than by a statement and a hop to the thread pool afterwards, and the function above. (The
+/// rather than by a statement and a hop to the thread pool afterwards, and the functions above. (The
 /// busy timeout cannot be set here: SQLiteNIO installs a busy handler of its own after the open,
 /// which waits for ever, and the server replaces it with each connection's timeout.)
 static int set_up_connection(sqlite3 *db, char **error, const void *api) {
@@ -178,7 +280,7 @@ static int set_up_connection(sqlite3 *db, char **error, const void *api) {
     if (rc != SQLITE_OK) return rc;
     // Direct only: callable from the server's own top-level SQL, never from a trigger or view a
     // database file could bring with it.
-    rc = sqlite_nio_sqlite3_create_function_v2(db, "app_migrate_whole", 3, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, migrate_whole, NULL, NULL, NULL);
+    rc = sqlite_nio_sqlite3_create_function_v2(db, "app_migrate_batch", 2, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, migrate_batch, NULL, NULL, NULL);
     if (rc != SQLITE_OK) return rc;
     return sqlite_nio_sqlite3_create_function_v2(db, "app_in_transaction", 0, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, in_transaction, NULL, NULL, NULL);
 }

@@ -253,7 +253,6 @@ struct MigrationBlockTests {
                 let apply = { @Sendable (count: Int) async throws in
                     let whole = WholeMigration(
                         migration: migration, expected: .init(count: count, last: nil, running: 0),
-                        appliedAt: "2026-11-30T00:00:00.000Z",
                         toolStatements: { _ in [] }
                     )
                     switch path {

@@ -18,7 +18,7 @@ struct SQLiteKilledTests {
         """
 
     @Test(
-        "app serve SIGKILLed inside app_migrate_whole: nothing of that migration remains, the file passes integrity_check, and the next server applies the rest"
+        "app serve SIGKILLed inside app_migrate_batch: nothing of that migration remains, the file passes integrity_check, and the next server applies the rest"
     )
     func killedInsideTheCall() async throws {
         let folder = try MigrationsDir([

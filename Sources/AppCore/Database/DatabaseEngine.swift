@@ -37,11 +37,15 @@ protocol DatabaseEngine: Sendable {
     /// before the first such migration.
     func sendsMigrationsWhole(_ db: any SQLDatabase) async throws -> Bool
 
-    /// Applies a transactional migration in one call to the database: runner lock, history check,
-    /// statements, history rows, commit (`WholeMigration`). Returns the statements' run time in
-    /// milliseconds, or nil when it declined (the lock taken, the history changed, a value it cannot
-    /// write), having changed nothing.
-    func applyWhole(_ whole: WholeMigration, _ db: any SQLDatabase) async throws -> Int64?
+    /// Applies transactional migrations in order, each in a transaction of its own taken in one go:
+    /// runner lock, history check, statements, history rows, commit (`WholeMigration`); in as few
+    /// calls to the database as the engine can. `applied` is told of each as it commits: its index in
+    /// `batch` and its statements' run time in milliseconds. Returns how many it applied: it stops,
+    /// having changed nothing more, at one it declines (the lock taken, the history changed, a value it
+    /// cannot write). An error is that of the migration after the last one reported.
+    func applyWhole(
+        _ batch: [WholeMigration], _ db: any SQLDatabase, applied: @escaping @Sendable (Int, Int64) -> Void
+    ) async throws -> Int
 
     /// Runs a migration's statements outside a transaction, one by one: each takes effect as it ends, and
     /// an error at its commit is reported as that statement's error. A statement stopped by the lock

@@ -213,10 +213,20 @@ struct PostgresEngine: DatabaseEngine {
         return true
     }
 
-    /// As one call of the migration function (`PostgresMigrationFunction`), or as one `DO` block
-    /// (`PostgresMigrationBlock`) where the session has no function; the run time is measured here,
-    /// around the call.
-    func applyWhole(_ whole: WholeMigration, _ db: any SQLDatabase) async throws -> Int64? {
+    /// Each migration as one call of the migration function (`PostgresMigrationFunction`), or as one
+    /// `DO` block (`PostgresMigrationBlock`) where the session has no function.
+    func applyWhole(
+        _ batch: [WholeMigration], _ db: any SQLDatabase, applied: @escaping @Sendable (Int, Int64) -> Void
+    ) async throws -> Int {
+        for (index, whole) in batch.enumerated() {
+            guard let executionMs = try await applyWhole(whole, db) else { return index }
+            applied(index, executionMs)
+        }
+        return batch.count
+    }
+
+    /// One migration in one round trip; the run time is measured here, around the call. Nil: declined.
+    private func applyWhole(_ whole: WholeMigration, _ db: any SQLDatabase) async throws -> Int64? {
         // A statement_timeout set inside the call would bound the statements after it, not the call.
         guard whole.policy.statementTimeout == nil else { return nil }
         let started = ContinuousClock.now

@@ -56,7 +56,7 @@ struct SQLiteEngine: DatabaseEngine {
         self.logger = logger
         self.journalMode = journalMode
         // Before this engine's first connection opens, so that every one of them has the function.
-        _ = SQLiteMigrationCall.installed
+        _ = SQLiteMigrationBatch.installed
     }
 
     /// In write-ahead-log mode, holds one connection open until cancelled. Without it, every unit of
@@ -163,8 +163,8 @@ struct SQLiteEngine: DatabaseEngine {
             } catch {
                 throw openFailure(error)
             }
-            // Set while the connection opened (`SQLiteMigrationCall.installed`), else here.
-            if !SQLiteMigrationCall.installed { try await db.raw("PRAGMA foreign_keys = ON").run() }
+            // Set while the connection opened (`SQLiteMigrationBatch.installed`), else here.
+            if !SQLiteMigrationBatch.installed { try await db.raw("PRAGMA foreign_keys = ON").run() }
             // The file as opened: read after the open, which may have created it.
             guard let identity = FileIdentity(path) else { throw openFailure(SQLiteSetupRace()) }
             return IdleConnections.Entry(connection: connection, busyMs: busyMs, identity: identity)
@@ -267,14 +267,18 @@ struct SQLiteEngine: DatabaseEngine {
         }
     }
 
-    /// Always: `app_migrate_whole` is registered on every connection (`SQLiteMigrationCall`).
-    func sendsMigrationsWhole(_ db: any SQLDatabase) async throws -> Bool { SQLiteMigrationCall.installed }
+    /// Always: `app_migrate_batch` is registered on every connection (`SQLiteMigrationBatch`).
+    func sendsMigrationsWhole(_ db: any SQLDatabase) async throws -> Bool { SQLiteMigrationBatch.installed }
 
-    /// While another runner holds the run lock (a migration outside a transaction) this declines, and
-    /// the long way waits on that lock (`beginLocked`).
-    func applyWhole(_ whole: WholeMigration, _ db: any SQLDatabase) async throws -> Int64? {
-        guard try await runLockIsFree(db), let call = SQLiteMigrationCall(whole, db: db) else { return nil }
-        return try await call.apply(db)
+    /// In one call (`SQLiteMigrationBatch`). While another runner holds the run lock (a migration
+    /// outside a transaction) this declines, and the long way waits on that lock (`beginLocked`);
+    /// a runner that takes it during the call marks its migration running first, which the next
+    /// migration's history check sees.
+    func applyWhole(
+        _ batch: [WholeMigration], _ db: any SQLDatabase, applied: @escaping @Sendable (Int, Int64) -> Void
+    ) async throws -> Int {
+        guard try await runLockIsFree(db), let call = SQLiteMigrationBatch(batch, db: db) else { return 0 }
+        return try await call.apply(db, applied: applied)
     }
 
     func runLockIsFree(_ db: any SQLDatabase) async throws -> Bool {

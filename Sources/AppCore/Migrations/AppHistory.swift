@@ -181,15 +181,19 @@ struct AppHistory: Sendable {
     }
 
     func insert(_ row: AppliedMigration, _ db: any SQLDatabase) async throws {
-        try await db.raw(Self.insertStatement(row, executionMs: "\(bind: row.executionMs)")).run()
+        try await db.raw(
+            Self.insertStatement(row, executionMs: "\(bind: row.executionMs)", appliedAt: "\(bind: row.appliedAt)")
+        ).run()
     }
 
     /// The row's INSERT; `executionMs` is an SQL expression (a bound value, or the database's own
     /// measurement when the migration goes whole), which stands in for `row.executionMs`.
-    static func insertStatement(_ row: AppliedMigration, executionMs: SQLQueryString) -> SQLQueryString {
+    static func insertStatement(_ row: AppliedMigration, executionMs: SQLQueryString, appliedAt: SQLQueryString)
+        -> SQLQueryString
+    {
         """
         INSERT INTO \(unsafeRaw: table) (id, checksum, applied_at, execution_ms, state)
-        VALUES (\(bind: row.id), \(bind: row.checksum), \(bind: row.appliedAt), \(executionMs), \(bind: row.state.rawValue))
+        VALUES (\(bind: row.id), \(bind: row.checksum), \(appliedAt), \(executionMs), \(bind: row.state.rawValue))
         """
     }
 

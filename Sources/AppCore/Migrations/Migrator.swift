@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SQLKit
+import Synchronization
 
 /// Applies migrations one transaction each, one runner at a time across every instance.
 ///
@@ -306,32 +307,67 @@ public struct Migrator: Sendable {
         }
     }
 
-    /// The next migration in one call to the database (`WholeMigration`), when the engine takes one and
-    /// the history this run last read has a transactional migration next. False when it did not run:
-    /// not such a case, another runner holds the lock, or the history changed; `applyNext` then takes
-    /// the long way.
+    /// The next transactional migrations in as few calls to the database as the engine takes
+    /// (`WholeMigration`), when it takes them so and the history this run last read has a transactional
+    /// migration next; each is reported as it commits. False when none ran: not such a case, another
+    /// runner holds the lock, or the history changed; `applyNext` then takes the long way.
     private func applyWhole(_ db: any SQLDatabase, run: inout Run) async throws -> Bool {
-        guard let upcoming = try upcoming(&run), let migration = upcoming.pending.first, migration.transactional else {
-            return false
-        }
+        guard let upcoming = try upcoming(&run), upcoming.pending.first?.transactional == true else { return false }
         if run.whole == nil { run.whole = try await database.engine.sendsMigrationsWhole(db) }
         guard run.whole == true else { return false }
+        let migrations = Array(upcoming.pending.prefix(while: \.transactional))
         let engine = database.engine.kind
-        let whole = WholeMigration(
-            migration: migration, expected: upcoming.expected, appliedAt: RFC3339.string(),
-            toolStatements: { ms in toolHistory?.appliedStatements(migration, executionMs: ms, engine: engine) ?? [] },
-            policy: lockPolicy
-        )
-        run.announce(migration, to: onProgress)
-        let executionMs = try await failing(as: migration.id) { try await database.engine.applyWhole(whole, db) }
-        guard let executionMs else { return false }
-        onLockWait?(.zero)  // the lock is only tried: taken at once, or declined above
-        applied(
-            AppliedMigration(
-                id: migration.id, checksum: migration.checksum, appliedAt: whole.appliedAt, executionMs: executionMs,
-                state: .applied
-            ), run: &run)
-        return true
+        var expected = upcoming.expected
+        let batch = migrations.map { migration in
+            defer {
+                expected.append(
+                    AppliedMigration(
+                        id: migration.id, checksum: migration.checksum, appliedAt: "", executionMs: 0, state: .applied))
+            }
+            return WholeMigration(
+                migration: migration, expected: expected,
+                toolStatements: { ms in toolHistory?.appliedStatements(migration, executionMs: ms, engine: engine) ?? []
+                },
+                policy: lockPolicy
+            )
+        }
+        run.announce(migrations[0], to: onProgress)
+        // Each as it commits: reported at once, and the next one's start (the call may run on).
+        let committed = Committed()
+        let outcome: Result<Int, any Error>
+        do {
+            outcome = .success(
+                try await database.engine.applyWhole(batch, db) { [onProgress, logger] index, executionMs in
+                    let row = AppliedMigration(
+                        id: migrations[index].id, checksum: migrations[index].checksum, appliedAt: RFC3339.string(),
+                        executionMs: executionMs, state: .applied)
+                    committed.rows.withLock { $0.append(row) }
+                    Self.report(row, onProgress: onProgress, logger: logger)
+                    if index + 1 < migrations.count {
+                        let next = migrations[index + 1]
+                        onProgress?(.started(id: next.id, transactional: next.transactional))
+                    }
+                })
+        } catch {
+            outcome = .failure(error)
+        }
+        let rows = committed.rows.withLock { $0 }
+        for row in rows {
+            run.known?.append(row)
+            run.applied.append(row.id)
+        }
+        if rows.count < migrations.count { run.announced = migrations[rows.count].id }
+        if !rows.isEmpty { onLockWait?(.zero) }  // the lock is only tried: taken at once, or declined
+        if case .failure(let error) = outcome {
+            // The migration after the last one committed failed.
+            try await failing(as: migrations[min(rows.count, migrations.count - 1)].id) { throw error }
+        }
+        return !rows.isEmpty
+    }
+
+    /// The rows a call committed, as it reports them from the database's thread.
+    private final class Committed: Sendable {
+        let rows = Mutex<[AppliedMigration]>([])
     }
 
     /// What the run applies next, planned once per read of the history and kept up to date as the run
@@ -348,10 +384,17 @@ public struct Migrator: Sendable {
 
     /// Reports `row`'s migration applied, once committed, and appends it to the history as the run knows it.
     private func applied(_ row: AppliedMigration, run: inout Run) {
-        onProgress?(.applied(id: row.id, executionMs: row.executionMs))
-        logger.info("migration applied", metadata: ["migration": "\(row.id)", "executionMs": "\(row.executionMs)"])
+        Self.report(row, onProgress: onProgress, logger: logger)
         run.known?.append(row)
         run.applied.append(row.id)
+    }
+
+    /// Tells of `row`'s migration, committed: its progress line, and the log.
+    private static func report(
+        _ row: AppliedMigration, onProgress: (@Sendable (MigrationProgress) -> Void)?, logger: Logger
+    ) {
+        onProgress?(.applied(id: row.id, executionMs: row.executionMs))
+        logger.info("migration applied", metadata: ["migration": "\(row.id)", "executionMs": "\(row.executionMs)"])
     }
 
     /// The migration's statements and its history rows, inside the open transaction, which its caller

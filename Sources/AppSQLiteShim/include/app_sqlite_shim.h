@@ -1,13 +1,22 @@
 #ifndef APP_SQLITE_SHIM_H
 #define APP_SQLITE_SHIM_H
 
+#include <stdint.h>
+
 /// Sets up every SQLite connection opened after this call (an SQLite auto-extension): foreign keys
-/// on, and the function `app_migrate_whole`. Idempotent. Returns SQLite's result code (0 when
-/// registered).
+/// on, and the functions `app_migrate_batch` and `app_in_transaction`. Idempotent. Returns SQLite's
+/// result code (0 when registered).
 int app_sqlite_shim_install(void);
 
-/// The function's refusals, returned in place of the run time: nothing ran, nothing is open.
-#define APP_MIGRATE_WHOLE_LOCK_BUSY (-1)
-#define APP_MIGRATE_WHOLE_HISTORY_CHANGED (-2)
+/// Told, on SQLite's thread, of each migration `app_migrate_batch` committed: its index in the call
+/// and its run time in milliseconds.
+typedef void (*app_migrate_progress)(void *context, int64_t index, int64_t milliseconds);
+
+/// Lets one call of `app_migrate_batch` name `token` (not 0, and not registered already), whose
+/// migrations are then reported to `progress` with `context`. Returns 0, or -1 when it cannot.
+int app_sqlite_shim_register_run(int64_t token, app_migrate_progress progress, void *context);
+
+/// Forgets `token`: a call naming it is refused from now on.
+void app_sqlite_shim_unregister_run(int64_t token);
 
 #endif

@@ -38,7 +38,7 @@ struct PostgresMigrationBlock {
             body += "EXECUTE \(literal(statement));\n"
         }
         body += "\(ms) := floor(extract(epoch FROM clock_timestamp() - app_migrate_started_) * 1000);\n"
-        for statement in whole.rowStatements(executionMs: "\(unsafeRaw: ms)") {
+        for statement in whole.rowStatements(executionMs: "\(unsafeRaw: ms)", appliedAt: "\(bind: RFC3339.string())") {
             guard let text = WholeMigration.inline(statement, db: db, placeholder: "$", literal: literal) else {
                 return nil
             }

@@ -60,7 +60,9 @@ enum PostgresMigrationFunction {
     /// caller then takes another way).
     static func call(_ whole: WholeMigration, db: any SQLDatabase) -> SQLQueryString? {
         var history: [String] = []
-        for statement in whole.rowStatements(executionMs: "current_setting('\(unsafeRaw: executionMsSetting)')::bigint")
+        for statement in whole.rowStatements(
+            executionMs: "current_setting('\(unsafeRaw: executionMsSetting)')::bigint",
+            appliedAt: "\(bind: RFC3339.string())")
         {
             guard
                 let text = WholeMigration.inline(

@@ -3,27 +3,27 @@ import SQLKit
 /// A transactional migration to apply in one call to the database (`DatabaseEngine.applyWhole`): the
 /// steps a transaction of its own would take one statement at a time (take the runner lock, check
 /// the history is the one the runner last read, run the statements, write the history rows, commit),
-/// done by the database in one go. PostgreSQL gets a `DO` block (`PostgresMigrationBlock`), SQLite a
-/// call of the server's own SQL function (`SQLiteMigrationCall`). Either declines, having changed
-/// nothing, when the lock is taken or the history changed; the migrator then takes the long way.
+/// done by the database in one go. PostgreSQL gets a call of the session's migration function
+/// (`PostgresMigrationFunction`) or a `DO` block (`PostgresMigrationBlock`) for each; on SQLite one call
+/// of the server's own SQL function applies several (`SQLiteMigrationBatch`). Either declines, having
+/// changed nothing, when the lock is taken or the history changed; the migrator then takes the long way.
 struct WholeMigration {
     var migration: Migration
-    /// The history as the runner last read it: the call declines when it differs.
+    /// The history as the runner expects it before this migration: the call declines when it differs.
     var expected: AppHistory.Fingerprint
-    /// The history row's `applied_at`.
-    var appliedAt: String
     /// What the folder's tool writes once the migration is applied; `executionMs` is an SQL expression.
     var toolStatements: (SQLQueryString) -> [SQLQueryString]
     /// How its statements wait for locks: PostgreSQL sets `lock_timeout` inside the call (a
     /// `statement_timeout` set there would not bound the call itself, so the engine declines then).
     var policy = LockPolicy.off
 
-    /// The history rows: the server's own, then the tool's. `executionMs` is an SQL expression (the
-    /// database's own measurement of the migration's statements).
-    func rowStatements(executionMs: SQLQueryString) -> [SQLQueryString] {
+    /// The history rows: the server's own, then the tool's. `executionMs` and `appliedAt` are SQL
+    /// expressions (the database's own measurement of the migration's statements; the time it ends).
+    func rowStatements(executionMs: SQLQueryString, appliedAt: SQLQueryString) -> [SQLQueryString] {
         let row = AppliedMigration(
-            id: migration.id, checksum: migration.checksum, appliedAt: appliedAt, executionMs: 0, state: .applied)
-        return [AppHistory.insertStatement(row, executionMs: executionMs)] + toolStatements(executionMs)
+            id: migration.id, checksum: migration.checksum, appliedAt: "", executionMs: 0, state: .applied)
+        return [AppHistory.insertStatement(row, executionMs: executionMs, appliedAt: appliedAt)]
+            + toolStatements(executionMs)
     }
 
     /// `query` with each bound value written in place of its placeholder (`$n` on PostgreSQL, `?n` on

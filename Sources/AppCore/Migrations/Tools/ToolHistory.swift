@@ -111,7 +111,14 @@ extension ToolHistory {
 }
 
 /// The current time as Go's and Rust's SQLite drivers write it (`2026-11-29 12:30:00.123+00:00`), which
-/// sql-migrate and Prisma read back.
-func sqliteTimestamp() -> String {
-    RFC3339.string().replacingOccurrences(of: "T", with: " ").replacingOccurrences(of: "Z", with: "+00:00")
+/// sql-migrate and Prisma read back: SQLite's clock, read as the statement runs, so that each of the
+/// migrations one call applies (`SQLiteMigrationBatch`) has its own time.
+func sqliteTimestamp() -> SQLQueryString {
+    "strftime('%Y-%m-%d %H:%M:%f+00:00', 'now')"
+}
+
+/// The current time as the server's history writes it (`2026-11-29T12:30:00.123Z`, as `RFC3339`),
+/// from SQLite's clock as the statement runs.
+func sqliteRFC3339() -> SQLQueryString {
+    "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 }

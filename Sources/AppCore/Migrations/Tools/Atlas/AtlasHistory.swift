@@ -80,7 +80,7 @@ struct AtlasHistory: ToolHistory {
         let description =
             migration.id.firstIndex(of: "_").map { String(migration.id[migration.id.index(after: $0)...]) } ?? ""
         let count = Int64(migration.statements.count)
-        let now: SQLQueryString = engine == .postgres ? "now()" : "\(bind: sqliteTimestamp())"
+        let now: SQLQueryString = engine == .postgres ? "now()" : sqliteTimestamp()
         return [
             // A row left unfinished is replaced (resolved as applied).
             "DELETE FROM \(unsafeRaw: qualified(engine)) WHERE version = \(bind: migration.toolKey)",

@@ -80,7 +80,7 @@ struct PrismaHistory: ToolHistory {
 
     func appliedStatements(_ migration: Migration, executionMs: SQLQueryString, engine: SQLEngine) -> [SQLQueryString] {
         // A failed attempt of the same migration is closed as rolled back, as `prisma migrate resolve --rolled-back` does.
-        let now: SQLQueryString = engine == .postgres ? "now()" : "\(bind: sqliteTimestamp())"
+        let now: SQLQueryString = engine == .postgres ? "now()" : sqliteTimestamp()
         return [
             """
             UPDATE _prisma_migrations SET rolled_back_at = \(now)

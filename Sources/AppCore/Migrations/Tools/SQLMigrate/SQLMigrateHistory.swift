@@ -28,7 +28,7 @@ struct SQLMigrateHistory: ToolHistory {
         case .postgres: ["INSERT INTO \(unsafeRaw: table) (id, applied_at) VALUES (\(bind: migration.toolKey), now())"]
         case .sqlite:
             [
-                "INSERT INTO \(unsafeRaw: table) (id, applied_at) VALUES (\(bind: migration.toolKey), \(bind: sqliteTimestamp()))"
+                "INSERT INTO \(unsafeRaw: table) (id, applied_at) VALUES (\(bind: migration.toolKey), \(sqliteTimestamp()))"
             ]
         }
     }
