@@ -99,6 +99,23 @@ struct FolderTests {
         }
     }
 
+    /// The checksums already in histories must not move: each is SHA-256 of the section with a leading
+    /// BOM dropped, CRLF read as LF, and trailing blank space cut (the values from Python's hashlib).
+    @Test(
+        "a section's checksum is SHA-256 of its text with a leading BOM dropped, CRLF read as LF, trailing blank space cut",
+        arguments: [
+            (
+                "\u{FEFF}CREATE TABLE t (a int);\r\n\r\n  \t",
+                "291a0f6d454589b4c8571acec911dc477d44327957e3b24cb804d2286eacca3a"
+            ),
+            ("a\r\rb\r\n", "69f870e16afd8caccf83614f4ee2e366057a3974500903dcaa853c6e171b77c3"),
+            ("SELECT 'é ✓';\r\nSELECT 2;\n\n", "0f9e49cfef259781ba49f1bf1e8abffcabbbc11e585970e82eb2e550b8e8a159"),
+            ("x\r", "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"),
+        ])
+    func checksumValues(_ text: String, _ sha256: String) {
+        #expect(Migration.checksum(ofSection: text) == sha256)
+    }
+
     @Test("a checkout with CRLF line endings and a BOM is not drift; an edited up section is")
     func checksums() async throws {
         let (folder, db) = try await Self.appliedThree()

@@ -101,13 +101,24 @@ public struct Migration: Sendable, Identifiable {
     /// SHA-256 hex of a file's up section, as written on any OS: CRLF read as LF, a leading BOM
     /// dropped, and trailing blank space ignored (so adding a down section later is not drift).
     static func checksum(ofSection text: String) -> String {
-        var normalized =
-            text.utf8.contains(UInt8(ascii: "\r")) ? text.replacingOccurrences(of: "\r\n", with: "\n") : text
-        if normalized.hasPrefix("\u{FEFF}") { normalized.removeFirst() }
-        while let last = normalized.unicodeScalars.last, [" ", "\t", "\n", "\r"].contains(last) {
-            normalized.unicodeScalars.removeLast()
+        // Byte by byte (each character dropped or replaced here is one byte of UTF-8, the BOM aside).
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        var utf8 = text.utf8[...]
+        if utf8.starts(with: [0xEF, 0xBB, 0xBF]) { utf8 = utf8.dropFirst(3) }
+        var pendingCR = false
+        for byte in utf8 {
+            if pendingCR, byte != UInt8(ascii: "\n") { bytes.append(UInt8(ascii: "\r")) }
+            pendingCR = byte == UInt8(ascii: "\r")
+            if !pendingCR { bytes.append(byte) }
         }
-        return SecretGenerator.hexString(SHA256.hash(data: Data(normalized.utf8)))
+        if pendingCR { bytes.append(UInt8(ascii: "\r")) }
+        while let last = bytes.last,
+            [UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r")].contains(last)
+        {
+            bytes.removeLast()
+        }
+        return SecretGenerator.hexString(SHA256.hash(data: bytes))
     }
 }
 

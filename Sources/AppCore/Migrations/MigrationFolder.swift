@@ -223,3 +223,19 @@ extension String {
         }
     }
 }
+
+extension StringProtocol {
+    /// True when `needle` occurs in the text, compared byte by byte (UTF-8): what `contains` answers,
+    /// without Foundation's, which copies the whole text into an NSString first.
+    func containsBytes(_ needle: String) -> Bool {
+        let pattern = Array(needle.utf8)
+        guard let first = pattern.first else { return true }
+        let bytes = utf8
+        var index = bytes.startIndex
+        while let found = bytes[index...].firstIndex(of: first) {
+            if bytes[found...].starts(with: pattern) { return true }
+            index = bytes.index(after: found)
+        }
+        return false
+    }
+}

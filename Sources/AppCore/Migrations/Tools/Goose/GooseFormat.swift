@@ -62,7 +62,7 @@ enum GooseFormat {
 
     /// True when `line` is written as an annotation (goose reads it as one, valid or not).
     static func isAnnotation(_ line: Substring) -> Bool {
-        line.drop(while: { $0 == " " || $0 == "\t" }).hasPrefix("--") && line.contains("+goose")
+        line.drop(while: { $0 == " " || $0 == "\t" }).hasPrefix("--") && line.containsBytes("+goose")
     }
 
     /// The annotation `line` names, as goose's `extractAnnotation` reads it.
@@ -73,7 +73,7 @@ enum GooseFormat {
         if line.hasPrefix(" ") || line.hasPrefix("\t") { throw invalid("an annotation may not be indented") }
         var command = line.replacingOccurrences(of: "--", with: "")
         if let first = command.range(of: "+goose") { command.removeSubrange(first) }
-        if command.contains("+goose") { throw invalid("more than one +goose") }
+        if command.containsBytes("+goose") { throw invalid("more than one +goose") }
         let name = command.trimmingCharacters(in: .whitespaces)
         guard !name.isEmpty else { throw invalid("an empty annotation") }
         guard let found = Annotation.allCases.first(where: { $0.rawValue.lowercased() == name.lowercased() }) else {
@@ -85,7 +85,7 @@ enum GooseFormat {
 
     /// True when the text has a `-- +goose Up` line, which goose requires of every file.
     static func hasUp(_ text: String) -> Bool {
-        guard text.contains("+goose") else { return false }
+        guard text.containsBytes("+goose") else { return false }
         return text.lines(omittingEmpty: true).contains { line in
             isAnnotation(line) && (try? annotation(line, file: "", number: 0)) == .up
         }

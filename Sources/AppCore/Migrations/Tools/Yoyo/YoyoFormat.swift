@@ -156,7 +156,7 @@ extension YoyoFormat: MigrationTool {
     /// A `-- depends:` line in any `.sql` file.
     static func fits(_ folder: MigrationFolder.Listing) -> Bool {
         folder.anySQLText { text in
-            text.contains("depends")
+            text.containsBytes("depends")
                 && text.lines(omittingEmpty: true).contains { ToolMarkers.marker(of: $0)?.format == .yoyo }
         }
     }
