@@ -82,10 +82,16 @@ let package = Package(
             name: "AppBench",
             dependencies: ["AppCore"]
         ),
-        // The baseline scripts/bench measures the server against: a bare Hummingbird app, one route.
+        // The baselines scripts/bench measures the server against: a bare Hummingbird app, one route;
+        // alone, and linked with every module the server links (none of their code run).
+        .target(name: "BareRoute", dependencies: [.product(name: "Hummingbird", package: "hummingbird")]),
+        .executableTarget(name: "BareServer", dependencies: ["BareRoute"]),
         .executableTarget(
-            name: "BareServer",
-            dependencies: [.product(name: "Hummingbird", package: "hummingbird")]
+            name: "BareLinkedServer",
+            dependencies: [
+                "BareRoute", "AppCore", "AppServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .testTarget(
             name: "AppTests",
