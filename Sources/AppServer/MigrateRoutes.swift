@@ -293,19 +293,23 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     /// The paths that answer GET only.
     static let getOnly: Set<Substring> = ["/healthz", "/livez", "/api/auth/session"]
+    static let runsPrefix = MigrateRoutes.path + "/runs/"
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
+        // Every path takes GET and HEAD: nothing to check (the most common requests, and the 401 flood's
+        // POST on the migrate path below, go on at once).
+        let method = request.method
+        if method == .get || method == .head { return try await next(request, context) }
         // One rule for a trailing slash: `/api/migrate/` is `/api/migrate`, as the router treats it.
         var path = Substring(request.uri.path)
         if path.count > 1, path.hasSuffix("/") { path = path.dropLast() }
-        if path == MigrateRoutes.path, request.method != .get, request.method != .head, request.method != .post {
+        if path == MigrateRoutes.path {
+            if method == .post { return try await next(request, context) }
             return .json(.methodNotAllowed, Failure("Method not allowed"), headers: [.allow: MigrateRoutes.allow])
         }
-        if path.hasPrefix(MigrateRoutes.path + "/runs/") || Self.getOnly.contains(path), request.method != .get,
-            request.method != .head
-        {
+        if path.hasPrefix(Self.runsPrefix) || Self.getOnly.contains(path) {
             return .json(.methodNotAllowed, Failure("Method not allowed"), headers: [.allow: "GET, HEAD"])
         }
         return try await next(request, context)

@@ -62,7 +62,10 @@ public struct MigrationGate: Sendable {
         // More than one Authorization header is ambiguous; refuse it.
         guard authorization.count == 1, let token = Self.bearerToken(authorization[0]) else { return .unauthorized }
         // Digests of equal length, compared in constant time: neither content nor length leaks.
-        return SHA256.hash(data: Data(token.utf8)) == expected ? .authorized : .unauthorized
+        let digest =
+            token.utf8.withContiguousStorageIfAvailable { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
+            ?? SHA256.hash(data: Data(token.utf8))
+        return digest == expected ? .authorized : .unauthorized
     }
 
     /// The RFC 6750 credentials in `Bearer <b64token>`, or nil when the value is not of that form.
@@ -70,11 +73,14 @@ public struct MigrationGate: Sendable {
     public static func bearerToken(_ header: String) -> Substring? {
         let utf8 = header.utf8
         guard utf8.count > 7 else { return nil }
-        let scheme = header.prefix(6)
-        guard scheme.lowercased() == "bearer" else { return nil }
-        var rest = header.dropFirst(6)
-        guard rest.first == " " else { return nil }
-        rest = rest.drop(while: { $0 == " " })
+        var index = utf8.startIndex
+        for letter in "bearer".utf8 {
+            // ASCII letters, either case: setting bit 0x20 turns an upper-case letter into its lower case.
+            guard utf8[index] | 0x20 == letter else { return nil }
+            index = utf8.index(after: index)
+        }
+        guard utf8[index] == UInt8(ascii: " ") else { return nil }
+        var rest = header[index...].drop(while: { $0 == " " })
         guard !rest.isEmpty else { return nil }
         var seenPadding = false
         for byte in rest.utf8 {
