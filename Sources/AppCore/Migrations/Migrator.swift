@@ -317,6 +317,8 @@ public struct Migrator: Sendable {
         guard run.whole == true else { return false }
         let migrations = Array(upcoming.pending.prefix(while: \.transactional))
         let engine = database.engine.kind
+        let tool = toolHistory
+        // Each expects the history its predecessors leave.
         var expected = upcoming.expected
         let batch = migrations.map { migration in
             defer {
@@ -326,30 +328,28 @@ public struct Migrator: Sendable {
             }
             return WholeMigration(
                 migration: migration, expected: expected,
-                toolStatements: { ms in toolHistory?.appliedStatements(migration, executionMs: ms, engine: engine) ?? []
-                },
+                toolStatements: { ms in tool?.appliedStatements(migration, executionMs: ms, engine: engine) ?? [] },
                 policy: lockPolicy
             )
         }
         run.announce(migrations[0], to: onProgress)
         // Each as it commits: reported at once, and the next one's start (the call may run on).
         let committed = Committed()
-        let outcome: Result<Int, any Error>
+        var failure: (any Error)?
         do {
-            outcome = .success(
-                try await database.engine.applyWhole(batch, db) { [onProgress, logger] index, executionMs in
-                    let row = AppliedMigration(
-                        id: migrations[index].id, checksum: migrations[index].checksum, appliedAt: RFC3339.string(),
-                        executionMs: executionMs, state: .applied)
-                    committed.rows.withLock { $0.append(row) }
-                    Self.report(row, onProgress: onProgress, logger: logger)
-                    if index + 1 < migrations.count {
-                        let next = migrations[index + 1]
-                        onProgress?(.started(id: next.id, transactional: next.transactional))
-                    }
-                })
+            _ = try await database.engine.applyWhole(batch, db) { [onProgress, logger] index, executionMs in
+                let row = AppliedMigration(
+                    id: migrations[index].id, checksum: migrations[index].checksum, appliedAt: RFC3339.string(),
+                    executionMs: executionMs, state: .applied)
+                committed.rows.withLock { $0.append(row) }
+                Self.report(row, onProgress: onProgress, logger: logger)
+                if index + 1 < migrations.count {
+                    let next = migrations[index + 1]
+                    onProgress?(.started(id: next.id, transactional: next.transactional))
+                }
+            }
         } catch {
-            outcome = .failure(error)
+            failure = error
         }
         let rows = committed.rows.withLock { $0 }
         for row in rows {
@@ -357,10 +357,11 @@ public struct Migrator: Sendable {
             run.applied.append(row.id)
         }
         if rows.count < migrations.count { run.announced = migrations[rows.count].id }
-        if !rows.isEmpty { onLockWait?(.zero) }  // the lock is only tried: taken at once, or declined
-        if case .failure(let error) = outcome {
+        // Each took the lock once, only tried: taken at once, or declined.
+        for _ in rows { onLockWait?(.zero) }
+        if let failure {
             // The migration after the last one committed failed.
-            try await failing(as: migrations[min(rows.count, migrations.count - 1)].id) { throw error }
+            try await failing(as: migrations[min(rows.count, migrations.count - 1)].id) { throw failure }
         }
         return !rows.isEmpty
     }
