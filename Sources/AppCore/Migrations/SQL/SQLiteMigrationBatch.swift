@@ -15,14 +15,13 @@ struct SQLiteMigrationBatch {
     /// statement (`:app_migrate_ms` in the history rows is the migration's run time), each ending in a
     /// NUL byte.
     var blob: ByteBuffer
-    /// How many migrations the blob holds: a prefix of the ones asked for.
-    var count: Int
 
     /// Sets up every SQLite connection opened from now on (once per process): the functions, and
     /// foreign keys on.
     static let installed: Bool = app_sqlite_shim_install() == 0
 
-    /// The longest prefix of `batch` that can go this way; nil when its first migration cannot (a NUL
+    /// The longest prefix of `batch` that can go this way (the call stops at its end, and the run asks
+    /// again from there); nil when its first migration cannot (a NUL
     /// byte in a statement, which SQLite would read as the statement's end; a value the history rows
     /// cannot write as a literal): the long way then.
     init?(_ batch: [WholeMigration], db: any SQLDatabase) {
@@ -40,7 +39,6 @@ struct SQLiteMigrationBatch {
         }
         guard count > 0 else { return nil }
         self.blob = blob
-        self.count = count
     }
 
     /// The check, the migration's statements and its history rows; nil when one cannot go in the blob.
