@@ -29,7 +29,7 @@ struct DatabaseService: Service, CustomStringConvertible {
     var description: String { "DatabaseService" }
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await database.run()
         }
     }
