@@ -8,7 +8,10 @@
 //
 //   BEGIN IMMEDIATE      (busy past the connection's busy timeout: stop, nothing open)
 //   check                (a SELECT that must answer 1: the history is the one the runner expects;
-//                         otherwise ROLLBACK and stop)
+//                         otherwise ROLLBACK and stop. After the call's first migration it runs only
+//                         when another connection committed since this one's last COMMIT, as
+//                         `PRAGMA data_version` tells: otherwise the history is the one this call
+//                         left, which is the one the runner expects)
 //   each statement       (the migration's own, then its history rows, in which the parameter
 //                         :app_migrate_ms is bound to the milliseconds the migration took)
 //   COMMIT
@@ -66,6 +69,8 @@ int sqlite_nio_sqlite3_prepare_v2(sqlite3 *, const char *, int, sqlite3_stmt **,
 int sqlite_nio_sqlite3_step(sqlite3_stmt *);
 int sqlite_nio_sqlite3_finalize(sqlite3_stmt *);
 int sqlite_nio_sqlite3_column_int(sqlite3_stmt *, int);
+int64_t sqlite_nio_sqlite3_column_int64(sqlite3_stmt *, int);
+int sqlite_nio_sqlite3_reset(sqlite3_stmt *);
 int sqlite_nio_sqlite3_column_type(sqlite3_stmt *, int);
 int sqlite_nio_sqlite3_bind_parameter_index(sqlite3_stmt *, const char *);
 int sqlite_nio_sqlite3_bind_int64(sqlite3_stmt *, int, int64_t);
@@ -196,6 +201,21 @@ static int next_count(const char *blob, int bytes, int *offset, uint32_t *value)
     return 1;
 }
 
+/// After `fail`, which reads the connection's error first: finalizing may clear it.
+static void finish(sqlite3_stmt *statement) {
+    if (statement != NULL) sqlite_nio_sqlite3_finalize(statement);
+}
+
+/// `PRAGMA data_version` through `statement`, prepared once per call: it changes when another
+/// connection commits to the file, and only then. -1 when it cannot be read.
+static int64_t data_version(sqlite3_stmt *statement) {
+    if (statement == NULL) return -1;
+    int64_t version = -1;
+    if (sqlite_nio_sqlite3_step(statement) == SQLITE_ROW) version = sqlite_nio_sqlite3_column_int64(statement, 0);
+    sqlite_nio_sqlite3_reset(statement);
+    return version;
+}
+
 static void migrate_batch(sqlite3_context *context, int argc, sqlite3_value **argv) {
     (void)argc;
     sqlite3 *db = sqlite_nio_sqlite3_context_db_handle(context);
@@ -228,6 +248,12 @@ static void migrate_batch(sqlite3_context *context, int argc, sqlite3_value **ar
         }
     }
 
+    sqlite3_stmt *version_statement = NULL;
+    if (sqlite_nio_sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &version_statement, NULL) != SQLITE_OK) {
+        version_statement = NULL;  // every migration's history is checked then
+    }
+    // The data version after this call's last COMMIT; -1 before the first.
+    int64_t committed_version = -1;
     int64_t applied = 0;
     for (int offset = 0; offset < bytes; applied++) {
         uint32_t own = 0, total = 0;
@@ -238,10 +264,14 @@ static void migrate_batch(sqlite3_context *context, int argc, sqlite3_value **ar
 
         int rc = run(db, "BEGIN IMMEDIATE", -1, -1, NULL);
         if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) break;
-        if (rc != SQLITE_OK) { fail(context, db); return; }
+        if (rc != SQLITE_OK) { fail(context, db); finish(version_statement); return; }
 
-        int unchanged = 0;
-        if (run(db, check, -1, -1, &unchanged) != SQLITE_OK) { fail(context, db); return; }
+        int unchanged = committed_version >= 0 && data_version(version_statement) == committed_version;
+        if (!unchanged && run(db, check, -1, -1, &unchanged) != SQLITE_OK) {
+            fail(context, db);
+            finish(version_statement);
+            return;
+        }
         if (unchanged != 1) {
             run(db, "ROLLBACK", -1, -1, NULL);
             break;
@@ -252,12 +282,18 @@ static void migrate_batch(sqlite3_context *context, int argc, sqlite3_value **ar
         for (uint32_t index = 0; index < total; index++) {
             const char *sql = next_text(blob, bytes, &offset, &length);
             if (index == own) ms = now_ms() - started;
-            if (run(db, sql, length, index >= own ? ms : -1, NULL) != SQLITE_OK) { fail(context, db); return; }
+            if (run(db, sql, length, index >= own ? ms : -1, NULL) != SQLITE_OK) {
+                fail(context, db);
+                finish(version_statement);
+                return;
+            }
         }
         if (ms < 0) ms = now_ms() - started;
-        if (run(db, "COMMIT", -1, -1, NULL) != SQLITE_OK) { fail(context, db); return; }
+        if (run(db, "COMMIT", -1, -1, NULL) != SQLITE_OK) { fail(context, db); finish(version_statement); return; }
+        committed_version = data_version(version_statement);
         progress(progress_context, applied, ms);
     }
+    finish(version_statement);
     sqlite_nio_sqlite3_result_int64(context, applied);
 }
 

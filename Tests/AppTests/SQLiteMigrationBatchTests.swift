@@ -288,8 +288,46 @@ struct SQLiteMigrationBatchTests {
         #expect(try await count(db, "SELECT COUNT(*) AS n FROM b") == 1)
     }
 
-    @Test("a call stops before a migration whose history check fails, keeping the ones before it")
-    func stopsAtADeclinedOne() async throws {
+    @Test(
+        "another runner's commit between two migrations of a call is seen: the next one's history check runs, fails, and the call stops, keeping the ones before it"
+    )
+    func stopsWhenAnotherWriterCommits() async throws {
+        let folder = try MigrationsDir([
+            "1_a.sql": "-- migrate:up\nCREATE TABLE a (id INTEGER);\n",
+            "2_b.sql": "-- migrate:up\nCREATE TABLE b (id INTEGER);\n",
+            "3_c.sql": "-- migrate:up\nCREATE TABLE c (id INTEGER);\n",
+        ])
+        let migrations = try folder.catalog(.sqlite).migrations
+        let db = try await TestDatabase.make(.sqlite)
+        guard case .sqlite(let path) = db.location else {
+            Issue.record("expected SQLite")
+            return
+        }
+        try await Self.historyTable(db)
+        let database = try AppDatabase(location: db.location, logger: quietLogger)
+        let reported = Mutex<[Int]>([])
+        let applied = try await database.withRunning {
+            try await database.withConnection { sql in
+                try await database.engine.applyWhole(Self.batch(migrations), sql) { index, _ in
+                    reported.withLock { $0.append(index) }
+                    guard index == 0 else { return }
+                    // Between the call's first COMMIT and its next BEGIN: another runner's row lands.
+                    _ = try? runProcessBlocking([
+                        "python3", "-c",
+                        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(\"INSERT INTO app_migrations VALUES ('0_other', 'x', 'now', 0, 'applied')\"); c.commit()",
+                        path,
+                    ])
+                }
+            }
+        }
+        #expect(applied == 1, "2_b expected one row before it and found two")
+        #expect(reported.withLock { $0 } == [0])
+        #expect(try await historyIDs(db) == ["0_other", "1_a"])
+        #expect(try await tableNames(db).contains("b") == false)
+    }
+
+    @Test("with no other writer, the history check runs for a call's first migration only, and the rest apply")
+    func checkedOnceWithoutOtherWriters() async throws {
         let folder = try MigrationsDir([
             "1_a.sql": "-- migrate:up\nCREATE TABLE a (id INTEGER);\n",
             "2_b.sql": "-- migrate:up\nCREATE TABLE b (id INTEGER);\n",
@@ -298,20 +336,17 @@ struct SQLiteMigrationBatchTests {
         let db = try await TestDatabase.make(.sqlite)
         try await Self.historyTable(db)
         let database = try AppDatabase(location: db.location, logger: quietLogger)
-        let reported = Mutex<[Int]>([])
         let applied = try await database.withRunning {
             try await database.withConnection { sql in
                 var batch = Self.batch(migrations)
-                batch[1].expected.count = 5  // not what the first leaves
-                return try await database.engine.applyWhole(batch, sql) { index, _ in
-                    reported.withLock { $0.append(index) }
-                }
+                // A check that would fail if it ran: nobody else wrote, so the call knows the history is
+                // the one it left, and does not run it.
+                batch[1].expected.count = 5
+                return try await database.engine.applyWhole(batch, sql) { _, _ in }
             }
         }
-        #expect(applied == 1)
-        #expect(reported.withLock { $0 } == [0])
-        #expect(try await historyIDs(db) == ["1_a"])
-        #expect(try await tableNames(db).contains("b") == false)
+        #expect(applied == 2)
+        #expect(try await historyIDs(db) == ["1_a", "2_b"])
     }
 
     @Test(
