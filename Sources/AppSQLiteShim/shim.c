@@ -125,7 +125,8 @@ static void fail(sqlite3_context *context, sqlite3 *db) {
     free(message);
 }
 
-/// The runs registered for a call, at most a few at once (one per migrating connection).
+/// The runs registered for a call, at most a few at once (one per migrating connection). A token of 0
+/// marks a free slot.
 #define RUN_SLOTS 16
 static struct {
     int64_t token;
@@ -134,47 +135,50 @@ static struct {
 } runs[RUN_SLOTS];
 static pthread_mutex_t runs_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/// The slot holding `token` (0: a free one), or -1; with `runs_lock` held.
+static int slot_of(int64_t token) {
+    for (int i = 0; i < RUN_SLOTS; i++) {
+        if (runs[i].token == token) return i;
+    }
+    return -1;
+}
+
 int app_sqlite_shim_register_run(int64_t token, app_migrate_progress progress, void *context) {
     if (token == 0 || progress == NULL) return -1;
-    int result = -1;
     pthread_mutex_lock(&runs_lock);
-    int free_slot = -1;
-    for (int i = 0; i < RUN_SLOTS; i++) {
-        if (runs[i].token == token) { free_slot = -1; break; }
-        if (runs[i].token == 0 && free_slot < 0) free_slot = i;
-    }
-    if (free_slot >= 0) {
-        runs[free_slot].token = token;
-        runs[free_slot].progress = progress;
-        runs[free_slot].context = context;
-        result = 0;
+    int slot = slot_of(token) < 0 ? slot_of(0) : -1;
+    if (slot >= 0) {
+        runs[slot].token = token;
+        runs[slot].progress = progress;
+        runs[slot].context = context;
     }
     pthread_mutex_unlock(&runs_lock);
-    return result;
+    return slot >= 0 ? 0 : -1;
 }
 
 void app_sqlite_shim_unregister_run(int64_t token) {
     if (token == 0) return;
     pthread_mutex_lock(&runs_lock);
-    for (int i = 0; i < RUN_SLOTS; i++) {
-        if (runs[i].token == token) runs[i].token = 0;
-    }
+    int slot = slot_of(token);
+    if (slot >= 0) runs[slot].token = 0;
     pthread_mutex_unlock(&runs_lock);
 }
 
-static int find_run(int64_t token, app_migrate_progress *progress, void **context) {
-    int found = 0;
+static int is_registered(int64_t token) {
+    if (token == 0) return 0;
     pthread_mutex_lock(&runs_lock);
-    for (int i = 0; token != 0 && i < RUN_SLOTS; i++) {
-        if (runs[i].token == token) {
-            *progress = runs[i].progress;
-            *context = runs[i].context;
-            found = 1;
-            break;
-        }
-    }
+    int found = slot_of(token) >= 0;
     pthread_mutex_unlock(&runs_lock);
     return found;
+}
+
+/// Tells the run's handler of a commit, under the lock: a run forgotten meanwhile (its caller gone) is
+/// told nothing, and none can be forgotten (its context freed) while it is being told.
+static void report(int64_t token, int64_t index, int64_t milliseconds) {
+    pthread_mutex_lock(&runs_lock);
+    int slot = token != 0 ? slot_of(token) : -1;
+    if (slot >= 0) runs[slot].progress(runs[slot].context, index, milliseconds);
+    pthread_mutex_unlock(&runs_lock);
 }
 
 static void refuse(sqlite3_context *context, const char *message) {
@@ -219,9 +223,8 @@ static int64_t data_version(sqlite3_stmt *statement) {
 static void migrate_batch(sqlite3_context *context, int argc, sqlite3_value **argv) {
     (void)argc;
     sqlite3 *db = sqlite_nio_sqlite3_context_db_handle(context);
-    app_migrate_progress progress = NULL;
-    void *progress_context = NULL;
-    if (!find_run(sqlite_nio_sqlite3_value_int64(argv[0]), &progress, &progress_context)) {
+    int64_t token = sqlite_nio_sqlite3_value_int64(argv[0]);
+    if (!is_registered(token)) {
         refuse(context, "app_migrate_batch: not a run of this server");
         return;
     }
@@ -291,7 +294,7 @@ static void migrate_batch(sqlite3_context *context, int argc, sqlite3_value **ar
         if (ms < 0) ms = now_ms() - started;
         if (run(db, "COMMIT", -1, -1, NULL) != SQLITE_OK) { fail(context, db); finish(version_statement); return; }
         committed_version = data_version(version_statement);
-        progress(progress_context, applied, ms);
+        report(token, applied, ms);
     }
     finish(version_statement);
     sqlite_nio_sqlite3_result_int64(context, applied);
