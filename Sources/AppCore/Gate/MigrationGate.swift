@@ -80,7 +80,7 @@ public struct MigrationGate: Sendable {
             index = utf8.index(after: index)
         }
         guard utf8[index] == UInt8(ascii: " ") else { return nil }
-        var rest = header[index...].drop(while: { $0 == " " })
+        let rest = header[index...].drop(while: { $0 == " " })
         guard !rest.isEmpty else { return nil }
         var seenPadding = false
         for byte in rest.utf8 {
