@@ -53,6 +53,32 @@ struct SQLiteMigrationBatchTests {
         )
     }
 
+    /// A fresh SQLite file with the server's history table, and a migration for each of `names`, each
+    /// making a table (`1_a` makes `a`, …; `extra` adds statements to one by its name).
+    static func fresh(_ names: [String], extra: [String: String] = [:]) async throws -> (
+        migrations: [Migration], db: TestDatabase, path: String, database: AppDatabase
+    ) {
+        var files: [String: String] = [:]
+        for name in names {
+            let table = name.split(separator: "_").last ?? ""
+            files["\(name).sql"] = "-- migrate:up\nCREATE TABLE \(table) (id INTEGER);\n" + (extra[name] ?? "")
+        }
+        let migrations = try MigrationsDir(files).catalog(.sqlite).migrations
+        let db = try await TestDatabase.make(.sqlite)
+        guard case .sqlite(let path) = db.location else { throw NotSQLite() }
+        try await historyTable(db)
+        return (migrations, db, path, try AppDatabase(location: db.location, logger: quietLogger))
+    }
+
+    /// Runs `script` in Python's sqlite3 on the file at `path`, with `c` its connection: another
+    /// connection than the server's, in another process. Its output, trimmed.
+    static func otherConnection(_ path: String, _ script: String) -> String {
+        let output = try? runProcessBlocking([
+            "python3", "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); " + script, path,
+        ])
+        return String(decoding: output?.stdout ?? Data(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// `migrations` as one batch, each expecting the history its predecessors leave.
     static func batch(_ migrations: [Migration], after rows: Int = 0) -> [WholeMigration] {
         migrations.indices.map { index in
@@ -247,32 +273,18 @@ struct SQLiteMigrationBatchTests {
         "several migrations go to SQLite as one statement, each reported as it commits: its row is visible to another connection before the next one begins"
     )
     func severalInOneCall() async throws {
-        let folder = try MigrationsDir([
-            "1_a.sql": "-- migrate:up\nCREATE TABLE a (id INTEGER);\n",
-            "2_b.sql": "-- migrate:up\nCREATE TABLE b (id INTEGER);\nINSERT INTO b VALUES (1);\n",
-            "3_c.sql": "-- migrate:up\nCREATE TABLE c (id INTEGER);\n",
-        ])
-        let migrations = try folder.catalog(.sqlite).migrations
-        let db = try await TestDatabase.make(.sqlite)
-        guard case .sqlite(let path) = db.location else {
-            Issue.record("expected SQLite")
-            return
-        }
-        try await Self.historyTable(db)
-        let database = try AppDatabase(location: db.location, logger: quietLogger)
+        let (migrations, db, path, database) = try await Self.fresh(
+            ["1_a", "2_b", "3_c"], extra: ["2_b": "INSERT INTO b VALUES (1);\n"])
         let reports = Mutex<[String]>([])
         let applied = try await database.withRunning {
             try await database.withConnection { sql in
                 let counting = CountingDatabase(sql)
                 let applied = try await database.engine.applyWhole(Self.batch(migrations), counting) { index, ms in
                     // On SQLite's thread, inside the call: what another connection sees now.
-                    let seen = try? runProcessBlocking([
-                        "python3", "-c",
-                        "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT group_concat(id) FROM (SELECT id FROM app_migrations ORDER BY id)').fetchone()[0])",
+                    let rows = Self.otherConnection(
                         path,
-                    ])
-                    let rows = String(decoding: seen?.stdout ?? Data(), as: UTF8.self)
-                        .trimmingCharacters(in: .whitespacesAndNewlines)
+                        "print(c.execute('SELECT group_concat(id) FROM (SELECT id FROM app_migrations ORDER BY id)').fetchone()[0])"
+                    )
                     reports.withLock { $0.append("\(index) \(migrations[index].id) ms>=0:\(ms >= 0) seen:\(rows)") }
                 }
                 #expect(counting.sent == 1, "one statement for all three")
@@ -292,19 +304,7 @@ struct SQLiteMigrationBatchTests {
         "another runner's commit between two migrations of a call is seen: the next one's history check runs, fails, and the call stops, keeping the ones before it"
     )
     func stopsWhenAnotherWriterCommits() async throws {
-        let folder = try MigrationsDir([
-            "1_a.sql": "-- migrate:up\nCREATE TABLE a (id INTEGER);\n",
-            "2_b.sql": "-- migrate:up\nCREATE TABLE b (id INTEGER);\n",
-            "3_c.sql": "-- migrate:up\nCREATE TABLE c (id INTEGER);\n",
-        ])
-        let migrations = try folder.catalog(.sqlite).migrations
-        let db = try await TestDatabase.make(.sqlite)
-        guard case .sqlite(let path) = db.location else {
-            Issue.record("expected SQLite")
-            return
-        }
-        try await Self.historyTable(db)
-        let database = try AppDatabase(location: db.location, logger: quietLogger)
+        let (migrations, db, path, database) = try await Self.fresh(["1_a", "2_b", "3_c"])
         let reported = Mutex<[Int]>([])
         let applied = try await database.withRunning {
             try await database.withConnection { sql in
@@ -312,11 +312,10 @@ struct SQLiteMigrationBatchTests {
                     reported.withLock { $0.append(index) }
                     guard index == 0 else { return }
                     // Between the call's first COMMIT and its next BEGIN: another runner's row lands.
-                    _ = try? runProcessBlocking([
-                        "python3", "-c",
-                        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(\"INSERT INTO app_migrations VALUES ('0_other', 'x', 'now', 0, 'applied')\"); c.commit()",
+                    _ = Self.otherConnection(
                         path,
-                    ])
+                        "c.execute(\"INSERT INTO app_migrations VALUES ('0_other', 'x', 'now', 0, 'applied')\"); c.commit()"
+                    )
                 }
             }
         }
@@ -328,14 +327,7 @@ struct SQLiteMigrationBatchTests {
 
     @Test("with no other writer, the history check runs for a call's first migration only, and the rest apply")
     func checkedOnceWithoutOtherWriters() async throws {
-        let folder = try MigrationsDir([
-            "1_a.sql": "-- migrate:up\nCREATE TABLE a (id INTEGER);\n",
-            "2_b.sql": "-- migrate:up\nCREATE TABLE b (id INTEGER);\n",
-        ])
-        let migrations = try folder.catalog(.sqlite).migrations
-        let db = try await TestDatabase.make(.sqlite)
-        try await Self.historyTable(db)
-        let database = try AppDatabase(location: db.location, logger: quietLogger)
+        let (migrations, db, _, database) = try await Self.fresh(["1_a", "2_b"])
         let applied = try await database.withRunning {
             try await database.withConnection { sql in
                 var batch = Self.batch(migrations)
