@@ -293,6 +293,7 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     /// The paths that answer GET only.
     static let getOnly: Set<Substring> = ["/healthz", "/livez", "/api/auth/session"]
+    /// The runs' paths (GET only), under the migrate path.
     static let runsPrefix = MigrateRoutes.path + "/runs/"
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws

@@ -186,8 +186,9 @@ struct AppHistory: Sendable {
         ).run()
     }
 
-    /// The row's INSERT; `executionMs` is an SQL expression (a bound value, or the database's own
-    /// measurement when the migration goes whole), which stands in for `row.executionMs`.
+    /// The row's INSERT; `executionMs` and `appliedAt` are SQL expressions (bound values, or the
+    /// database's own measurement and clock when the migration goes whole), which stand in for
+    /// `row.executionMs` and `row.appliedAt`.
     static func insertStatement(_ row: AppliedMigration, executionMs: SQLQueryString, appliedAt: SQLQueryString)
         -> SQLQueryString
     {
