@@ -79,6 +79,12 @@ struct SQLiteMigrationBatchTests {
         return String(decoding: output?.stdout ?? Data(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// The error `query` fails with, as text (an issue is recorded when it does not fail).
+    static func refusal(_ sql: any SQLDatabase, _ query: SQLQueryString) async -> String {
+        let error = await #expect(throws: (any Error).self) { try await sql.raw(query).run() }
+        return String(describing: error)
+    }
+
     /// `migrations` as one batch, each expecting the history its predecessors leave.
     static func batch(_ migrations: [Migration], after rows: Int = 0) -> [WholeMigration] {
         migrations.indices.map { index in
@@ -232,38 +238,24 @@ struct SQLiteMigrationBatchTests {
         let token = Int64.random(in: 1...Int64.max)
         try await database.withRunning {
             try await database.withConnection { sql in
-                let fromTrigger = await #expect(throws: (any Error).self) {
-                    try await sql.raw("INSERT INTO t VALUES (1)").run()
-                }
-                #expect(
-                    "\(String(describing: fromTrigger))".contains("unsafe use of app_migrate_batch"),
-                    "\(String(describing: fromTrigger))")
+                let fromTrigger = await Self.refusal(sql, "INSERT INTO t VALUES (1)")
+                #expect(fromTrigger.contains("unsafe use of app_migrate_batch"), "\(fromTrigger)")
                 // A migration's own SQL cannot name a run: the server registers a number just before its
                 // call, and forgets it after.
-                let unknown = await #expect(throws: (any Error).self) {
-                    try await sql.raw("SELECT app_migrate_batch(\(bind: token), x'')").run()
-                }
-                #expect(
-                    "\(String(describing: unknown))".contains("not a run of this server"),
-                    "\(String(describing: unknown))")
+                let call: SQLQueryString = "SELECT app_migrate_batch(\(bind: token), x'')"
+                let unknown = await Self.refusal(sql, call)
+                #expect(unknown.contains("not a run of this server"), "\(unknown)")
                 #expect(app_sqlite_shim_register_run(token, { _, _, _ in }, nil) == 0)
                 defer { app_sqlite_shim_unregister_run(token) }
                 #expect(app_sqlite_shim_register_run(token, { _, _, _ in }, nil) == -1, "a number is one run's")
                 try await sql.raw("BEGIN").run()
-                let inTransaction = await #expect(throws: (any Error).self) {
-                    try await sql.raw("SELECT app_migrate_batch(\(bind: token), x'')").run()
-                }
-                #expect(
-                    "\(String(describing: inTransaction))".contains("a transaction is already open"),
-                    "\(String(describing: inTransaction))")
+                let inTransaction = await Self.refusal(sql, call)
+                #expect(inTransaction.contains("a transaction is already open"), "\(inTransaction)")
                 try await sql.raw("ROLLBACK").run()
                 // Registered, outside a transaction, a malformed batch is refused before anything runs.
-                let malformed = await #expect(throws: (any Error).self) {
-                    try await sql.raw("SELECT app_migrate_batch(\(bind: token), x'0100000001000000')").run()
-                }
-                #expect(
-                    "\(String(describing: malformed))".contains("malformed arguments"),
-                    "\(String(describing: malformed))")
+                let malformed = await Self.refusal(
+                    sql, "SELECT app_migrate_batch(\(bind: token), x'0100000001000000')")
+                #expect(malformed.contains("malformed arguments"), "\(malformed)")
             }
         }
         #expect(try await count(db, "SELECT COUNT(*) AS n FROM t") == 0)
