@@ -205,6 +205,21 @@ struct ConfigTests {
         }
     }
 
+    @Test("MIGRATION_LINT, LOG_FORMAT, SQLITE_JOURNAL_MODE: defaulted, read in any case, anything else refused")
+    func namedValues() throws {
+        let defaults = try AppConfig(variables: [:])
+        #expect(defaults.lintMode == .warn && defaults.logFormat == .text && defaults.sqliteJournalMode == .wal)
+        let read = try AppConfig(variables: [
+            "MIGRATION_LINT": "Error", "LOG_FORMAT": "JSON", "SQLITE_JOURNAL_MODE": "Delete",
+        ])
+        #expect(read.lintMode == .error && read.logFormat == .json && read.sqliteJournalMode == .delete)
+        #expect(throws: ConfigError.invalidLintMode) { try AppConfig(variables: ["MIGRATION_LINT": "strict"]) }
+        #expect(throws: ConfigError.invalidLogFormat) { try AppConfig(variables: ["LOG_FORMAT": "xml"]) }
+        #expect(throws: ConfigError.invalidSQLiteJournalMode) {
+            try AppConfig(variables: ["SQLITE_JOURNAL_MODE": "memory"])
+        }
+    }
+
     @Test("the pause before each retry doubles from the first, up to 30 s")
     func lockPauses() {
         let policy = LockPolicy()

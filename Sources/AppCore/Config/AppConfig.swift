@@ -267,6 +267,12 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             return seconds
         }
         func duration(_ seconds: Double) -> Duration { .milliseconds(Int64(seconds * 1000)) }
+        /// One of `T`'s named values, in any case; nil when unset.
+        func choice<T: RawRepresentable<String>>(_ variable: Variable, or error: ConfigError) throws -> T? {
+            guard let raw = string(variable) else { return nil }
+            guard let value = T(rawValue: raw.lowercased()) else { throw error }
+            return value
+        }
 
         var lockTimeout = Duration.seconds(30)
         if let value = try seconds(.migrationLockTimeout, in: 0...3600, or: .invalidLockTimeout) {
@@ -283,11 +289,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             guard let retries = Int(raw), (0...100).contains(retries) else { throw ConfigError.invalidLockRetries }
             lockPolicy.retries = retries
         }
-        var lintMode = LintMode.warn
-        if let raw = string(.migrationLint) {
-            guard let mode = LintMode(rawValue: raw.lowercased()) else { throw ConfigError.invalidLintMode }
-            lintMode = mode
-        }
+        let lintMode: LintMode = try choice(.migrationLint, or: .invalidLintMode) ?? .warn
         var lintSmallTable = MigrationLinter.defaultSmallTable
         if let raw = string(.migrationLintSmallTable) {
             guard let rows = Int(raw), rows >= 0 else { throw ConfigError.invalidLintSmallTable }
@@ -317,18 +319,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             }
             metricsPort = value
         }
-        var logFormat = LogFormat.text
-        if let raw = string(.logFormat) {
-            guard let format = LogFormat(rawValue: raw.lowercased()) else { throw ConfigError.invalidLogFormat }
-            logFormat = format
-        }
-        var journalMode = SQLiteJournalMode.wal
-        if let raw = string(.sqliteJournalMode) {
-            guard let mode = SQLiteJournalMode(rawValue: raw.lowercased()) else {
-                throw ConfigError.invalidSQLiteJournalMode
-            }
-            journalMode = mode
-        }
+        let logFormat: LogFormat = try choice(.logFormat, or: .invalidLogFormat) ?? .text
+        let journalMode: SQLiteJournalMode = try choice(.sqliteJournalMode, or: .invalidSQLiteJournalMode) ?? .wal
         var pool = PostgresPool()
         if let raw = string(.databasePoolSize) {
             guard let size = Int(raw), (1...1000).contains(size) else { throw ConfigError.invalidPoolSize }
