@@ -52,7 +52,7 @@ let package = Package(
             linkerSettings: pgQuery ? [.unsafeFlags(["-Xlinker", "-l:libpg_query.a"])] : []
         ),
         .systemLibrary(name: "CPgQuery", providers: [.apt(["libpg-query-dev"])]),
-        // A transactional migration in one call on SQLite's thread (`app_migrate_whole`), in C against
+        // Transactional migrations, several in one call on SQLite's thread (`app_migrate_batch`), in C against
         // the SQLite that SQLiteNIO links in.
         .target(name: "AppSQLiteShim"),
         // The HTTP layer: wires the core to Hummingbird routes.
