@@ -59,10 +59,12 @@ func openDatabase(_ config: AppConfig, logger: Logger) throws -> AppDatabase {
     }
 }
 
-/// The migrations the config names: the folder's (read now), or the built-in set.
-func loadCatalog(_ config: AppConfig) -> MigrationCatalog {
+/// The migrations the config names: the folder's (read now), or the built-in set. A server's folder
+/// is read again when it changes; a one-shot command's is read once.
+func loadCatalog(_ config: AppConfig, oneShot: Bool) -> MigrationCatalog {
     MigrationCatalog.load(
-        folder: config.migrationsDir, format: config.migrationsFormat, dialect: config.database.engine)
+        folder: config.migrationsDir, format: config.migrationsFormat, dialect: config.database.engine,
+        rereads: !oneShot)
 }
 
 /// The server logs at `LOG_LEVEL` (default info); a one-shot command at `warning` unless `LOG_LEVEL`

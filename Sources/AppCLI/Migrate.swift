@@ -58,7 +58,7 @@ struct MigrateOptions: ParsableArguments {
     ) async throws -> T {
         let config = try loadConfig(environment: env.environment, migrationsDir: migrations.path)
         let logger = makeLogger(config, oneShot: true)
-        let catalog = loadCatalog(config)
+        let catalog = loadCatalog(config, oneShot: true)
         if let invalid = catalog.invalid {
             throw fail("\(MigrationError.invalid(invalid))", exitCode: MigrateExit.invalid)
         }

@@ -36,7 +36,7 @@ struct Serve: AsyncParsableCommand {
         let drain = ShutdownDrain()
         do {
             app = try buildApplication(
-                config: config, logger: logger, catalog: loadCatalog(config), drain: drain,
+                config: config, logger: logger, catalog: loadCatalog(config, oneShot: false), drain: drain,
                 onServerRunning: { port in
                     guard let portFile else { return }
                     do {

@@ -41,15 +41,22 @@ public struct MigrationCatalog: Sendable {
 
     /// The built-in set (the NextAuth.js adapter tables) when `folder` is nil, else the folder's
     /// migrations, in `format` (`MIGRATIONS_FORMAT`) or the one recognised from the folder.
-    public static func load(folder: String?, format: String? = nil, dialect: SQLEngine) -> MigrationCatalog {
+    /// `rereads`: `current()` reads the folder again when it changed (a server); false for a one-shot
+    /// command, which works with the folder as it read it at its start, and so spares every entry's
+    /// `stat` that telling a change apart takes.
+    public static func load(folder: String?, format: String? = nil, dialect: SQLEngine, rereads: Bool = true)
+        -> MigrationCatalog
+    {
         guard let folder else { return MigrationCatalog(migrations: Migration.all) }
-        return FolderReader(folder: folder, setting: format, dialect: dialect).read()
+        return FolderReader(folder: folder, setting: format, dialect: dialect, rereads: rereads).read()
     }
 
     /// The catalog as the folder is now: read again when anything in it changed since it was last
-    /// read (an entry added, removed, or written to), else the one read then.
+    /// read (an entry added, removed, or written to), else the one read then. For a catalog loaded
+    /// without `rereads`, the one read then.
     public func current() -> MigrationCatalog {
-        reader?.read() ?? self
+        guard let reader, reader.rereads else { return self }
+        return reader.read()
     }
 
     /// For a folder in a shared layout, the catalog in the format of the one candidate whose history
@@ -108,17 +115,25 @@ final class FolderReader: Sendable {
     let folder: String
     let setting: String?
     let dialect: SQLEngine
+    /// False: every read is a read of the files, with no stamp taken or kept (`MigrationCatalog.current()`
+    /// does not read again).
+    let rereads: Bool
     /// The last read in each format asked for ("" for `setting`'s or the one recognised).
     private let last = Mutex<[String: (stamp: FolderStamp, catalog: MigrationCatalog)]>([:])
 
-    init(folder: String, setting: String?, dialect: SQLEngine) {
+    init(folder: String, setting: String?, dialect: SQLEngine, rereads: Bool = true) {
         self.folder = folder
         self.setting = setting
         self.dialect = dialect
+        self.rereads = rereads
     }
 
     /// The folder's catalog in `format`, or in `setting`'s or the recognised one when nil.
     func read(format: MigrationFormat? = nil) -> MigrationCatalog {
+        guard rereads else {
+            return MigrationCatalog.read(
+                folder: folder, setting: setting, format: format, dialect: dialect, reader: self)
+        }
         let key = format?.rawValue ?? ""
         // Stamped before reading: a change made while the folder is read makes the next stamp differ.
         let stamp = FolderStamp(folder)
@@ -195,9 +210,7 @@ struct FolderStamp: Equatable {
         let fd = dirfd(dir)
         var children: [(name: String, info: stat)] = []
         while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
-            }
+            let name = MigrationFolder.Listing.name(of: entry)
             guard name != "." && name != ".." else { continue }
             var info = stat()
             if fstatat(fd, name, &info, 0) != 0 { info.st_size = -1 }

@@ -23,6 +23,9 @@ enum ToolMarkers {
 
     /// The marker `line` is, if any: a `--` comment (after any blanks) whose text starts with a tool's prefix.
     static func marker(of line: Substring) -> Marker? {
+        // Bytes first: a line whose first byte after blanks is not "-" is no comment.
+        guard line.utf8.first(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }) == UInt8(ascii: "-")
+        else { return nil }
         let trimmed = line.drop(while: { $0 == " " || $0 == "\t" })
         guard trimmed.hasPrefix("--") else { return nil }
         let text = trimmed.dropFirst(2).drop(while: { $0 == " " || $0 == "\t" }).prefix(32).lowercased()

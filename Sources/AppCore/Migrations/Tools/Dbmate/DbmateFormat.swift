@@ -37,7 +37,9 @@ enum DbmateFormat {
 
     /// True when the text has a `-- migrate:up` or `-- migrate:down` line.
     static func hasMarker(_ text: String) -> Bool {
-        text.lines(omittingEmpty: true).contains { line in
+        // Cheap first: every marker spells this.
+        guard text.containsBytes("migrate:") else { return false }
+        return text.lines(omittingEmpty: true).contains { line in
             // A marker with a bad option is a marker too.
             do { return try marker(line, file: "", line: 0) != nil } catch { return true }
         }
@@ -73,7 +75,9 @@ enum DbmateFormat {
             }
         }
         func section(from first: Int, to end: Int) -> String {
-            lines[min(first, lines.count)..<min(end, lines.count)].joined(separator: "\n")
+            // The lines joined again by "\n": the text from the first's start to the last's end.
+            let (first, end) = (min(first, lines.count), min(end, lines.count))
+            return first < end ? String(body[lines[first].startIndex..<lines[end - 1].endIndex]) : ""
         }
         func statements(_ text: String, offset: Int) throws(MigrationsInvalid) -> [String] {
             try MigrationFolder.statements(text, file: file, lineOffset: offset, dialect: dialect)
@@ -107,7 +111,8 @@ enum DbmateFormat {
     static func marker(_ line: Substring, file: String, line number: Int) throws(MigrationsInvalid) -> (
         isUp: Bool, transactional: Bool
     )? {
-        guard line.hasPrefix("--") else { return nil }
+        // Bytes first: most lines are not comments, and `hasPrefix` compares Characters.
+        guard line.utf8.starts(with: "--".utf8), line.hasPrefix("--") else { return nil }
         let rest = line.dropFirst(2).drop(while: { $0 == " " || $0 == "\t" })
         let isUp: Bool
         if rest.hasPrefix("migrate:up") {

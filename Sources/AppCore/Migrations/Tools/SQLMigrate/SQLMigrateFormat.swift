@@ -10,7 +10,11 @@ enum SQLMigrateFormat {
     static let prefix = "-- +migrate "
 
     static func hasMarker(_ text: String) -> Bool {
-        text.lines(omittingEmpty: true).contains { $0.hasPrefix(prefix + "Up") || $0.hasPrefix(prefix + "Down") }
+        // Cheap first: every marker starts with the prefix.
+        guard text.containsBytes(prefix) else { return false }
+        return text.lines(omittingEmpty: true).contains {
+            $0.hasPrefix(prefix + "Up") || $0.hasPrefix(prefix + "Down")
+        }
     }
 
     static func load(_ folder: MigrationFolder.Listing, dialect: SQLEngine) throws(MigrationsInvalid) -> [Migration] {

@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+
+@testable import AppCore
+
+/// The byte-level pieces a folder is read with give what the slower, general ones they replaced gave.
+@Suite("reading a folder, byte by byte")
+struct FolderReadingTests {
+    /// Texts over an alphabet with multi-byte characters, a combining mark, blanks and newlines, from a
+    /// fixed seed (the same texts every run).
+    static func texts(count: Int) -> [String] {
+        let alphabet = ["a", "\n", "\n", "é", "\u{301}", " ", "-", "€", "𝄞"]
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        let fixed = ["", "\n", "\n\n", "a", "a\n", "\na", "a\n\nb\n", "é\n€\n\n𝄞", "\n\u{301}x"]
+        return fixed + (0..<count).map { _ in (0..<next(24)).map { _ in alphabet[next(alphabet.count)] }.joined() }
+    }
+
+    @Test("lines() gives the lines split(separator:) gives, empty ones kept or omitted, as parts of the text")
+    func linesAsSplit() {
+        for text in Self.texts(count: 600) {
+            for omitting in [false, true] {
+                let lines = text.lines(omittingEmpty: omitting)
+                let split = text.split(separator: "\n", omittingEmptySubsequences: omitting).map(String.init)
+                #expect(lines.map(String.init) == split, "\(text.debugDescription), omitting: \(omitting)")
+                // Each line is a part of the text itself, so a line's indices find its place in it.
+                for line in lines { #expect(String(text[line.startIndex..<line.endIndex]) == String(line)) }
+            }
+        }
+    }
+
+    @Test("containsBytes finds what a search of the UTF-8 bytes finds, in a String and in a Substring")
+    func containsBytesAsByteSearch() {
+        func naive(_ text: some StringProtocol, _ needle: String) -> Bool {
+            let (hay, pattern) = (Array(text.utf8), Array(needle.utf8))
+            guard !pattern.isEmpty else { return true }
+            guard hay.count >= pattern.count else { return false }
+            return (0...(hay.count - pattern.count)).contains { Array(hay[$0..<($0 + pattern.count)]) == pattern }
+        }
+        let needles = ["", "a", "-", "--", "é", "\u{301}", "a\n", "€-", "𝄞 a", "aaa"]
+        for text in Self.texts(count: 300) {
+            for needle in needles {
+                #expect(text.containsBytes(needle) == naive(text, needle), "\(text.debugDescription) / \(needle)")
+                let part = text.dropFirst()
+                #expect(part.containsBytes(needle) == naive(part, needle), "\(part.debugDescription) / \(needle)")
+            }
+        }
+    }
+
+    @Test("a file is read whole, past its first block; an empty one is empty; a folder or nothing is nil")
+    func contentsOfFiles() throws {
+        let dir = try TempDir()
+        let big = Data((0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        try writeFile(dir.path + "/big.sql", big)
+        try dir.write("empty.sql", "")
+        try FileManager.default.createDirectory(
+            at: dir.url.appendingPathComponent("sub"), withIntermediateDirectories: false)
+        try FileManager.default.createSymbolicLink(
+            atPath: dir.path + "/link.sql", withDestinationPath: dir.path + "/big.sql")
+        #expect(MigrationFolder.Listing.contents(of: dir.path + "/big.sql") == big)
+        #expect(MigrationFolder.Listing.contents(of: dir.path + "/link.sql") == big)
+        #expect(MigrationFolder.Listing.contents(of: dir.path + "/empty.sql") == Data())
+        #expect(MigrationFolder.Listing.contents(of: dir.path + "/sub") == nil)
+        #expect(MigrationFolder.Listing.contents(of: dir.path + "/missing.sql") == nil)
+    }
+
+    @Test("a listing names every entry, sorted, and counts a link to a folder as a folder, a link to a file as none")
+    func listingKinds() throws {
+        let dir = try TempDir()
+        try dir.write("2_b.sql", "x")
+        try dir.write("1_a.sql", "x")
+        let manager = FileManager.default
+        try manager.createDirectory(at: dir.url.appendingPathComponent("sub"), withIntermediateDirectories: false)
+        let elsewhere = try TempDir()
+        try manager.createSymbolicLink(atPath: dir.path + "/linked", withDestinationPath: elsewhere.path)
+        try manager.createSymbolicLink(atPath: dir.path + "/3_c.sql", withDestinationPath: dir.path + "/1_a.sql")
+        try manager.createSymbolicLink(atPath: dir.path + "/dangling.sql", withDestinationPath: dir.path + "/none")
+        let listing = try MigrationFolder.Listing(dir.path)
+        #expect(listing.names == ["1_a.sql", "2_b.sql", "3_c.sql", "dangling.sql", "linked", "sub"])
+        #expect(listing.directories == ["linked", "sub"])
+        #expect(listing.sqlFiles == ["1_a.sql", "2_b.sql", "3_c.sql", "dangling.sql"])
+        #expect(throws: MigrationsInvalid.self) { try MigrationFolder.Listing(dir.path + "/1_a.sql") }
+    }
+
+    @Test("a one-shot command's folder is read once; a server's is read again when it changes")
+    func oneShotReadsOnce() throws {
+        let folder = try MigrationsDir(["1_a.sql": "-- migrate:up\nCREATE TABLE a (id INTEGER);\n"])
+        let once = MigrationCatalog.load(folder: folder.path, dialect: .sqlite, rereads: false)
+        let again = MigrationCatalog.load(folder: folder.path, dialect: .sqlite)
+        try folder.write("2_b.sql", "-- migrate:up\nCREATE TABLE b (id INTEGER);\n")
+        #expect(once.current().migrations.map(\.id) == ["1_a"])
+        #expect(again.current().migrations.map(\.id) == ["1_a", "2_b"])
+    }
+}
