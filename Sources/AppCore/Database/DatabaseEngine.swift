@@ -77,8 +77,8 @@ protocol DatabaseEngine: Sendable {
     /// The tables of the schema the connection works in.
     func tableNames(_ db: any SQLDatabase) async throws -> Set<String>
 
-    /// True when `table` has a column named `column`.
-    func columnExists(_ db: any SQLDatabase, table: String, column: String) async throws -> Bool
+    /// The names of `table`'s columns (none when there is no such table), in one query.
+    func columnNames(_ db: any SQLDatabase, table: String) async throws -> Set<String>
 
     /// Runs `body`, a run of commits on `db`, letting each commit skip its own wait for the disk where
     /// the engine can make them all durable at once at the end. Every commit `body` made is durable
@@ -101,3 +101,10 @@ protocol ReportsConnectionLoss: Error {
 /// The run lock was refused: `DATABASE_URL` goes through a transaction pooler, where a session-level
 /// lock cannot hold (`PostgresEngine.refuseTransactionPooler`). Nothing was locked or run.
 struct TransactionPoolerRefused: Error {}
+
+extension DatabaseEngine {
+    /// True when `table` has a column named `column`.
+    func columnExists(_ db: any SQLDatabase, table: String, column: String) async throws -> Bool {
+        try await columnNames(db, table: table).contains(column)
+    }
+}

@@ -398,25 +398,27 @@ struct PostgresEngine: DatabaseEngine {
         Set(
             try await db.raw(
                 """
-                SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
+                SELECT c.relname::text AS table_name FROM \(unsafeRaw: PostgresCatalog.tables)
+                AND n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND n.oid <> pg_my_temp_schema()
                 """
             ).all().map { try $0.decode(column: "table_name", as: String.self) })
     }
 
-    func columnExists(_ db: any SQLDatabase, table: String, column: String) async throws -> Bool {
-        try await db.raw(
-            """
-            SELECT column_name FROM information_schema.columns
-            WHERE table_schema = current_schema() AND table_name = \(bind: table) AND column_name = \(bind: column)
-            """
-        ).first() != nil
+    func columnNames(_ db: any SQLDatabase, table: String) async throws -> Set<String> {
+        Set(
+            try await db.raw(
+                """
+                SELECT a.attname::text AS column_name FROM \(unsafeRaw: PostgresCatalog.columns)
+                AND n.nspname = current_schema() AND c.relname = \(bind: table)
+                """
+            ).all().map { try $0.decode(column: "column_name", as: String.self) })
     }
 
     func tableExists(_ db: any SQLDatabase, _ table: String) async throws -> Bool {
         try await db.raw(
             """
-            SELECT table_name FROM information_schema.tables
-            WHERE table_schema = current_schema() AND table_name = \(bind: table)
+            SELECT 1 AS found FROM \(unsafeRaw: PostgresCatalog.tables)
+            AND n.nspname = current_schema() AND c.relname = \(bind: table)
             """
         ).first() != nil
     }

@@ -310,9 +310,11 @@ struct SQLiteEngine: DatabaseEngine {
             })
     }
 
-    func columnExists(_ db: any SQLDatabase, table: String, column: String) async throws -> Bool {
-        try await db.raw("SELECT name FROM pragma_table_info(\(bind: table)) WHERE name = \(bind: column)").first()
-            != nil
+    func columnNames(_ db: any SQLDatabase, table: String) async throws -> Set<String> {
+        Set(
+            try await db.raw("SELECT name FROM pragma_table_info(\(bind: table))").all().map {
+                try $0.decode(column: "name", as: String.self)
+            })
     }
 
     func tableExists(_ db: any SQLDatabase, _ table: String) async throws -> Bool {

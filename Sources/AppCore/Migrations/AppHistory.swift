@@ -126,9 +126,7 @@ struct AppHistory: Sendable {
     /// True when `schema_migrations` is this server's history as earlier versions wrote it (its
     /// `checksum` and `execution_ms` columns), not dbmate's or golang-migrate's table of that name.
     func hasLegacy(_ db: any SQLDatabase) async throws -> Bool {
-        guard try await engine.tableExists(db, Self.legacyTable) else { return false }
-        guard try await engine.columnExists(db, table: Self.legacyTable, column: "checksum") else { return false }
-        return try await engine.columnExists(db, table: Self.legacyTable, column: "execution_ms")
+        try await engine.columnNames(db, table: Self.legacyTable).isSuperset(of: ["checksum", "execution_ms"])
     }
 
     // MARK: Writing (inside the caller's locked transaction)
@@ -141,10 +139,11 @@ struct AppHistory: Sendable {
         } else {
             try await createIfMissing(db)
         }
-        if try await !engine.columnExists(db, table: Self.table, column: "checksum") {
+        let columns = try await engine.columnNames(db, table: Self.table)
+        if !columns.contains("checksum") {
             throw MigrationError.foreignHistory(table: Self.table)
         }
-        if try await !engine.columnExists(db, table: Self.table, column: "state") {
+        if !columns.contains("state") {
             try await db.raw("ALTER TABLE \(unsafeRaw: Self.table) ADD COLUMN state TEXT NOT NULL DEFAULT 'applied'")
                 .run()
         }

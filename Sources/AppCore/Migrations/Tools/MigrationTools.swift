@@ -31,8 +31,8 @@ extension MigrationTools {
         let list = schemas.map { "'\($0)'" }.joined(separator: ", ")
         for row in try await db.raw(
             """
-            SELECT table_schema || '.' || table_name AS name FROM information_schema.tables
-            WHERE table_schema IN (\(unsafeRaw: list))
+            SELECT n.nspname || '.' || c.relname AS name FROM \(unsafeRaw: PostgresCatalog.tables)
+            AND n.nspname IN (\(unsafeRaw: list))
             """
         ).all() {
             names.insert(try row.decode(column: "name", as: String.self))

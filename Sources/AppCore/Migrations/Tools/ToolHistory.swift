@@ -66,7 +66,7 @@ extension ToolHistory {
             return try await engine.tableExists(db, table)
         }
         return try await db.raw(
-            "SELECT 1 AS found FROM information_schema.tables WHERE table_schema = \(bind: schema) AND table_name = \(bind: table)"
+            "SELECT 1 AS found FROM \(unsafeRaw: PostgresCatalog.tables) AND n.nspname = \(bind: schema) AND c.relname = \(bind: table)"
         ).first() != nil
     }
 
@@ -85,13 +85,8 @@ extension ToolHistory {
 
     /// True when the existing table is laid out as the tool lays it out.
     func isToolsTable(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
-        for column in columns.has where try await !engine.columnExists(db, table: table, column: column) {
-            return false
-        }
-        for column in columns.hasNot where try await engine.columnExists(db, table: table, column: column) {
-            return false
-        }
-        return true
+        let present = try await engine.columnNames(db, table: table)
+        return present.isSuperset(of: columns.has) && present.isDisjoint(with: columns.hasNot)
     }
 
     func recordStarted(_ migration: Migration, _ db: any SQLDatabase) async throws {}
