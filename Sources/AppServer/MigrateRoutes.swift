@@ -305,7 +305,8 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
         if method == .get || method == .head { return try await next(request, context) }
         // One rule for a trailing slash: `/api/migrate/` is `/api/migrate`, as the router treats it.
         var path = Substring(request.uri.path)
-        if path.count > 1, path.hasSuffix("/") { path = path.dropLast() }
+        // By byte: counting Characters walks the whole path.
+        if path.utf8.count > 1, path.utf8.last == UInt8(ascii: "/") { path = path.dropLast() }
         if path == MigrateRoutes.path {
             if method == .post { return try await next(request, context) }
             return .json(.methodNotAllowed, Failure("Method not allowed"), headers: [.allow: MigrateRoutes.allow])
