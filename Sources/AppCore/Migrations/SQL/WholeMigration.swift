@@ -48,20 +48,31 @@ struct WholeMigration {
             default: return nil
             }
         }
-        var out = ""
-        var scalars = serializer.sql.unicodeScalars[...]
-        while let scalar = scalars.popFirst() {
-            guard scalar == placeholder, let first = scalars.first, ("0"..."9").contains(first) else {
-                out.unicodeScalars.append(scalar)
+        // Byte by byte (the placeholder and digits are ASCII, so no byte of another character is one of
+        // them): this runs for every history row of a run, and a walk by Unicode scalars took a tenth
+        // of a folder of 200 migrations on SQLite.
+        let sql = Array(serializer.sql.utf8)
+        let marker = UInt8(ascii: placeholder)
+        func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        var out: [UInt8] = []
+        out.reserveCapacity(sql.count + values.reduce(0) { $0 + $1.utf8.count })
+        var index = 0
+        while index < sql.count {
+            let byte = sql[index]
+            index += 1
+            guard byte == marker, index < sql.count, isDigit(sql[index]) else {
+                out.append(byte)
                 continue
             }
-            let digits = scalars.prefix(while: { ("0"..."9").contains($0) })
-            scalars = scalars.dropFirst(digits.count)
-            guard let index = Int(String(String.UnicodeScalarView(digits))), index >= 1, index <= values.count else {
-                return nil
+            var number = 0
+            while index < sql.count, isDigit(sql[index]) {
+                // Past the last value it is refused below, however many digits follow.
+                number = min(number * 10 + Int(sql[index] - UInt8(ascii: "0")), values.count + 1)
+                index += 1
             }
-            out += values[index - 1]
+            guard number >= 1, number <= values.count else { return nil }
+            out.append(contentsOf: values[number - 1].utf8)
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 }
