@@ -50,6 +50,18 @@ struct FolderReadingTests {
         }
     }
 
+    @Test("a name's leading digits are the leading Characters that are ASCII digits, a combining mark and all")
+    func leadingDigitsAsCharacters() {
+        let names = [
+            "", "x", "1", "007_a.sql", "12a", "12\u{301}3_a.sql", "1\u{301}", "١٢_arabic.sql", "12é.sql", "12€", "99",
+            "20261206_b.sql", "3\u{20E3}_keycap.sql",
+        ]
+        for name in names {
+            let expected = name.prefix(while: { $0.isASCII && $0.isNumber })
+            #expect(Migration.leadingDigits(of: name) == expected, "\(name.debugDescription)")
+        }
+    }
+
     @Test("a file is read whole, past its first block; an empty one is empty; a folder or nothing is nil")
     func contentsOfFiles() throws {
         let dir = try TempDir()

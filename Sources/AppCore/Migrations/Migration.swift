@@ -70,9 +70,21 @@ public struct Migration: Sendable, Identifiable {
         name.unicodeScalars.map { String($0.value) }
     }
 
+    /// The characters at the start of `name` that are ASCII digits (a digit with a combining mark
+    /// after it is not one). By byte where the byte after the digits is ASCII, so no mark can follow;
+    /// by Character otherwise: Character properties cost a lookup each, and every file name is read so.
+    static func leadingDigits(of name: String) -> Substring {
+        let bytes = name.utf8
+        let end = bytes.firstIndex { $0 < UInt8(ascii: "0") || $0 > UInt8(ascii: "9") } ?? bytes.endIndex
+        guard end == bytes.endIndex || bytes[end] < 0x80 else {
+            return name.prefix(while: { $0.isASCII && $0.isNumber })
+        }
+        return name[..<end]
+    }
+
     /// The leading digits of `name` without leading zeros, or nil when it does not start with a digit.
     static func version(of name: String) -> String? {
-        let digits = name.prefix(while: { $0.isASCII && $0.isNumber })
+        let digits = leadingDigits(of: name)
         guard !digits.isEmpty else { return nil }
         let trimmed = digits.drop(while: { $0 == "0" })
         return trimmed.isEmpty ? "0" : String(trimmed)

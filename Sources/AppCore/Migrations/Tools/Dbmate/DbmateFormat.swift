@@ -30,7 +30,7 @@ enum DbmateFormat {
     /// starts with one, as dbmate's `^(\d+).*\.sql$` reads it (`<version>_<description>.sql` by
     /// convention, but `001.sql` and `20260101-x.sql` are dbmate's too).
     static func parseName(_ name: String) -> (digits: String, version: String)? {
-        let digits = name.prefix(while: { $0.isASCII && $0.isNumber })
+        let digits = Migration.leadingDigits(of: name)
         guard let version = Migration.version(of: name), name.hasSuffix(".sql") else { return nil }
         return (String(digits), version)
     }

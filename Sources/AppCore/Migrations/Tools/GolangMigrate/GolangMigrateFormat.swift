@@ -20,7 +20,7 @@ enum GolangMigrateFormat {
 
     /// The parts of `<version>_<title>.up.sql` / `.down.sql`, or nil for any other name.
     static func parseName(_ name: String) -> Name? {
-        let digits = name.prefix(while: { $0.isASCII && $0.isNumber })
+        let digits = Migration.leadingDigits(of: name)
         guard !digits.isEmpty, name.dropFirst(digits.count).first == "_", let version = UInt64(digits) else {
             return nil
         }
