@@ -97,6 +97,23 @@ struct FolderReadingTests {
         #expect(throws: MigrationsInvalid.self) { try MigrationFolder.Listing(dir.path + "/1_a.sql") }
     }
 
+    @Test(
+        "the linter finds each statement's line in order, newlines counted as Swift counts them; the file named by the id first"
+    )
+    func statementLines() throws {
+        let text = "-- a\nSELECT 1;\n\n-- b\u{2028}x\u{0C}SELECT\n  2;\r\nSELECT 1;\n"
+        #expect(MigrationSources.lines(of: ["SELECT 1;", "SELECT\n  2;", "SELECT 1;"], in: text) == [2, 6, 8])
+        #expect(MigrationSources.lines(of: ["SELECT 1;", "SELECT 3;"], in: text) == nil)
+        #expect(MigrationSources.lines(of: ["SELECT\n  2;", "-- a"], in: text) == nil, "in order only")
+
+        let folder = try MigrationsDir(["1_a.sql": "SELECT 1;\n", "2_b.sql": "\n\nSELECT 1;\n"])
+        let sources = MigrationSources(folder: folder.path)
+        let migration = { (id: String) in Migration(id: id, statements: ["SELECT 1;"]) }
+        #expect(sources.locate(migration("2_b"))?.lines == [3])
+        #expect(sources.locate(migration("1_a"))?.lines == [1])
+        #expect(sources.locate(migration("3_c"))?.lines == [1], "no file named by it: the first that holds it")
+    }
+
     @Test("a one-shot command's folder is read once; a server's is read again when it changes")
     func oneShotReadsOnce() throws {
         let folder = try MigrationsDir(["1_a.sql": "-- migrate:up\nCREATE TABLE a (id INTEGER);\n"])

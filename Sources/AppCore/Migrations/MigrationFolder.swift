@@ -295,28 +295,36 @@ extension StringProtocol {
     /// True when `needle` occurs in the text, compared byte by byte (UTF-8): what `contains` answers,
     /// without Foundation's, which copies the whole text into an NSString first.
     func containsBytes(_ needle: String) -> Bool {
+        firstByteRange(of: needle) != nil
+    }
+
+    /// The first place `needle` occurs at or after `from`, compared byte by byte (UTF-8); nil when it
+    /// does not. An empty needle is found where the search starts.
+    func firstByteRange(of needle: String, from: Index? = nil) -> Range<Index>? {
         let pattern = Array(needle.utf8)
-        guard let first = pattern.first else { return true }
-        // In place where the text is contiguous (always, for native strings): `memchr` to each
-        // candidate first byte, `memcmp` for the rest.
-        let inPlace = utf8.withContiguousStorageIfAvailable { text -> Bool in
-            guard let base = text.baseAddress, text.count >= pattern.count else { return false }
-            var from = 0
-            let last = text.count - pattern.count
-            while from <= last, let hit = memchr(base + from, Int32(first), last - from + 1) {
-                let at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-                if memcmp(base + at, pattern, pattern.count) == 0 { return true }
-                from = at + 1
-            }
-            return false
-        }
-        if let inPlace { return inPlace }
         let bytes = utf8
-        var index = bytes.startIndex
-        while let found = bytes[index...].firstIndex(of: first) {
-            if bytes[found...].starts(with: pattern) { return true }
-            index = bytes.index(after: found)
+        let start = bytes.distance(from: bytes.startIndex, to: from ?? startIndex)
+        // In place where the text is contiguous (always, for native strings); a copy otherwise.
+        let found =
+            bytes.withContiguousStorageIfAvailable { Self.firstOffset(of: pattern, in: $0, from: start) }
+            ?? Array(bytes).withUnsafeBufferPointer { Self.firstOffset(of: pattern, in: $0, from: start) }
+        guard let found else { return nil }
+        let lower = bytes.index(bytes.startIndex, offsetBy: found)
+        return lower..<bytes.index(lower, offsetBy: pattern.count)
+    }
+
+    /// Where `pattern` first starts in `text` at or after `from`: `memchr` to each candidate first
+    /// byte, `memcmp` for the rest.
+    private static func firstOffset(of pattern: [UInt8], in text: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
+        guard let first = pattern.first else { return from <= text.count ? from : nil }
+        guard let base = text.baseAddress, text.count >= pattern.count else { return nil }
+        let last = text.count - pattern.count
+        var from = from
+        while from <= last, let hit = memchr(base + from, Int32(first), last - from + 1) {
+            let at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            if memcmp(base + at, pattern, pattern.count) == 0 { return at }
+            from = at + 1
         }
-        return false
+        return nil
     }
 }
