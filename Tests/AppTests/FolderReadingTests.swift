@@ -106,12 +106,17 @@ struct FolderReadingTests {
         #expect(MigrationSources.lines(of: ["SELECT 1;", "SELECT 3;"], in: text) == nil)
         #expect(MigrationSources.lines(of: ["SELECT\n  2;", "-- a"], in: text) == nil, "in order only")
 
-        let folder = try MigrationsDir(["1_a.sql": "SELECT 1;\n", "2_b.sql": "\n\nSELECT 1;\n"])
+        let folder = try MigrationsDir([
+            "1_a.sql": "SELECT 1;\n", "2_b.sql": "\n\nSELECT 1;\n", "11_a.sql": "\n\n\n\nSELECT 1;\n",
+        ])
         let sources = MigrationSources(folder: folder.path)
         let migration = { (id: String) in Migration(id: id, statements: ["SELECT 1;"]) }
         #expect(sources.locate(migration("2_b"))?.lines == [3])
-        #expect(sources.locate(migration("1_a"))?.lines == [1])
-        #expect(sources.locate(migration("3_c"))?.lines == [1], "no file named by it: the first that holds it")
+        #expect(
+            sources.locate(migration("1_a"))?.lines == [1], "the file it names, not 11_a.sql, which holds its id too")
+        #expect(sources.locate(migration("1"))?.lines == [5], "none named by it exactly: the first whose name holds it")
+        #expect(
+            sources.locate(migration("3_c"))?.lines == [5], "no file named by it: the first that holds it (11_a.sql)")
     }
 
     @Test("a one-shot command's folder is read once; a server's is read again when it changes")

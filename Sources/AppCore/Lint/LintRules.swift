@@ -210,6 +210,12 @@ enum LintRules {
         var lines: [Substring]
 
         init(_ text: String) {
+            // Cheap first: a file without these words has no ignore comment (most files, read for every
+            // pending migration).
+            guard text.containsBytes("squawk-ignore") else {
+                lines = []
+                return
+            }
             lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
             for (index, raw) in lines.enumerated() {
                 let line = raw.trimmingCharacters(in: .whitespaces)
@@ -231,6 +237,7 @@ enum LintRules {
         /// Whether `rule` is ignored for the statement starting on `statementLine` (from 1).
         func ignores(_ rule: String, statementLine: Int) -> Bool {
             if fileAll || file.contains(rule) { return true }
+            guard !byLine.isEmpty else { return false }
             var line = statementLine - 1
             while line >= 1, lines[line - 1].trimmingCharacters(in: .whitespaces).hasPrefix("--") {
                 if byLine[line]?.contains(rule) == true { return true }
