@@ -164,7 +164,8 @@ struct MigrationSources: Sendable {
         }
         var files: [(String, String)] = []
         while let path = walker.nextObject() as? String {
-            guard path.hasSuffix(".sql"), let text = try? String(contentsOfFile: "\(folder)/\(path)", encoding: .utf8)
+            guard path.hasSuffix(".sql"), let data = MigrationFolder.Listing.contents(of: "\(folder)/\(path)"),
+                let text = MigrationFolder.Listing.utf8(data)
             else { continue }
             files.append((path, text))
         }

@@ -193,16 +193,10 @@ public enum MigrationFolder {
         private func decoded(_ name: String) throws(MigrationsInvalid) -> String {
             if let text = texts.value[name] { return text }
             let data = try raw(of: name)
-            // On the bytes in place: `Data`'s element-wise iteration is many times slower.
-            let read = data.withUnsafeBytes { raw in
-                let bytes = raw.assumingMemoryBound(to: UInt8.self)
-                let hasCR = bytes.count > 0 && memchr(bytes.baseAddress!, Int32(UInt8(ascii: "\r")), bytes.count) != nil
-                return (text: String(validating: bytes, as: UTF8.self), hasCR: hasCR)
-            }
-            guard var text = read.text else {
+            guard var text = Self.utf8(data) else {
                 throw MigrationsInvalid(file: name, line: nil, reason: "the file is not UTF-8 text")
             }
-            if read.hasCR { text = text.replacingOccurrences(of: "\r\n", with: "\n") }
+            if text.containsBytes("\r") { text = text.replacingOccurrences(of: "\r\n", with: "\n") }
             if text.utf8.first == 0xEF, text.hasPrefix("\u{FEFF}") { text.removeFirst() }
             texts.value[name] = text
             return text
@@ -214,6 +208,12 @@ public enum MigrationFolder {
         private final class Box<Value> {
             var value: Value
             init(_ value: Value) { self.value = value }
+        }
+
+        /// The bytes as text when they are UTF-8; nil otherwise. On the bytes in place: `Data`'s
+        /// element-wise iteration is many times slower.
+        static func utf8(_ data: Data) -> String? {
+            data.withUnsafeBytes { String(validating: $0.assumingMemoryBound(to: UInt8.self), as: UTF8.self) }
         }
 
         /// The file's bytes as they are, for the tools that checksum them (Prisma, Drizzle).
