@@ -144,6 +144,9 @@ struct MigrateCommandTests {
             try await AppBinary.run(
                 ["migrate"], environment: ["DATABASE_URL": db.url, "MIGRATIONS_DIR": bad.path], directory: bad.dir.url
             ).status == 2)
+        // The database's threads start while the folder is read, but nothing is opened for an invalid one.
+        guard case .sqlite(let path) = db.location else { return }
+        #expect(!FileManager.default.fileExists(atPath: path), "no SQLite file made for an invalid folder")
 
         let failing = try MigrationsDir([
             "1_x.sql": "-- migrate:up transaction:false\nCREATE TABLE x (id INTEGER);\nINSERT INTO nope VALUES (1);\n"

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 import SQLKit
 
 /// The app's database: an SQLite file or a pooled PostgreSQL client, each behind `DatabaseEngine`.
@@ -26,6 +27,14 @@ public final class AppDatabase: Sendable {
         case .postgres(let pg):
             self.engine = PostgresEngine(pg, pool: postgresPool, logger: logger)
         }
+    }
+
+    /// Starts the threads a database of `location`'s kind works on (NIO's event loops; SQLite's own
+    /// pool), and nothing else: no file or server is touched. A one-shot command calls it on another
+    /// thread while it reads the migrations folder, so that its first connection does not wait for them.
+    public static func startThreads(for location: DatabaseLocation) {
+        _ = MultiThreadedEventLoopGroup.singleton
+        if case .sqlite = location { _ = SQLiteEngine.threadPool }
     }
 
     /// Runs the connection pool until the task is cancelled.
