@@ -59,7 +59,7 @@ struct MigrateOptions: ParsableArguments {
         let config = try loadConfig(environment: env.environment, migrationsDir: migrations.path)
         let logger = makeLogger(config, oneShot: true)
         // On the other core while the folder is read: threads only, nothing opened.
-        Thread.detachNewThread { AppDatabase.startThreads(for: config.database) }
+        Task.detached { await AppDatabase.startThreads(for: config.database) }
         let catalog = loadCatalog(config, oneShot: true)
         if let invalid = catalog.invalid {
             throw fail("\(MigrationError.invalid(invalid))", exitCode: MigrateExit.invalid)

@@ -31,7 +31,7 @@ struct Serve: AsyncParsableCommand {
         let config = try loadConfig(
             environment: env.environment, host: hostname, port: port, migrationsDir: migrations.path)
         // On the other core while the folder is read and the app is built: threads only, nothing opened.
-        Thread.detachNewThread { AppDatabase.startThreads(for: config.database) }
+        Task.detached { await AppDatabase.startThreads(for: config.database) }
         let logger = makeLogger(config)
         let app: any ApplicationProtocol
         let portFile = self.portFile

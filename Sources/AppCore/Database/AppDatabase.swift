@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOPosix
 import SQLKit
+import SQLiteKit
 
 /// The app's database: an SQLite file or a pooled PostgreSQL client, each behind `DatabaseEngine`.
 /// Everything above this type talks SQLKit, so the migrator and the health check have one code path.
@@ -32,9 +33,18 @@ public final class AppDatabase: Sendable {
     /// Starts the threads a database of `location`'s kind works on (NIO's event loops; SQLite's own
     /// pool), and nothing else: no file or server is touched. A one-shot command calls it on another
     /// thread while it reads the migrations folder, so that its first connection does not wait for them.
-    public static func startThreads(for location: DatabaseLocation) {
+    public static func startThreads(for location: DatabaseLocation) async {
         _ = MultiThreadedEventLoopGroup.singleton
-        if case .sqlite = location { _ = SQLiteEngine.threadPool }
+        guard case .sqlite = location else { return }
+        // A query on a database in memory: SQLite itself and the code between it and the migrator
+        // run once before the first real connection needs them.
+        guard
+            let memory = try? await SQLiteConnection.open(
+                storage: .memory, threadPool: SQLiteEngine.threadPool, logger: Logger(label: "warm-up"),
+                on: MultiThreadedEventLoopGroup.singleton.any())
+        else { return }
+        _ = try? await memory.sql().raw("SELECT 1 AS one").all()
+        try? await memory.close()
     }
 
     /// Runs the connection pool until the task is cancelled.
