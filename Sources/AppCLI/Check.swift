@@ -20,7 +20,7 @@ struct Check: AsyncParsableCommand {
 
     func run() async throws {
         let config = try loadConfig(environment: env.environment, migrationsDir: migrations.path)
-        Task.detached { await AppDatabase.startThreads(for: config.database) }
+        Task.detached { await AppDatabase.warmUp(for: config.database) }
         let catalog = loadCatalog(config, oneShot: true)
         let logger = makeLogger(config, oneShot: true)
         var report: CheckReport

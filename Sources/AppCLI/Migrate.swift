@@ -58,8 +58,8 @@ struct MigrateOptions: ParsableArguments {
     ) async throws -> T {
         let config = try loadConfig(environment: env.environment, migrationsDir: migrations.path)
         let logger = makeLogger(config, oneShot: true)
-        // On the other core while the folder is read: threads only, nothing opened.
-        Task.detached { await AppDatabase.startThreads(for: config.database) }
+        // On the other core while the folder is read: nothing is opened (AppDatabase.warmUp).
+        Task.detached { await AppDatabase.warmUp(for: config.database) }
         let catalog = loadCatalog(config, oneShot: true)
         if let invalid = catalog.invalid {
             throw fail("\(MigrationError.invalid(invalid))", exitCode: MigrateExit.invalid)

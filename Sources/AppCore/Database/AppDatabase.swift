@@ -30,10 +30,11 @@ public final class AppDatabase: Sendable {
         }
     }
 
-    /// Starts the threads a database of `location`'s kind works on (NIO's event loops; SQLite's own
-    /// pool), and nothing else: no file or server is touched. A one-shot command calls it on another
-    /// thread while it reads the migrations folder, so that its first connection does not wait for them.
-    public static func startThreads(for location: DatabaseLocation) async {
+    /// Gets ready what a database of `location`'s kind needs before its first connection: the threads
+    /// it works on (NIO's event loops; SQLite's own pool) and, for SQLite, one query on a database in
+    /// memory. No file or server is touched. The commands call it on another thread while they read
+    /// the migrations folder (and `serve` builds the app), so that the first connection waits for less.
+    public static func warmUp(for location: DatabaseLocation) async {
         _ = MultiThreadedEventLoopGroup.singleton
         guard case .sqlite = location else { return }
         // A query on a database in memory: SQLite itself and the code between it and the migrator
