@@ -30,8 +30,8 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let config = try loadConfig(
             environment: env.environment, host: hostname, port: port, migrationsDir: migrations.path)
-        // On the other core while the folder is read and the app is built: nothing is opened.
-        Task.detached { await AppDatabase.warmUp(for: config.database) }
+        // On the other core while the folder is read and the app is built: threads only.
+        Task.detached { await AppDatabase.warmUp(for: config.database, query: false) }
         let logger = makeLogger(config)
         let app: any ApplicationProtocol
         let portFile = self.portFile

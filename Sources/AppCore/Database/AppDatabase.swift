@@ -31,12 +31,16 @@ public final class AppDatabase: Sendable {
     }
 
     /// Gets ready what a database of `location`'s kind needs before its first connection: the threads
-    /// it works on (NIO's event loops; SQLite's own pool) and, for SQLite, one query on a database in
-    /// memory. No file or server is touched. The commands call it on another thread while they read
-    /// the migrations folder (and `serve` builds the app), so that the first connection waits for less.
-    public static func warmUp(for location: DatabaseLocation) async {
+    /// it works on (NIO's event loops; SQLite's own pool) and, with `query`, for SQLite, one query on
+    /// a database in memory. No file or server is touched. The commands call it on another thread
+    /// while they read the migrations folder (and `serve` builds the app), so that the first
+    /// connection waits for less. `serve` starts the threads only: its first answer needs no
+    /// database, and the query's memory would stay with the process.
+    public static func warmUp(for location: DatabaseLocation, query: Bool = true) async {
         _ = MultiThreadedEventLoopGroup.singleton
         guard case .sqlite = location else { return }
+        _ = SQLiteEngine.threadPool
+        guard query else { return }
         // A query on a database in memory: SQLite itself and the code between it and the migrator
         // run once before the first real connection needs them.
         guard
