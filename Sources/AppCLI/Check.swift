@@ -20,9 +20,10 @@ struct Check: AsyncParsableCommand {
 
     func run() async throws {
         let config = try loadConfig(environment: env.environment, migrationsDir: migrations.path)
+        let logger = makeLogger(config, oneShot: true)
+        // On the other core while the folder is read: nothing is opened (AppDatabase.warmUp).
         Task.detached { await AppDatabase.warmUp(for: config.database) }
         let catalog = loadCatalog(config, oneShot: true)
-        let logger = makeLogger(config, oneShot: true)
         var report: CheckReport
         do {
             let database = try AppDatabase(

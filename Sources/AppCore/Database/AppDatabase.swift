@@ -43,9 +43,11 @@ public final class AppDatabase: Sendable {
         guard query else { return }
         // A query on a database in memory: SQLite itself and the code between it and the migrator
         // run once before the first real connection needs them.
+        var quiet = Logger(label: "warm-up")
+        quiet.logLevel = .critical
         guard
             let memory = try? await SQLiteConnection.open(
-                storage: .memory, threadPool: SQLiteEngine.threadPool, logger: Logger(label: "warm-up"),
+                storage: .memory, threadPool: SQLiteEngine.threadPool, logger: quiet,
                 on: MultiThreadedEventLoopGroup.singleton.any())
         else { return }
         _ = try? await memory.sql().raw("SELECT 1 AS one").all()
