@@ -46,6 +46,6 @@ struct PostgresDownTests {
         let (again, againBody) = try await post(server.baseURL)
         #expect(again == 200)
         #expect(againBody.contains(#""applied":[]"#), "\(againBody)")
-        #expect(await server.process.isRunning)
+        #expect(server.process.isRunning)
     }
 }
