@@ -62,7 +62,9 @@ struct FolderReadingTests {
         }
     }
 
-    @Test("a file is read whole, past its first block; an empty one is empty; a folder or nothing is nil")
+    @Test(
+        "a file is read whole, past its first block; an empty one is empty; a folder, a pipe, a device or nothing is nil"
+    )
     func contentsOfFiles() throws {
         let dir = try TempDir()
         let big = Data((0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
@@ -77,6 +79,11 @@ struct FolderReadingTests {
         #expect(MigrationFolder.Listing.contents(of: dir.path + "/empty.sql") == Data())
         #expect(MigrationFolder.Listing.contents(of: dir.path + "/sub") == nil)
         #expect(MigrationFolder.Listing.contents(of: dir.path + "/missing.sql") == nil)
+        // A pipe with no writer would block an ordinary open, and a device may never end: neither is read.
+        #expect(mkfifo(dir.path + "/pipe.sql", 0o600) == 0)
+        #expect(MigrationFolder.Listing.contents(of: dir.path + "/pipe.sql") == nil)
+        try FileManager.default.createSymbolicLink(atPath: dir.path + "/zero.sql", withDestinationPath: "/dev/zero")
+        #expect(MigrationFolder.Listing.contents(of: dir.path + "/zero.sql") == nil)
     }
 
     @Test("a listing names every entry, sorted, and counts a link to a folder as a folder, a link to a file as none")

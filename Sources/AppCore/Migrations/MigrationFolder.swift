@@ -225,14 +225,15 @@ public enum MigrationFolder {
         }
 
         /// The whole file at `path` (links followed), read to its end; nil when it cannot be opened or
-        /// read, or is a folder. One `open`, `fstat` and `read` for a migration's file, where
-        /// `FileManager` spent several calls and a path conversion on each.
+        /// read, or is not a regular file (a folder, a pipe or a device, which could block the read or
+        /// never end it: opened without blocking, and not read). One `open`, `fstat` and `read` for a
+        /// migration's file, where `FileManager` spent several calls and a path conversion on each.
         static func contents(of path: String) -> Data? {
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
             guard fd >= 0 else { return nil }
             defer { close(fd) }
             var info = stat()
-            guard fstat(fd, &info) == 0, info.st_mode & S_IFMT != S_IFDIR else { return nil }
+            guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
             // The size is a hint: a file written to while it is read is read to wherever its end is then.
             var data = Data(count: max(Int(info.st_size), 0) + 1)
             var count = 0
