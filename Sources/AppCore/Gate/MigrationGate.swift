@@ -70,7 +70,7 @@ public struct MigrationGate: Sendable {
 
     /// True when the two digests are equal, found by looking at every byte whatever they hold (the
     /// differences OR-ed together, no early exit). Crypto's own comparison with `Data` or `[UInt8]`
-    /// went through a generic walk of their regions, a third of the gate's time on each request.
+    /// went through a generic walk of their regions, about two fifths of the gate's time on each request.
     static func equalInConstantTime(_ digest: SHA256.Digest, _ expected: [UInt8]) -> Bool {
         digest.withUnsafeBytes { got in
             expected.withUnsafeBufferPointer { want in
