@@ -172,8 +172,8 @@ struct MigrationSources: Sendable {
         self.files = files.sorted { $0.0 < $1.0 }
         var byName: [String: [Int]] = [:]
         for (index, file) in self.files.enumerated() {
-            let first = file.path.split(separator: "/", maxSplits: 1)[0]
-            let name = file.path.contains("/") ? first : first.dropLast(".sql".count)
+            let parts = file.path.split(separator: "/", maxSplits: 1)
+            let name = parts.count > 1 ? parts[0] : parts[0].dropLast(".sql".count)
             byName[String(name), default: []].append(index)
         }
         self.byName = byName
