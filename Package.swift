@@ -98,6 +98,8 @@ let package = Package(
             dependencies: [
                 "AppCore",
                 "AppServer",
+                "AppCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -12,6 +12,19 @@ struct AppCommand: AsyncParsableCommand {
         subcommands: [Serve.self, Migrate.self, Check.self, SecretCommand.self, SessionCommand.self],
         defaultSubcommand: Serve.self
     )
+
+    /// The plain forms of `app serve` and `app migrate` go straight to their commands (`QuickParse`);
+    /// every other command line is ArgumentParser's, and so is every error's message and exit code.
+    static func main() async {
+        switch QuickParse.command(Array(CommandLine.arguments.dropFirst())) {
+        case nil:
+            await main(nil)
+        case .serve(let arguments):
+            do { try await Serve.run(arguments) } catch { exit(withError: error) }
+        case .apply(let arguments):
+            do { try await Migrate.Apply.run(arguments) } catch { exit(withError: error) }
+        }
+    }
 }
 
 /// Options every command that reads the configuration shares.

@@ -46,17 +46,25 @@ enum MigrateExit {
     }
 }
 
-/// What every `app migrate` subcommand shares: the config, the migrations and a migrator, with every
-/// failure reported as one `error:` line.
+/// The options every `app migrate` subcommand shares.
 struct MigrateOptions: ParsableArguments {
     @OptionGroup var env: EnvironmentOption
     @OptionGroup var migrations: MigrationsOption
+
+    var settings: MigrateSettings { MigrateSettings(environment: env.environment, migrationsDir: migrations.path) }
+}
+
+/// What every `app migrate` subcommand shares: the config, the migrations and a migrator, with every
+/// failure reported as one `error:` line.
+struct MigrateSettings: Equatable {
+    var environment: String?
+    var migrationsDir: String?
 
     func withMigrator<T: Sendable>(
         onProgress: (@Sendable (MigrationProgress) -> Void)? = nil,
         _ body: @Sendable @escaping (Migrator) async throws -> T
     ) async throws -> T {
-        let config = try loadConfig(environment: env.environment, migrationsDir: migrations.path)
+        let config = try loadConfig(environment: environment, migrationsDir: migrationsDir)
         let logger = makeLogger(config, oneShot: true)
         // On the other core while the folder is read: nothing is opened (AppDatabase.warmUp).
         Task.detached { await AppDatabase.warmUp(for: config.database) }
@@ -111,22 +119,40 @@ extension Migrate {
 
         @OptionGroup var options: MigrateOptions
 
+        /// What `app migrate [up]` is given, as ArgumentParser or `QuickParse` parsed it.
+        struct Arguments: Equatable {
+            var status = false
+            var format = Format.text
+            var dryRun = false
+            var settings = MigrateSettings()
+
+            func validate() throws {
+                if format == .json, !status { throw ValidationError("--format json goes with --status") }
+            }
+        }
+
+        var arguments: Arguments {
+            Arguments(status: status, format: format, dryRun: dryRun, settings: options.settings)
+        }
+
         func validate() throws {
-            if format == .json, !status { throw ValidationError("--format json goes with --status") }
+            try arguments.validate()
         }
 
         func run() async throws {
-            let status = self.status
-            let dryRun = self.dryRun
-            let format = self.format
+            try await Self.run(arguments)
+        }
+
+        static func run(_ arguments: Arguments) async throws {
+            let options = arguments.settings
             let out = Output()
-            if status {
+            if arguments.status {
                 let report = try await options.withMigrator { try await $0.status() }
-                switch format {
+                switch arguments.format {
                 case .json: out.line(try Self.json(report))
                 case .text: Self.printStatus(report, out)
                 }
-            } else if dryRun {
+            } else if arguments.dryRun {
                 let (pending, findings) = try await options.withMigrator { migrator in
                     let pending = try await migrator.pending()
                     let findings = migrator.lintMode == .off ? [] : try await migrator.lint()
@@ -242,7 +268,7 @@ extension Migrate {
             guard steps >= 1 else { throw fail("--steps must be 1 or more", exitCode: .validationFailure) }
             let steps = self.steps
             let started = ContinuousClock.now
-            let done = try await options.withMigrator { try await $0.rollback(steps: steps) }
+            let done = try await options.settings.withMigrator { try await $0.rollback(steps: steps) }
             let out = Output()
             for id in done { out.line("Rolled back \(id)") }
             let total = Output.duration(milliseconds: (ContinuousClock.now - started).milliseconds)
@@ -332,7 +358,7 @@ extension Migrate {
         func run() async throws {
             let id = self.id
             let applied = self.applied
-            try await options.withMigrator { try await $0.resolve(id, applied: applied) }
+            try await options.settings.withMigrator { try await $0.resolve(id, applied: applied) }
             Output().line("Resolved \(id) as \(applied ? "applied" : "rolled back").")
         }
     }
@@ -371,7 +397,7 @@ extension Migrate {
 
         func run() async throws {
             let out = Output()
-            let (lints, findings) = try await options.withMigrator { migrator in
+            let (lints, findings) = try await options.settings.withMigrator { migrator in
                 guard migrator.lints, MigrationLinter.available else { return (migrator.lints, [LintFinding]()) }
                 return (true, try await migrator.lint())
             }

@@ -28,13 +28,21 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var migrations: MigrationsOption
 
     func run() async throws {
+        try await Self.run(
+            ServeArguments(
+                hostname: hostname, port: port, portFile: portFile, environment: env.environment,
+                migrationsDir: migrations.path))
+    }
+
+    static func run(_ arguments: ServeArguments) async throws {
         let config = try loadConfig(
-            environment: env.environment, host: hostname, port: port, migrationsDir: migrations.path)
+            environment: arguments.environment, host: arguments.hostname, port: arguments.port,
+            migrationsDir: arguments.migrationsDir)
         // On the other core while the folder is read and the app is built: threads only.
         Task.detached { await AppDatabase.warmUp(for: config.database, query: false) }
         let logger = makeLogger(config)
         let app: any ApplicationProtocol
-        let portFile = self.portFile
+        let portFile = arguments.portFile
         let drain = ShutdownDrain()
         do {
             app = try buildApplication(
@@ -71,4 +79,13 @@ struct Serve: AsyncParsableCommand {
             throw fail("the server stopped: \(error)")
         }
     }
+}
+
+/// What `app serve` is given, as ArgumentParser or `QuickParse` parsed it.
+struct ServeArguments: Equatable {
+    var hostname: String?
+    var port: Int?
+    var portFile: String?
+    var environment: String?
+    var migrationsDir: String?
 }
