@@ -10,7 +10,7 @@
 /// ArgumentParser gives (`QuickParseTests` compares the two on generated command lines).
 enum QuickParse {
     enum Command: Equatable {
-        case serve(ServeArguments)
+        case serve(Serve.Arguments)
         case apply(Migrate.Apply.Arguments)
     }
 
@@ -19,7 +19,7 @@ enum QuickParse {
         var rest = arguments[...]
         switch rest.popFirst() {
         case nil:
-            return .serve(ServeArguments())
+            return .serve(Serve.Arguments())
         case "serve":
             return serve(rest)
         case "migrate":
@@ -31,7 +31,7 @@ enum QuickParse {
     }
 
     private static func serve(_ arguments: ArraySlice<String>) -> Command? {
-        var result = ServeArguments()
+        var result = Serve.Arguments()
         let parsed = options(arguments, flags: []) { name, value in
             switch name {
             case "--hostname": result.hostname = value

@@ -27,14 +27,26 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var env: EnvironmentOption
     @OptionGroup var migrations: MigrationsOption
 
-    func run() async throws {
-        try await Self.run(
-            ServeArguments(
-                hostname: hostname, port: port, portFile: portFile, environment: env.environment,
-                migrationsDir: migrations.path))
+    /// What `app serve` is given, as ArgumentParser or `QuickParse` parsed it.
+    struct Arguments: Equatable {
+        var hostname: String?
+        var port: Int?
+        var portFile: String?
+        var environment: String?
+        var migrationsDir: String?
     }
 
-    static func run(_ arguments: ServeArguments) async throws {
+    var arguments: Arguments {
+        Arguments(
+            hostname: hostname, port: port, portFile: portFile, environment: env.environment,
+            migrationsDir: migrations.path)
+    }
+
+    func run() async throws {
+        try await Self.run(arguments)
+    }
+
+    static func run(_ arguments: Arguments) async throws {
         let config = try loadConfig(
             environment: arguments.environment, host: arguments.hostname, port: arguments.port,
             migrationsDir: arguments.migrationsDir)
@@ -79,13 +91,4 @@ struct Serve: AsyncParsableCommand {
             throw fail("the server stopped: \(error)")
         }
     }
-}
-
-/// What `app serve` is given, as ArgumentParser or `QuickParse` parsed it.
-struct ServeArguments: Equatable {
-    var hostname: String?
-    var port: Int?
-    var portFile: String?
-    var environment: String?
-    var migrationsDir: String?
 }

@@ -11,26 +11,22 @@ struct QuickParseTests {
     /// command, a help request or an error.
     static func parsedByArgumentParser(_ arguments: [String]) -> QuickParse.Command? {
         switch try? AppCommand.parseAsRoot(arguments) {
-        case let serve as Serve:
-            .serve(
-                ServeArguments(
-                    hostname: serve.hostname, port: serve.port, portFile: serve.portFile,
-                    environment: serve.env.environment, migrationsDir: serve.migrations.path))
+        case let serve as Serve: .serve(serve.arguments)
         case let apply as Migrate.Apply: .apply(apply.arguments)
         default: nil
         }
     }
 
     static let accepted: [(arguments: [String], command: QuickParse.Command)] = [
-        ([], .serve(ServeArguments())),
-        (["serve"], .serve(ServeArguments())),
+        ([], .serve(Serve.Arguments())),
+        (["serve"], .serve(Serve.Arguments())),
         (
             ["serve", "--hostname", "127.0.0.1", "--port", "8080"],
-            .serve(ServeArguments(hostname: "127.0.0.1", port: 8080))
+            .serve(Serve.Arguments(hostname: "127.0.0.1", port: 8080))
         ),
         (
             ["serve", "--port-file", "p", "--env", "production", "--migrations-dir", "db", "--port", "+07"],
-            .serve(ServeArguments(port: 7, portFile: "p", environment: "production", migrationsDir: "db"))
+            .serve(Serve.Arguments(port: 7, portFile: "p", environment: "production", migrationsDir: "db"))
         ),
         (["migrate"], .apply(.init())),
         (["migrate", "up"], .apply(.init())),
