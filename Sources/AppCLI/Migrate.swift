@@ -68,19 +68,48 @@ struct MigrateSettings: Equatable {
         let logger = makeLogger(config, oneShot: true)
         // On the other core while the folder is read: nothing is opened (AppDatabase.warmUp).
         Task.detached { await AppDatabase.warmUp(for: config.database) }
+        @Sendable func migrator(_ database: AppDatabase, _ catalog: MigrationCatalog) -> Migrator {
+            var migrator = Migrator(
+                database: database, catalog: catalog, lockTimeout: config.migrationLockTimeout, logger: logger)
+            migrator.onProgress = onProgress
+            migrator.lockPolicy = config.lockPolicy
+            migrator.lintMode = config.lintMode
+            migrator.linter = MigrationLinter(smallTable: config.lintSmallTable)
+            return migrator
+        }
+        guard case .postgres = config.database else {
+            // SQLite's file is opened only once the folder is found valid: an invalid folder makes none.
+            let catalog = try Self.validCatalog(config)
+            let database = try openDatabase(config, logger: logger)
+            return try await Self.running(database) { try await body(migrator(database, catalog)) }
+        }
+        // PostgreSQL's first connection opens while the folder is read; an invalid folder is still
+        // reported first, and alone (the connection's own failure, if any, is the lease's to report).
+        let database = try openDatabase(config, logger: logger)
+        return try await Self.running(database) {
+            database.connectAhead()
+            let catalog = try Self.validCatalog(config)
+            return try await body(migrator(database, catalog))
+        }
+    }
+
+    /// The migrations the config names, or the `error:` line and exit code of an invalid folder.
+    private static func validCatalog(_ config: AppConfig) throws -> MigrationCatalog {
         let catalog = loadCatalog(config, oneShot: true)
         if let invalid = catalog.invalid {
             throw fail("\(MigrationError.invalid(invalid))", exitCode: MigrateExit.invalid)
         }
-        let database = try openDatabase(config, logger: logger)
-        var migrator = Migrator(
-            database: database, catalog: catalog, lockTimeout: config.migrationLockTimeout, logger: logger)
-        migrator.onProgress = onProgress
-        migrator.lockPolicy = config.lockPolicy
-        migrator.lintMode = config.lintMode
-        migrator.linter = MigrationLinter(smallTable: config.lintSmallTable)
+        return catalog
+    }
+
+    /// Runs `work` while the database's pool runs, each failure turned into its `error:` line.
+    private static func running<T: Sendable>(
+        _ database: AppDatabase, _ work: @Sendable @escaping () async throws -> T
+    ) async throws -> T {
         do {
-            return try await database.withRunning { [migrator] in try await body(migrator) }
+            return try await database.withRunning(work)
+        } catch let exit as ExitCode {
+            throw exit
         } catch let error as MigrationError {
             throw fail("\(error)", exitCode: MigrateExit.code(for: error))
         } catch {

@@ -182,4 +182,28 @@ struct ServerProcessTests {
         #expect(result.err.split(separator: "\n").count == 1)
         #expect(!(result.out + result.err).contains("hunter2pass"))
     }
+
+    /// On PostgreSQL the pool's first connection opens while the folder is read (`connectAhead`). An
+    /// invalid folder is still the one thing reported, whatever that connection does, and the command
+    /// does not wait for it: the refused one is retried for `DATABASE_POOL_TIMEOUT`, 30 s here.
+    @Test(
+        "app migrate on PostgreSQL with an invalid folder reports the folder alone, reachable server or not",
+        .enabled(if: Tool.postgres))
+    func invalidFolderOnPostgres() async throws {
+        let bad = try MigrationsDir(["1_a.sql": "-- migrate:up\nCREATE TABLE a (id INT);\n-- migrate:up\n"])
+        let reachable = try await TestDatabase.make(.postgres)
+        let refused = "postgres://u:hunter2pass@127.0.0.1:\(try refusedPort())/d?sslmode=disable"
+        for url in [reachable.url, refused] {
+            let started = ContinuousClock.now
+            let result = try await AppBinary.run(
+                ["migrate"],
+                environment: ["DATABASE_URL": url, "MIGRATIONS_DIR": bad.path, "DATABASE_POOL_TIMEOUT": "30"],
+                directory: bad.dir.url)
+            #expect(result.status == 2)
+            #expect(result.err == "error: migrations invalid: 1_a.sql:3: a second -- migrate:up\n")
+            #expect(result.out.isEmpty)
+            #expect(ContinuousClock.now - started < .seconds(15), "the refused connection's retries are not waited for")
+        }
+        #expect(try await tableNames(reachable).isEmpty, "nothing made on the reachable server")
+    }
 }

@@ -60,6 +60,12 @@ public final class AppDatabase: Sendable {
         await engine.run()
     }
 
+    /// Starts opening a PostgreSQL connection in the background, for a one-shot command that reads its
+    /// migrations folder before it needs one (inside `withRunning`). Nothing for SQLite.
+    public func connectAhead() {
+        engine.connectAhead()
+    }
+
     /// Runs `body` while the pool runs, for one-shot commands.
     public func withRunning<T: Sendable>(_ body: @Sendable @escaping () async throws -> T) async throws -> T {
         try await race(body) { await self.run() }

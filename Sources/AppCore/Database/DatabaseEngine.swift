@@ -13,6 +13,10 @@ protocol DatabaseEngine: Sendable {
     /// Background work (PostgreSQL's pool) until the task is cancelled.
     func run() async
 
+    /// Starts opening a connection in the background, for a caller that will lend one soon and has other
+    /// work first. Nothing for SQLite, whose first connection creates the file.
+    func connectAhead()
+
     /// Lends one connection for the duration of `body`. `busyTimeout` bounds SQLite's wait for another
     /// writer; `wait` bounds PostgreSQL's wait for a connection (nil: `PostgresEngine.leaseTimeout`).
     /// `reusable`: false when `body` runs a migration's own SQL, which may leave state on the session
@@ -103,6 +107,8 @@ protocol ReportsConnectionLoss: Error {
 struct TransactionPoolerRefused: Error {}
 
 extension DatabaseEngine {
+    func connectAhead() {}
+
     /// True when `table` has a column named `column`.
     func columnExists(_ db: any SQLDatabase, table: String, column: String) async throws -> Bool {
         try await columnNames(db, table: table).contains(column)

@@ -70,6 +70,25 @@ struct PostgresEngine: DatabaseEngine {
         await client.run()
     }
 
+    /// A one-shot command starts the pool and its work side by side; this lets the pool go first.
+    private func waitForRun() async throws {
+        guard !started.value.withLock({ $0 }) else { return }
+        for _ in 0..<100 where !started.value.withLock({ $0 }) {
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        try await Task.sleep(for: .milliseconds(1))  // past run()'s first steps
+    }
+
+    /// The pool's first connection, opened while the caller does other work, and lent to its first
+    /// lease. It asks no diagnosis and reports no failure: the caller's own lease meets the same cause
+    /// and reports it as it always has. Its wait ends when the pool stops.
+    func connectAhead() {
+        Task { [self] in
+            try await waitForRun()
+            try await client.withConnection { _ in }
+        }
+    }
+
     /// Lends a pooled connection. When none comes within `diagnosisDelay`, a connection of the
     /// diagnosis's own asks the server why: an error the server sends (authentication, an unknown
     /// database, TLS refused) fails the caller at once with that cause; a refused or unanswered
@@ -79,13 +98,7 @@ struct PostgresEngine: DatabaseEngine {
         busyTimeout: Duration, wait: Duration?, reusable: Bool = true,
         _ body: @Sendable @escaping (any SQLDatabase) async throws -> T
     ) async throws -> T {
-        // A one-shot command starts the pool and its work side by side; let the pool go first.
-        if !started.value.withLock({ $0 }) {
-            for _ in 0..<100 where !started.value.withLock({ $0 }) {
-                try await Task.sleep(for: .milliseconds(1))
-            }
-            try await Task.sleep(for: .milliseconds(1))  // past run()'s first steps
-        }
+        try await waitForRun()
         let limit = wait ?? leaseTimeout
         let lease = LeaseState()
         let start = ContinuousClock.now
