@@ -16,14 +16,25 @@ struct AppCommand: AsyncParsableCommand {
     /// The plain forms of `app serve` and `app migrate` go straight to their commands (`QuickParse`);
     /// every other command line is ArgumentParser's, and so is every error's message and exit code.
     static func main() async {
-        switch QuickParse.command(Array(CommandLine.arguments.dropFirst())) {
-        case nil:
+        guard let command = QuickParse.command(Array(CommandLine.arguments.dropFirst())) else {
             await main(nil)
-        case .serve(let arguments):
-            do { try await Serve.run(arguments) } catch { exit(withError: error) }
-        case .apply(let arguments):
-            do { try await Migrate.Apply.run(arguments) } catch { exit(withError: error) }
+            return
         }
+        await run(command)
+    }
+
+    /// Runs a command `QuickParse` took, then exits from the thread it ran on. Back in `main`, on the
+    /// main actor, the exit would wait for a thread started to run the main queue.
+    private nonisolated static func run(_ command: QuickParse.Command) async -> Never {
+        do {
+            switch command {
+            case .serve(let arguments): try await Serve.run(arguments)
+            case .apply(let arguments): try await Migrate.Apply.run(arguments)
+            }
+        } catch {
+            exit(withError: error)
+        }
+        exit()
     }
 }
 
