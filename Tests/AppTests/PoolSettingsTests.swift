@@ -30,4 +30,29 @@ struct PoolSettingsTests {
             try await database.withConnection { sql in try await sql.raw("SELECT 1 AS ok").run() }
         }
     }
+
+    /// `app migrate` asks for its first connection before it reads the folder (`connectAhead`). The pool
+    /// opens one connection for each lease that finds none idle, so the first lease waits for that one
+    /// rather than have a second opened beside it.
+    @Test("a connection asked for ahead is the one the first lease gets: the pool opens no second")
+    func connectAhead() async throws {
+        let db = try await TestDatabase.make(.postgres)
+        guard let name = db.postgres?.database else { return }
+        let database = try AppDatabase(location: db.location, logger: quietLogger)
+        try await database.withRunning {
+            database.connectAhead()
+            let first = try await database.withConnection { sql in
+                try await sql.raw("SELECT pg_backend_pid() AS pid").first()?.decode(column: "pid", as: Int.self)
+            }
+            // Time for a second connection, had one been started, to show in pg_stat_activity.
+            try await Task.sleep(for: .milliseconds(300))
+            let pids = try await database.withConnection { sql in
+                try await sql.raw(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = \(bind: name) AND pid <> pg_backend_pid()"
+                ).all().map { try $0.decode(column: "pid", as: Int.self) }
+            }
+            #expect(first != nil)
+            #expect(pids.isEmpty, "one connection only: the second lease got the first's again, and no other is open")
+        }
+    }
 }

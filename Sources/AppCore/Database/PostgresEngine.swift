@@ -13,6 +13,8 @@ struct PostgresEngine: DatabaseEngine {
     let diagnosis: ConnectionDiagnosis
     /// Set as `run()` begins: PostgresNIO warns about a lease asked for before its pool runs.
     private let started = SharedFlag()
+    /// The connection `connectAhead` asked for, for the first lease to wait for.
+    private let ahead = AheadConnection()
     /// Whether the connections go through a transaction pooler, once a session lock has asked.
     private let pooler = PoolerFlag()
     /// False once the migration function could not be created, or a session did not have it.
@@ -81,12 +83,14 @@ struct PostgresEngine: DatabaseEngine {
 
     /// The pool's first connection, opened while the caller does other work, and lent to its first
     /// lease. It asks no diagnosis and reports no failure: the caller's own lease meets the same cause
-    /// and reports it as it always has. Its wait ends when the pool stops.
+    /// and reports it as it always has. Its wait ends when the pool stops or the first lease gives up
+    /// on it.
     func connectAhead() {
-        Task { [self] in
+        let task = Task { [self] in
             try await waitForRun()
             try await client.withConnection { _ in }
         }
+        ahead.set(task)
     }
 
     /// Lends a pooled connection. When none comes within `diagnosisDelay`, a connection of the
@@ -101,7 +105,19 @@ struct PostgresEngine: DatabaseEngine {
         try await waitForRun()
         let limit = wait ?? leaseTimeout
         let lease = LeaseState()
-        let start = ContinuousClock.now
+        let asked = ahead.take()
+        // The pool opens a connection for each lease that finds none idle: the first waits for the one
+        // asked for ahead, until its diagnosis would begin, and counts its wait from then.
+        let start = asked?.since ?? ContinuousClock.now
+        if let (task, since) = asked {
+            let left = min(Self.diagnosisDelay, limit) - (ContinuousClock.now - since)
+            if left > .zero {
+                try? await abandoning(task) {
+                    try await cancellableSleep(for: left)
+                    throw CancellationError()
+                }
+            }
+        }
         // The lease runs in a task of its own, so that giving up on it never waits for the pool to
         // notice the cancellation. The body runs only if the lease came before the caller gave up.
         let work = Task { [client] in
@@ -114,7 +130,8 @@ struct PostgresEngine: DatabaseEngine {
             work,
             watchdog: { [diagnosis] in
                 // Once per lease: leaves no timer behind.
-                try await cancellableSleep(for: min(Self.diagnosisDelay, limit))
+                let first = min(Self.diagnosisDelay, limit) - (ContinuousClock.now - start)
+                if first > .zero { try await cancellableSleep(for: first) }
                 var last: DatabaseConnectError?
                 while !lease.isTaken {
                     let elapsed = ContinuousClock.now - start
@@ -469,6 +486,22 @@ struct PostgresEngine: DatabaseEngine {
 private final class SharedFlag: Sendable {
     let value: Mutex<Bool>
     init(_ initial: Bool = false) { value = Mutex(initial) }
+}
+
+/// The connection `connectAhead` asked for, and when: handed to the first lease, once.
+private final class AheadConnection: Sendable {
+    private let value = Mutex<(task: Task<Void, any Error>, since: ContinuousClock.Instant)?>(nil)
+
+    func set(_ task: Task<Void, any Error>) {
+        value.withLock { $0 = (task, ContinuousClock.now) }
+    }
+
+    func take() -> (task: Task<Void, any Error>, since: ContinuousClock.Instant)? {
+        value.withLock { ahead in
+            defer { ahead = nil }
+            return ahead
+        }
+    }
 }
 
 private final class PoolerFlag: Sendable {
