@@ -173,16 +173,16 @@ extension Migrate {
         }
 
         static func run(_ arguments: Arguments) async throws {
-            let options = arguments.settings
+            let settings = arguments.settings
             let out = Output()
             if arguments.status {
-                let report = try await options.withMigrator { try await $0.status() }
+                let report = try await settings.withMigrator { try await $0.status() }
                 switch arguments.format {
                 case .json: out.line(try Self.json(report))
                 case .text: Self.printStatus(report, out)
                 }
             } else if arguments.dryRun {
-                let (pending, findings) = try await options.withMigrator { migrator in
+                let (pending, findings) = try await settings.withMigrator { migrator in
                     let pending = try await migrator.pending()
                     let findings = migrator.lintMode == .off ? [] : try await migrator.lint()
                     return (pending, findings)
@@ -208,7 +208,7 @@ extension Migrate {
                                 .trimmingCharacters(in: .whitespaces))
                     }
                 }
-                let applied = try await options.withMigrator(onProgress: progress) { try await $0.migrate() }
+                let applied = try await settings.withMigrator(onProgress: progress) { try await $0.migrate() }
                 let total = Output.duration(milliseconds: (ContinuousClock.now - started).milliseconds)
                 out.line(applied.isEmpty ? "Nothing to apply." : "Applied \(Self.count(applied.count)) in \(total).")
             }
