@@ -40,10 +40,12 @@ struct PoolSettingsTests {
         guard let name = db.postgres?.database else { return }
         let database = try AppDatabase(location: db.location, logger: quietLogger)
         try await database.withRunning {
+            let asked = ContinuousClock.now
             database.connectAhead()
             let first = try await database.withConnection { sql in
                 try await sql.raw("SELECT pg_backend_pid() AS pid").first()?.decode(column: "pid", as: Int.self)
             }
+            let leased = ContinuousClock.now - asked
             // Time for a second connection, had one been started, to show in pg_stat_activity.
             try await Task.sleep(for: .milliseconds(300))
             let pids = try await database.withConnection { sql in
@@ -52,7 +54,11 @@ struct PoolSettingsTests {
                 ).all().map { try $0.decode(column: "pid", as: Int.self) }
             }
             #expect(first != nil)
-            #expect(pids.isEmpty, "one connection only: the second lease got the first's again, and no other is open")
+            // The lease waits for that connection for a quarter of a second at most; past that (a machine
+            // too loaded to connect in time) a second one is expected, and proves nothing either way.
+            if leased < .milliseconds(200) {
+                #expect(pids.isEmpty, "one connection only: the second lease got the first's again, and no other")
+            }
         }
     }
 }
