@@ -84,7 +84,11 @@ public struct Migration: Sendable, Identifiable {
 
     /// The leading digits of `name` without leading zeros, or nil when it does not start with a digit.
     static func version(of name: String) -> String? {
-        let digits = leadingDigits(of: name)
+        version(ofDigits: leadingDigits(of: name))
+    }
+
+    /// `digits` (a name's `leadingDigits`) without leading zeros, or nil when there are none.
+    static func version(ofDigits digits: Substring) -> String? {
         guard !digits.isEmpty else { return nil }
         let trimmed = digits.drop(while: { $0 == "0" })
         return trimmed.isEmpty ? "0" : String(trimmed)

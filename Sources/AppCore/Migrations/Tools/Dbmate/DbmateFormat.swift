@@ -31,7 +31,7 @@ enum DbmateFormat {
     /// convention, but `001.sql` and `20260101-x.sql` are dbmate's too).
     static func parseName(_ name: String) -> (digits: String, version: String)? {
         let digits = Migration.leadingDigits(of: name)
-        guard let version = Migration.version(of: name), name.hasSuffix(".sql") else { return nil }
+        guard let version = Migration.version(ofDigits: digits), name.hasSuffix(".sql") else { return nil }
         return (String(digits), version)
     }
 
