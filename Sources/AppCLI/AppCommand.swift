@@ -72,12 +72,13 @@ func loadConfig(environment: String?, host: String? = nil, port: Int? = nil, mig
     }
 }
 
-/// Sets up the database named by the config, or fails naming the place and the cause.
+/// Sets up the database named by the config for a one-shot command, or fails naming the place and the
+/// cause.
 func openDatabase(_ config: AppConfig, logger: Logger) throws -> AppDatabase {
     do {
         return try AppDatabase(
             location: config.database, sqliteJournalMode: config.sqliteJournalMode, postgresPool: config.databasePool,
-            logger: logger)
+            oneShot: true, logger: logger)
     } catch {
         throw fail("database unavailable: \(AppDatabase.describe(error))")
     }

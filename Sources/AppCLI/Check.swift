@@ -28,7 +28,7 @@ struct Check: AsyncParsableCommand {
         do {
             let database = try AppDatabase(
                 location: config.database, sqliteJournalMode: config.sqliteJournalMode,
-                postgresPool: config.databasePool, logger: logger)
+                postgresPool: config.databasePool, oneShot: true, logger: logger)
             let context = CheckContext(config: config, database: database, catalog: catalog)
             report = try await database.withRunning { await runStartupChecks(context) }
         } catch {

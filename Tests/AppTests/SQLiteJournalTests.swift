@@ -131,6 +131,49 @@ struct SQLiteJournalTests {
         #expect(!FileManager.default.fileExists(atPath: file + "-shm"))
     }
 
+    @Test(
+        "a one-shot command's database holds no connection of its own while it runs, where a server's holds one; its connections stay open for its next unit of work until it ends"
+    )
+    func oneShotHoldsNone() async throws {
+        let db = try await TestDatabase.make(.sqlite)
+        guard case .sqlite(let file) = db.location else {
+            Issue.record("expected SQLite")
+            return
+        }
+        // The file made, in the log's mode, with no connection left open.
+        try await AppDatabase(location: db.location, logger: quietLogger).withConnection { sql in
+            try await sql.raw("CREATE TABLE t (id INTEGER)").run()
+        }
+        #expect(try await journalMode(db) == "wal")
+        #expect(Self.descriptors(of: file) == 0)
+        try await AppDatabase(location: db.location, logger: quietLogger).withRunning {
+            try await waitUntil("the server's held connection opens") { Self.descriptors(of: file) == 1 }
+        }
+        #expect(Self.descriptors(of: file) == 0)
+
+        let oneShot = try AppDatabase(location: db.location, oneShot: true, logger: quietLogger)
+        try await oneShot.withRunning {
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(Self.descriptors(of: file) == 0, "no connection before the command's own")
+            try await oneShot.withConnection { sql in
+                _ = try await sql.raw("SELECT COUNT(*) AS n FROM t").all()
+                #expect(Self.descriptors(of: file) == 1)
+            }
+            #expect(Self.descriptors(of: file) == 1, "kept for the command's next unit of work")
+        }
+        #expect(Self.descriptors(of: file) == 0)
+        #expect(!FileManager.default.fileExists(atPath: file + "-wal"), "the last close folds the log in")
+    }
+
+    /// How many of this process's open file descriptors are `path` itself (not its log or journal).
+    static func descriptors(of path: String) -> Int {
+        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return fds.filter { fd in
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)")) == target
+        }.count
+    }
+
     /// 30 migrations, each its own transaction, with `app migrate` traced by strace: the writes and
     /// syncs of the file whose name ends in `suffix` (`-wal`, `-journal`), by their place in the trace.
     static func tracedRun(_ variables: [String: String], file suffix: String, holdingReader: Bool) async throws -> (

@@ -16,15 +16,19 @@ public final class AppDatabase: Sendable {
     /// cannot be created); a server that does not answer is found later, by the first connection.
     /// `sqliteJournalMode`: the mode an SQLite file is put in by its first connection (ignored for PostgreSQL).
     /// `postgresPool`: the PostgreSQL pool's size and how long a caller waits for a connection.
+    /// `oneShot`: for a command that runs once and ends (`app migrate`, `app check`). An SQLite file in
+    /// write-ahead-log mode then gets no connection of its own held open while `run()` runs (see
+    /// `SQLiteEngine.run()`): the command's work reuses its connections until it ends anyway.
     public init(
         location: DatabaseLocation, sqliteJournalMode: SQLiteJournalMode = .wal,
-        postgresPool: PostgresPool = PostgresPool(),
+        postgresPool: PostgresPool = PostgresPool(), oneShot: Bool = false,
         logger: Logger
     ) throws {
         self.location = location
         switch location {
         case .sqlite(let path):
-            self.engine = try SQLiteEngine(path: path, journalMode: sqliteJournalMode, logger: logger)
+            self.engine = try SQLiteEngine(
+                path: path, journalMode: sqliteJournalMode, holdsFileOpen: !oneShot, logger: logger)
         case .postgres(let pg):
             self.engine = PostgresEngine(pg, pool: postgresPool, logger: logger)
         }

@@ -19,6 +19,9 @@ struct SQLiteEngine: DatabaseEngine {
     let path: String
     let logger: Logger
     let journalMode: SQLiteJournalMode
+    /// Whether `run()` holds a connection open in write-ahead-log mode: a server's does, a one-shot
+    /// command's does not.
+    let holdsFileOpen: Bool
     /// Set once the file is in `journalMode` (or SQLite refused the mode for good): the switch is tried
     /// on each connection until then, since another connection can hold the file while it is asked for.
     private let journalModeSettled = JournalModeSettled()
@@ -41,7 +44,7 @@ struct SQLiteEngine: DatabaseEngine {
         return pool
     }()
 
-    init(path: String, journalMode: SQLiteJournalMode = .wal, logger: Logger) throws {
+    init(path: String, journalMode: SQLiteJournalMode = .wal, holdsFileOpen: Bool = true, logger: Logger) throws {
         let url = URL(fileURLWithPath: path)
         do {
             try FileManager.default.createDirectory(
@@ -55,6 +58,7 @@ struct SQLiteEngine: DatabaseEngine {
         self.path = url.path
         self.logger = logger
         self.journalMode = journalMode
+        self.holdsFileOpen = holdsFileOpen
         // Before this engine's first connection opens, so that every one of them has the function.
         _ = SQLiteMigrationBatch.installed
     }
@@ -63,12 +67,13 @@ struct SQLiteEngine: DatabaseEngine {
     /// work would close the file's last connection, and that close folds the log into the file and
     /// removes the log and its index, for the next unit of work to make again (about half a
     /// millisecond of each request). A connection that cannot be opened now is left to the requests,
-    /// which report why.
+    /// which report why. A one-shot command holds none (`holdsFileOpen`): its work reuses its idle
+    /// connections until it ends, and a held one would only open beside the first of them.
     func run() async {
         idle.start()
         var retry = Duration.milliseconds(50)
         while !Task.isCancelled {
-            if journalMode == .wal {
+            if journalMode == .wal, holdsFileOpen {
                 // Short waits, retried: this connection is worth no thread of SQLite's pool held waiting.
                 let held = try? await withConnection(busyTimeout: .milliseconds(100), wait: nil) {
                     [journalModeSettled] db -> Bool in
