@@ -63,11 +63,7 @@ struct SQLiteJournalTests {
         "a server whose first switch to the log is refused (another process reads) still puts the file in the log's mode once the reader is gone, with no request to retry it"
     )
     func heldConnectionWaitsForTheSwitch() async throws {
-        let db = try await TestDatabase.make(.sqlite)
-        guard case .sqlite(let file) = db.location else {
-            Issue.record("expected SQLite")
-            return
-        }
+        let (db, file) = try await Self.sqliteDatabase()
         // A file in a rollback journal, with a reader in it: the switch to the log needs the file to itself.
         let delete = try AppDatabase(location: db.location, sqliteJournalMode: .delete, logger: quietLogger)
         try await delete.withConnection { sql in try await sql.raw("CREATE TABLE t (id INTEGER)").run() }
@@ -104,11 +100,7 @@ struct SQLiteJournalTests {
         "while the server runs, the log and its index stay beside the file between requests (a connection is held open); once it stops they are folded in and gone"
     )
     func logKeptWhileServing() async throws {
-        let db = try await TestDatabase.make(.sqlite)
-        guard case .sqlite(let file) = db.location else {
-            Issue.record("expected SQLite")
-            return
-        }
+        let (db, file) = try await Self.sqliteDatabase()
         let config = try AppHarness.config(db, ["MIGRATION_SECRET": Secrets.migration])
         try await buildApplication(config: config, logger: quietLogger, migrations: Migration.all).sweptTest(.router) {
             client in
@@ -135,11 +127,7 @@ struct SQLiteJournalTests {
         "a one-shot command's database holds no connection of its own while it runs, where a server's holds one; its connections stay open for its next unit of work until it ends"
     )
     func oneShotHoldsNone() async throws {
-        let db = try await TestDatabase.make(.sqlite)
-        guard case .sqlite(let file) = db.location else {
-            Issue.record("expected SQLite")
-            return
-        }
+        let (db, file) = try await Self.sqliteDatabase()
         // The file made, in the log's mode, with no connection left open.
         try await AppDatabase(location: db.location, logger: quietLogger).withConnection { sql in
             try await sql.raw("CREATE TABLE t (id INTEGER)").run()
@@ -169,11 +157,7 @@ struct SQLiteJournalTests {
         "the file's header tells write-ahead-log mode apart from a rollback journal, and from a file that is no database"
     )
     func headerSaysWAL() async throws {
-        let db = try await TestDatabase.make(.sqlite)
-        guard case .sqlite(let file) = db.location else {
-            Issue.record("expected SQLite")
-            return
-        }
+        let (db, file) = try await Self.sqliteDatabase()
         #expect(!SQLiteEngine.headerSaysWAL(file), "no file yet")
         let delete = try AppDatabase(location: db.location, sqliteJournalMode: .delete, logger: quietLogger)
         try await delete.withConnection { sql in try await sql.raw("CREATE TABLE t (id INTEGER)").run() }
@@ -197,6 +181,13 @@ struct SQLiteJournalTests {
             try await sql.raw("INSERT INTO t VALUES (2)").run()
         }
         #expect(try await journalMode(db) == "wal")
+    }
+
+    /// A new SQLite test database, and its file's path.
+    static func sqliteDatabase() async throws -> (db: TestDatabase, file: String) {
+        let db = try await TestDatabase.make(.sqlite)
+        guard case .sqlite(let file) = db.location else { throw NotSQLite() }
+        return (db, file)
     }
 
     /// How many of this process's open file descriptors are `path` itself (not its log or journal).
