@@ -153,36 +153,6 @@ struct SQLiteJournalTests {
         #expect(!FileManager.default.fileExists(atPath: file + "-wal"), "the last close folds the log in")
     }
 
-    @Test(
-        "the file's header tells write-ahead-log mode apart from a rollback journal, and from a file that is no database"
-    )
-    func headerSaysWAL() async throws {
-        let (db, file) = try await Self.sqliteDatabase()
-        #expect(!SQLiteEngine.headerSaysWAL(file), "no file yet")
-        let delete = try AppDatabase(location: db.location, sqliteJournalMode: .delete, logger: quietLogger)
-        try await delete.withConnection { sql in try await sql.raw("CREATE TABLE t (id INTEGER)").run() }
-        #expect(try await journalMode(db) == "delete")
-        #expect(!SQLiteEngine.headerSaysWAL(file))
-        try await AppDatabase(location: db.location, logger: quietLogger).withConnection { sql in
-            try await sql.raw("INSERT INTO t VALUES (1)").run()
-        }
-        #expect(try await journalMode(db) == "wal")
-        #expect(SQLiteEngine.headerSaysWAL(file))
-        // The same two bytes in a file that is no database.
-        let other = file + ".other"
-        var bytes = [UInt8](repeating: UInt8(ascii: "x"), count: 100)
-        bytes[18] = 2
-        bytes[19] = 2
-        try Data(bytes).write(to: URL(fileURLWithPath: other))
-        defer { try? FileManager.default.removeItem(atPath: other) }
-        #expect(!SQLiteEngine.headerSaysWAL(other))
-        // And the server, finding the file in the log's mode, keeps it there.
-        try await AppDatabase(location: db.location, logger: quietLogger).withConnection { sql in
-            try await sql.raw("INSERT INTO t VALUES (2)").run()
-        }
-        #expect(try await journalMode(db) == "wal")
-    }
-
     /// A new SQLite test database, and its file's path.
     static func sqliteDatabase() async throws -> (db: TestDatabase, file: String) {
         let db = try await TestDatabase.make(.sqlite)

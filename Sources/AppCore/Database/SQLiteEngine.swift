@@ -145,7 +145,10 @@ struct SQLiteEngine: DatabaseEngine {
     }
 
     /// A new connection, its busy timeout set and the file read once (SQLite opens it lazily: an
-    /// unusable path fails here).
+    /// unusable path fails here). The same read tells the journal mode the file is in: already
+    /// `journalMode`, it is settled, three statements fewer for a one-shot command's only connection.
+    /// (Read by SQLite, not from the file's header by the server: closing a descriptor of its own on
+    /// the file would drop every POSIX lock this process's connections hold on it.)
     private func openConnection(busyMs: Int64) async throws -> IdleConnections.Entry {
         let connection: SQLiteConnection
         do {
@@ -161,12 +164,16 @@ struct SQLiteEngine: DatabaseEngine {
             // First: it replaces SQLiteNIO's busy handler, which waits for ever, so that nothing on this
             // connection (the read below included) waits longer than `busyTimeout` for another writer.
             try await db.raw("PRAGMA busy_timeout = \(unsafeRaw: String(busyMs))").run()
+            let row: (any SQLRow)?
             do {
-                try await db.raw("PRAGMA schema_version").run()
+                row = try await db.raw("SELECT journal_mode FROM pragma_schema_version, pragma_journal_mode").first()
             } catch let error as SQLiteError where Self.isBusy(error) {
                 throw error  // another writer held the file past the busy timeout: not a path problem
             } catch {
                 throw openFailure(error)
+            }
+            if try row?.decode(column: "journal_mode", as: String.self) == journalMode.rawValue {
+                journalModeSettled.done.store(true, ordering: .relaxed)
             }
             // Set while the connection opened (`SQLiteMigrationBatch.installed`), else here.
             if !SQLiteMigrationBatch.installed { try await db.raw("PRAGMA foreign_keys = ON").run() }
@@ -186,12 +193,6 @@ struct SQLiteEngine: DatabaseEngine {
     /// The switch does not wait for other connections (they may be in the middle of a migration): a
     /// thread of SQLite's small pool waiting here would be one fewer for every other request.
     private func settleJournalMode(_ db: any SQLDatabase, busyTimeout: Duration) async throws {
-        // A file already in the log's mode records it in its header, and keeps it: nothing to switch, and
-        // three statements fewer for a one-shot command's only connection.
-        if journalMode == .wal, Self.headerSaysWAL(path) {
-            journalModeSettled.done.store(true, ordering: .relaxed)
-            return
-        }
         try await db.raw("PRAGMA busy_timeout = 0").run()
         do {
             let row = try await db.raw("PRAGMA journal_mode = \(unsafeRaw: journalMode.rawValue)").first()
@@ -210,18 +211,6 @@ struct SQLiteEngine: DatabaseEngine {
                 metadata: ["path": "\(path)", "reason": "\(Self.describeError(error) ?? "\(error)")"])
         }
         try await db.raw("PRAGMA busy_timeout = \(unsafeRaw: String(busyTimeout.milliseconds))").run()
-    }
-
-    /// True when the file at `path` is an SQLite database whose header records write-ahead-log mode: its
-    /// file format's write and read versions (bytes 18 and 19 of the header) are both 2, as SQLite's file
-    /// format lays it out. False for any other file, or none.
-    static func headerSaysWAL(_ path: String) -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var header = [UInt8](repeating: 0, count: 20)
-        guard pread(fd, &header, header.count, 0) == header.count else { return false }
-        return header.starts(with: Array("SQLite format 3\0".utf8)) && header[18] == 2 && header[19] == 2
     }
 
     /// A write refused because the file (or its folder, for the journal) is read-only to this process.
