@@ -77,7 +77,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             // The static Swift runtime's link arguments export every symbol of every module as a dynamic
-            // symbol (50 000 of them). Nothing looks them up: no plugin is loaded, and backtraces read
+            // symbol (53 000 of them). Nothing looks them up: no plugin is loaded, and backtraces read
             // the binary's own symbol table. But the runtime's start-up `dladdr` scans all of them, in
             // each process. Release builds keep them local.
             linkerSettings: [.unsafeFlags(["-Xlinker", "--no-export-dynamic"], .when(configuration: .release))]
