@@ -11,8 +11,9 @@ import Testing
     "tables and columns read from pg_catalog, as information_schema shows them", .dropsTestDatabases,
     .enabled(if: Tool.postgres))
 struct PostgresCatalogTests {
-    /// Every kind of relation, a dropped column, another schema (a tool's: Drizzle's), and tables a
-    /// role may use wholly, by one column only, or not at all.
+    /// Every kind of relation, a dropped column, another schema (a tool's: Drizzle's), tables a role
+    /// may use wholly, by one column only, or not at all, and history tables (goose's, Prisma's) among
+    /// them.
     static let setup = """
         CREATE TABLE plain (a int, b int, c int);
         ALTER TABLE plain DROP COLUMN b;
@@ -26,6 +27,8 @@ struct PostgresCatalogTests {
         CREATE TABLE hidden (secret text);
         CREATE TABLE granted (g int, h int);
         CREATE TABLE one_column (visible int, invisible int);
+        CREATE TABLE goose_db_version (id int);
+        CREATE TABLE _prisma_migrations (id text);
         CREATE SCHEMA drizzle;
         CREATE TABLE drizzle.__drizzle_migrations (id serial, hash text);
         CREATE TABLE drizzle.plain (z int);
@@ -33,7 +36,7 @@ struct PostgresCatalogTests {
 
     static let names = [
         "plain", "a_view", "parted", "parted_1", "a_matview", "a_sequence", "plain_a", "a_type", "hidden", "granted",
-        "one_column", "__drizzle_migrations", "no_such_table", "pg_class",
+        "one_column", "__drizzle_migrations", "goose_db_version", "_prisma_migrations", "no_such_table", "pg_class",
     ]
 
     @Test("as the owner and as a role with some grants: table names, each table's existence and columns agree")
@@ -45,7 +48,7 @@ struct PostgresCatalogTests {
         try await TestDatabase.adminSQL("CREATE ROLE \(role) LOGIN")
         for grant in [
             "GRANT USAGE ON SCHEMA drizzle TO \(role)",
-            "GRANT SELECT ON granted, plain, a_view, drizzle.__drizzle_migrations TO \(role)",
+            "GRANT SELECT ON granted, plain, a_view, goose_db_version, drizzle.__drizzle_migrations TO \(role)",
             "GRANT SELECT (visible) ON one_column TO \(role)",
         ] {
             try await TestSQL.run(admin, grant)
@@ -67,6 +70,7 @@ struct PostgresCatalogTests {
         // The comparison means something: the role sees less than the owner, and neither sees everything.
         #expect(ownerSees.contains("hidden") && !roleSees.contains("hidden"))
         #expect(roleSees.contains("granted") && roleSees.contains("one_column"))
+        #expect(ownerSees.contains("_prisma_migrations") && !roleSees.contains("_prisma_migrations"))
         #expect(!ownerSees.contains("a_matview") && !ownerSees.contains("a_sequence"))
     }
 
@@ -86,7 +90,8 @@ struct PostgresCatalogTests {
                     SELECT table_name::text AS v FROM information_schema.tables
                     WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
                     """)
-                #expect(try await engine.tableNames(sql) == baseTables)
+                let asked = names + ["a_temp", "absent"]
+                #expect(try await engine.tableNames(sql, among: asked) == baseTables.intersection(asked))
                 for name in names + ["a_temp"] {
                     let listed = try await views(
                         """
@@ -106,8 +111,14 @@ struct PostgresCatalogTests {
                     SELECT table_schema || '.' || table_name AS v FROM information_schema.tables
                     WHERE table_schema IN ('atlas_schema_revisions', 'drizzle', 'supabase_migrations')
                     """)
+                // Only the history tables, in the connection's schema and in the tools' own.
+                let history = Set(MigrationTools.historyTables)
                 let all = try await MigrationTools.tableNames(sql, engine: engine)
-                #expect(all == baseTables.union(toolTables))
+                #expect(
+                    all
+                        == baseTables.intersection(history).union(
+                            toolTables.filter { history.contains(String($0.split(separator: ".", maxSplits: 1)[1])) }))
+                #expect(all.contains("goose_db_version") && !all.contains("drizzle.plain"))
                 #expect(
                     try await DrizzleHistory().exists(sql, engine: engine)
                         == toolTables.contains("drizzle.__drizzle_migrations"))

@@ -80,7 +80,7 @@ struct SQLiteReuseTests {
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
             try await database.withConnection { sql in
                 let marked = try await Self.marked(sql)
-                let tables = try await database.engine.tableNames(sql)
+                let tables = try await database.engine.tableNames(sql, among: ["old_table"])
                 #expect(!marked)
                 #expect(!tables.contains("old_table"), "the new, empty file")
             }

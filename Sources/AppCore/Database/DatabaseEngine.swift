@@ -78,8 +78,9 @@ protocol DatabaseEngine: Sendable {
     /// True when `table` exists in the schema the connection works in.
     func tableExists(_ db: any SQLDatabase, _ table: String) async throws -> Bool
 
-    /// The tables of the schema the connection works in.
-    func tableNames(_ db: any SQLDatabase) async throws -> Set<String>
+    /// Those of `names` that are tables of the schema the connection works in: asked by name, so that
+    /// a database of many tables is not listed whole for the few a caller looks for.
+    func tableNames(_ db: any SQLDatabase, among names: [String]) async throws -> Set<String>
 
     /// The names of `table`'s columns (none when there is no such table), in one query.
     func columnNames(_ db: any SQLDatabase, table: String) async throws -> Set<String>

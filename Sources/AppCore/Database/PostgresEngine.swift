@@ -424,12 +424,14 @@ struct PostgresEngine: DatabaseEngine {
         try await db.raw("SELECT pg_advisory_unlock(\(bind: migrationLockKey))").run()
     }
 
-    func tableNames(_ db: any SQLDatabase) async throws -> Set<String> {
-        Set(
+    func tableNames(_ db: any SQLDatabase, among names: [String]) async throws -> Set<String> {
+        guard !names.isEmpty else { return [] }
+        return Set(
             try await db.raw(
                 """
                 SELECT c.relname::text AS table_name FROM \(unsafeRaw: PostgresCatalog.tables)
                 AND n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND n.oid <> pg_my_temp_schema()
+                AND c.relname::text IN (\(binds: names))
                 """
             ).all().map { try $0.decode(column: "table_name", as: String.self) })
     }

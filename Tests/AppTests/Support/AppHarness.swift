@@ -63,11 +63,17 @@ func historyIDs(_ db: TestDatabase) async throws -> [String]? {
     }
 }
 
-/// Table names in the database, for checking what a migration left behind.
+/// Table names in the database (the connection's schema), for checking what a migration left behind.
 func tableNames(_ db: TestDatabase) async throws -> Set<String> {
     let database = try AppDatabase(location: db.location, logger: quietLogger)
+    let query: SQLQueryString =
+        database.kind == .sqlite
+        ? "SELECT name AS t FROM sqlite_master WHERE type = 'table'"
+        : "SELECT tablename::text AS t FROM pg_catalog.pg_tables WHERE schemaname = current_schema()"
     return try await database.withRunning {
-        try await database.withConnection { sql in try await database.engine.tableNames(sql) }
+        try await database.withConnection { sql in
+            Set(try await sql.raw(query).all().map { try $0.decode(column: "t", as: String.self) })
+        }
     }
 }
 

@@ -20,11 +20,18 @@ enum MigrationTools {
 }
 
 extension MigrationTools {
-    /// The tables of the connection's schema and, on PostgreSQL, `schema.table` for each table of the
-    /// schemas tools keep their history in (`ToolHistory.postgresSchema`): one query more, where each
-    /// such tool asked on its own, for every tool's `exists(in:)`.
+    /// Every name a history table goes by: the server's own, each tool's, and those of the tools whose
+    /// folders the server does not read. The only names `tableNames` looks for.
+    static let historyTables: [String] = Set(
+        [AppHistory.table] + all.map { $0.history.table } + OtherHistories.tables.map(\.table)
+    ).sorted()
+
+    /// Those of the history tables (`historyTables`) the connection's schema holds and, on PostgreSQL,
+    /// `schema.table` for each of them in the schemas tools keep their history in
+    /// (`ToolHistory.postgresSchema`): one query more, where each such tool asked on its own, for every
+    /// tool's `exists(in:)`. Asked by name: a database's other tables, however many, are not listed.
     static func tableNames(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Set<String> {
-        var names = try await engine.tableNames(db)
+        var names = try await engine.tableNames(db, among: historyTables)
         // The tools' own schema names, constants of this code.
         let schemas = Set(all.compactMap { $0.history.postgresSchema }).sorted()
         guard engine.kind == .postgres, !schemas.isEmpty else { return names }
@@ -32,7 +39,7 @@ extension MigrationTools {
         for row in try await db.raw(
             """
             SELECT n.nspname || '.' || c.relname AS name FROM \(unsafeRaw: PostgresCatalog.tables)
-            AND n.nspname IN (\(unsafeRaw: list))
+            AND n.nspname IN (\(unsafeRaw: list)) AND c.relname::text IN (\(binds: historyTables))
             """
         ).all() {
             names.insert(try row.decode(column: "name", as: String.self))
