@@ -318,10 +318,8 @@ struct SQLiteEngine: DatabaseEngine {
     func tableNames(_ db: any SQLDatabase, among names: [String]) async throws -> Set<String> {
         guard !names.isEmpty else { return [] }
         return Set(
-            try await db.raw("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (\(binds: names))").all()
-                .map {
-                    try $0.decode(column: "name", as: String.self)
-                })
+            try await db.raw("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (\(binds: names))")
+                .all().map { try $0.decode(column: "name", as: String.self) })
     }
 
     func columnNames(_ db: any SQLDatabase, table: String) async throws -> Set<String> {
