@@ -66,8 +66,10 @@ struct MigrateSettings: Equatable {
     ) async throws -> T {
         let config = try loadConfig(environment: environment, migrationsDir: migrationsDir)
         let logger = makeLogger(config, oneShot: true)
-        // On the other core while the folder is read: nothing is opened (AppDatabase.warmUp).
-        Task.detached { await AppDatabase.warmUp(for: config.database) }
+        let ahead = AppDatabase.connectsAhead(config.database)
+        // On the other core while the folder is read: nothing is opened (AppDatabase.warmUp). Its query
+        // on a database in memory only stands in for a first connection that cannot be opened ahead.
+        Task.detached { await AppDatabase.warmUp(for: config.database, query: !ahead) }
         @Sendable func migrator(_ database: AppDatabase, _ catalog: MigrationCatalog) -> Migrator {
             var migrator = Migrator(
                 database: database, catalog: catalog, lockTimeout: config.migrationLockTimeout, logger: logger)
@@ -77,14 +79,16 @@ struct MigrateSettings: Equatable {
             migrator.linter = MigrationLinter(smallTable: config.lintSmallTable)
             return migrator
         }
-        guard case .postgres = config.database else {
-            // SQLite's file is opened only once the folder is found valid: an invalid folder makes none.
+        guard ahead else {
+            // An SQLite file not there yet is made only once the folder is found valid: an invalid
+            // folder makes none.
             let catalog = try Self.validCatalog(config)
             let database = try openDatabase(config, logger: logger)
             return try await Self.running(database) { try await body(migrator(database, catalog)) }
         }
-        // PostgreSQL's first connection opens while the folder is read; an invalid folder is still
-        // reported first, and alone (the connection's own failure, if any, is the lease's to report).
+        // The first connection (PostgreSQL's, or an SQLite file's already there) opens while the folder
+        // is read; an invalid folder is still reported first, and alone (the connection's own failure,
+        // if any, is the first lease's to report).
         let database = try openDatabase(config, logger: logger)
         return try await Self.running(database) {
             database.connectAhead()

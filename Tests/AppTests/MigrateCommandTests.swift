@@ -158,6 +158,13 @@ struct MigrateCommandTests {
         let interrupted = try await AppBinary.run(["migrate"], environment: env, directory: failing.dir.url)
         #expect(interrupted.status == 3)
         #expect(interrupted.err.contains("migration 1_x was interrupted"))
+        // On a file already there, the first connection opens while the folder is read: an invalid
+        // folder is still the one error, and that connection is closed before the command ends.
+        let onFile = try await AppBinary.run(
+            ["migrate"], environment: ["DATABASE_URL": db.url, "MIGRATIONS_DIR": bad.path], directory: bad.dir.url)
+        #expect(onFile.status == 2)
+        #expect(onFile.err.split(separator: "\n").count == 1, "one line: \(onFile.err)")
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"), "its connection closed, the log folded in")
 
         for command in [
             ["migrate"], ["migrate", "up"], ["migrate", "rollback"], ["migrate", "new"], ["migrate", "resolve"],

@@ -153,6 +153,45 @@ struct SQLiteJournalTests {
         #expect(!FileManager.default.fileExists(atPath: file + "-wal"), "the last close folds the log in")
     }
 
+    @Test(
+        "connecting ahead opens one connection, on a file already there only, and the first unit of work waits for it rather than open a second"
+    )
+    func connectAhead() async throws {
+        let (db, file) = try await Self.sqliteDatabase()
+        let missing = try AppDatabase(location: db.location, oneShot: true, logger: quietLogger)
+        #expect(!AppDatabase.connectsAhead(db.location))
+        try await missing.withRunning {
+            missing.connectAhead()
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        #expect(!FileManager.default.fileExists(atPath: file), "no file made ahead")
+
+        try await AppDatabase(location: db.location, logger: quietLogger).withConnection { sql in
+            try await sql.raw("CREATE TABLE t (id INTEGER)").run()
+        }
+        #expect(AppDatabase.connectsAhead(db.location))
+        let oneShot = try AppDatabase(location: db.location, oneShot: true, logger: quietLogger)
+        try await oneShot.withRunning {
+            oneShot.connectAhead()
+            // Lent at once, while the connection ahead may still be opening: still the one connection.
+            try await oneShot.withConnection { sql in
+                _ = try await sql.raw("SELECT COUNT(*) AS n FROM t").all()
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(Self.descriptors(of: file) == 1)
+            }
+        }
+        #expect(Self.descriptors(of: file) == 0)
+
+        // Ended before anything lent it: closed with the rest.
+        let unused = try AppDatabase(location: db.location, oneShot: true, logger: quietLogger)
+        try await unused.withRunning {
+            unused.connectAhead()
+            try await waitUntil("the connection ahead opens") { Self.descriptors(of: file) == 1 }
+        }
+        #expect(Self.descriptors(of: file) == 0)
+        #expect(!FileManager.default.fileExists(atPath: file + "-wal"), "the last close folds the log in")
+    }
+
     /// A new SQLite test database, and its file's path.
     static func sqliteDatabase() async throws -> (db: TestDatabase, file: String) {
         let db = try await TestDatabase.make(.sqlite)

@@ -64,10 +64,20 @@ public final class AppDatabase: Sendable {
         await engine.run()
     }
 
-    /// Starts opening a PostgreSQL connection in the background, for a one-shot command that reads its
-    /// migrations folder before it needs one (inside `withRunning`). Nothing for SQLite.
+    /// Starts opening a connection in the background, for a one-shot command that reads its migrations
+    /// folder before it needs one (inside `withRunning`). For SQLite only on a file already there
+    /// (`willConnectAhead`): an invalid folder must make none.
     public func connectAhead() {
         engine.connectAhead()
+    }
+
+    /// Whether `connectAhead` opens anything for `location`: always on PostgreSQL, on SQLite only when
+    /// the file is already there.
+    public static func connectsAhead(_ location: DatabaseLocation) -> Bool {
+        switch location {
+        case .sqlite(let path): FileIdentity(path) != nil
+        case .postgres: true
+        }
     }
 
     /// Runs `body` while the pool runs, for one-shot commands.
@@ -80,13 +90,16 @@ public final class AppDatabase: Sendable {
     /// a PostgreSQL caller waits `wait` (default `leaseTimeout`) at most for a connection, and fails at
     /// once, with the server's reason, when the server refuses one (`DatabaseConnectError`).
     public func withConnection<T: Sendable>(
-        busyTimeout: Duration = .seconds(5),
+        busyTimeout: Duration = AppDatabase.defaultBusyTimeout,
         wait: Duration? = nil,
         reusable: Bool = true,
         _ body: @Sendable @escaping (any SQLDatabase) async throws -> T
     ) async throws -> T {
         try await engine.withConnection(busyTimeout: busyTimeout, wait: wait, reusable: reusable, body)
     }
+
+    /// How long an SQLite caller waits for another writer, by default.
+    public static let defaultBusyTimeout = Duration.seconds(5)
 
     /// How long a caller waits for a PostgreSQL connection before giving up, by default.
     public static var leaseTimeout: Duration { PostgresPool.defaultTimeout }

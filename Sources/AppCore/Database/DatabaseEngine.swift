@@ -1,4 +1,5 @@
 import SQLKit
+import Synchronization
 
 /// The two engines the app runs on.
 public enum SQLEngine: String, Sendable {
@@ -14,7 +15,8 @@ protocol DatabaseEngine: Sendable {
     func run() async
 
     /// Starts opening a connection in the background, for a caller that will lend one soon and has other
-    /// work first. Nothing for SQLite, whose first connection creates the file.
+    /// work first; the first lease waits for it rather than open another. SQLite opens one only on a
+    /// file already there: its first connection would create the file.
     func connectAhead()
 
     /// Lends one connection for the duration of `body`. `busyTimeout` bounds SQLite's wait for another
@@ -108,10 +110,24 @@ protocol ReportsConnectionLoss: Error {
 struct TransactionPoolerRefused: Error {}
 
 extension DatabaseEngine {
-    func connectAhead() {}
-
     /// True when `table` has a column named `column`.
     func columnExists(_ db: any SQLDatabase, table: String, column: String) async throws -> Bool {
         try await columnNames(db, table: table).contains(column)
+    }
+}
+
+/// The connection `connectAhead` asked for, and when: handed to the first lease, once.
+final class AheadConnection: Sendable {
+    private let value = Mutex<(task: Task<Void, any Error>, since: ContinuousClock.Instant)?>(nil)
+
+    func set(_ task: Task<Void, any Error>) {
+        value.withLock { $0 = (task, ContinuousClock.now) }
+    }
+
+    func take() -> (task: Task<Void, any Error>, since: ContinuousClock.Instant)? {
+        value.withLock { ahead in
+            defer { ahead = nil }
+            return ahead
+        }
     }
 }

@@ -490,22 +490,6 @@ private final class SharedFlag: Sendable {
     init(_ initial: Bool = false) { value = Mutex(initial) }
 }
 
-/// The connection `connectAhead` asked for, and when: handed to the first lease, once.
-private final class AheadConnection: Sendable {
-    private let value = Mutex<(task: Task<Void, any Error>, since: ContinuousClock.Instant)?>(nil)
-
-    func set(_ task: Task<Void, any Error>) {
-        value.withLock { $0 = (task, ContinuousClock.now) }
-    }
-
-    func take() -> (task: Task<Void, any Error>, since: ContinuousClock.Instant)? {
-        value.withLock { ahead in
-            defer { ahead = nil }
-            return ahead
-        }
-    }
-}
-
 private final class PoolerFlag: Sendable {
     let value = Mutex<Bool?>(nil)
 }

@@ -27,6 +27,8 @@ struct SQLiteEngine: DatabaseEngine {
     private let journalModeSettled = JournalModeSettled()
     /// Connections handed back after use, for the next caller (`withConnection`).
     private let idle = IdleConnections()
+    /// The connection `connectAhead` opens, for the first caller to wait for.
+    private let ahead = AheadConnection()
 
     private final class JournalModeSettled: Sendable {
         let done = Atomic<Bool>(false)
@@ -95,7 +97,21 @@ struct SQLiteEngine: DatabaseEngine {
                 try? await Task.sleep(for: .seconds(3600))
             }
         }
+        // A connection opened ahead goes to the idle list, which closes it.
+        if let (task, _) = ahead.take() { _ = await task.result }
         await idle.stop()
+    }
+
+    /// Opens the first connection in the background (with `AppDatabase.defaultBusyTimeout`)
+    /// and keeps it idle. Only on a file already there: the first connection creates a missing file,
+    /// and a command whose migrations turn out invalid must make none.
+    func connectAhead() {
+        guard FileIdentity(path) != nil else { return }
+        ahead.set(
+            Task { [self, idle] in
+                let entry = try await openConnection(busyMs: AppDatabase.defaultBusyTimeout.milliseconds)
+                if !idle.give(entry) { try? await entry.connection.close() }
+            })
     }
 
     /// Lends a connection: an idle one the last caller handed back, or a new one. An idle connection is
@@ -108,6 +124,9 @@ struct SQLiteEngine: DatabaseEngine {
         _ body: @Sendable @escaping (any SQLDatabase) async throws -> T
     ) async throws -> T {
         let busyMs = busyTimeout.milliseconds
+        // The first caller waits for the connection opened ahead rather than open a second; if it
+        // failed, a new one is opened here, and fails (or not) on its own.
+        if let (task, _) = ahead.take() { _ = await task.result }
         var lent: IdleConnections.Entry
         if let identity = FileIdentity(path), let reused = idle.take(matching: identity) {
             lent = reused
