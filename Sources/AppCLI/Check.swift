@@ -22,7 +22,7 @@ struct Check: AsyncParsableCommand {
         let config = try loadConfig(environment: env.environment, migrationsDir: migrations.path)
         let logger = makeLogger(config, oneShot: true)
         // On the other core while the folder is read: nothing is opened (AppDatabase.warmUp).
-        Task.detached { await AppDatabase.warmUp(for: config.database) }
+        Task.detached { await AppDatabase.warmUp(for: config.database, oneShot: true) }
         let catalog = loadCatalog(config, oneShot: true)
         var report: CheckReport
         do {

@@ -69,7 +69,7 @@ struct MigrateSettings: Equatable {
         let ahead = AppDatabase.connectsAhead(config.database)
         // On the other core while the folder is read: nothing is opened (AppDatabase.warmUp). Its query
         // on a database in memory only stands in for a first connection that cannot be opened ahead.
-        Task.detached { await AppDatabase.warmUp(for: config.database, query: !ahead) }
+        Task.detached { await AppDatabase.warmUp(for: config.database, oneShot: true, query: !ahead) }
         @Sendable func migrator(_ database: AppDatabase, _ catalog: MigrationCatalog) -> Migrator {
             var migrator = Migrator(
                 database: database, catalog: catalog, lockTimeout: config.migrationLockTimeout, logger: logger)

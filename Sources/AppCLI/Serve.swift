@@ -51,7 +51,7 @@ struct Serve: AsyncParsableCommand {
             environment: arguments.environment, host: arguments.hostname, port: arguments.port,
             migrationsDir: arguments.migrationsDir)
         // On the other core while the folder is read and the app is built: threads only.
-        Task.detached { await AppDatabase.warmUp(for: config.database, query: false) }
+        Task.detached { await AppDatabase.warmUp(for: config.database, oneShot: false, query: false) }
         let logger = makeLogger(config)
         let app: any ApplicationProtocol
         let portFile = arguments.portFile

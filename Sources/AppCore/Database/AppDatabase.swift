@@ -18,7 +18,8 @@ public final class AppDatabase: Sendable {
     /// `postgresPool`: the PostgreSQL pool's size and how long a caller waits for a connection.
     /// `oneShot`: for a command that runs once and ends (`app migrate`, `app check`). An SQLite file in
     /// write-ahead-log mode then gets no connection of its own held open while `run()` runs (see
-    /// `SQLiteEngine.run()`): the command's work reuses its connections until it ends anyway.
+    /// `SQLiteEngine.run()`): the command's work reuses its connections until it ends anyway. Its
+    /// SQLite calls run on a pool of two threads, where a server's have eight.
     public init(
         location: DatabaseLocation, sqliteJournalMode: SQLiteJournalMode = .wal,
         postgresPool: PostgresPool = PostgresPool(), oneShot: Bool = false,
@@ -28,7 +29,7 @@ public final class AppDatabase: Sendable {
         switch location {
         case .sqlite(let path):
             self.engine = try SQLiteEngine(
-                path: path, journalMode: sqliteJournalMode, holdsFileOpen: !oneShot, logger: logger)
+                path: path, journalMode: sqliteJournalMode, oneShot: oneShot, logger: logger)
         case .postgres(let pg):
             self.engine = PostgresEngine(pg, pool: postgresPool, logger: logger)
         }
@@ -39,11 +40,11 @@ public final class AppDatabase: Sendable {
     /// a database in memory. No file or server is touched. The commands call it on another thread
     /// while they read the migrations folder (and `serve` builds the app), so that the first
     /// connection waits for less. `serve` starts the threads only: its first answer needs no
-    /// database, and the query's memory would stay with the process.
-    public static func warmUp(for location: DatabaseLocation, query: Bool = true) async {
+    /// database, and the query's memory would stay with the process. `oneShot` as in `init`.
+    public static func warmUp(for location: DatabaseLocation, oneShot: Bool, query: Bool = true) async {
         _ = MultiThreadedEventLoopGroup.singleton
         guard case .sqlite = location else { return }
-        _ = SQLiteEngine.threadPool
+        let pool = SQLiteEngine.threadPool(oneShot: oneShot)
         guard query else { return }
         // A query on a database in memory: SQLite itself and the code between it and the migrator
         // run once before the first real connection needs them.
@@ -51,7 +52,7 @@ public final class AppDatabase: Sendable {
         quiet.logLevel = .critical
         guard
             let memory = try? await SQLiteConnection.open(
-                storage: .memory, threadPool: SQLiteEngine.threadPool, logger: quiet,
+                storage: .memory, threadPool: pool, logger: quiet,
                 on: MultiThreadedEventLoopGroup.singleton.any())
         else { return }
         _ = try? await memory.sql().raw("SELECT 1 AS one").all()

@@ -19,9 +19,10 @@ struct SQLiteEngine: DatabaseEngine {
     let path: String
     let logger: Logger
     let journalMode: SQLiteJournalMode
-    /// Whether `run()` holds a connection open in write-ahead-log mode: a server's does, a one-shot
-    /// command's does not.
-    let holdsFileOpen: Bool
+    /// A one-shot command's engine (`app migrate`, `app check`): `run()` holds no connection open in
+    /// write-ahead-log mode (a server's holds one), and its SQLite calls block the threads of the
+    /// smaller pool (`threadPool(oneShot:)`).
+    let oneShot: Bool
     /// Set once the file is in `journalMode` (or SQLite refused the mode for good): the switch is tried
     /// on each connection until then, since another connection can hold the file while it is asked for.
     private let journalModeSettled = JournalModeSettled()
@@ -40,13 +41,24 @@ struct SQLiteEngine: DatabaseEngine {
     /// returns, and a call may wait there for another writer (`busy_timeout`, up to seconds). On NIO's
     /// shared pool, which has a thread per core (two here), two such waits stalled every other SQLite
     /// call in the process, a health check's `SELECT 1` among them. Started once, never stopped.
-    static let threadPool: NIOThreadPool = {
-        let pool = NIOThreadPool(numberOfThreads: 8)
+    private static let serverPool = startedPool(threads: 8)
+    /// A one-shot command's: its work makes one call at a time (a few side by side at most, `app
+    /// check`'s), and each thread takes about a quarter of a millisecond to start while the command
+    /// reads its migrations folder on the other core, before its first connection can open.
+    private static let oneShotPool = startedPool(threads: 2)
+
+    private static func startedPool(threads: Int) -> NIOThreadPool {
+        let pool = NIOThreadPool(numberOfThreads: threads)
         pool.start()
         return pool
-    }()
+    }
 
-    init(path: String, journalMode: SQLiteJournalMode = .wal, holdsFileOpen: Bool = true, logger: Logger) throws {
+    /// The pool a server's (or a one-shot command's) SQLite calls run on, started at first use.
+    static func threadPool(oneShot: Bool) -> NIOThreadPool { oneShot ? oneShotPool : serverPool }
+
+    var threadPool: NIOThreadPool { Self.threadPool(oneShot: oneShot) }
+
+    init(path: String, journalMode: SQLiteJournalMode = .wal, oneShot: Bool = false, logger: Logger) throws {
         let url = URL(fileURLWithPath: path)
         do {
             try FileManager.default.createDirectory(
@@ -60,7 +72,7 @@ struct SQLiteEngine: DatabaseEngine {
         self.path = url.path
         self.logger = logger
         self.journalMode = journalMode
-        self.holdsFileOpen = holdsFileOpen
+        self.oneShot = oneShot
         // Before this engine's first connection opens, so that every one of them has the function.
         _ = SQLiteMigrationBatch.installed
     }
@@ -69,13 +81,13 @@ struct SQLiteEngine: DatabaseEngine {
     /// work would close the file's last connection, and that close folds the log into the file and
     /// removes the log and its index, for the next unit of work to make again (about half a
     /// millisecond of each request). A connection that cannot be opened now is left to the requests,
-    /// which report why. A one-shot command holds none (`holdsFileOpen`): its work reuses its idle
+    /// which report why. A one-shot command holds none (`oneShot`): its work reuses its idle
     /// connections until it ends, and a held one would only open beside the first of them.
     func run() async {
         idle.start()
         var retry = Duration.milliseconds(50)
         while !Task.isCancelled {
-            if journalMode == .wal, holdsFileOpen {
+            if journalMode == .wal, !oneShot {
                 // Short waits, retried: this connection is worth no thread of SQLite's pool held waiting.
                 let held = try? await withConnection(busyTimeout: .milliseconds(100), wait: nil) {
                     [journalModeSettled] db -> Bool in
@@ -172,7 +184,7 @@ struct SQLiteEngine: DatabaseEngine {
         let connection: SQLiteConnection
         do {
             connection = try await SQLiteConnection.open(
-                storage: .file(path: path), threadPool: Self.threadPool, logger: logger,
+                storage: .file(path: path), threadPool: threadPool, logger: logger,
                 on: MultiThreadedEventLoopGroup.singleton.any()
             )
         } catch {
@@ -395,7 +407,7 @@ struct SQLiteEngine: DatabaseEngine {
     /// to disk: what `synchronous = FULL` does at each commit, done once.
     private func syncLog() async throws {
         let paths = [path + "-wal", URL(fileURLWithPath: path).deletingLastPathComponent().path]
-        try await Self.threadPool.runIfActive {
+        try await threadPool.runIfActive {
             for target in paths {
                 let fd = open(target, O_RDONLY | O_CLOEXEC)
                 // No log: nothing was written since the last connection's checkpoint, which synced.
