@@ -205,11 +205,11 @@ extension Migrate {
                     case .started(let id, let transactional):
                         out.line(
                             "\(out.dim(out.fancy ? "→" : "")) Applying \(id)\(transactional ? "" : " (outside a transaction)")"
-                                .trimmingCharacters(in: .whitespaces))
+                                .trimmingSpaces())
                     case .applied(let id, let ms):
                         out.line(
                             "\(out.green(out.fancy ? "✓" : "")) Applied \(id) in \(Output.duration(milliseconds: ms))"
-                                .trimmingCharacters(in: .whitespaces))
+                                .trimmingSpaces())
                     }
                 }
                 let applied = try await settings.withMigrator(onProgress: progress) { try await $0.migrate() }

@@ -66,7 +66,7 @@ extension Request {
         headers[values: .prefer].contains { value in
             value.split(separator: ",").contains { preference in
                 let token = preference.split(separator: ";").first?.split(separator: "=").first ?? ""
-                return token.trimmingCharacters(in: .whitespaces).lowercased() == "respond-async"
+                return token.trimmingSpaces().lowercased() == "respond-async"
             }
         }
     }

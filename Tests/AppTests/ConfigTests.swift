@@ -61,7 +61,7 @@ struct ConfigTests {
         #expect(try AppConfig(variables: ["APP_ENV": "prod-eu"]).environment == .production)
         let dir = try TempDir()
         let config = try AppConfig.load(
-            processEnvironment: ["APP_ENV": "production"], directory: dir.url, environmentName: "test")
+            processEnvironment: ["APP_ENV": "production"], directory: dir.url.path, environmentName: "test")
         #expect(config.environment == .test)
     }
 
@@ -69,9 +69,9 @@ struct ConfigTests {
     func oneEnvironmentRule() throws {
         let dir = try TempDir()
         try dir.write(".env", "APP_ENV=production\n")
-        #expect(try AppConfig.load(processEnvironment: [:], directory: dir.url).environmentName == "development")
+        #expect(try AppConfig.load(processEnvironment: [:], directory: dir.url.path).environmentName == "development")
         #expect(
-            try AppConfig.load(processEnvironment: ["APP_ENV": "staging"], directory: dir.url).environmentName
+            try AppConfig.load(processEnvironment: ["APP_ENV": "staging"], directory: dir.url.path).environmentName
                 == "staging")
         #expect(try AppConfig(variables: ["APP_ENV": "staging"]).environmentName == "staging")
         #expect(try AppConfig(variables: ["APP_ENV": "staging"], environmentName: "test").environment == .test)
@@ -94,7 +94,7 @@ struct ConfigTests {
         let dir = try TempDir()
         let example = try String(contentsOfFile: Self.repoFile(".env.example"), encoding: .utf8)
         try dir.write(".env", example)
-        let config = try AppConfig.load(processEnvironment: [:], directory: dir.url)
+        let config = try AppConfig.load(processEnvironment: [:], directory: dir.url.path)
         #expect(config.migrationSecret == nil)
         #expect(MigrationGate(config: config).state == .misconfigured(.missing))
     }

@@ -102,7 +102,7 @@ struct DotEnvTests {
         try dir.write(".env.development.local", "A=devlocal")
         try dir.write(".env.production", "E=production")
         let merged = try DotEnv.load(
-            directory: dir.url, environment: "development", processEnvironment: ["D": "process"])
+            directory: dir.url.path, environment: "development", processEnvironment: ["D": "process"])
         #expect(merged["A"] == "devlocal")
         #expect(merged["B"] == "local")
         #expect(merged["C"] == "dev")
@@ -116,7 +116,7 @@ struct DotEnvTests {
         try dir.write(".env.local", "B=local\nC=local")
         try dir.write(".env.test", "B=test")
         try dir.write(".env.test.local", "A=testlocal")
-        let merged = try DotEnv.load(directory: dir.url, environment: "test", processEnvironment: [:])
+        let merged = try DotEnv.load(directory: dir.url.path, environment: "test", processEnvironment: [:])
         #expect(merged["A"] == "testlocal")
         #expect(merged["B"] == "test")
         #expect(merged["C"] == nil)
@@ -127,7 +127,30 @@ struct DotEnvTests {
         let dir = try TempDir()
         try dir.write(".env.local", "HOSTNAME_PART=db.internal")
         try dir.write(".env", "URL=postgres://u@${HOSTNAME_PART}/app")
-        let merged = try DotEnv.load(directory: dir.url, environment: "development", processEnvironment: [:])
+        let merged = try DotEnv.load(directory: dir.url.path, environment: "development", processEnvironment: [:])
         #expect(merged["URL"] == "postgres://u@db.internal/app")
+    }
+
+    @Test(
+        "a .env name that is no readable UTF-8 file (a folder, a pipe, bytes that are not UTF-8) is an error naming it, never a wait; a link to nothing is no file"
+    )
+    func unreadable() throws {
+        let folder = try TempDir()
+        try FileManager.default.createDirectory(
+            at: folder.url.appendingPathComponent(".env"), withIntermediateDirectories: false)
+        let pipe = try TempDir()
+        #expect(mkfifo(pipe.url.appendingPathComponent(".env.local").path, 0o600) == 0)
+        let bytes = try TempDir()
+        try Data([0x41, 0x3D, 0xFF, 0x0A]).write(to: bytes.url.appendingPathComponent(".env.development"))
+        for (dir, name) in [(folder, ".env"), (pipe, ".env.local"), (bytes, ".env.development")] {
+            #expect(throws: ConfigError.unreadableFile(name)) {
+                try DotEnv.load(directory: dir.url.path, environment: "development", processEnvironment: [:])
+            }
+        }
+        let dangling = try TempDir()
+        try FileManager.default.createSymbolicLink(
+            atPath: dangling.url.appendingPathComponent(".env").path, withDestinationPath: "/nonexistent/.env")
+        #expect(
+            try DotEnv.load(directory: dangling.url.path, environment: "development", processEnvironment: [:]) == [:])
     }
 }

@@ -74,16 +74,16 @@ struct FolderReadingTests {
             at: dir.url.appendingPathComponent("sub"), withIntermediateDirectories: false)
         try FileManager.default.createSymbolicLink(
             atPath: dir.path + "/link.sql", withDestinationPath: dir.path + "/big.sql")
-        #expect(MigrationFolder.Listing.contents(of: dir.path + "/big.sql") == big)
-        #expect(MigrationFolder.Listing.contents(of: dir.path + "/link.sql") == big)
-        #expect(MigrationFolder.Listing.contents(of: dir.path + "/empty.sql") == Data())
-        #expect(MigrationFolder.Listing.contents(of: dir.path + "/sub") == nil)
-        #expect(MigrationFolder.Listing.contents(of: dir.path + "/missing.sql") == nil)
+        #expect(RegularFile.contents(of: dir.path + "/big.sql") == big)
+        #expect(RegularFile.contents(of: dir.path + "/link.sql") == big)
+        #expect(RegularFile.contents(of: dir.path + "/empty.sql") == Data())
+        #expect(RegularFile.contents(of: dir.path + "/sub") == nil)
+        #expect(RegularFile.contents(of: dir.path + "/missing.sql") == nil)
         // A pipe with no writer would block an ordinary open, and a device may never end: neither is read.
         #expect(mkfifo(dir.path + "/pipe.sql", 0o600) == 0)
-        #expect(MigrationFolder.Listing.contents(of: dir.path + "/pipe.sql") == nil)
+        #expect(RegularFile.contents(of: dir.path + "/pipe.sql") == nil)
         try FileManager.default.createSymbolicLink(atPath: dir.path + "/zero.sql", withDestinationPath: "/dev/zero")
-        #expect(MigrationFolder.Listing.contents(of: dir.path + "/zero.sql") == nil)
+        #expect(RegularFile.contents(of: dir.path + "/zero.sql") == nil)
     }
 
     @Test("a listing names every entry, sorted, and counts a link to a folder as a folder, a link to a file as none")

@@ -91,7 +91,7 @@ public final class SentryClient: AlertSink {
             until = Self.parseRateLimits(limits, now: now)
         } else if status == 429 {
             let seconds =
-                headers.first(name: "Retry-After").flatMap { Double($0.trimmingCharacters(in: .whitespaces)) } ?? 60
+                headers.first(name: "Retry-After").flatMap { Double($0.trimmingSpaces()) } ?? 60
             until = now.addingTimeInterval(seconds)
         }
         guard let until else { return }
@@ -105,7 +105,7 @@ public final class SentryClient: AlertSink {
     static func parseRateLimits(_ value: String, now: Date) -> Date? {
         var latest: Date?
         for limit in value.split(separator: ",") {
-            let fields = limit.trimmingCharacters(in: .whitespaces).split(
+            let fields = limit.trimmingSpaces().split(
                 separator: ":", omittingEmptySubsequences: false)
             guard let seconds = fields.first.flatMap({ Double($0) }) else { continue }
             let categories = fields.count > 1 ? fields[1].split(separator: ";").map(String.init) : []

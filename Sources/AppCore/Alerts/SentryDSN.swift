@@ -19,7 +19,7 @@ public struct SentryDSN: Sendable, Equatable, CustomStringConvertible {
     public let projectID: String
 
     public init(_ raw: String) throws {
-        guard let url = URLComponents(string: raw.trimmingCharacters(in: .whitespaces)) else {
+        guard let url = URLComponents(string: raw.trimmingSpaces()) else {
             throw ParseError.malformed("not a URL")
         }
         guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https" else {

@@ -223,7 +223,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     /// process environment only, since it picks the `.env` files.
     public static func load(
         processEnvironment: [String: String] = ProcessInfo.processInfo.environment,
-        directory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
+        directory: String = ".",
         environmentName flagEnvironment: String? = nil,
         host flagHost: String? = nil,
         port flagPort: Int? = nil,
@@ -255,7 +255,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             guard (0...65535).contains(flagPort) else { throw ConfigError.invalidPort }
             port = flagPort
         } else if let raw = string(.port) {
-            guard let value = Int(raw.trimmingCharacters(in: .whitespaces)), (0...65535).contains(value) else {
+            guard let value = Int(raw.trimmingSpaces()), (0...65535).contains(value) else {
                 throw ConfigError.invalidPort
             }
             port = value
@@ -314,7 +314,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         }
         var metricsPort: Int?
         if let raw = string(.metricsPort) {
-            guard let value = Int(raw.trimmingCharacters(in: .whitespaces)), (0...65535).contains(value) else {
+            guard let value = Int(raw.trimmingSpaces()), (0...65535).contains(value) else {
                 throw ConfigError.invalidMetricsPort
             }
             metricsPort = value

@@ -24,7 +24,7 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
 
     /// Parses a `DATABASE_URL` value. Errors never contain the URL, which may hold a password.
     public init(url raw: String?) throws {
-        guard let raw = raw?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else {
+        guard let raw = raw?.trimmingSpaces(), !raw.isEmpty else {
             self = .sqlite(path: Self.defaultSQLitePath)
             return
         }

@@ -25,7 +25,7 @@ public enum DotEnv {
         for match in line.matches(in: text, range: NSRange(location: 0, length: ns.length)) {
             let key = ns.substring(with: match.range(at: 1))
             var value = match.range(at: 2).location == NSNotFound ? "" : ns.substring(with: match.range(at: 2))
-            value = value.trimmingCharacters(in: .whitespacesAndNewlines)
+            value = value.trimmingSpacesAndNewlines()
             let quote = value.first
             if let quote, "'\"`".contains(quote), value.count >= 2, value.last == quote {
                 value = String(value.dropFirst().dropLast())
@@ -118,20 +118,19 @@ public enum DotEnv {
         return names
     }
 
-    /// The process environment plus every `.env` file in `directory`, in Next.js order.
+    /// The process environment plus every `.env` file in the folder at `directory`, in Next.js order.
     /// The first source that sets a key wins; each file is expanded against what came before it.
-    public static func load(directory: URL, environment appEnv: String, processEnvironment: [String: String]) throws
-        -> [String: String]
+    /// A name that is there but is no readable regular file of UTF-8 text (a folder, a pipe) is an error.
+    public static func load(directory: String, environment appEnv: String, processEnvironment: [String: String])
+        throws -> [String: String]
     {
         var merged = processEnvironment
         for name in fileNames(environment: appEnv) {
-            let url = directory.appendingPathComponent(name)
-            guard FileManager.default.fileExists(atPath: url.path) else { continue }
-            let data: Data
-            do { data = try Data(contentsOf: url) } catch {
+            let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
+            guard access(path, F_OK) == 0 else { continue }
+            guard let data = RegularFile.contents(of: path), let text = RegularFile.utf8(data) else {
                 throw ConfigError.unreadableFile(name)
             }
-            guard let text = String(data: data, encoding: .utf8) else { throw ConfigError.unreadableFile(name) }
             for (key, value) in expand(parse(text), environment: merged) where merged[key] == nil {
                 merged[key] = value
             }

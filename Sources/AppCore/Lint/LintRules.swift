@@ -218,9 +218,9 @@ enum LintRules {
             }
             lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
             for (index, raw) in lines.enumerated() {
-                let line = raw.trimmingCharacters(in: .whitespaces)
+                let line = raw.trimmingSpaces()
                 guard line.hasPrefix("--") else { continue }
-                let body = line.dropFirst(2).trimmingCharacters(in: .whitespaces)
+                let body = line.dropFirst(2).trimmingSpaces()
                 if body.hasPrefix("squawk-ignore-file") {
                     let rules = Self.rules(body.dropFirst("squawk-ignore-file".count))
                     if rules.isEmpty { fileAll = true } else { file.formUnion(rules) }
@@ -239,7 +239,7 @@ enum LintRules {
             if fileAll || file.contains(rule) { return true }
             guard !byLine.isEmpty else { return false }
             var line = statementLine - 1
-            while line >= 1, lines[line - 1].trimmingCharacters(in: .whitespaces).hasPrefix("--") {
+            while line >= 1, lines[line - 1].trimmingSpaces().hasPrefix("--") {
                 if byLine[line]?.contains(rule) == true { return true }
                 line -= 1
             }

@@ -164,8 +164,8 @@ struct MigrationSources: Sendable {
         }
         var files: [(String, String)] = []
         while let path = walker.nextObject() as? String {
-            guard path.hasSuffix(".sql"), let data = MigrationFolder.Listing.contents(of: "\(folder)/\(path)"),
-                let text = MigrationFolder.Listing.utf8(data)
+            guard path.hasSuffix(".sql"), let data = RegularFile.contents(of: "\(folder)/\(path)"),
+                let text = RegularFile.utf8(data)
             else { continue }
             files.append((path, text))
         }

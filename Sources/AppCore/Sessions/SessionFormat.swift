@@ -123,7 +123,7 @@ public enum SessionCookie {
         var pairs: [(String, String)] = []
         for header in values {
             for pair in header.split(separator: ";") {
-                let trimmed = pair.trimmingCharacters(in: .whitespaces)
+                let trimmed = pair.trimmingSpaces()
                 guard let eq = trimmed.firstIndex(of: "=") else { continue }
                 var value = String(trimmed[trimmed.index(after: eq)...])
                 if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 {

@@ -60,10 +60,10 @@ public struct TrustedProxies: Sendable, Equatable {
         var hops: [(for: String?, proto: String?)] = Self.forwardedElements(forwarded)
         if hops.isEmpty {
             let addresses = forwardedFor.flatMap { $0.split(separator: ",") }.map {
-                $0.trimmingCharacters(in: .whitespaces)
+                $0.trimmingSpaces()
             }
             let proto = forwardedProto.flatMap { $0.split(separator: ",") }.first.map {
-                $0.trimmingCharacters(in: .whitespaces).lowercased()
+                $0.trimmingSpaces().lowercased()
             }
             hops = addresses.map { ($0, proto) }
         }
@@ -78,7 +78,7 @@ public struct TrustedProxies: Sendable, Equatable {
         values.flatMap { $0.split(separator: ",") }.map { element in
             var pair: (for: String?, proto: String?) = (nil, nil)
             for parameter in element.split(separator: ";") {
-                let kv = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                let kv = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingSpaces() }
                 guard kv.count == 2 else { continue }
                 let value = kv[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
                 switch kv[0].lowercased() {

@@ -49,7 +49,7 @@ public struct MigrationFormat: Hashable, Sendable, CustomStringConvertible {
 
     /// `MIGRATIONS_FORMAT`'s value, or nil for a name that is none of the formats.
     public init?(setting: String) {
-        self.init(rawValue: setting.trimmingCharacters(in: .whitespaces).lowercased())
+        self.init(rawValue: setting.trimmingSpaces().lowercased())
     }
 
     public static var allCases: [MigrationFormat] { MigrationTools.all.map { $0.format } }

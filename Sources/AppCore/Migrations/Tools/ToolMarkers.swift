@@ -49,7 +49,7 @@ enum ToolMarkers {
     /// Throws when `text` (the file `file`, read as `format`'s) holds another tool's marker.
     static func refuseForeign(_ text: String, file: String, readAs format: MigrationFormat) throws(MigrationsInvalid) {
         guard let found = foreign(in: text, readAs: format) else { return }
-        let written = found.text.trimmingCharacters(in: .whitespaces).prefix(80)
+        let written = found.text.trimmingSpaces().prefix(80)
         throw MigrationsInvalid(
             file: file, line: found.line,
             reason: "\"\(written)\" is \(found.marker.tool)'s marker, but the folder is read as \(format.rawValue)'s; "

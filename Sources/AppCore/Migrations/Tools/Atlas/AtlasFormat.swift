@@ -16,7 +16,7 @@ enum AtlasFormat {
             guard let range = line.range(of: "atlas:") else { continue }
             let rest = line[range.upperBound...]
             let name = rest.prefix(while: { $0.isLetter || $0.isNumber || $0 == "_" })
-            found.append((String(name), rest.dropFirst(name.count).trimmingCharacters(in: .whitespaces), index + 1))
+            found.append((String(name), rest.dropFirst(name.count).trimmingSpaces(), index + 1))
         }
         return found
     }

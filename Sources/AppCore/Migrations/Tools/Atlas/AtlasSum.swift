@@ -50,7 +50,7 @@ struct AtlasSum: Equatable {
         for line in lines.dropFirst() {
             guard let range = line.range(of: "h1:") else { return nil }
             entries.append(
-                (line[..<range.lowerBound].trimmingCharacters(in: .whitespaces), String(line[range.upperBound...])))
+                (line[..<range.lowerBound].trimmingSpaces(), String(line[range.upperBound...])))
         }
         self.entries = entries
         guard total == first.dropFirst(3) else { return nil }

@@ -56,13 +56,13 @@ enum DieselFormat {
         guard folder.fileExists(file) else { return true }
         var value = false
         for line in try folder.text(of: file).lines() {
-            let text = line.trimmingCharacters(in: .whitespaces)
+            let text = line.trimmingSpaces()
             if text.isEmpty || text.hasPrefix("#") { continue }
-            let parts = text.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let parts = text.split(separator: "=", maxSplits: 1).map { $0.trimmingSpaces() }
             guard parts.count == 2, !parts[0].isEmpty else { return true }
             guard parts[0] == "run_in_transaction" else { continue }
             // A trailing comment after the value is TOML too.
-            switch parts[1].split(separator: "#", maxSplits: 1).first?.trimmingCharacters(in: .whitespaces) {
+            switch parts[1].split(separator: "#", maxSplits: 1).first?.trimmingSpaces() {
             case "true": value = true
             case "false": value = false
             default: return true

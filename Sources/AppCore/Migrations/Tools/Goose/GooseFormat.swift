@@ -74,7 +74,7 @@ enum GooseFormat {
         var command = line.replacingOccurrences(of: "--", with: "")
         if let first = command.range(of: "+goose") { command.removeSubrange(first) }
         if command.containsBytes("+goose") { throw invalid("more than one +goose") }
-        let name = command.trimmingCharacters(in: .whitespaces)
+        let name = command.trimmingSpaces()
         guard !name.isEmpty else { throw invalid("an empty annotation") }
         guard let found = Annotation.allCases.first(where: { $0.rawValue.lowercased() == name.lowercased() }) else {
             let known = Annotation.allCases.map(\.rawValue).joined(separator: ", ")

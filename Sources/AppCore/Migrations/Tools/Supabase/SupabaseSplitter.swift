@@ -30,7 +30,7 @@ enum SupabaseSplitter {
         split(text).compactMap { token in
             var trimmed = Substring(token)
             while trimmed.hasSuffix(";") { trimmed = trimmed.dropLast() }
-            let result = trimmed.trimmingCharacters(in: .whitespacesAndNewlines)
+            let result = trimmed.trimmingSpacesAndNewlines()
             return result.isEmpty ? nil : result
         }
     }

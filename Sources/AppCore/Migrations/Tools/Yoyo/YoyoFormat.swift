@@ -19,13 +19,13 @@ enum YoyoFormat {
         var result = Directives()
         var transactional: String?
         for (index, line) in text.lines().enumerated() {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            let trimmed = line.trimmingSpaces()
             guard trimmed.isEmpty || trimmed.hasPrefix("--") else { break }
-            let comment = trimmed.dropFirst(2).trimmingCharacters(in: .whitespaces)
+            let comment = trimmed.dropFirst(2).trimmingSpaces()
             for name in ["depends", "transactional"] where comment.hasPrefix(name) {
                 let rest = comment.dropFirst(name.count).drop(while: { $0 == " " || $0 == "\t" })
                 guard rest.first == ":" else { continue }
-                let value = rest.dropFirst().trimmingCharacters(in: .whitespaces)
+                let value = rest.dropFirst().trimmingSpaces()
                 if name == "depends" {
                     result.depends += value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
                 } else {

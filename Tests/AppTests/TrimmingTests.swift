@@ -1,0 +1,49 @@
+import Foundation
+import Testing
+
+@testable import AppCore
+
+@Suite("trimming without Foundation")
+struct TrimmingTests {
+    /// Every kind of scalar the two sets tell apart: each space separator, the tab, the line breaks,
+    /// the other separators, near misses (the zero-width space, which Foundation counts, and the
+    /// byte-order mark, which it does not),
+    /// a combining mark, a letter outside the BMP, and CR LF as one character.
+    static let pieces = [
+        "a", "Z", "0", "-", " ", "\t", "\n", "\r", "\r\n", "\u{0B}", "\u{0C}", "\u{85}", "\u{A0}", "\u{1680}",
+        "\u{2000}", "\u{2005}", "\u{200A}", "\u{200B}", "\u{2028}", "\u{2029}", "\u{202F}", "\u{205F}", "\u{3000}",
+        "\u{FEFF}", "\u{301}", "é", "🙂", "\u{1F}", "\u{7F}",
+    ]
+
+    /// `count` strings of up to 8 pieces, the same ones each run.
+    static func samples(count: Int) -> [String] {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        return (0..<count).map { _ in (0..<next(9)).map { _ in pieces[next(pieces.count)] }.joined() }
+    }
+
+    @Test("trimmingSpaces and trimmingSpacesAndNewlines agree with Foundation's sets on generated strings")
+    func agreesWithFoundation() {
+        for text in Self.samples(count: 20000) + Self.pieces {
+            #expect(text.trimmingSpaces() == text.trimmingCharacters(in: .whitespaces), "\(Array(text.unicodeScalars))")
+            #expect(
+                text.trimmingSpacesAndNewlines() == text.trimmingCharacters(in: .whitespacesAndNewlines),
+                "\(Array(text.unicodeScalars))")
+            let sub = text.dropFirst()
+            #expect(sub.trimmingSpaces() == sub.trimmingCharacters(in: .whitespaces))
+        }
+    }
+
+    @Test("the sets as Foundation has them here, on each space separator and its near misses")
+    func sets() {
+        #expect(" \t\u{A0}x\u{3000}\u{202F} ".trimmingSpaces() == "x")
+        #expect("\u{200B}x".trimmingSpaces() == "x", "Foundation counts the zero-width space as one")
+        #expect("\u{FEFF}x".trimmingSpaces() == "\u{FEFF}x", "a byte-order mark is not")
+        #expect("\nx\n".trimmingSpaces() == "\nx\n", "line breaks stay")
+        #expect("\n\u{2028}x\u{85}\r\n".trimmingSpacesAndNewlines() == "x")
+        #expect(" \t ".trimmingSpaces().isEmpty)
+    }
+}
