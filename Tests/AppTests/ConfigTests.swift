@@ -105,9 +105,28 @@ struct ConfigTests {
             ("sqlite:///var/lib/app/db.sqlite", DatabaseLocation.sqlite(path: "/var/lib/app/db.sqlite")),
             ("sqlite://data/other.sqlite", .sqlite(path: "data/other.sqlite")),
             ("", .sqlite(path: "data/app.sqlite")),
+            ("  sqlite:///tmp/a%20b%C3%A9.sqlite ", .sqlite(path: "/tmp/a bé.sqlite")),
+            ("SQLite://x/y:z//w.sqlite", .sqlite(path: "x/y:z//w.sqlite")),
+            ("sqlite:///tmp/100%.sqlite", .sqlite(path: "/tmp/100%.sqlite")),
         ])
     func sqliteURLs(_ raw: String, _ expected: DatabaseLocation) throws {
         #expect(try DatabaseLocation(url: raw) == expected)
+    }
+
+    @Test("a DATABASE_URL with no scheme, an empty SQLite path or another scheme is refused, naming why")
+    func invalidURLs() {
+        #expect(throws: ConfigError.invalidDatabaseURL("no scheme (sqlite:// or postgres://)")) {
+            try DatabaseLocation(url: "data/app.sqlite")
+        }
+        #expect(throws: ConfigError.invalidDatabaseURL("no scheme (sqlite:// or postgres://)")) {
+            try DatabaseLocation(url: "sqlite:/data/app.sqlite")
+        }
+        #expect(throws: ConfigError.invalidDatabaseURL("the SQLite path is empty")) {
+            try DatabaseLocation(url: "sqlite:///")
+        }
+        #expect(throws: ConfigError.invalidDatabaseURL("unsupported scheme \"mysql\"")) {
+            try DatabaseLocation(url: "mysql://localhost/app")
+        }
     }
 
     @Test("postgres:// and postgresql:// URLs, with defaults and percent-encoded credentials")

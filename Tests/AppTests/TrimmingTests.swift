@@ -3,7 +3,7 @@ import Testing
 
 @testable import AppCore
 
-@Suite("trimming without Foundation")
+@Suite("trimming and percent decoding without Foundation")
 struct TrimmingTests {
     /// Every kind of scalar the two sets tell apart: each space separator, the tab, the line breaks,
     /// the other separators, near misses (the zero-width space, which Foundation counts, and the
@@ -45,5 +45,29 @@ struct TrimmingTests {
         #expect("\nx\n".trimmingSpaces() == "\nx\n", "line breaks stay")
         #expect("\n\u{2028}x\u{85}\r\n".trimmingSpacesAndNewlines() == "x")
         #expect(" \t ".trimmingSpaces().isEmpty)
+    }
+
+    @Test(
+        "removingPercentEncodingBytes agrees with Foundation's removingPercentEncoding on generated strings, but refuses every byte that is not UTF-8"
+    )
+    func percentDecoding() {
+        let pieces = [
+            "a", "/", " ", "%", "%2", "%20", "%2f", "%2F", "%C3", "%A9", "%C3%A9", "%FF", "%zz", "é", "%00", "+",
+        ]
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        for _ in 0..<20000 {
+            let text = (0..<next(7)).map { _ in pieces[next(pieces.count)] }.joined()
+            let foundations = text.removingPercentEncoding
+            if let foundations, foundations.unicodeScalars.contains("\u{FFFD}") {
+                // Foundation's quirk (a lone continuation byte read as U+FFFD): refused here.
+                #expect(text.removingPercentEncodingBytes() == nil, "\(text)")
+            } else {
+                #expect(text.removingPercentEncodingBytes() == foundations, "\(text)")
+            }
+        }
     }
 }

@@ -28,7 +28,7 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
             self = .sqlite(path: Self.defaultSQLitePath)
             return
         }
-        guard let schemeEnd = raw.range(of: "://") else {
+        guard let schemeEnd = Self.schemeEnd(raw) else {
             throw ConfigError.invalidDatabaseURL("no scheme (sqlite:// or postgres://)")
         }
         let scheme = raw[..<schemeEnd.lowerBound].lowercased()
@@ -36,7 +36,7 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
         switch scheme {
         case "sqlite":
             // sqlite:///abs/path keeps its leading slash; sqlite://relative/path is relative to the working directory.
-            let path = rest.removingPercentEncoding ?? rest
+            let path = rest.removingPercentEncodingBytes() ?? rest
             guard !path.isEmpty, path != "/" else { throw ConfigError.invalidDatabaseURL("the SQLite path is empty") }
             self = .sqlite(path: path)
         case "postgres", "postgresql":
@@ -44,6 +44,19 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
         default:
             throw ConfigError.invalidDatabaseURL("unsupported scheme \"\(scheme)\"")
         }
+    }
+}
+
+extension DatabaseLocation {
+    /// Where the first `://` is, found by byte.
+    static func schemeEnd(_ raw: String) -> Range<String.Index>? {
+        let bytes = raw.utf8
+        var index = bytes.startIndex
+        while index != bytes.endIndex {
+            if bytes[index...].starts(with: "://".utf8) { return index..<bytes.index(index, offsetBy: 3) }
+            index = bytes.index(after: index)
+        }
+        return nil
     }
 }
 
