@@ -57,7 +57,7 @@ struct MigrationsOption: ParsableArguments {
 /// How every command fails: one line on stderr naming the cause (never a secret), then a non-zero
 /// exit. Use as `throw fail("…")`.
 func fail(_ message: String, exitCode: ExitCode = .failure) -> ExitCode {
-    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    Output.write("error: \(message)\n", to: STDERR_FILENO)
     return exitCode
 }
 

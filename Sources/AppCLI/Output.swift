@@ -10,7 +10,27 @@ struct Output {
     }
 
     func line(_ text: String) {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        Self.write(text + "\n", to: STDOUT_FILENO)
+    }
+
+    /// All of `text`, written straight to `fd` (a write cut short goes on from where it stopped); an
+    /// error such as a closed pipe ends it. Not through `FileHandle`, whose first write in a process
+    /// costs run-time type lookups on every command's path.
+    static func write(_ text: String, to fd: Int32) {
+        var text = text
+        text.withUTF8 { bytes in
+            var done = 0
+            while done < bytes.count {
+                let wrote = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+                if wrote > 0 {
+                    done += wrote
+                } else if wrote < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return
+                }
+            }
+        }
     }
 
     func green(_ text: String) -> String { paint(text, 32) }
