@@ -6,7 +6,7 @@ import Testing
 
 @testable import AppCore
 
-@Suite("engines")
+@Suite("engines", .dropsTestDatabases)
 struct EngineTests {
     @Test(
         "PostgreSQL cases run: the cluster from scripts/test answers (skipped here means every PostgreSQL case was left out)",
@@ -17,5 +17,29 @@ struct EngineTests {
         let database = try AppDatabase(location: try DatabaseLocation(url: admin), logger: quietLogger)
         let problem = try await database.withRunning { await database.problem(timeout: .seconds(30)) }
         #expect(problem == nil)
+    }
+
+    @Test(
+        "the catalog questions write their names into the query as literals: a name with a quote is asked for as itself, and nothing of it runs",
+        arguments: Engine.available)
+    func quotedNames(_ engine: Engine) async throws {
+        let db = try await TestDatabase.make(engine)
+        try await TestSQL.run(db, #"CREATE TABLE "it's" ("o'clock" INTEGER)"#)
+        try await TestSQL.run(db, "CREATE TABLE t (id INTEGER)")
+        let hostile = "t') OR ('1' = '1"
+        let database = try AppDatabase(location: db.location, logger: quietLogger)
+        let (names, exists, hostileExists, columns, hostileColumns) = try await database.withRunning {
+            try await database.withConnection { sql in
+                let engine = database.engine
+                return (
+                    try await engine.tableNames(sql, among: ["it's", hostile, "nope"]),
+                    try await engine.tableExists(sql, "it's"), try await engine.tableExists(sql, hostile),
+                    try await engine.columnNames(sql, table: "it's"), try await engine.columnNames(sql, table: hostile)
+                )
+            }
+        }
+        #expect(names == ["it's"])
+        #expect(exists && !hostileExists)
+        #expect(columns == ["o'clock"] && hostileColumns.isEmpty)
     }
 }

@@ -131,3 +131,16 @@ final class AheadConnection: Sendable {
         }
     }
 }
+
+/// `text` as an SQL string literal, its quotes doubled (both engines, PostgreSQL with
+/// `standard_conforming_strings` on, its default). For the names the catalog questions ask about,
+/// written into the query rather than bound: a bind goes through `Encodable` and the run-time casts of
+/// its encoder, a cost on every command's first history read.
+func sqlStringLiteral(_ text: String) -> String {
+    "'" + text.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "''") + "'"
+}
+
+/// `names` as a list of SQL string literals, for `IN (…)`.
+func sqlStringLiterals(_ names: [String]) -> String {
+    names.map(sqlStringLiteral).joined(separator: ", ")
+}

@@ -431,7 +431,7 @@ struct PostgresEngine: DatabaseEngine {
                 """
                 SELECT c.relname::text AS table_name FROM \(unsafeRaw: PostgresCatalog.tables)
                 AND n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND n.oid <> pg_my_temp_schema()
-                AND c.relname::text IN (\(binds: names))
+                AND c.relname::text IN (\(unsafeRaw: sqlStringLiterals(names)))
                 """
             ).all().map { try $0.decode(column: "table_name", as: String.self) })
     }
@@ -441,7 +441,7 @@ struct PostgresEngine: DatabaseEngine {
             try await db.raw(
                 """
                 SELECT a.attname::text AS column_name FROM \(unsafeRaw: PostgresCatalog.columns)
-                AND n.nspname = current_schema() AND c.relname = \(bind: table)
+                AND n.nspname = current_schema() AND c.relname = \(unsafeRaw: sqlStringLiteral(table))
                 """
             ).all().map { try $0.decode(column: "column_name", as: String.self) })
     }
@@ -450,7 +450,7 @@ struct PostgresEngine: DatabaseEngine {
         try await db.raw(
             """
             SELECT 1 AS found FROM \(unsafeRaw: PostgresCatalog.tables)
-            AND n.nspname = current_schema() AND c.relname = \(bind: table)
+            AND n.nspname = current_schema() AND c.relname = \(unsafeRaw: sqlStringLiteral(table))
             """
         ).first() != nil
     }

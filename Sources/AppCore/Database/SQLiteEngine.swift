@@ -161,7 +161,7 @@ struct SQLiteEngine: DatabaseEngine {
             // Unknown (not reusable, or the question failed): closed, never lent again.
             var open: Int?
             if reusable {
-                let row = try? await db.raw("SELECT app_in_transaction() AS open").first()
+                let row = try? await db.raw("SELECT app_in_transaction() AS open").all().first
                 open = try? row?.decode(column: "open", as: Int.self)
             }
             if open != 0 || !idle.give(lent) { await close() }
@@ -197,7 +197,10 @@ struct SQLiteEngine: DatabaseEngine {
             try await db.raw("PRAGMA busy_timeout = \(unsafeRaw: String(busyMs))").run()
             let row: (any SQLRow)?
             do {
-                row = try await db.raw("SELECT journal_mode FROM pragma_schema_version, pragma_journal_mode").first()
+                // `all().first`, here and after each unit of work: `first()` asks at run time whether the
+                // builder takes a LIMIT, one more type lookup on a command's path.
+                row = try await db.raw("SELECT journal_mode FROM pragma_schema_version, pragma_journal_mode").all()
+                    .first
             } catch let error as SQLiteError where Self.isBusy(error) {
                 throw error  // another writer held the file past the busy timeout: not a path problem
             } catch {
@@ -349,19 +352,22 @@ struct SQLiteEngine: DatabaseEngine {
     func tableNames(_ db: any SQLDatabase, among names: [String]) async throws -> Set<String> {
         guard !names.isEmpty else { return [] }
         return Set(
-            try await db.raw("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (\(binds: names))")
-                .all().map { try $0.decode(column: "name", as: String.self) })
+            try await db.raw(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (\(unsafeRaw: sqlStringLiterals(names)))"
+            )
+            .all().map { try $0.decode(column: "name", as: String.self) })
     }
 
     func columnNames(_ db: any SQLDatabase, table: String) async throws -> Set<String> {
         Set(
-            try await db.raw("SELECT name FROM pragma_table_info(\(bind: table))").all().map {
+            try await db.raw("SELECT name FROM pragma_table_info(\(unsafeRaw: sqlStringLiteral(table)))").all().map {
                 try $0.decode(column: "name", as: String.self)
             })
     }
 
     func tableExists(_ db: any SQLDatabase, _ table: String) async throws -> Bool {
-        try await db.raw("SELECT name FROM sqlite_master WHERE type = 'table' AND name = \(bind: table)").first() != nil
+        let query = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = \(sqlStringLiteral(table))"
+        return try await !db.raw("\(unsafeRaw: query)").all().isEmpty
     }
 
     /// Why the file cannot be opened, in the user's terms, naming the path.

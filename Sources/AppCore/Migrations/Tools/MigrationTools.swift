@@ -35,11 +35,11 @@ extension MigrationTools {
         // The tools' own schema names, constants of this code.
         let schemas = Set(all.compactMap { $0.history.postgresSchema }).sorted()
         guard engine.kind == .postgres, !schemas.isEmpty else { return names }
-        let list = schemas.map { "'\($0)'" }.joined(separator: ", ")
         for row in try await db.raw(
             """
             SELECT n.nspname || '.' || c.relname AS name FROM \(unsafeRaw: PostgresCatalog.tables)
-            AND n.nspname IN (\(unsafeRaw: list)) AND c.relname::text IN (\(binds: historyTables))
+            AND n.nspname IN (\(unsafeRaw: sqlStringLiterals(schemas)))
+            AND c.relname::text IN (\(unsafeRaw: sqlStringLiterals(historyTables)))
             """
         ).all() {
             names.insert(try row.decode(column: "name", as: String.self))

@@ -66,7 +66,7 @@ extension ToolHistory {
             return try await engine.tableExists(db, table)
         }
         return try await db.raw(
-            "SELECT 1 AS found FROM \(unsafeRaw: PostgresCatalog.tables) AND n.nspname = \(bind: schema) AND c.relname = \(bind: table)"
+            "SELECT 1 AS found FROM \(unsafeRaw: PostgresCatalog.tables) AND n.nspname = \(unsafeRaw: sqlStringLiteral(schema)) AND c.relname = \(unsafeRaw: sqlStringLiteral(table))"
         ).first() != nil
     }
 
