@@ -59,22 +59,48 @@ struct SQLiteEngine: DatabaseEngine {
     var threadPool: NIOThreadPool { Self.threadPool(oneShot: oneShot) }
 
     init(path: String, journalMode: SQLiteJournalMode = .wal, oneShot: Bool = false, logger: Logger) throws {
-        let url = URL(fileURLWithPath: path)
-        do {
-            try FileManager.default.createDirectory(
-                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        } catch {
-            throw DatabaseSetupError(
-                location: "SQLite file \(url.path)",
-                reason: "its folder \(url.deletingLastPathComponent().path) cannot be created (\(Self.reason(error)))"
-            )
+        let (file, folder) = Self.resolved(path)
+        var info = stat()
+        if stat(folder, &info) != 0 || info.st_mode & S_IFMT != S_IFDIR {
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            } catch {
+                throw DatabaseSetupError(
+                    location: "SQLite file \(file)",
+                    reason: "its folder \(folder) cannot be created (\(Self.reason(error)))")
+            }
         }
-        self.path = url.path
+        self.path = file
         self.logger = logger
         self.journalMode = journalMode
         self.oneShot = oneShot
         // Before this engine's first connection opens, so that every one of them has the function.
         _ = SQLiteMigrationBatch.installed
+    }
+
+    /// `path` made absolute as `URL(fileURLWithPath:).path` makes it, and its folder as
+    /// `deletingLastPathComponent().path` gives it. Worked out here for a plain path (no `~`, no `.`,
+    /// `..` or empty component, no trailing slash): `URL`'s first use in a process costs run-time type
+    /// lookups on every command's path. `URL`'s own answer for any other.
+    static func resolved(_ path: String) -> (file: String, folder: String) {
+        let absolute = path.hasPrefix("/")
+        let components = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst(absolute ? 1 : 0)
+        let plain =
+            !path.hasPrefix("~") && !components.isEmpty
+            && components.allSatisfy { !$0.isEmpty && $0 != "." && $0 != ".." }
+        guard plain, let base = absolute ? "" : Self.workingDirectory() else {
+            let url = URL(fileURLWithPath: path)
+            return (url.path, url.deletingLastPathComponent().path)
+        }
+        let file = absolute ? path : (base == "/" ? "/" : base + "/") + path
+        let slash = file.utf8.lastIndex(of: UInt8(ascii: "/"))!
+        return (file, slash == file.startIndex ? "/" : String(file[..<slash]))
+    }
+
+    private static func workingDirectory() -> String? {
+        guard let buffer = getcwd(nil, 0) else { return nil }
+        defer { free(buffer) }
+        return String(cString: buffer)
     }
 
     /// In write-ahead-log mode, holds one connection open until cancelled. Without it, every unit of
