@@ -5,8 +5,9 @@ import Foundation
 struct Output {
     let fancy: Bool
 
-    init(environment: [String: String] = ProcessInfo.processInfo.environment) {
-        fancy = isatty(STDOUT_FILENO) == 1 && (environment["NO_COLOR"] ?? "").isEmpty
+    init() {
+        let noColor = getenv("NO_COLOR").map { String(cString: $0) } ?? ""
+        fancy = isatty(STDOUT_FILENO) == 1 && noColor.isEmpty
     }
 
     func line(_ text: String) {

@@ -222,7 +222,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     /// Command-line values (`environmentName`, `host`, `port`) win over both. `APP_ENV` comes from the
     /// process environment only, since it picks the `.env` files.
     public static func load(
-        processEnvironment: [String: String] = ProcessInfo.processInfo.environment,
+        processEnvironment: [String: String] = ProcessEnvironment.current(),
         directory: String = ".",
         environmentName flagEnvironment: String? = nil,
         host flagHost: String? = nil,

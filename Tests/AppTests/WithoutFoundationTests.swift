@@ -3,8 +3,8 @@ import Testing
 
 @testable import AppCore
 
-@Suite("trimming and percent decoding without Foundation")
-struct TrimmingTests {
+@Suite("helpers that stand in for Foundation on a command's path, checked against Foundation")
+struct WithoutFoundationTests {
     /// Every kind of scalar the two sets tell apart: each space separator, the tab, the line breaks,
     /// the other separators, near misses (the zero-width space, which Foundation counts, and the
     /// byte-order mark, which it does not),
@@ -69,5 +69,14 @@ struct TrimmingTests {
                 #expect(text.removingPercentEncodingBytes() == foundations, "\(text)")
             }
         }
+    }
+
+    @Test("the process environment read from environ is ProcessInfo's, a variable set since included")
+    func environment() {
+        setenv("APP_TEST_ENVIRONMENT_READ", "a=b c", 1)
+        defer { unsetenv("APP_TEST_ENVIRONMENT_READ") }
+        let read = ProcessEnvironment.current()
+        #expect(read["APP_TEST_ENVIRONMENT_READ"] == "a=b c")
+        #expect(read == ProcessInfo.processInfo.environment)
     }
 }
