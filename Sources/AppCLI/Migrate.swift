@@ -92,8 +92,24 @@ struct MigrateSettings: Equatable {
         let database = try openDatabase(config, logger: logger)
         return try await Self.running(database) {
             database.connectAhead()
-            let catalog = try Self.validCatalog(config)
-            return try await body(migrator(database, catalog))
+            guard case .sqlite = config.database else {
+                return try await body(migrator(database, try Self.validCatalog(config)))
+            }
+            // On SQLite the history's first questions are asked on that connection too, while the folder
+            // is read (Migrator.historyAhead). Every path waits for them: their wait for another writer
+            // is bounded (the busy timeout), and the connection goes back before the pool stops.
+            // (PostgreSQL's lease wait is not, and an invalid folder is reported without it.)
+            let historyAhead = Task { try await HistoryStart.read(database) }
+            do {
+                var ready = migrator(database, try Self.validCatalog(config))
+                ready.historyAhead = historyAhead
+                let result = try await body(ready)
+                _ = await historyAhead.result
+                return result
+            } catch {
+                _ = await historyAhead.result
+                throw error
+            }
         }
     }
 

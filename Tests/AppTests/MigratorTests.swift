@@ -100,6 +100,53 @@ struct MigratorTests {
         }
     }
 
+    @Test(
+        "the history's start read ahead: a status tells what was read then; a run that finds work reads again under the lock, so nothing applies twice; a read that failed is the run's failure",
+        arguments: Engine.available)
+    func historyAhead(_ engine: Engine) async throws {
+        let db = try await TestDatabase.make(engine)
+        let database = try AppDatabase(location: db.location, logger: quietLogger)
+        @Sendable func migrator(_ migrations: [Migration], ahead: Task<HistoryStart, any Error>?) -> Migrator {
+            var migrator = Migrator(
+                database: database, migrations: migrations, lockTimeout: .seconds(5), logger: quietLogger)
+            migrator.historyAhead = ahead
+            return migrator
+        }
+        try await database.withRunning {
+            // Read on an empty database; then another runner applies everything.
+            let early = Task { try await HistoryStart.read(database) }
+            _ = try await early.value
+            #expect(try await migrator(Migration.all, ahead: nil).migrate() == Migration.all.map(\.id))
+            #expect(try await migrator(Migration.all, ahead: early).status().pending == Migration.all.map(\.id))
+            #expect(try await migrator(Migration.all, ahead: early).migrate() == [], "read again under the lock")
+            // Read with everything applied; a migration added since is applied.
+            let fresh = Task { try await HistoryStart.read(database) }
+            #expect(try await migrator(Migration.all + [Self.fixed], ahead: fresh).migrate() == [Self.fixed.id])
+        }
+        #expect(try await historyIDs(db) == Migration.all.map(\.id) + [Self.fixed.id])
+
+        // The server's table name held by a table of another layout: the read ahead fails, and so does the run.
+        let other = try await TestDatabase.make(engine)
+        try await TestSQL.run(other, "CREATE TABLE app_migrations (x INTEGER)")
+        let otherDatabase = try AppDatabase(location: other.location, logger: quietLogger)
+        let failure = try await otherDatabase.withRunning {
+            var run = Migrator(
+                database: otherDatabase, migrations: Migration.all, lockTimeout: .seconds(5), logger: quietLogger)
+            run.historyAhead = Task { try await HistoryStart.read(otherDatabase) }
+            do {
+                _ = try await run.migrate()
+                return nil as (any Error)?
+            } catch {
+                return error
+            }
+        }
+        guard case MigrationError.foreignHistory(let table, _)? = failure as? MigrationError else {
+            Issue.record("\(String(describing: failure))")
+            return
+        }
+        #expect(table == "app_migrations")
+    }
+
     @Test("a runner that can't get the lock within MIGRATION_LOCK_TIMEOUT answers 409", arguments: Engine.available)
     func lockTimeout(_ engine: Engine) async throws {
         let db = try await TestDatabase.make(engine)

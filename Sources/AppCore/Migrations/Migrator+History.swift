@@ -12,17 +12,26 @@ extension Migrator {
         }
     }
 
-    /// Both histories as they are; writes nothing.
+    /// Both histories as they are; writes nothing. `start`: the read's first questions, already
+    /// answered (`HistoryStart`).
     /// Before the first run of this version the server's history is still in the legacy table, and read there.
-    func readLedger(_ db: any SQLDatabase) async throws -> Ledger {
+    func readLedger(_ db: any SQLDatabase, start: HistoryStart? = nil) async throws -> Ledger {
         // Which tables exist, read once for every question below.
-        let names = try await MigrationTools.tableNames(db, engine: database.engine)
+        let names: Set<String>
+        if let start {
+            names = start.names
+        } else {
+            names = try await MigrationTools.tableNames(db, engine: database.engine)
+        }
         try await refuseForeignHistory(db, names: names)
         let oursExists = names.contains(AppHistory.table)
         let legacy = oursExists ? false : try await history.hasLegacy(db)
-        let rows =
-            oursExists
-            ? try await history.rows(db) : legacy ? try await history.rows(db, table: AppHistory.legacyTable) : []
+        let rows: [AppliedMigration]
+        if oursExists {
+            if let read = start?.rows { rows = read } else { rows = try await history.rows(db) }
+        } else {
+            rows = legacy ? try await history.rows(db, table: AppHistory.legacyTable) : []
+        }
         guard let tool = toolHistory, try await tool.exists(in: names, db, engine: database.engine) else {
             return Ledger(rows: rows, tool: nil, legacy: legacy)
         }
@@ -111,5 +120,26 @@ extension Migrator {
         }
         if !plan.toAdopt.isEmpty || !plan.toForget.isEmpty { rows = try await history.rows(db) }
         return Ledger(rows: rows, tool: ledger)
+    }
+}
+
+/// What every read of the histories starts with, whatever the folder holds: which history tables the
+/// database has and, when the server's own is among them, its rows. A one-shot command reads it while
+/// it reads its migrations folder (`Migrator.historyAhead`), on the connection it opened meanwhile.
+/// Read a moment before the rest of the history, as the read's statements always were moments apart
+/// (no snapshot holds them together): a run that finds anything to do reads it all again under the
+/// runner lock.
+public struct HistoryStart: Sendable {
+    let names: Set<String>
+    /// The server's own rows; nil when its table is not there.
+    let rows: [AppliedMigration]?
+
+    /// Reads it on one of `database`'s connections.
+    public static func read(_ database: AppDatabase) async throws -> HistoryStart {
+        try await database.withConnection { db in
+            let names = try await MigrationTools.tableNames(db, engine: database.engine)
+            guard names.contains(AppHistory.table) else { return HistoryStart(names: names, rows: nil) }
+            return HistoryStart(names: names, rows: try await AppHistory(engine: database.engine).rows(db))
+        }
     }
 }

@@ -29,6 +29,9 @@ public struct Migrator: Sendable {
     /// What a run does with the linter's findings on what it is about to apply (`MIGRATION_LINT`).
     public var lintMode = LintMode.off
     public var linter = MigrationLinter()
+    /// The start of the history, read ahead (`HistoryStart`): the first read of a run, a status or a dry
+    /// run, the one without the lock, takes it from there rather than ask again, and fails as it failed.
+    public var historyAhead: Task<HistoryStart, any Error>?
 
     var migrations: [Migration] { catalog.migrations }
     /// The folder's tool's history, kept beside the server's; nil for the built-in set.
@@ -72,7 +75,8 @@ public struct Migrator: Sendable {
 
     private func readStatus() async throws -> MigrationStatus {
         try validCatalog()
-        let ledger = try await database.withConnection { db in try await readLedger(db) }
+        let start = try await historyAhead?.value
+        let ledger = try await database.withConnection { db in try await readLedger(db, start: start) }
         var status = plan(ledger).status(migrations, ledger)
         if lintMode != .off, lints {
             let pending = Set(status.pending)
@@ -136,7 +140,8 @@ public struct Migrator: Sendable {
 
     private func readPending() async throws -> [String] {
         try validCatalog()
-        return try await database.withConnection { db in try await unlockedPlan(db).pending }.map(\.id)
+        let start = try await historyAhead?.value
+        return try await database.withConnection { db in try await unlockedPlan(db, start: start).pending }.map(\.id)
     }
 
     func validCatalog() throws {
@@ -150,8 +155,10 @@ public struct Migrator: Sendable {
 
     /// The plan from the history as it is, and whether a run has history to bring up to date even with
     /// nothing pending (the legacy table to carry over, the tool's table to create, rows to adopt).
-    private func unlockedPlan(_ db: any SQLDatabase) async throws -> (pending: [Migration], needsReconcile: Bool) {
-        let ledger = try await readLedger(db)
+    private func unlockedPlan(_ db: any SQLDatabase, start: HistoryStart? = nil) async throws -> (
+        pending: [Migration], needsReconcile: Bool
+    ) {
+        let ledger = try await readLedger(db, start: start)
         guard ledger.runningID != nil else {
             let plan = plan(ledger)
             return (try plan.checked(), plan.needsReconcile)
@@ -183,7 +190,8 @@ public struct Migrator: Sendable {
             // cannot hold the call; the connection wait itself is bounded by the engine.
             let now = try await withTimeout(Self.historyReadTimeout, waitingFor: "answer to the history read") {
                 [self] in
-                try await database.withConnection { db in try await unlockedPlan(db) }
+                let start = try await historyAhead?.value
+                return try await database.withConnection { db in try await unlockedPlan(db, start: start) }
             }
             if now.pending.isEmpty, !now.needsReconcile { return [] }
             try await checkLint(now.pending)
