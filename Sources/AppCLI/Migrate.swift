@@ -87,18 +87,12 @@ struct MigrateSettings: Equatable {
             return try await Self.running(database) { try await body(migrator(database, catalog)) }
         }
         // The first connection (PostgreSQL's, or an SQLite file's already there) opens while the folder
-        // is read; an invalid folder is still reported first, and alone (the connection's own failure,
-        // if any, is the first lease's to report).
+        // is read, and the history's first questions are asked on it (Migrator.historyAhead). An invalid
+        // folder is still reported first, and alone (the connection's own failure, if any, is the first
+        // read's to report).
         let database = try openDatabase(config, logger: logger)
         return try await Self.running(database) {
             database.connectAhead()
-            guard case .sqlite = config.database else {
-                return try await body(migrator(database, try Self.validCatalog(config)))
-            }
-            // On SQLite the history's first questions are asked on that connection too, while the folder
-            // is read (Migrator.historyAhead). Every path waits for them: their wait for another writer
-            // is bounded (the busy timeout), and the connection goes back before the pool stops.
-            // (PostgreSQL's lease wait is not, and an invalid folder is reported without it.)
             let historyAhead = Task { try await HistoryStart.read(database) }
             do {
                 var ready = migrator(database, try Self.validCatalog(config))
@@ -107,7 +101,11 @@ struct MigrateSettings: Equatable {
                 _ = await historyAhead.result
                 return result
             } catch {
-                _ = await historyAhead.result
+                // SQLite's read is waited for, so that its connection goes back before the pool stops
+                // (its wait for another writer is bounded by the busy timeout). PostgreSQL's lease wait
+                // is not bounded so: its read is cancelled and left, and the error is reported at once.
+                historyAhead.cancel()
+                if case .sqlite = config.database { _ = await historyAhead.result }
                 throw error
             }
         }
