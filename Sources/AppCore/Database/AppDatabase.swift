@@ -67,7 +67,7 @@ public final class AppDatabase: Sendable {
 
     /// Starts opening a connection in the background, for a one-shot command that reads its migrations
     /// folder before it needs one (inside `withRunning`). For SQLite only on a file already there
-    /// (`willConnectAhead`): an invalid folder must make none.
+    /// (`connectsAhead`): an invalid folder must make none.
     public func connectAhead() {
         engine.connectAhead()
     }

@@ -43,8 +43,9 @@ struct SQLiteEngine: DatabaseEngine {
     /// call in the process, a health check's `SELECT 1` among them. Started once, never stopped.
     private static let serverPool = startedPool(threads: 8)
     /// A one-shot command's: its work makes one call at a time (a few side by side at most, `app
-    /// check`'s), and each thread takes about a quarter of a millisecond to start while the command
-    /// reads its migrations folder on the other core, before its first connection can open.
+    /// check`'s). Its threads start while the command reads its migrations folder on the other core,
+    /// and a new thread can wait there for a core (up to 2 ms, `perf sched`) before its first
+    /// connection can open: the fewer, the sooner.
     private static let oneShotPool = startedPool(threads: 2)
 
     private static func startedPool(threads: Int) -> NIOThreadPool {
