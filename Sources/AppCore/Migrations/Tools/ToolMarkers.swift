@@ -26,6 +26,28 @@ enum ToolMarkers {
         // Bytes first: a line whose first byte after blanks is not "-" is no comment.
         guard line.utf8.first(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }) == UInt8(ascii: "-")
         else { return nil }
+        // An ASCII line (nearly every one): a byte is a Character there, so the same reading by byte.
+        guard line.utf8.contains(where: { $0 >= 0x80 }) else { return asciiMarker(of: line.utf8) }
+        return markerByCharacter(of: line)
+    }
+
+    /// Every marker's prefix as bytes (all of them ASCII), beside the marker.
+    private static let prefixBytes: [(bytes: [UInt8], marker: Marker)] = all.map { (Array($0.prefix.utf8), $0) }
+
+    private static func asciiMarker(of line: Substring.UTF8View) -> Marker? {
+        func blank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        let trimmed = line.drop(while: blank)
+        guard trimmed.starts(with: "--".utf8) else { return nil }
+        // The text after the blanks, lower-cased as ASCII: the 32 characters `markerByCharacter` keeps.
+        let text = trimmed.dropFirst(2).drop(while: blank).prefix(32).map { byte in
+            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte + 32 : byte
+        }
+        return prefixBytes.first { text.starts(with: $0.bytes) }?.marker
+    }
+
+    /// `marker(of:)`, read by Character: for a line with bytes beyond ASCII, where a combining mark can
+    /// make a `-` or a blank part of another Character.
+    static func markerByCharacter(of line: Substring) -> Marker? {
         let trimmed = line.drop(while: { $0 == " " || $0 == "\t" })
         guard trimmed.hasPrefix("--") else { return nil }
         let text = trimmed.dropFirst(2).drop(while: { $0 == " " || $0 == "\t" }).prefix(32).lowercased()

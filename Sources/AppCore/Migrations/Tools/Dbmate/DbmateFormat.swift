@@ -112,7 +112,49 @@ enum DbmateFormat {
         isUp: Bool, transactional: Bool
     )? {
         // Bytes first: most lines are not comments, and `hasPrefix` compares Characters.
-        guard line.utf8.starts(with: "--".utf8), line.hasPrefix("--") else { return nil }
+        let bytes = line.utf8
+        guard bytes.starts(with: "--".utf8) else { return nil }
+        // An ASCII line (nearly every one): a byte is a Character there, so the same reading by byte.
+        guard bytes.contains(where: { $0 >= 0x80 }) else { return try asciiMarker(bytes, file: file, line: number) }
+        return try markerByCharacter(line, file: file, line: number)
+    }
+
+    private static func asciiMarker(_ line: Substring.UTF8View, file: String, line number: Int)
+        throws(MigrationsInvalid) -> (isUp: Bool, transactional: Bool)?
+    {
+        func blank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        let rest = line.dropFirst(2).drop(while: blank)
+        let isUp: Bool
+        if rest.starts(with: "migrate:up".utf8) {
+            isUp = true
+        } else if rest.starts(with: "migrate:down".utf8) {
+            isUp = false
+        } else {
+            return nil
+        }
+        let options = rest.dropFirst(isUp ? 10 : 12)
+        if let first = options.first, !blank(first) { return nil }  // `-- migrate:upper` is a comment
+        var transactional = true
+        for option in options.split(whereSeparator: blank) {
+            if option.elementsEqual("transaction:false".utf8) {
+                transactional = false
+            } else if option.elementsEqual("transaction:true".utf8) {
+                transactional = true
+            } else {
+                let written = String(decoding: option, as: UTF8.self)
+                throw MigrationsInvalid(
+                    file: file, line: number, reason: "unknown option \"\(written)\" (known: transaction:false)")
+            }
+        }
+        return (isUp, transactional)
+    }
+
+    /// `marker`, read by Character: for a line with bytes beyond ASCII, where a combining mark can
+    /// make a `-` or a blank part of another Character.
+    static func markerByCharacter(_ line: Substring, file: String, line number: Int) throws(MigrationsInvalid) -> (
+        isUp: Bool, transactional: Bool
+    )? {
+        guard line.hasPrefix("--") else { return nil }
         let rest = line.dropFirst(2).drop(while: { $0 == " " || $0 == "\t" })
         let isUp: Bool
         if rest.hasPrefix("migrate:up") {
