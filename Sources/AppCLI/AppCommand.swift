@@ -16,11 +16,20 @@ struct AppCommand: AsyncParsableCommand {
     /// The plain forms of `app serve` and `app migrate` go straight to their commands (`QuickParse`);
     /// every other command line is ArgumentParser's, and so is every error's message and exit code.
     static func main() async {
-        guard let command = QuickParse.command(Array(CommandLine.arguments.dropFirst())) else {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if !Self.serves(arguments) { AppDatabase.useOneEventLoop() }
+        guard let command = QuickParse.command(arguments) else {
             await main(nil)
             return
         }
         await run(command)
+    }
+
+    /// Whether the command line runs the server: `serve`, or no command at all (an option first, or
+    /// nothing), since `serve` is the default. Every other command runs once and ends.
+    static func serves(_ arguments: [String]) -> Bool {
+        guard let first = arguments.first else { return true }
+        return first == "serve" || first.hasPrefix("-")
     }
 
     /// Runs a command `QuickParse` took, then exits from the thread it ran on. Back in `main`, on the

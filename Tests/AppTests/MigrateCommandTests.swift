@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import NIOCore
 import Testing
 
 @testable import AppCore
@@ -173,5 +174,53 @@ struct MigrateCommandTests {
             let help = try await AppBinary.run(command + ["--help"])
             #expect(help.out.contains("Example"), "\(command) --help shows an example")
         }
+    }
+
+    @Test(
+        "a one-shot command runs one event loop and two threads for SQLite's calls; the server one loop per core and eight"
+    )
+    func threads() async throws {
+        let db = try await TestDatabase.make(.sqlite)
+        // A migration that takes a while, to look at the process as it runs.
+        let slow = try MigrationsDir([
+            "1_slow.sql":
+                "-- migrate:up\nCREATE TABLE slow AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000000) SELECT count(*) AS n FROM c;\n"
+        ])
+        let process = Process()
+        process.executableURL = AppBinary.url
+        process.arguments = ["migrate"]
+        process.environment = AppBinary.baseEnvironment.merging([
+            "DATABASE_URL": db.url, "MIGRATIONS_DIR": slow.path, "APP_ENV": "test",
+        ]) { $1 }
+        process.currentDirectoryURL = slow.dir.url
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        var seen: [String] = []
+        // Once SQLite's threads are up, the run is under way: every thread has started.
+        for _ in 0..<500 where process.isRunning {
+            seen = Self.threadNames(of: process.processIdentifier)
+            if seen.contains(where: { $0.hasPrefix("TP-") }) { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        if process.isRunning { seen = Self.threadNames(of: process.processIdentifier) }
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(seen.filter { $0.hasPrefix("NIO-SGLTN") }.count == 1, "\(seen)")
+        #expect(seen.filter { $0.hasPrefix("TP-") }.count == 2, "\(seen)")
+
+        let dir = try TempDir()
+        let server = try await ServerProcess.start(environment: ["APP_ENV": "test"], directory: dir.url)
+        let serving = Self.threadNames(of: server.process.processIdentifier)
+        await server.stop()
+        #expect(serving.filter { $0.hasPrefix("NIO-SGLTN") }.count == System.coreCount, "\(serving)")
+        #expect(serving.filter { $0.hasPrefix("TP-") }.count == 8, "\(serving)")
+    }
+
+    /// The names of a process's threads, from /proc.
+    static func threadNames(of pid: Int32) -> [String] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.compactMap { try? String(contentsOfFile: "/proc/\(pid)/task/\($0)/comm", encoding: .utf8) }
+            .map { $0.trimmingSpacesAndNewlines() }
     }
 }

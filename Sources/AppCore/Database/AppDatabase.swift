@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import NIOPosix
 import SQLKit
 import SQLiteKit
@@ -57,6 +58,15 @@ public final class AppDatabase: Sendable {
         else { return }
         _ = try? await memory.sql().raw("SELECT 1 AS one").all()
         try? await memory.close()
+    }
+
+    /// For a process that runs one command and ends (`app migrate`, `app check`): NIO's shared event
+    /// loops are one, where a server has one per core. A command's work waits on one connection at a
+    /// time, and each loop's thread is started while the command reads its migrations folder, where a
+    /// new thread can wait for a core. Call it once, before anything uses the loops (NIO refuses it
+    /// later).
+    public static func useOneEventLoop() {
+        NIOSingletons.groupLoopCountSuggestion = 1
     }
 
     /// Runs the connection pool until the task is cancelled.
