@@ -145,6 +145,29 @@ struct MigratorTests {
             return
         }
         #expect(table == "app_migrations")
+
+        // Liquibase's table beside that one, under a dbmate folder: the read refuses Liquibase's first,
+        // read ahead or not (the rows that could not be read ahead are raised where they are read).
+        try await TestSQL.run(other, "CREATE TABLE databasechangelog (id TEXT)")
+        let folder = try MigrationsDir(["1_a.sql": "-- migrate:up\nCREATE TABLE a (id INTEGER);\n"])
+        let catalog = MigrationCatalog.load(folder: folder.path, dialect: engine == .sqlite ? .sqlite : .postgres)
+        var refusals: [String] = []
+        for ahead in [false, true] {
+            let refusal = try await otherDatabase.withRunning {
+                var run = Migrator(
+                    database: otherDatabase, catalog: catalog, lockTimeout: .seconds(5), logger: quietLogger)
+                if ahead { run.historyAhead = Task { try await HistoryStart.read(otherDatabase) } }
+                do {
+                    _ = try await run.migrate()
+                    return "applied"
+                } catch {
+                    return "\(error)"
+                }
+            }
+            refusals.append(refusal)
+        }
+        #expect(refusals[0] == refusals[1], "\(refusals)")
+        #expect(refusals[0].contains("databasechangelog"), "\(refusals)")
     }
 
     @Test("a runner that can't get the lock within MIGRATION_LOCK_TIMEOUT answers 409", arguments: Engine.available)

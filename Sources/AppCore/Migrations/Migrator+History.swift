@@ -28,7 +28,7 @@ extension Migrator {
         let legacy = oursExists ? false : try await history.hasLegacy(db)
         let rows: [AppliedMigration]
         if oursExists {
-            if let read = start?.rows { rows = read } else { rows = try await history.rows(db) }
+            if let read = start?.rows { rows = try read.get() } else { rows = try await history.rows(db) }
         } else {
             rows = legacy ? try await history.rows(db, table: AppHistory.legacyTable) : []
         }
@@ -131,15 +131,22 @@ extension Migrator {
 /// runner lock.
 public struct HistoryStart: Sendable {
     let names: Set<String>
-    /// The server's own rows; nil when its table is not there.
-    let rows: [AppliedMigration]?
+    /// The server's own rows, or why they could not be read (another tool's table of its name, say):
+    /// the read raises that where it reads them, after the questions it asks first. Nil when the
+    /// table is not there.
+    let rows: Result<[AppliedMigration], any Error>?
 
     /// Reads it on one of `database`'s connections.
     public static func read(_ database: AppDatabase) async throws -> HistoryStart {
         try await database.withConnection { db in
             let names = try await MigrationTools.tableNames(db, engine: database.engine)
             guard names.contains(AppHistory.table) else { return HistoryStart(names: names, rows: nil) }
-            return HistoryStart(names: names, rows: try await AppHistory(engine: database.engine).rows(db))
+            do {
+                return HistoryStart(
+                    names: names, rows: .success(try await AppHistory(engine: database.engine).rows(db)))
+            } catch {
+                return HistoryStart(names: names, rows: .failure(error))
+            }
         }
     }
 }

@@ -29,8 +29,9 @@ public struct Migrator: Sendable {
     /// What a run does with the linter's findings on what it is about to apply (`MIGRATION_LINT`).
     public var lintMode = LintMode.off
     public var linter = MigrationLinter()
-    /// The start of the history, read ahead (`HistoryStart`): the first read of a run, a status or a dry
-    /// run, the one without the lock, takes it from there rather than ask again, and fails as it failed.
+    /// The start of the history, read ahead (`HistoryStart`), for a migrator that makes one run, status
+    /// or dry run (a one-shot command's): its read without the lock takes it from there rather than ask
+    /// again, and fails as it failed. The reads under the runner lock always ask.
     public var historyAhead: Task<HistoryStart, any Error>?
 
     var migrations: [Migration] { catalog.migrations }
