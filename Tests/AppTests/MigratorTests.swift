@@ -153,10 +153,11 @@ struct MigratorTests {
         let catalog = MigrationCatalog.load(folder: folder.path, dialect: engine == .sqlite ? .sqlite : .postgres)
         var refusals: [String] = []
         for ahead in [false, true] {
-            let refusal = try await otherDatabase.withRunning {
-                var run = Migrator(
-                    database: otherDatabase, catalog: catalog, lockTimeout: .seconds(5), logger: quietLogger)
-                if ahead { run.historyAhead = Task { try await HistoryStart.read(otherDatabase) } }
+            // A database of its own each time: PostgreSQL's pool runs once per instance.
+            let fresh = try AppDatabase(location: other.location, logger: quietLogger)
+            let refusal = try await fresh.withRunning {
+                var run = Migrator(database: fresh, catalog: catalog, lockTimeout: .seconds(5), logger: quietLogger)
+                if ahead { run.historyAhead = Task { try await HistoryStart.read(fresh) } }
                 do {
                     _ = try await run.migrate()
                     return "applied"
