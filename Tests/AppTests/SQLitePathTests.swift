@@ -1,28 +1,72 @@
+import AppServer
 import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Synchronization
 import Testing
 
 @testable import AppCore
 
-@Suite("where an SQLite path points")
+/// SQLite paths that cannot be used, through `app migrate` run without privileges (so file
+/// permissions apply even when the tests run as root): each names the path and the cause.
+@Suite("SQLite paths that cannot be used")
 struct SQLitePathTests {
-    @Test("a path and its folder are the ones Foundation's URL gives, on generated absolute and relative paths")
-    func agreesWithURL() {
-        let pieces = ["a", "b.sqlite", "data", ".", "..", "~", "", " x", "é", "%20", "a:b", "\\", "-"]
-        var state: UInt64 = 0x5851_F42D_4C95_7F2D
-        func next(_ bound: Int) -> Int {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return Int((state >> 33) % UInt64(bound))
+    /// A folder anyone may enter, holding the case's path.
+    static func folder() throws -> TempDir {
+        let dir = try TempDir()
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir.path)
+        return dir
+    }
+
+    static func migrate(_ path: String, in dir: TempDir) async throws -> (status: Int32, out: String, err: String) {
+        try await AppBinary.runUnprivileged(
+            ["migrate"], environment: ["DATABASE_URL": "sqlite://\(path)", "APP_ENV": "test"], directory: dir.url)
+    }
+
+    @Test("a directory, a file it may not read, a folder it may not create the file in")
+    func unopenable() async throws {
+        let dir = try Self.folder()
+        let directory = dir.url.appendingPathComponent("is-a-folder.sqlite").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let unreadable = dir.url.appendingPathComponent("unreadable.sqlite").path
+        try writeFile(unreadable, Data())
+        try FileManager.default.setAttributes([.posixPermissions: 0o000], ofItemAtPath: unreadable)
+        let closed = dir.url.appendingPathComponent("closed")
+        try FileManager.default.createDirectory(at: closed, withIntermediateDirectories: true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: closed.path)
+        let uncreatable = closed.appendingPathComponent("new.sqlite").path
+
+        for (path, reason) in [
+            (directory, "it is a directory, not a database file"),
+            (unreadable, "no permission to read it"),
+            (uncreatable, "it does not exist, and there is no permission to create it in \(closed.path)"),
+        ] {
+            let result = try await Self.migrate(path, in: dir)
+            #expect(result.status == 1, "\(path): \(result.err)")
+            #expect(result.err.contains("SQLite file \(path): \(reason)"), "\(result.err)")
         }
-        var paths = ["data/app.sqlite", "/x.sqlite", "/tmp/a/b.sqlite", "app.sqlite", "/tmp/dir/", "~/x.sqlite"]
-        for _ in 0..<5000 {
-            let parts = (0..<(1 + next(4))).map { _ in pieces[next(pieces.count)] }
-            paths.append((next(2) == 0 ? "/" : "") + parts.joined(separator: "/"))
-        }
-        for path in paths where !path.isEmpty {
-            let url = URL(fileURLWithPath: path)
-            let resolved = SQLiteEngine.resolved(path)
-            #expect(resolved.file == url.path, "\(path)")
-            #expect(resolved.folder == url.deletingLastPathComponent().path, "\(path)")
-        }
+        #expect(!FileManager.default.fileExists(atPath: uncreatable))
+    }
+
+    @Test("a read-only file: a migration names the path and that it is read-only, and the file is unchanged")
+    func readOnly() async throws {
+        let dir = try Self.folder()
+        let path = dir.url.appendingPathComponent("ro.sqlite").path
+        // A database with one table, made by Python's sqlite3, then made read-only.
+        let made = try await runProcess([
+            "python3", "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('CREATE TABLE t (x)'); c.commit()", path,
+        ])
+        try #require(made.status == 0, "\(made.stderr)")
+        try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: path)
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+
+        let result = try await Self.migrate(path, in: dir)
+        #expect(result.status == 1, "\(result.err)")
+        #expect(
+            result.err.contains("SQLite file \(path): it is read-only for this process, and migrations write to it"),
+            "\(result.err)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
     }
 }
