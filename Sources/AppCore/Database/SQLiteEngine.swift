@@ -393,8 +393,7 @@ struct SQLiteEngine: DatabaseEngine {
     }
 
     func tableExists(_ db: any SQLDatabase, _ table: String) async throws -> Bool {
-        let query = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = \(sqlStringLiteral(table))"
-        return try await !db.raw("\(unsafeRaw: query)").all().isEmpty
+        try await tableNames(db, among: [table]).contains(table)
     }
 
     /// Why the file cannot be opened, in the user's terms, naming the path.
