@@ -17,6 +17,8 @@ public enum SQLiteJournalMode: String, Sendable, CaseIterable {
 /// An SQLite file, one connection per unit of work. The runner lock is SQLite's write lock.
 struct SQLiteEngine: DatabaseEngine {
     let path: String
+    /// The folder `path` is in, absolute as `path` is.
+    let folder: String
     let logger: Logger
     let journalMode: SQLiteJournalMode
     /// A one-shot command's engine (`app migrate`, `app check`): `run()` holds no connection open in
@@ -61,8 +63,7 @@ struct SQLiteEngine: DatabaseEngine {
 
     init(path: String, journalMode: SQLiteJournalMode = .wal, oneShot: Bool = false, logger: Logger) throws {
         let (file, folder) = Self.resolved(path)
-        var info = stat()
-        if stat(folder, &info) != 0 || info.st_mode & S_IFMT != S_IFDIR {
+        if RegularFile.kind(of: folder) != S_IFDIR {
             do {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             } catch {
@@ -72,6 +73,7 @@ struct SQLiteEngine: DatabaseEngine {
             }
         }
         self.path = file
+        self.folder = folder
         self.logger = logger
         self.journalMode = journalMode
         self.oneShot = oneShot
@@ -438,7 +440,7 @@ struct SQLiteEngine: DatabaseEngine {
     /// The write-ahead log and the folder (which holds its name, and the file's when the run made it)
     /// to disk: what `synchronous = FULL` does at each commit, done once.
     private func syncLog() async throws {
-        let paths = [path + "-wal", URL(fileURLWithPath: path).deletingLastPathComponent().path]
+        let paths = [path + "-wal", folder]
         try await threadPool.runIfActive {
             for target in paths {
                 let fd = open(target, O_RDONLY | O_CLOEXEC)

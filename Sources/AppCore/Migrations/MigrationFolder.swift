@@ -146,7 +146,7 @@ public enum MigrationFolder {
                 switch Int32(entry.pointee.d_type) {
                 case Int32(DT_DIR): directories.insert(name)
                 case Int32(DT_LNK), Int32(DT_UNKNOWN):
-                    if Self.kind(of: Self.join(path, name)) == S_IFDIR { directories.insert(name) }
+                    if RegularFile.kind(of: Self.join(path, name)) == S_IFDIR { directories.insert(name) }
                 default: break
                 }
             }
@@ -170,15 +170,8 @@ public enum MigrationFolder {
         var sqlFiles: [String] { names.filter { $0.hasSuffix(".sql") && !directories.contains($0) } }
 
         func fileExists(_ relative: String) -> Bool {
-            guard let kind = Self.kind(of: Self.join(path, relative)) else { return false }
+            guard let kind = RegularFile.kind(of: Self.join(path, relative)) else { return false }
             return kind != S_IFDIR
-        }
-
-        /// The file type bits of what `path` names (links followed), or nil when nothing is there.
-        static func kind(of path: String) -> mode_t? {
-            var info = stat()
-            guard stat(path, &info) == 0 else { return nil }
-            return info.st_mode & S_IFMT
         }
 
         /// The file's text: UTF-8, CRLF read as LF (a Windows checkout is the same migration), a leading BOM

@@ -1,6 +1,7 @@
 import Foundation
 
-/// Reading a whole file the way the server reads its migrations and `.env` files.
+/// Reading a whole file the way the server reads its migrations and `.env` files, and asking what a
+/// path names.
 enum RegularFile {
     /// The whole file at `path` (links followed), read to its end; nil when it cannot be opened or
     /// read, or is not a regular file (a folder, a pipe or a device, which could block the read or
@@ -28,6 +29,13 @@ enum RegularFile {
         }
         data.count = count
         return data
+    }
+
+    /// The file type bits of what `path` names (links followed), or nil when nothing is there.
+    static func kind(of path: String) -> mode_t? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return info.st_mode & S_IFMT
     }
 
     /// The bytes as text when they are UTF-8; nil otherwise. On the bytes in place: `Data`'s
