@@ -178,7 +178,7 @@ struct SQLiteEngine: DatabaseEngine {
         let connection = lent.connection
         let close = { await Task { try? await connection.close() }.value }
         do {
-            let db = connection.sql(queryLogLevel: .trace)
+            let db = SQLiteDirectDatabase(connection, queryLogLevel: .trace)
             if lent.busyMs != busyMs {
                 try await db.raw("PRAGMA busy_timeout = \(unsafeRaw: String(busyMs))").run()
                 lent.busyMs = busyMs
@@ -220,7 +220,7 @@ struct SQLiteEngine: DatabaseEngine {
             throw openFailure(error)
         }
         do {
-            let db = connection.sql(queryLogLevel: .trace)
+            let db = SQLiteDirectDatabase(connection, queryLogLevel: .trace)
             // First: it replaces SQLiteNIO's busy handler, which waits for ever, so that nothing on this
             // connection (the read below included) waits longer than `busyTimeout` for another writer.
             try await db.raw("PRAGMA busy_timeout = \(unsafeRaw: String(busyMs))").run()

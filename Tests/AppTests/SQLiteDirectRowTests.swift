@@ -1,0 +1,83 @@
+import Logging
+import SQLKit
+import SQLiteKit
+import SQLiteNIO
+import Testing
+
+@testable import AppCore
+
+/// `SQLiteDirectRow` reads text and integers itself and leaves the rest to SQLiteKit's row; every answer
+/// must be SQLiteKit's: the same value, or an error both times. Compared on a real SQLite file holding
+/// a value of every kind SQLite stores, each read as every type the server or a migration might ask.
+@Suite("SQLite rows read directly")
+struct SQLiteDirectRowTests {
+    static let values = [
+        "'text'", "''", "'héllo ✓'", "'42'", "'-7'", "'1.5'", "'true'", "0", "1", "-1", "42",
+        "9223372036854775807", "-9223372036854775808", "2147483648", "1.5", "-0.25", "NULL", "x'00ff'", "x''",
+    ]
+
+    /// One answer: the value's description, or that it threw.
+    static func answer<D: Decodable>(_ row: any SQLRow, _ column: String, _ type: D.Type) -> String {
+        do {
+            return "value \(String(reflecting: try row.decode(column: column, as: type)))"
+        } catch {
+            return "threw"
+        }
+    }
+
+    static func answers(_ row: any SQLRow, _ column: String) -> [String] {
+        [
+            answer(row, column, String.self), answer(row, column, Int.self), answer(row, column, Int64.self),
+            answer(row, column, String?.self), answer(row, column, Int?.self), answer(row, column, Int64?.self),
+            // Not narrower or unsigned integers: SQLiteNIO's conversion traps on a value out of their range.
+            answer(row, column, Double.self), answer(row, column, Bool.self),
+        ]
+    }
+
+    /// Every row of `sql` read both ways, on one connection to a file in a scratch folder.
+    static func bothWays(_ query: SQLQueryString) async throws -> (direct: [any SQLRow], kit: [any SQLRow]) {
+        let dir = try TempDir()
+        let connection = try await SQLiteConnection.open(storage: .file(path: dir.path + "/rows.sqlite"))
+        do {
+            let direct = try await SQLiteDirectDatabase(connection, queryLogLevel: .trace).raw(query).all()
+            let kit = try await connection.sql().raw(query).all()
+            try await connection.close()
+            return (direct, kit)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    @Test("every kind of value, read as every type: SQLiteKit's answer each time")
+    func sameAnswers() async throws {
+        let select = "SELECT " + Self.values.enumerated().map { "\($1) AS c\($0)" }.joined(separator: ", ")
+        let (direct, kit) = try await Self.bothWays(SQLQueryString(stringLiteral: select))
+        #expect(direct.count == 1 && kit.count == 1)
+        var fast = 0
+        for index in Self.values.indices {
+            let (a, b) = (Self.answers(direct[0], "c\(index)"), Self.answers(kit[0], "c\(index)"))
+            #expect(a == b, "\(Self.values[index])")
+            fast += a.filter { $0.hasPrefix("value") }.count
+        }
+        // The comparison means something only if values were read: most pairs are.
+        #expect(fast > Self.values.count * 3)
+        #expect(direct[0].allColumns == kit[0].allColumns)
+        #expect(direct[0].contains(column: "c0") && !direct[0].contains(column: "missing"))
+        #expect(Self.answer(direct[0], "missing", String.self) == "threw")
+        #expect(try direct[0].decodeNil(column: "c16") && !direct[0].decodeNil(column: "c0"))
+    }
+
+    @Test("values bound to a query are SQLiteKit's too")
+    func binds() async throws {
+        let text = "it's ✓"
+        let number: Int64 = -9_223_372_036_854_775_807
+        let absent: String? = nil
+        let (rows, kitRows) = try await Self.bothWays(
+            "SELECT \(bind: text) AS t, \(bind: number) AS n, \(bind: absent) AS a")
+        #expect(try rows[0].decode(column: "t", as: String.self) == text)
+        #expect(try rows[0].decode(column: "n", as: Int64.self) == number)
+        #expect(try rows[0].decode(column: "a", as: String?.self) == nil)
+        for column in ["t", "n", "a"] { #expect(Self.answers(rows[0], column) == Self.answers(kitRows[0], column)) }
+    }
+}
