@@ -71,11 +71,12 @@ extension SupabaseFormat: MigrationTool {
     static var history: any ToolHistory { SupabaseHistory() }
 
     /// A folder `supabase/migrations` beside `supabase/config.toml`, as the Supabase CLI lays out a project.
+    /// The file is looked for first: `URL`'s first use in a process costs run-time type lookups, and
+    /// most folders have no `config.toml` beside them.
     static func fits(_ folder: MigrationFolder.Listing) -> Bool {
+        guard folder.fileExists("../config.toml") else { return false }
         let url = URL(fileURLWithPath: folder.path).standardized
-        return url.lastPathComponent == "migrations"
-            && url.deletingLastPathComponent().lastPathComponent == "supabase"
-            && folder.fileExists("../config.toml")
+        return url.lastPathComponent == "migrations" && url.deletingLastPathComponent().lastPathComponent == "supabase"
     }
 
     /// `supabase migration new <name>`: an empty `<timestamp>_<name>.sql`.
