@@ -79,7 +79,8 @@ struct Serve: AsyncParsableCommand {
                 services: [
                     .init(service: NamedService("HTTPServer", app)),
                     .init(
-                        service: DrainOnSIGTERM(drain: drain, timeout: config.shutdownTimeout, logger: logger),
+                        service: NamedService(
+                            DrainOnSIGTERM(drain: drain, timeout: config.shutdownTimeout, logger: logger)),
                         successTerminationBehavior: .gracefullyShutdownGroup),
                 ],
                 gracefulShutdownSignals: [.sigint],

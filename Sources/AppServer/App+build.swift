@@ -9,6 +9,9 @@ import ServiceLifecycle
 /// that is a reflection of every field, and each field's type costs a scan of the runtime's conformance
 /// tables: about a millisecond of a cold start for a Hummingbird `Application` (docs/benchmarks.md).
 /// So every service this server runs has a short name of its own; this gives one to any service.
+/// Even with a description, each type costs two scans the first time (whether it is
+/// `TextOutputStreamable`, then `CustomStringConvertible`): every service the server runs goes to
+/// ServiceLifecycle in this one type.
 public struct NamedService: Service, CustomStringConvertible {
     let service: any Service
     public let description: String
@@ -16,6 +19,11 @@ public struct NamedService: Service, CustomStringConvertible {
     public init(_ description: String, _ service: any Service) {
         self.description = description
         self.service = service
+    }
+
+    /// `service` under its own description.
+    public init(_ service: any Service & CustomStringConvertible) {
+        self.init(service.description, service)
     }
 
     public func run() async throws {
@@ -123,7 +131,7 @@ public func buildApplication(
     addSessionRoutes(to: router, reader: SessionReader(config: config))
 
     // HTTPS, with HTTP/2 by ALPN beside HTTP/1.1, when TLS_CERT_FILE and TLS_KEY_FILE are set.
-    var services: [any Service] = [
+    var services: [any Service & CustomStringConvertible] = [
         DatabaseService(database: database), RefusalLogFlusher(log: refusals, logger: logger),
     ]
     let server: HTTPServerBuilder
@@ -168,7 +176,7 @@ public func buildApplication(
         router: router,
         server: server,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
-        services: services,
+        services: services.map { $0 as? NamedService ?? NamedService($0) },
         onServerRunning: { channel in
             listened.yield(channel.localAddress?.port ?? config.port)
             listened.finish()
