@@ -20,7 +20,7 @@ public struct Secret: Sendable, Equatable, CustomStringConvertible, CustomDebugS
     public var debugDescription: String { "Secret(<redacted>)" }
 
     /// SHA-256 of the value; comparisons use this so the length of the value does not leak.
-    public var digest: SHA256.Digest { SHA256.hash(data: Data(value.utf8)) }
+    public var digest: SHA256.Digest { sha256(ofUTF8: value) }
 
     /// Constant-time equality on digests.
     public func matches(_ other: Secret) -> Bool {

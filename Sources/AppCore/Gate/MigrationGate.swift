@@ -62,10 +62,7 @@ public struct MigrationGate: Sendable {
         // More than one Authorization header is ambiguous; refuse it.
         guard authorization.count == 1, let token = Self.bearerToken(authorization[0]) else { return .unauthorized }
         // Digests of equal length, compared in constant time: neither content nor length leaks.
-        let digest =
-            token.utf8.withContiguousStorageIfAvailable { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
-            ?? SHA256.hash(data: Data(token.utf8))
-        return Self.equalInConstantTime(digest, expected) ? .authorized : .unauthorized
+        return Self.equalInConstantTime(sha256(ofUTF8: token), expected) ? .authorized : .unauthorized
     }
 
     /// True when the two digests are equal, found by looking at every byte whatever they hold (the

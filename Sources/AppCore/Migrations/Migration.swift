@@ -40,7 +40,7 @@ public struct Migration: Sendable, Identifiable {
     public init(id: String, statements: [String]) {
         self.init(
             id: id, statements: statements, down: nil, transactional: true, downTransactional: true,
-            checksum: SecretGenerator.hexString(SHA256.hash(data: Data(statements.joined(separator: ";\n").utf8)))
+            checksum: SecretGenerator.hexString(sha256(ofUTF8: statements.joined(separator: ";\n")))
         )
     }
 
