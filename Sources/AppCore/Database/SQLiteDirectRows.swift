@@ -12,7 +12,7 @@ import SQLiteNIO
 /// with the Swift runtime and Foundation linked in, about 0.2 ms each on this machine), and a no-op
 /// `app migrate` asked three (docs/benchmarks.md). Any other type, and a value of another kind (a
 /// `NULL`, a number read as text), is decoded by SQLiteKit's own row, so every answer is SQLiteKit's.
-struct SQLiteDirectDatabase: SQLDatabase {
+struct SQLiteDirectDatabase: SQLDatabaseWrapper {
     let connection: SQLiteConnection
     let base: any SQLDatabase
 
@@ -20,12 +20,6 @@ struct SQLiteDirectDatabase: SQLDatabase {
         self.connection = connection
         self.base = connection.sql(queryLogLevel: queryLogLevel)
     }
-
-    var logger: Logger { base.logger }
-    var eventLoop: any EventLoop { base.eventLoop }
-    var version: (any SQLDatabaseReportedVersion)? { base.version }
-    var dialect: any SQLDialect { base.dialect }
-    var queryLogLevel: Logger.Level? { base.queryLogLevel }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void)
         -> EventLoopFuture<Void>

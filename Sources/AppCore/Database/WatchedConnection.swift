@@ -12,7 +12,7 @@ import Synchronization
 /// `DROP DATABASE … WITH (FORCE)`, an administrator's terminate) or when PostgresNIO itself gives up
 /// on it (an error after a command's completion, which it does not expect). docs/reliability.md has
 /// the capture. Here every query is raced against the channel's close: whichever comes first ends it.
-struct WatchedConnection: SQLDatabase {
+struct WatchedConnection: SQLDatabaseWrapper {
     let base: any SQLDatabase
     let watch: ConnectionWatch
     let closed: EventLoopFuture<Void>
@@ -22,12 +22,6 @@ struct WatchedConnection: SQLDatabase {
         self.watch = ConnectionWatch.of(connection)
         self.closed = connection.closeFuture
     }
-
-    var logger: Logger { base.logger }
-    var eventLoop: any EventLoop { base.eventLoop }
-    var version: (any SQLDatabaseReportedVersion)? { base.version }
-    var dialect: any SQLDialect { base.dialect }
-    var queryLogLevel: Logger.Level? { base.queryLogLevel }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void)
         -> EventLoopFuture<Void>
@@ -46,6 +40,19 @@ struct WatchedConnection: SQLDatabase {
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
         try await execute(sql: query, onRow).get()
     }
+}
+
+/// An `SQLDatabase` that is another one (`base`) in all but how it runs a query.
+protocol SQLDatabaseWrapper: SQLDatabase {
+    var base: any SQLDatabase { get }
+}
+
+extension SQLDatabaseWrapper {
+    var logger: Logger { base.logger }
+    var eventLoop: any EventLoop { base.eventLoop }
+    var version: (any SQLDatabaseReportedVersion)? { base.version }
+    var dialect: any SQLDialect { base.dialect }
+    var queryLogLevel: Logger.Level? { base.queryLogLevel }
 }
 
 /// The queries outstanding on one connection, failed together when its channel closes. One per
