@@ -449,6 +449,23 @@ struct ToolFixtureTests {
             ])
     }
 
+    @Test("Flyway on SQLite: a checksum out of an INT's range is drift, not the end of the process")
+    func flywayChecksumOutOfRange() async throws {
+        let db = try await TestDatabase.make(.sqlite)
+        let ids = ToolFixture.flyway.ids
+        let database = try AppDatabase(location: db.location, logger: quietLogger)
+        try await database.withRunning {
+            try await database.withConnection { sql in try await FlywayHistory().create(sql, engine: .sqlite) }
+        }
+        try await TestSQL.run(
+            db,
+            "INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) VALUES (1, '1', 'Create person table', 'SQL', 'V1__Create_person_table.sql', 4294967296, 'flyway', 0, 1)"
+        )
+        try await withFolderMigrator(db, try ToolFixture.flyway.folder, .sqlite) { (migrator: Migrator) async throws in
+            await #expect(throws: MigrationError.drift(migration: ids[0])) { try await migrator.migrate() }
+        }
+    }
+
     @Test(
         "the files run whole by the engine's own client, as each tool runs them, leave the server's schema",
         arguments: Engine.available, ToolFixture.allCases)

@@ -63,7 +63,9 @@ struct FlywayHistory: ToolHistory {
             FROM flyway_schema_history ORDER BY installed_rank
             """
         ).all()
-        var applied: [[String]: Int32?] = [:]
+        // Read as 64-bit: Flyway's checksums are 32-bit, but SQLite keeps any integer in the column,
+        // and SQLiteNIO stops the process on one out of the type's range. Such a row is drift.
+        var applied: [[String]: Int64?] = [:]
         var baseline: [String]?
         var failed: [String]?
         for row in rows {
@@ -80,7 +82,7 @@ struct FlywayHistory: ToolHistory {
             case "DELETE":
                 applied[parts] = nil
             default:
-                if ok { applied[parts] = try row.decode(column: "checksum", as: Int32?.self) } else { failed = parts }
+                if ok { applied[parts] = try row.decode(column: "checksum", as: Int64?.self) } else { failed = parts }
             }
         }
         var ledger = ToolLedger(applied: [])
