@@ -56,7 +56,7 @@ public final class AppDatabase: Sendable {
                 storage: .memory, threadPool: pool, logger: quiet,
                 on: MultiThreadedEventLoopGroup.singleton.any())
         else { return }
-        _ = try? await memory.sql().raw("SELECT 1 AS one").all()
+        _ = try? await SQLiteDirectDatabase(memory, queryLogLevel: .trace).raw("SELECT 1 AS one").all()
         try? await memory.close()
     }
 
