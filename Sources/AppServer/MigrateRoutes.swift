@@ -274,12 +274,12 @@ struct Transport: Sendable {
 
     /// The client's address and the scheme the request came over (`TrustedProxies.origin`).
     func origin(_ request: Request, _ context: AppRequestContext) -> (client: String, scheme: String) {
-        proxies.origin(
-            peer: context.remoteAddress?.ipAddress, tls: tls,
-            forwarded: request.headers[values: Self.forwarded],
-            forwardedFor: request.headers[values: Self.forwardedFor],
-            forwardedProto: request.headers[values: Self.forwardedProto]
-        )
+        proxies.origin(peer: context.remoteAddress?.ipAddress, tls: tls) {
+            (
+                request.headers[values: Self.forwarded], request.headers[values: Self.forwardedFor],
+                request.headers[values: Self.forwardedProto]
+            )
+        }
     }
 
     static let forwarded = HTTPField.Name("Forwarded")!

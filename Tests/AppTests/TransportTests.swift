@@ -69,6 +69,21 @@ struct TransportTests {
             TrustedProxies().origin(
                 peer: "10.2.3.4", tls: false, forwarded: [], forwardedFor: forwardedFor, forwardedProto: ["https"]
             ).client == "10.2.3.4")
+        // The headers are read only for a trusted peer, and an empty list parses no address.
+        var asked = 0
+        func headers() -> (forwarded: [String], forwardedFor: [String], forwardedProto: [String]) {
+            asked += 1
+            return ([], forwardedFor, ["https"])
+        }
+        #expect(
+            proxies.origin(peer: "198.51.100.9", tls: false, forwardingHeaders: headers) == ("198.51.100.9", "http"))
+        #expect(
+            TrustedProxies().origin(peer: "10.2.3.4", tls: true, forwardingHeaders: headers) == ("10.2.3.4", "https"))
+        #expect(asked == 0)
+        #expect(proxies.origin(peer: "10.2.3.4", tls: false, forwardingHeaders: headers) == ("203.0.113.7", "https"))
+        #expect(asked == 1)
+        #expect(
+            !TrustedProxies().contains("127.0.0.1") && proxies.contains("10.9.9.9") && !proxies.contains("11.0.0.1"))
         for bad in ["10.0.0.0/33", "example.com", "::1/129", "10.0.0.1/x"] {
             #expect(throws: ConfigError.invalidTrustProxy(bad)) { try TrustedProxies(list: bad) }
         }

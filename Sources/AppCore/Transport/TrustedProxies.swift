@@ -44,7 +44,8 @@ public struct TrustedProxies: Sendable, Equatable {
     public var isEmpty: Bool { ranges.isEmpty }
 
     public func contains(_ address: String) -> Bool {
-        guard let bytes = Self.bytes(address) else { return false }
+        // Without a list (the default) no address is parsed: this runs on every refused call.
+        guard !ranges.isEmpty, let bytes = Self.bytes(address) else { return false }
         return ranges.contains { $0.contains(bytes) }
     }
 
@@ -54,8 +55,18 @@ public struct TrustedProxies: Sendable, Equatable {
     public func origin(peer: String?, tls: Bool, forwarded: [String], forwardedFor: [String], forwardedProto: [String])
         -> (client: String, scheme: String)
     {
+        origin(peer: peer, tls: tls) { (forwarded, forwardedFor, forwardedProto) }
+    }
+
+    /// The same, with the forwarding headers asked for only when the peer is a trusted proxy: a
+    /// request straight from a client (every request, without `TRUST_PROXY`) reads none of them.
+    public func origin(
+        peer: String?, tls: Bool,
+        forwardingHeaders: () -> (forwarded: [String], forwardedFor: [String], forwardedProto: [String])
+    ) -> (client: String, scheme: String) {
         let direct = (peer ?? "unknown", tls ? "https" : "http")
         guard let peer, contains(peer) else { return direct }
+        let (forwarded, forwardedFor, forwardedProto) = forwardingHeaders()
         // RFC 7239 first; the X-Forwarded-* pair otherwise.
         var hops: [(for: String?, proto: String?)] = Self.forwardedElements(forwarded)
         if hops.isEmpty {
