@@ -64,6 +64,8 @@ public final class AppMetrics: Sendable {
     /// One `POST /api/migrate`, by outcome: applied, nothing_pending, dry_run, unauthorized,
     /// misconfigured, too_large, conflict, failed, invalid, unavailable, shutting_down.
     func migrateCall(_ outcome: String) {
+        // Before the dimensions' array is built: every refused call (401) comes here.
+        guard enabled else { return }
         increment("app_migrate_calls_total", [("outcome", outcome)])
     }
 
