@@ -22,6 +22,8 @@ struct AppCommand: AsyncParsableCommand {
             await main(nil)
             return
         }
+        // Both quick forms open a database once the configuration is read.
+        AppDatabase.startThreadsAhead(oneShot: !Self.serves(arguments))
         await run(command)
     }
 

@@ -60,6 +60,22 @@ public final class AppDatabase: Sendable {
         try? await memory.close()
     }
 
+    /// Starts, on another thread, the threads a command's database work runs on, for a command that
+    /// reads its configuration and then opens a database (`app serve`, `app migrate`): NIO's shared
+    /// event loops and, for a one-shot command (`oneShot` as in `init`), SQLite's pool of two threads,
+    /// whichever database the configuration names (on PostgreSQL they stay idle until the command
+    /// ends). Their start (about 2 ms of CPU here, most of it the Swift runtime's first look-ups of
+    /// NIO's types, on the new threads) then overlaps the reading of the configuration, where it came
+    /// after it, on the path to the first connection. A server's SQLite pool (eight threads, kept for
+    /// the process's life) waits for a configuration that names SQLite (`warmUp`). A command that
+    /// needs no database (`app secret`, `--help`) does not call it.
+    public static func startThreadsAhead(oneShot: Bool) {
+        Task.detached {
+            _ = MultiThreadedEventLoopGroup.singleton
+            if oneShot { _ = SQLiteEngine.threadPool(oneShot: true) }
+        }
+    }
+
     /// For a process that runs one command and ends (`app migrate`, `app check`): NIO's shared event
     /// loops are one, where a server has one per core. A command's work waits on one connection at a
     /// time, and each loop's thread is started while the command reads its migrations folder, where a
