@@ -22,8 +22,7 @@ struct AppCommand: AsyncParsableCommand {
             await main(nil)
             return
         }
-        // Both quick forms open a database once the configuration is read.
-        AppDatabase.startThreadsAhead(oneShot: !Self.serves(arguments))
+        if case .apply = command { AppDatabase.startOneShotThreadsAhead() }
         await run(command)
     }
 

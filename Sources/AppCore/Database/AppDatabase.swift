@@ -60,19 +60,19 @@ public final class AppDatabase: Sendable {
         try? await memory.close()
     }
 
-    /// Starts, on another thread, the threads a command's database work runs on, for a command that
-    /// reads its configuration and then opens a database (`app serve`, `app migrate`): NIO's shared
-    /// event loops and, for a one-shot command (`oneShot` as in `init`), SQLite's pool of two threads,
-    /// whichever database the configuration names (on PostgreSQL they stay idle until the command
-    /// ends). Their start (about 2 ms of CPU here, most of it the Swift runtime's first look-ups of
-    /// NIO's types, on the new threads) then overlaps the reading of the configuration, where it came
-    /// after it, on the path to the first connection. A server's SQLite pool (eight threads, kept for
-    /// the process's life) waits for a configuration that names SQLite (`warmUp`). A command that
-    /// needs no database (`app secret`, `--help`) does not call it.
-    public static func startThreadsAhead(oneShot: Bool) {
+    /// Starts, on another thread, the threads a one-shot command's database work runs on (NIO's event
+    /// loop, and SQLite's pool of two threads whichever database the configuration names: on
+    /// PostgreSQL they stay idle until the command ends), for a command that reads its configuration
+    /// and then opens a database (`app migrate`). Each start waits for its new threads to come up
+    /// (about 2 ms of CPU here, most of it the Swift runtime's first look-ups of NIO's types): begun
+    /// after the configuration was read, it competed with the folder's read for the two cores, and
+    /// the connection opened ahead often waited for the whole read. Call it after `useOneEventLoop`.
+    /// `app serve` does not (its cold start gained nothing from it), nor does a command that needs
+    /// no database (`app secret`, `--help`).
+    public static func startOneShotThreadsAhead() {
         Task.detached {
             _ = MultiThreadedEventLoopGroup.singleton
-            if oneShot { _ = SQLiteEngine.threadPool(oneShot: true) }
+            _ = SQLiteEngine.threadPool(oneShot: true)
         }
     }
 
