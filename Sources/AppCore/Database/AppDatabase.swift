@@ -78,9 +78,9 @@ public final class AppDatabase: Sendable {
 
     /// For a process that runs one command and ends (`app migrate`, `app check`): NIO's shared event
     /// loops are one, where a server has one per core. A command's work waits on one connection at a
-    /// time, and each loop's thread is started while the command reads its migrations folder, where a
-    /// new thread can wait for a core. Call it once, before anything uses the loops (NIO refuses it
-    /// later).
+    /// time, and each loop's thread is started beside the command's own work (while it reads its
+    /// configuration, `startOneShotThreadsAhead`, or its folder, `warmUp`), where a new thread can wait
+    /// for a core. Call it once, before anything uses the loops (NIO refuses it later).
     public static func useOneEventLoop() {
         NIOSingletons.groupLoopCountSuggestion = 1
     }
