@@ -38,7 +38,7 @@ enum PostgresMigrationFunction {
 
     /// Named by a hash of its parameters and code: another text is another function.
     static let name: String = {
-        let digest = SHA256.hash(data: Data((signature + body).utf8))
+        let digest = sha256(ofUTF8: signature + body)
         return "pg_temp.app_migrate_" + digest.prefix(8).map { String(format: "%02x", $0) }.joined()
     }()
 

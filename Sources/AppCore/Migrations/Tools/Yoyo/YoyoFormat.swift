@@ -90,7 +90,7 @@ enum YoyoFormat {
 
     /// yoyo's migration hash: the SHA-256 hex of the id.
     static func hash(_ id: String) -> String {
-        SecretGenerator.hexString(SHA256.hash(data: Data(id.utf8)))
+        SecretGenerator.hexString(sha256(ofUTF8: id))
     }
 
     /// yoyo's topological sort (`yoyo/topologicalsort.py`): the ids in the given order, each held back
