@@ -1,7 +1,9 @@
 import Logging
+import NIOCore
 import SQLKit
 import SQLiteKit
 import SQLiteNIO
+import Synchronization
 import Testing
 
 @testable import AppCore
@@ -79,5 +81,42 @@ struct SQLiteDirectRowTests {
         #expect(try rows[0].decode(column: "n", as: Int64.self) == number)
         #expect(try rows[0].decode(column: "a", as: String?.self) == nil)
         for column in ["t", "n", "a"] { #expect(Self.answers(rows[0], column) == Self.answers(kitRows[0], column)) }
+    }
+
+    @Test("an async query's rows are read on SQLite's thread, in order, and its error is the query's")
+    func asyncRows() async throws {
+        let dir = try TempDir()
+        let connection = try await SQLiteConnection.open(storage: .file(path: dir.path + "/rows.sqlite"))
+        let db = SQLiteDirectDatabase(connection, queryLogLevel: .trace)
+        let seen = Mutex<(values: [Int], onLoop: Int)>(([], 0))
+        do {
+            let count = 500
+            try await db.execute(
+                sql: SQLRaw(
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < \(count)) SELECT i FROM n"
+                )
+            ) { row in
+                let value = (try? row.decode(column: "i", as: Int.self)) ?? -1
+                let onLoop = connection.eventLoop.inEventLoop
+                seen.withLock {
+                    $0.values.append(value)
+                    if onLoop { $0.onLoop += 1 }
+                }
+            }
+            // SQLKit's default for `async` goes through the EventLoopFuture form, which hands each row
+            // to the event loop in a task of its own: none may come that way.
+            #expect(seen.withLock { $0.values } == Array(1...count))
+            #expect(seen.withLock { $0.onLoop } == 0)
+            // The EventLoopFuture form still reads every row.
+            let rows = Mutex(0)
+            try await db.execute(sql: SQLRaw("SELECT 1 AS i UNION ALL SELECT 2"), { _ in rows.withLock { $0 += 1 } })
+                .get()
+            #expect(rows.withLock { $0 } == 2)
+            await #expect(throws: SQLiteError.self) { try await db.raw("SELECT * FROM missing_table").all() }
+            try await connection.close()
+        } catch {
+            try? await connection.close()
+            throw error
+        }
     }
 }
