@@ -171,6 +171,61 @@ struct MigratorTests {
         #expect(refusals[0].contains("databasechangelog"), "\(refusals)")
     }
 
+    @Test(
+        "the history's start read ahead holds the tool's table's columns, and the read without the lock takes them from it rather than ask",
+        arguments: Engine.available)
+    func columnsAhead(_ engine: Engine) async throws {
+        let db = try await TestDatabase.make(engine)
+        let folder = try MigrationsDir(["1_a.sql": "-- migrate:up\nCREATE TABLE a (id INTEGER);\n"])
+        let catalog = MigrationCatalog.load(folder: folder.path, dialect: engine == .sqlite ? .sqlite : .postgres)
+        let setup = try AppDatabase(location: db.location, logger: quietLogger)
+        try await setup.withRunning {
+            _ = try await Migrator(database: setup, catalog: catalog, lockTimeout: .seconds(5), logger: quietLogger)
+                .migrate()
+        }
+        /// A no-op run on a database of its own (PostgreSQL's pool runs once per instance), its history's
+        /// start read ahead first when `ahead`, or replaced by `given`; its outcome, the start, and the
+        /// queries the run itself logged.
+        func run(ahead: Bool, given: HistoryStart? = nil) async throws -> (String, HistoryStart?, [String]) {
+            let logs = LogCapture()
+            let database = try AppDatabase(location: db.location, logger: logs.logger())
+            return try await database.withRunning {
+                var run = Migrator(database: database, catalog: catalog, lockTimeout: .seconds(5), logger: quietLogger)
+                var start: HistoryStart?
+                if ahead {
+                    start = try await HistoryStart.read(database)
+                    run.historyAhead = Task { [start] in given ?? start! }
+                }
+                let before = logs.lines.count
+                let outcome: String
+                do {
+                    outcome = "applied \(try await run.migrate())"
+                } catch {
+                    outcome = "\(error)"
+                }
+                return (outcome, start, logs.lines.dropFirst(before).map(\.text))
+            }
+        }
+        let (asking, _, askingLines) = try await run(ahead: false)
+        let (reading, start, readingLines) = try await run(ahead: true)
+        #expect(asking == "applied []" && reading == "applied []", "\(asking) / \(reading)")
+        // dbmate's table, laid out as dbmate lays it out; the server's own table is not asked about.
+        #expect(start?.columns == ["schema_migrations": ["version"]])
+        if engine == .sqlite {
+            // The queries SQLite ran, from its query log: the column question only where nothing was read ahead.
+            #expect(askingLines.contains { $0.contains("pragma_table_info") })
+            #expect(readingLines.contains { $0.contains("schema_migrations") }, "the run's queries are logged")
+            #expect(!readingLines.contains { $0.contains("pragma_table_info") })
+        }
+        // Columns read ahead that show golang-migrate's layout (as if it had taken the table over a
+        // moment before) are what the read goes by: it refuses the database as golang-migrate's.
+        let read = try #require(start)
+        let golang = HistoryStart(
+            names: read.names, columns: ["schema_migrations": ["version", "dirty"]], rows: read.rows)
+        let (refused, _, _) = try await run(ahead: true, given: golang)
+        #expect(refused.contains("golang-migrate"), "\(refused)")
+    }
+
     @Test("a runner that can't get the lock within MIGRATION_LOCK_TIMEOUT answers 409", arguments: Engine.available)
     func lockTimeout(_ engine: Engine) async throws {
         let db = try await TestDatabase.make(engine)

@@ -84,8 +84,9 @@ protocol DatabaseEngine: Sendable {
     /// a database of many tables is not listed whole for the few a caller looks for.
     func tableNames(_ db: any SQLDatabase, among names: [String]) async throws -> Set<String>
 
-    /// The names of `table`'s columns (none when there is no such table), in one query.
-    func columnNames(_ db: any SQLDatabase, table: String) async throws -> Set<String>
+    /// The names of each of `tables`' columns in the schema the connection works in, in one query; a
+    /// table that is not there has no entry.
+    func columnNames(_ db: any SQLDatabase, tables: [String]) async throws -> [String: Set<String>]
 
     /// Runs `body`, a run of commits on `db`, letting each commit skip its own wait for the disk where
     /// the engine can make them all durable at once at the end. Every commit `body` made is durable
@@ -110,6 +111,11 @@ protocol ReportsConnectionLoss: Error {
 struct TransactionPoolerRefused: Error {}
 
 extension DatabaseEngine {
+    /// The names of `table`'s columns (none when there is no such table), in one query.
+    func columnNames(_ db: any SQLDatabase, table: String) async throws -> Set<String> {
+        try await columnNames(db, tables: [table])[table] ?? []
+    }
+
     /// True when `table` has a column named `column`.
     func columnExists(_ db: any SQLDatabase, table: String, column: String) async throws -> Bool {
         try await columnNames(db, table: table).contains(column)
@@ -141,6 +147,16 @@ func sqlStringLiteral(_ text: String) -> String {
 }
 
 /// `names` as a list of SQL string literals, for `IN (…)`.
+/// The rows of an engine's `columnNames` query (`table_name`, `column_name`), by table.
+func columnsByTable(_ rows: [any SQLRow]) throws -> [String: Set<String>] {
+    var columns: [String: Set<String>] = [:]
+    for row in rows {
+        columns[try row.decode(column: "table_name", as: String.self), default: []].insert(
+            try row.decode(column: "column_name", as: String.self))
+    }
+    return columns
+}
+
 func sqlStringLiterals(_ names: [String]) -> String {
     names.map(sqlStringLiteral).joined(separator: ", ")
 }

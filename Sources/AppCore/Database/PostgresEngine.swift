@@ -436,14 +436,15 @@ struct PostgresEngine: DatabaseEngine {
             ).all().map { try $0.decode(column: "table_name", as: String.self) })
     }
 
-    func columnNames(_ db: any SQLDatabase, table: String) async throws -> Set<String> {
-        Set(
-            try await db.raw(
+    func columnNames(_ db: any SQLDatabase, tables: [String]) async throws -> [String: Set<String>] {
+        guard !tables.isEmpty else { return [:] }
+        return try columnsByTable(
+            await db.raw(
                 """
-                SELECT a.attname::text AS column_name FROM \(unsafeRaw: PostgresCatalog.columns)
-                AND n.nspname = current_schema() AND c.relname = \(unsafeRaw: sqlStringLiteral(table))
+                SELECT c.relname::text AS table_name, a.attname::text AS column_name FROM \(unsafeRaw: PostgresCatalog.columns)
+                AND n.nspname = current_schema() AND c.relname::text IN (\(unsafeRaw: sqlStringLiterals(tables)))
                 """
-            ).all().map { try $0.decode(column: "column_name", as: String.self) })
+            ).all())
     }
 
     func tableExists(_ db: any SQLDatabase, _ table: String) async throws -> Bool {

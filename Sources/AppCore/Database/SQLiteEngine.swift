@@ -387,11 +387,15 @@ struct SQLiteEngine: DatabaseEngine {
             .all().map { try $0.decode(column: "name", as: String.self) })
     }
 
-    func columnNames(_ db: any SQLDatabase, table: String) async throws -> Set<String> {
-        Set(
-            try await db.raw("SELECT name FROM pragma_table_info(\(unsafeRaw: sqlStringLiteral(table)))").all().map {
-                try $0.decode(column: "name", as: String.self)
-            })
+    func columnNames(_ db: any SQLDatabase, tables: [String]) async throws -> [String: Set<String>] {
+        guard !tables.isEmpty else { return [:] }
+        return try columnsByTable(
+            await db.raw(
+                """
+                SELECT m.name AS table_name, p.name AS column_name FROM sqlite_master m, pragma_table_info(m.name) p
+                WHERE m.type = 'table' AND m.name IN (\(unsafeRaw: sqlStringLiterals(tables)))
+                """
+            ).all())
     }
 
     func tableExists(_ db: any SQLDatabase, _ table: String) async throws -> Bool {

@@ -23,7 +23,9 @@ extension Migrator {
         } else {
             names = try await MigrationTools.tableNames(db, engine: database.engine)
         }
-        try await refuseForeignHistory(db, names: names)
+        // The history tables' columns read ahead, if any: otherwise each table's are asked where needed.
+        let columns = start?.columns ?? [:]
+        try await refuseForeignHistory(db, names: names, columns: columns)
         let oursExists = names.contains(AppHistory.table)
         let legacy = oursExists ? false : try await history.hasLegacy(db)
         let rows: [AppliedMigration]
@@ -37,33 +39,38 @@ extension Migrator {
         }
         // Before the first run, `schema_migrations` may still be this server's own legacy history.
         if tool.table == AppHistory.legacyTable, legacy { return Ledger(rows: rows, tool: nil, legacy: legacy) }
-        return Ledger(rows: rows, tool: try await readTool(tool, db), legacy: legacy)
+        return Ledger(rows: rows, tool: try await readTool(tool, db, columns: columns), legacy: legacy)
     }
 
     /// Refuses, before anything runs or is written, a database that holds another tool's history than
     /// the folder's: that tool keeps the database, and the folder read in another format would run
     /// again what it applied. (A table of the folder's tool's own name laid out as another tool's is
     /// `readTool`'s to name.) Nothing for the built-in set, or a folder with no migrations.
-    /// `names`: the tables `MigrationTools.tableNames` read.
-    func refuseForeignHistory(_ db: any SQLDatabase, names: Set<String>) async throws {
+    /// `names`: the tables `MigrationTools.tableNames` read; `columns`: as `ToolHistory.isToolsTable`'s.
+    func refuseForeignHistory(_ db: any SQLDatabase, names: Set<String>, columns: [String: Set<String>] = [:])
+        async throws
+    {
         guard let format = catalog.format else { return }
         for other in OtherHistories.tables where names.contains(other.table) {
             throw MigrationError.foreignHistory(table: other.table, tool: other.tool)
         }
         for tool in MigrationTools.all
         where tool.format != format && tool.history.qualifiedTable != format.history.qualifiedTable {
-            if try await tool.history.isPresent(in: names, db, engine: database.engine) {
+            if try await tool.history.isPresent(in: names, db, engine: database.engine, columns: columns) {
                 throw MigrationError.foreignHistory(table: tool.history.qualifiedTable, tool: tool.format.rawValue)
             }
         }
     }
 
-    func readTool(_ tool: any ToolHistory, _ db: any SQLDatabase) async throws -> ToolLedger {
-        guard try await tool.isToolsTable(db, engine: database.engine) else {
+    /// `columns`: as `ToolHistory.isToolsTable`'s.
+    func readTool(_ tool: any ToolHistory, _ db: any SQLDatabase, columns: [String: Set<String>] = [:]) async throws
+        -> ToolLedger
+    {
+        guard try await tool.isToolsTable(db, engine: database.engine, columns: columns) else {
             // Another tool's table of the same name (golang-migrate's schema_migrations under a dbmate folder)?
             for other in MigrationTools.all
             where other.history.qualifiedTable == tool.qualifiedTable && other.format != catalog.format {
-                if try await other.history.isToolsTable(db, engine: database.engine) {
+                if try await other.history.isToolsTable(db, engine: database.engine, columns: columns) {
                     throw MigrationError.foreignHistory(table: tool.table, tool: other.format.rawValue)
                 }
             }
@@ -124,13 +131,17 @@ extension Migrator {
 }
 
 /// What every read of the histories starts with, whatever the folder holds: which history tables the
-/// database has and, when the server's own is among them, its rows. A one-shot command reads it while
-/// it reads its migrations folder (`Migrator.historyAhead`), on the connection it opened meanwhile.
-/// Read a moment before the rest of the history, as the read's statements always were moments apart
-/// (no snapshot holds them together): a run that finds anything to do reads it all again under the
-/// runner lock.
+/// database has, the columns of those of them in the connection's schema (which tool's table each is
+/// laid out as is the read's next question, once the folder's format is known) and, when the server's
+/// own is among them, its rows. A one-shot command reads it while it reads its migrations folder
+/// (`Migrator.historyAhead`), on the connection it opened meanwhile. Read a moment before the rest of
+/// the history, as the read's statements always were moments apart (no snapshot holds them
+/// together): a run that finds anything to do reads it all again under the runner lock.
 public struct HistoryStart: Sendable {
     let names: Set<String>
+    /// The columns of each history table of the connection's schema but the server's own, by table:
+    /// none when they could not be read, and the read asks for them itself.
+    let columns: [String: Set<String>]
     /// The server's own rows, or why they could not be read (another tool's table of its name, say):
     /// the read raises that where it reads them, after the questions it asks first. Nil when the
     /// table is not there.
@@ -140,12 +151,18 @@ public struct HistoryStart: Sendable {
     public static func read(_ database: AppDatabase) async throws -> HistoryStart {
         try await database.withConnection { db in
             let names = try await MigrationTools.tableNames(db, engine: database.engine)
-            guard names.contains(AppHistory.table) else { return HistoryStart(names: names, rows: nil) }
+            let tools = MigrationTools.historyTables.filter { names.contains($0) && $0 != AppHistory.table }
+            // A failure here is the read's own to meet again, where it asks for them itself.
+            let columns = (try? await database.engine.columnNames(db, tables: tools)) ?? [:]
+            guard names.contains(AppHistory.table) else {
+                return HistoryStart(names: names, columns: columns, rows: nil)
+            }
             do {
                 return HistoryStart(
-                    names: names, rows: .success(try await AppHistory(engine: database.engine).rows(db)))
+                    names: names, columns: columns,
+                    rows: .success(try await AppHistory(engine: database.engine).rows(db)))
             } catch {
-                return HistoryStart(names: names, rows: .failure(error))
+                return HistoryStart(names: names, columns: columns, rows: .failure(error))
             }
         }
     }

@@ -78,14 +78,27 @@ extension ToolHistory {
 
     /// True when the database holds this tool's table, laid out as the tool lays it out; `names` are
     /// the tables `MigrationTools.tableNames` read.
-    func isPresent(in names: Set<String>, _ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
+    /// `known`: as `isToolsTable`'s.
+    func isPresent(
+        in names: Set<String>, _ db: any SQLDatabase, engine: any DatabaseEngine,
+        columns known: [String: Set<String>] = [:]
+    ) async throws -> Bool {
         guard try await exists(in: names, db, engine: engine) else { return false }
-        return try await isToolsTable(db, engine: engine)
+        return try await isToolsTable(db, engine: engine, columns: known)
     }
 
-    /// True when the existing table is laid out as the tool lays it out.
-    func isToolsTable(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Bool {
-        let present = try await engine.columnNames(db, table: table)
+    /// True when the existing table is laid out as the tool lays it out. `known`: columns of the
+    /// connection's schema's tables read already (`HistoryStart`), by table; the table's own are asked
+    /// when it is not among them.
+    func isToolsTable(_ db: any SQLDatabase, engine: any DatabaseEngine, columns known: [String: Set<String>] = [:])
+        async throws -> Bool
+    {
+        let present: Set<String>
+        if let read = known[table] {
+            present = read
+        } else {
+            present = try await engine.columnNames(db, table: table)
+        }
         return present.isSuperset(of: columns.has) && present.isDisjoint(with: columns.hasNot)
     }
 
