@@ -80,9 +80,11 @@ protocol DatabaseEngine: Sendable {
     /// True when `table` exists in the schema the connection works in.
     func tableExists(_ db: any SQLDatabase, _ table: String) async throws -> Bool
 
-    /// Those of `names` that are tables of the schema the connection works in: asked by name, so that
-    /// a database of many tables is not listed whole for the few a caller looks for.
-    func tableNames(_ db: any SQLDatabase, among names: [String]) async throws -> Set<String>
+    /// Those of `names` that are tables of the schema the connection works in and, on PostgreSQL,
+    /// `schema.table` for those of them in each of `schemas`, in one query: asked by name, so that a
+    /// database of many tables is not listed whole for the few a caller looks for. SQLite has no
+    /// other schemas.
+    func tableNames(_ db: any SQLDatabase, among names: [String], schemas: [String]) async throws -> Set<String>
 
     /// The names of each of `tables`' columns in the schema the connection works in, in one query; a
     /// table that is not there has no entry.
@@ -111,6 +113,11 @@ protocol ReportsConnectionLoss: Error {
 struct TransactionPoolerRefused: Error {}
 
 extension DatabaseEngine {
+    /// Those of `names` that are tables of the schema the connection works in.
+    func tableNames(_ db: any SQLDatabase, among names: [String]) async throws -> Set<String> {
+        try await tableNames(db, among: names, schemas: [])
+    }
+
     /// The names of `table`'s columns (none when there is no such table), in one query.
     func columnNames(_ db: any SQLDatabase, table: String) async throws -> Set<String> {
         try await columnNames(db, tables: [table])[table] ?? []

@@ -424,16 +424,23 @@ struct PostgresEngine: DatabaseEngine {
         try await db.raw("SELECT pg_advisory_unlock(\(bind: migrationLockKey))").run()
     }
 
-    func tableNames(_ db: any SQLDatabase, among names: [String]) async throws -> Set<String> {
+    func tableNames(_ db: any SQLDatabase, among names: [String], schemas: [String]) async throws -> Set<String> {
         guard !names.isEmpty else { return [] }
+        let among = sqlStringLiterals(names)
+        var query = """
+            SELECT c.relname::text AS table_name FROM \(PostgresCatalog.tables)
+            AND n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND n.oid <> pg_my_temp_schema()
+            AND c.relname::text IN (\(among))
+            """
+        if !schemas.isEmpty {
+            query += """
+
+                UNION ALL SELECT n.nspname || '.' || c.relname AS table_name FROM \(PostgresCatalog.tables)
+                AND n.nspname IN (\(sqlStringLiterals(schemas))) AND c.relname::text IN (\(among))
+                """
+        }
         return Set(
-            try await db.raw(
-                """
-                SELECT c.relname::text AS table_name FROM \(unsafeRaw: PostgresCatalog.tables)
-                AND n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND n.oid <> pg_my_temp_schema()
-                AND c.relname::text IN (\(unsafeRaw: sqlStringLiterals(names)))
-                """
-            ).all().map { try $0.decode(column: "table_name", as: String.self) })
+            try await db.raw("\(unsafeRaw: query)").all().map { try $0.decode(column: "table_name", as: String.self) })
     }
 
     func columnNames(_ db: any SQLDatabase, tables: [String]) async throws -> [String: Set<String>] {

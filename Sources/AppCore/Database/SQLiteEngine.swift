@@ -378,7 +378,7 @@ struct SQLiteEngine: DatabaseEngine {
     func sessionID(_ db: any SQLDatabase) async throws -> Int? { nil }
     func blocker(of id: Int) async -> LockBlocker? { nil }
 
-    func tableNames(_ db: any SQLDatabase, among names: [String]) async throws -> Set<String> {
+    func tableNames(_ db: any SQLDatabase, among names: [String], schemas: [String]) async throws -> Set<String> {
         guard !names.isEmpty else { return [] }
         return Set(
             try await db.raw(

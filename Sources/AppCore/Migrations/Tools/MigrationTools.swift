@@ -28,22 +28,11 @@ extension MigrationTools {
 
     /// Those of the history tables (`historyTables`) the connection's schema holds and, on PostgreSQL,
     /// `schema.table` for each of them in the schemas tools keep their history in
-    /// (`ToolHistory.postgresSchema`): one query more, where each such tool asked on its own, for every
+    /// (`ToolHistory.postgresSchema`), in one query, where each such tool asked on its own, for every
     /// tool's `exists(in:)`. Asked by name: a database's other tables, however many, are not listed.
     static func tableNames(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Set<String> {
-        var names = try await engine.tableNames(db, among: historyTables)
         // The tools' own schema names, constants of this code.
-        let schemas = Set(all.compactMap { $0.history.postgresSchema }).sorted()
-        guard engine.kind == .postgres, !schemas.isEmpty else { return names }
-        for row in try await db.raw(
-            """
-            SELECT n.nspname || '.' || c.relname AS name FROM \(unsafeRaw: PostgresCatalog.tables)
-            AND n.nspname IN (\(unsafeRaw: sqlStringLiterals(schemas)))
-            AND c.relname::text IN (\(unsafeRaw: sqlStringLiterals(historyTables)))
-            """
-        ).all() {
-            names.insert(try row.decode(column: "name", as: String.self))
-        }
-        return names
+        let schemas = engine.kind == .postgres ? Set(all.compactMap { $0.history.postgresSchema }).sorted() : []
+        return try await engine.tableNames(db, among: historyTables, schemas: schemas)
     }
 }
