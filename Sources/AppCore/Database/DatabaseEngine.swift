@@ -153,7 +153,6 @@ func sqlStringLiteral(_ text: String) -> String {
     "'" + text.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "''") + "'"
 }
 
-/// `names` as a list of SQL string literals, for `IN (…)`.
 /// The rows of an engine's `columnNames` query (`table_name`, `column_name`), by table.
 func columnsByTable(_ rows: [any SQLRow]) throws -> [String: Set<String>] {
     var columns: [String: Set<String>] = [:]
@@ -164,6 +163,7 @@ func columnsByTable(_ rows: [any SQLRow]) throws -> [String: Set<String>] {
     return columns
 }
 
+/// `names` as a list of SQL string literals, for `IN (…)`.
 func sqlStringLiterals(_ names: [String]) -> String {
     names.map(sqlStringLiteral).joined(separator: ", ")
 }
