@@ -40,8 +40,11 @@ public func abandoning<T: Sendable>(
                 } catch {
                     // Cancelled: the work ended first and its result is the answer.
                     if Task.isCancelled { return }
-                    outcome.finish(.failure(error))
+                    // The answer is taken first, so that the work's end (which the cancel hastens) cannot
+                    // answer instead; the work is cancelled before the caller resumes with the error.
+                    guard let answer = outcome.claim() else { return }
                     work.cancel()
+                    answer(.failure(error))
                 }
             }
             Task {
@@ -64,13 +67,19 @@ private final class Outcome<T: Sendable>: Sendable {
     }
 
     func finish(_ result: Result<T, any Error>) {
+        claim()?(result)
+    }
+
+    /// Takes the answer's place, for a caller with something to do before it answers: what answers the
+    /// waiting continuation, or nil when an answer was given (or its place taken) already.
+    func claim() -> (@Sendable (Result<T, any Error>) -> Void)? {
         let continuation = state.withLock { state -> CheckedContinuation<T, any Error>? in
             guard !state.done else { return nil }
             state.done = true
             defer { state.continuation = nil }
             return state.continuation
         }
-        continuation?.resume(with: result)
+        return { result in continuation?.resume(with: result) }
     }
 }
 
