@@ -104,10 +104,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The tests' seams inside SQLite (a handler run right after a connection commits), in C against the
+        // same SQLite. Only the tests link it.
+        .target(name: "AppTestSeams", path: "Tests/AppTestSeams"),
         .testTarget(
             name: "AppTests",
             dependencies: [
                 "AppCore",
+                "AppTestSeams",
                 "AppServer",
                 "AppCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -11,7 +11,10 @@
 //                         otherwise ROLLBACK and stop. After the call's first migration it runs only
 //                         when another connection committed since this one's last COMMIT, as
 //                         `PRAGMA data_version` tells: otherwise the history is the one this call
-//                         left, which is the one the runner expects)
+//                         left, which is the one the runner expects. The version is read inside each
+//                         transaction, where no other connection can commit, never after the COMMIT:
+//                         another runner can commit the moment the write lock is released, and a
+//                         version read then would count that commit as seen)
 //   each statement       (the migration's own, then its history rows, in which the parameter
 //                         :app_migrate_ms is bound to the milliseconds the migration took)
 //   COMMIT
@@ -255,7 +258,7 @@ static void migrate_batch(sqlite3_context *context, int argc, sqlite3_value **ar
     if (sqlite_nio_sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &version_statement, NULL) != SQLITE_OK) {
         version_statement = NULL;  // every migration's history is checked then
     }
-    // The data version after this call's last COMMIT; -1 before the first.
+    // The data version inside the transaction of this call's last COMMIT; -1 before the first.
     int64_t committed_version = -1;
     int64_t applied = 0;
     for (int offset = 0; offset < bytes; applied++) {
@@ -269,7 +272,10 @@ static void migrate_batch(sqlite3_context *context, int argc, sqlite3_value **ar
         if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) break;
         if (rc != SQLITE_OK) { fail(context, db); finish(version_statement); return; }
 
-        int unchanged = committed_version >= 0 && data_version(version_statement) == committed_version;
+        // Inside the transaction: it stays this until this connection's COMMIT (a connection's own
+        // commits leave its data version as it was), and no other connection can commit before that.
+        int64_t version = data_version(version_statement);
+        int unchanged = committed_version >= 0 && version == committed_version;
         if (!unchanged && run(db, check, -1, -1, &unchanged) != SQLITE_OK) {
             fail(context, db);
             finish(version_statement);
@@ -293,7 +299,7 @@ static void migrate_batch(sqlite3_context *context, int argc, sqlite3_value **ar
         }
         if (ms < 0) ms = now_ms() - started;
         if (run(db, "COMMIT", -1, -1, NULL) != SQLITE_OK) { fail(context, db); finish(version_statement); return; }
-        committed_version = data_version(version_statement);
+        committed_version = version;
         report(token, applied, ms);
     }
     finish(version_statement);

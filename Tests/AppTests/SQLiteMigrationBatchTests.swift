@@ -317,6 +317,45 @@ struct SQLiteMigrationBatchTests {
         #expect(try await tableNames(db).contains("b") == false)
     }
 
+    @Test(
+        "another runner's commit that lands the moment a migration of the call commits, before the call reads anything more, is seen: the next one's check runs and the call stops, rather than applying what the other runner applied"
+    )
+    func anotherCommitRightAfterACommit() async throws {
+        let (migrations, db, path, _) = try await Self.fresh(["1_a", "2_b", "3_c"])
+        let landed = Mutex<[String]>([])
+        // Inside the call's first COMMIT, once the write lock is released (SQLite's WAL hook): another
+        // runner applies 2_b, as a runner of another process would, and nothing of the call runs between.
+        let seam = try AfterCommitSeam(path: path) {
+            guard landed.withLock({ $0.isEmpty }) else { return }
+            let ids = Self.otherConnection(
+                path,
+                """
+                ids = [r[0] for r in c.execute('SELECT id FROM app_migrations ORDER BY id')]
+                if ids == ['1_a']:
+                    c.execute('CREATE TABLE b (id INTEGER)')
+                    c.execute("INSERT INTO app_migrations VALUES ('2_b', 'x', 'now', 0, 'applied')")
+                    c.commit()
+                print(','.join(ids))
+                """)
+            landed.withLock { $0.append(ids) }
+        }
+        let applied: Int
+        do {
+            defer { seam.stop() }
+            // Its connections open after the seam is set, so each has the handler.
+            let database = try AppDatabase(location: db.location, logger: quietLogger)
+            applied = try await database.withRunning {
+                try await database.withConnection { sql in
+                    try await database.engine.applyWhole(Self.batch(migrations), sql) { _, _ in }
+                }
+            }
+        }
+        #expect(landed.withLock { $0 } == ["1_a"], "the other runner's commit landed right after 1_a's")
+        #expect(applied == 1, "2_b's check found another runner's row, not the history this call left")
+        #expect(try await historyIDs(db) == ["1_a", "2_b"])
+        #expect(try await tableNames(db).contains("c") == false)
+    }
+
     @Test("with no other writer, the history check runs for a call's first migration only, and the rest apply")
     func checkedOnceWithoutOtherWriters() async throws {
         let (migrations, db, _, database) = try await Self.fresh(["1_a", "2_b"])
