@@ -80,9 +80,16 @@ public final class AppDatabase: Sendable {
     /// loops are one, where a server has one per core. A command's work waits on one connection at a
     /// time, and each loop's thread is started beside the command's own work (while it reads its
     /// configuration, `startOneShotThreadsAhead`, or its folder, `warmUp`), where a new thread can wait
-    /// for a core. Call it once, before anything uses the loops (NIO refuses it later).
+    /// for a core. Call it first thing in `main`, while no other thread runs (it sets an environment
+    /// variable), and before anything uses the loops (NIO counts them once, at their first use).
+    ///
+    /// NIO's own variable, rather than `NIOSingletons.groupLoopCountSuggestion`: that setter's first
+    /// use made the Swift runtime look up `ManagedAtomic<Int>`'s conformances (about 0.8 ms) on the main
+    /// thread, before anything ran beside it. The variable is read where the loops start, on the
+    /// thread `startOneShotThreadsAhead` starts them on. It replaces a value the environment gave, as
+    /// the setter did (the process starts no other program).
     public static func useOneEventLoop() {
-        NIOSingletons.groupLoopCountSuggestion = 1
+        setenv("NIO_SINGLETON_GROUP_LOOP_COUNT", "1", 1)
     }
 
     /// Runs the connection pool until the task is cancelled.
