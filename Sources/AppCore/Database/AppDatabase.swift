@@ -85,9 +85,9 @@ public final class AppDatabase: Sendable {
     ///
     /// NIO's own variable, rather than `NIOSingletons.groupLoopCountSuggestion`: that setter's first
     /// use made the Swift runtime look up `ManagedAtomic<Int>`'s conformances (about 0.8 ms) on the main
-    /// thread, before anything ran beside it. The variable is read where the loops start, on the
-    /// thread `startOneShotThreadsAhead` starts them on. It replaces a value the environment gave, as
-    /// the setter did (the process starts no other program).
+    /// thread, before anything ran beside it. The variable is read where the loops start (for `app
+    /// migrate`, on the thread `startOneShotThreadsAhead` starts them on). It replaces a value the
+    /// environment gave, as the setter did (the process starts no other program).
     public static func useOneEventLoop() {
         setenv("NIO_SINGLETON_GROUP_LOOP_COUNT", "1", 1)
     }
