@@ -1,8 +1,8 @@
 import AppTestSeams
 
-/// Runs `handler` on SQLite's thread right after each commit of a connection to the file at `path`
+/// Runs `run` on SQLite's thread right after each commit of a connection to the file at `path`
 /// opened from now on, before that connection reads anything more (Tests/AppTestSeams). One file at a
-/// time in the process; `stop()` before the file goes. The handler must not open an SQLite connection
+/// time in the process; `stop()` before the file goes. `run` must not open an SQLite connection
 /// in this process (another process's is fine).
 final class AfterCommitSeam: Sendable {
     private final class Handler: Sendable {
