@@ -20,6 +20,21 @@ struct EngineTests {
     }
 
     @Test(
+        "withRunning starts PostgreSQL's pool before its work: the work's first lease finds it running, and does not wait for it",
+        .enabled(if: Tool.postgres))
+    func poolRunsBeforeTheWork() async throws {
+        let db = try await TestDatabase.make(.postgres)
+        let database = try AppDatabase(location: db.location, logger: quietLogger)
+        let engine = try #require(database.engine as? PostgresEngine)
+        #expect(!engine.runs)
+        for _ in 0..<20 {
+            let again = try AppDatabase(location: db.location, logger: quietLogger)
+            let runs = try await again.withRunning { (again.engine as? PostgresEngine)?.runs }
+            #expect(runs == true)
+        }
+    }
+
+    @Test(
         "the catalog questions write their names into the query as literals: a name with a quote is asked for as itself, and nothing of it runs",
         arguments: Engine.available)
     func quotedNames(_ engine: Engine) async throws {

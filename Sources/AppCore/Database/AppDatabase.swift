@@ -114,7 +114,8 @@ public final class AppDatabase: Sendable {
         }
     }
 
-    /// Runs `body` while the pool runs, for one-shot commands.
+    /// Runs `body` while the pool runs, for one-shot commands. The pool starts first, on the caller's
+    /// thread (`race`), so that `body`'s first lease finds it running and need not wait for it.
     public func withRunning<T: Sendable>(_ body: @Sendable @escaping () async throws -> T) async throws -> T {
         try await race(body) { await self.run() }
     }

@@ -72,7 +72,11 @@ struct PostgresEngine: DatabaseEngine {
         await client.run()
     }
 
-    /// A one-shot command starts the pool and its work side by side; this lets the pool go first.
+    /// Whether `run()` has begun.
+    var runs: Bool { started.value.withLock { $0 } }
+
+    /// Lets the pool go first, for a caller that starts the pool and its work side by side without
+    /// `AppDatabase.withRunning` (which starts the pool before the work).
     private func waitForRun() async throws {
         guard !started.value.withLock({ $0 }) else { return }
         for _ in 0..<100 where !started.value.withLock({ $0 }) {

@@ -5,16 +5,19 @@ import Synchronization
 /// Runs `body` beside `watchdog` and returns `body`'s result. When the watchdog throws first, its error
 /// wins and `body` is cancelled; when it returns without throwing, `body` is simply awaited.
 /// The one structured-concurrency helper behind every time limit and background run in the app.
+/// The watchdog starts first, at once, on the caller's thread (when the caller is not on an actor),
+/// and runs there up to its first wait: whatever it sets up before that is in place before `body`
+/// starts (`AppDatabase.withRunning`: the pool runs before `body` asks it for a connection).
 public func race<T: Sendable>(
     _ body: @Sendable @escaping () async throws -> T,
     watchdog: @Sendable @escaping () async throws -> Void
 ) async throws -> T {
     try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
+        group.addImmediateTask {
             try await watchdog()
             return nil
         }
+        group.addTask { try await body() }
         defer { group.cancelAll() }
         while let next = try await group.next() {
             if let value = next { return value }
