@@ -43,17 +43,19 @@ struct EngineTests {
         try await TestSQL.run(db, "CREATE TABLE t (id INTEGER)")
         let hostile = "t') OR ('1' = '1"
         let database = try AppDatabase(location: db.location, logger: quietLogger)
-        let (names, exists, hostileExists, columns, hostileColumns) = try await database.withRunning {
+        let (names, exists, hostileExists, columns, hostileColumns, both) = try await database.withRunning {
             try await database.withConnection { sql in
                 let engine = database.engine
                 return (
                     try await engine.tableNames(sql, among: ["it's", hostile, "nope"]),
                     try await engine.tableExists(sql, "it's"), try await engine.tableExists(sql, hostile),
-                    try await engine.columnNames(sql, table: "it's"), try await engine.columnNames(sql, table: hostile)
+                    try await engine.columnNames(sql, table: "it's"), try await engine.columnNames(sql, table: hostile),
+                    try await engine.tablesAndColumns(sql, among: ["it's", hostile, "nope"], schemas: [])
                 )
             }
         }
         #expect(names == ["it's"])
+        #expect(both.names == ["it's"] && both.columns == ["it's": ["o'clock"]])
         #expect(exists && !hostileExists)
         #expect(columns == ["o'clock"] && hostileColumns.isEmpty)
     }

@@ -106,6 +106,21 @@ struct PostgresCatalogTests {
                         """)
                     #expect(try await engine.columnNames(sql, table: name) == columns, "\(name)")
                 }
+                // Names and columns in one query: the same names, and each table's columns as the views
+                // list them (a view of a listed name has columns, and is no table).
+                let (found, columns) = try await engine.tablesAndColumns(sql, among: asked, schemas: ["drizzle"])
+                #expect(found == (try await engine.tableNames(sql, among: asked, schemas: ["drizzle"])))
+                var expected: [String: Set<String>] = [:]
+                for name in found where !name.contains(".") {
+                    let listed = try await views(
+                        """
+                        SELECT column_name::text AS v FROM information_schema.columns
+                        WHERE table_schema = current_schema() AND table_name = \(bind: name)
+                        """)
+                    if !listed.isEmpty { expected[name] = listed }
+                }
+                #expect(columns == expected)
+                #expect(found.contains("drizzle.__drizzle_migrations") && columns["a_view"] == nil)
                 let toolTables = try await views(
                     """
                     SELECT table_schema || '.' || table_name AS v FROM information_schema.tables
@@ -114,6 +129,7 @@ struct PostgresCatalogTests {
                 // Only the history tables, in the connection's schema and in the tools' own.
                 let history = Set(MigrationTools.historyTables)
                 let all = try await MigrationTools.tableNames(sql, engine: engine)
+                #expect(try await MigrationTools.tablesAndColumns(sql, engine: engine).names == all)
                 #expect(
                     all
                         == baseTables.intersection(history).union(

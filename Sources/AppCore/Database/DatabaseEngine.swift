@@ -90,6 +90,13 @@ protocol DatabaseEngine: Sendable {
     /// table that is not there has no entry.
     func columnNames(_ db: any SQLDatabase, tables: [String]) async throws -> [String: Set<String>]
 
+    /// `tableNames(db, among: names, schemas: schemas)`, and the columns of those of them in the
+    /// connection's schema (as `columnNames`): on PostgreSQL in one query, where each costs a round
+    /// trip, and the first on a new connection a cold read of the catalog.
+    func tablesAndColumns(_ db: any SQLDatabase, among names: [String], schemas: [String]) async throws -> (
+        names: Set<String>, columns: [String: Set<String>]
+    )
+
     /// Runs `body`, a run of commits on `db`, letting each commit skip its own wait for the disk where
     /// the engine can make them all durable at once at the end. Every commit `body` made is durable
     /// when this returns, and when it throws.
@@ -116,6 +123,14 @@ extension DatabaseEngine {
     /// Those of `names` that are tables of the schema the connection works in.
     func tableNames(_ db: any SQLDatabase, among names: [String]) async throws -> Set<String> {
         try await tableNames(db, among: names, schemas: [])
+    }
+
+    /// Two queries, one after the other (SQLite's each cost a statement on the connection's thread).
+    func tablesAndColumns(_ db: any SQLDatabase, among names: [String], schemas: [String]) async throws -> (
+        names: Set<String>, columns: [String: Set<String>]
+    ) {
+        let found = try await tableNames(db, among: names, schemas: schemas)
+        return (found, try await columnNames(db, tables: names.filter(found.contains)))
     }
 
     /// The names of `table`'s columns (none when there is no such table), in one query.

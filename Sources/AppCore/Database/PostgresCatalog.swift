@@ -19,8 +19,18 @@ enum PostgresCatalog {
     static let columns = """
         pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE a.attnum > 0 AND NOT a.attisdropped
-        AND c.relkind IN ('r', 'v', 'f', 'p') AND NOT pg_is_other_temp_schema(n.oid)
+        WHERE c.relkind IN ('r', 'v', 'f', 'p') AND NOT pg_is_other_temp_schema(n.oid)
+        AND \(columnListed)
+        """
+
+    /// A column `a` of a relation `c` that `information_schema.columns` lists, the relation's own
+    /// conditions (`tables`') met.
+    static let columnListed = """
+        a.attnum > 0 AND NOT a.attisdropped
         AND (pg_has_role(c.relowner, 'USAGE') OR has_column_privilege(c.oid, a.attnum, 'SELECT, INSERT, UPDATE, REFERENCES'))
         """
+
+    /// A relation of `tables` that is a table of the schema the connection works in.
+    static let inConnectionSchema =
+        "n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND n.oid <> pg_my_temp_schema()"
 }

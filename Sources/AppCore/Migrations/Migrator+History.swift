@@ -139,8 +139,9 @@ extension Migrator {
 /// together): a run that finds anything to do reads it all again under the runner lock.
 public struct HistoryStart: Sendable {
     let names: Set<String>
-    /// The columns of each history table of the connection's schema but the server's own, by table:
-    /// none when they could not be read, and the read asks for them itself.
+    /// The columns of each history table of the connection's schema but the server's own, by table,
+    /// read with the names (one query on PostgreSQL): a table with none the role may see has no entry,
+    /// and the read asks for them itself.
     let columns: [String: Set<String>]
     /// The server's own rows, or why they could not be read (another tool's table of its name, say):
     /// the read raises that where it reads them, after the questions it asks first. Nil when the
@@ -150,10 +151,8 @@ public struct HistoryStart: Sendable {
     /// Reads it on one of `database`'s connections.
     public static func read(_ database: AppDatabase) async throws -> HistoryStart {
         try await database.withConnection { db in
-            let names = try await MigrationTools.tableNames(db, engine: database.engine)
-            let tools = MigrationTools.historyTables.filter { names.contains($0) && $0 != AppHistory.table }
-            // A failure here is the read's own to meet again, where it asks for them itself.
-            let columns = (try? await database.engine.columnNames(db, tables: tools)) ?? [:]
+            let (names, all) = try await MigrationTools.tablesAndColumns(db, engine: database.engine)
+            let columns = all.filter { $0.key != AppHistory.table }
             guard names.contains(AppHistory.table) else {
                 return HistoryStart(names: names, columns: columns, rows: nil)
             }

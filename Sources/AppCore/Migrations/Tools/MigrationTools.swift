@@ -31,8 +31,19 @@ extension MigrationTools {
     /// (`ToolHistory.postgresSchema`), in one query, where each such tool asked on its own, for every
     /// tool's `exists(in:)`. Asked by name: a database's other tables, however many, are not listed.
     static func tableNames(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> Set<String> {
-        // The tools' own schema names, constants of this code.
-        let schemas = engine.kind == .postgres ? Set(all.compactMap { $0.history.postgresSchema }).sorted() : []
-        return try await engine.tableNames(db, among: historyTables, schemas: schemas)
+        try await engine.tableNames(db, among: historyTables, schemas: schemas(engine))
+    }
+
+    /// `tableNames`, and the columns of those of them in the connection's schema, by table
+    /// (`DatabaseEngine.tablesAndColumns`: one query on PostgreSQL).
+    static func tablesAndColumns(_ db: any SQLDatabase, engine: any DatabaseEngine) async throws -> (
+        names: Set<String>, columns: [String: Set<String>]
+    ) {
+        try await engine.tablesAndColumns(db, among: historyTables, schemas: schemas(engine))
+    }
+
+    /// The tools' own schema names, constants of this code; none on SQLite.
+    private static func schemas(_ engine: any DatabaseEngine) -> [String] {
+        engine.kind == .postgres ? Set(all.compactMap { $0.history.postgresSchema }).sorted() : []
     }
 }
