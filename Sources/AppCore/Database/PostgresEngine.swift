@@ -88,9 +88,10 @@ struct PostgresEngine: DatabaseEngine {
     /// The pool's first connection, opened while the caller does other work, and lent to its first
     /// lease. It asks no diagnosis and reports no failure: the caller's own lease meets the same cause
     /// and reports it as it always has. Its wait ends when the pool stops or the first lease gives up
-    /// on it.
+    /// on it. The lease is asked for at once, on the caller's thread (up to its first wait), so that the
+    /// pool has begun opening the connection before the caller goes on to its own work.
     func connectAhead() {
-        let task = Task { [self] in
+        let task = Task.immediate { [self] in
             try await waitForRun()
             try await client.withConnection { _ in }
         }
