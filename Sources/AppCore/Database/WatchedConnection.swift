@@ -12,12 +12,16 @@ import Synchronization
 /// `DROP DATABASE … WITH (FORCE)`, an administrator's terminate) or when PostgresNIO itself gives up
 /// on it (an error after a command's completion, which it does not expect). docs/reliability.md has
 /// the capture. Here every query is raced against the channel's close: whichever comes first ends it.
+/// A query without binds is run here, its rows read directly (`PostgresDirectRow`); one with binds by
+/// PostgresKit, which encodes them.
 struct WatchedConnection: SQLDatabaseWrapper {
+    let connection: PostgresConnection
     let base: any SQLDatabase
     let watch: ConnectionWatch
     let closed: EventLoopFuture<Void>
 
     init(_ connection: PostgresConnection, queryLogLevel: Logger.Level?) {
+        self.connection = connection
         self.base = connection.sql(queryLogLevel: queryLogLevel)
         self.watch = ConnectionWatch.of(connection)
         self.closed = connection.closeFuture
@@ -32,7 +36,19 @@ struct WatchedConnection: SQLDatabaseWrapper {
             result.fail(ConnectionClosedUnderQuery())
             return result.futureResult
         }
-        base.execute(sql: query, onRow).hop(to: closed.eventLoop).cascade(to: result)
+        let (sql, binds) = serialize(query)
+        let answered: EventLoopFuture<Void>
+        if binds.isEmpty {
+            // As PostgresKit logs it.
+            if let level = queryLogLevel {
+                logger.log(level: level, "Executing query", metadata: ["sql": .string(sql), "binds": []])
+            }
+            answered = connection.query(PostgresQuery(unsafeSQL: sql), logger: logger) { onRow(PostgresDirectRow($0)) }
+                .map { _ in }
+        } else {
+            answered = base.execute(sql: query, onRow)
+        }
+        answered.hop(to: closed.eventLoop).cascade(to: result)
         result.futureResult.whenComplete { [watch] _ in watch.remove(token) }
         return result.futureResult
     }
