@@ -39,12 +39,22 @@ struct PostgresDirectRow: SQLRow {
     /// The cell read as `D` by PostgresNIO itself; nil for a type not read here. Each comparison is of
     /// two metadata pointers; each cast is from a type to itself.
     private static func direct<D>(_ cell: PostgresCell, as type: D.Type) throws -> D? {
-        if D.self == String.self { return try cell.decode(String.self) as! D }
-        if D.self == String?.self { return try cell.decode(String?.self) as! D }
-        if D.self == Int64.self { return try cell.decode(Int64.self) as! D }
-        if D.self == Int.self { return try cell.decode(Int.self) as! D }
-        if D.self == Bool.self { return try cell.decode(Bool.self) as! D }
-        if D.self == [String].self { return try cell.decode([String].self) as! D }
-        return nil
+        let value: D
+        if D.self == String.self {
+            value = try cell.decode(String.self) as! D
+        } else if D.self == String?.self {
+            value = try cell.decode(String?.self) as! D
+        } else if D.self == Int64.self {
+            value = try cell.decode(Int64.self) as! D
+        } else if D.self == Int.self {
+            value = try cell.decode(Int.self) as! D
+        } else if D.self == Bool.self {
+            value = try cell.decode(Bool.self) as! D
+        } else if D.self == [String].self {
+            value = try cell.decode([String].self) as! D
+        } else {
+            return nil
+        }
+        return value
     }
 }
