@@ -60,20 +60,27 @@ public final class AppDatabase: Sendable {
         try? await memory.close()
     }
 
-    /// Starts, on another thread, the threads a one-shot command's database work runs on (NIO's event
-    /// loop, and SQLite's pool of two threads whichever database the configuration names: on
+    /// Starts, on a thread of its own, the threads a one-shot command's database work runs on (NIO's
+    /// event loop, and SQLite's pool of two threads whichever database the configuration names: on
     /// PostgreSQL they stay idle until the command ends), for a command that reads its configuration
     /// and then opens a database (`app migrate`). Each start waits for its new threads to come up
     /// (about 2 ms of CPU here, most of it the Swift runtime's first look-ups of NIO's types): begun
     /// after the configuration was read, it competed with the folder's read for the two cores, and
-    /// the connection opened ahead often waited for the whole read. Call it after `useOneEventLoop`.
-    /// `app serve` does not (its cold start gained nothing from it), nor does a command that needs
-    /// no database (`app secret`, `--help`).
+    /// the connection opened ahead often waited for the whole read. Not a task: the concurrency
+    /// runtime's first thread would wait on these starts, and the command's own first step waited
+    /// 0.6–0.9 ms for a second one to come up. Call it after `useOneEventLoop`. `app serve` does not
+    /// (its cold start gained nothing from it), nor does a command that needs no database (`app
+    /// secret`, `--help`). Nothing happens if no thread can be started: the first use starts them.
     public static func startOneShotThreadsAhead() {
-        Task.detached {
-            _ = MultiThreadedEventLoopGroup.singleton
-            _ = SQLiteEngine.threadPool(oneShot: true)
-        }
+        var thread = pthread_t()
+        let started = pthread_create(
+            &thread, nil,
+            { _ in
+                _ = MultiThreadedEventLoopGroup.singleton
+                _ = SQLiteEngine.threadPool(oneShot: true)
+                return nil
+            }, nil)
+        if started == 0 { pthread_detach(thread) }
     }
 
     /// For a process that runs one command and ends (`app migrate`, `app check`): NIO's shared event
