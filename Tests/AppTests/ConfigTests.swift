@@ -148,6 +148,30 @@ struct ConfigTests {
                 && b.sslMode == .verifyFull)
     }
 
+    @Test("a PostgreSQL URL's user, password and database name, percent-encoded, read back as written (generated)")
+    func postgresURLCredentialsRoundTrip() throws {
+        let alphabet = Array("aZ09-._~!$&'()*+,;=:@/?#[]% é✓\u{1F600}")
+        var state: UInt64 = 0x5EED_0FCA_1100_D00D
+        func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        func text() -> String { String((0...next(12)).map { _ in alphabet[next(alphabet.count)] }) }
+        for _ in 0..<500 {
+            let (user, password, database) = (text(), text(), text())
+            func encoded(_ part: String) -> String {
+                part.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            }
+            let url = "postgres://\(encoded(user)):\(encoded(password))@localhost:5432/\(encoded(database))"
+            guard case .postgres(let location) = try DatabaseLocation(url: url) else {
+                Issue.record("not PostgreSQL: \(url)")
+                continue
+            }
+            #expect(location.username == user && location.password?.value == password, "\(url)")
+            #expect(location.database == database, "\(url)")
+        }
+    }
+
     @Test(
         "a malformed DATABASE_URL fails with an error naming the variable and not the password",
         arguments: [

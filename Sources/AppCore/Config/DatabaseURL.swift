@@ -111,9 +111,12 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
         }
         self.host = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
         self.port = components.port ?? 5432
-        self.username = user.removingPercentEncoding ?? user
-        self.password = Secret(components.percentEncodedPassword.map { $0.removingPercentEncoding ?? $0 })
-        self.database = database.removingPercentEncoding ?? database
+        // Decoded by byte (`removingPercentEncodingBytes`): Foundation's decoding took 0.4 ms of a
+        // one-shot command's start (by hand, timed in the process). A part that does not decode to
+        // UTF-8 is kept as written.
+        self.username = user.removingPercentEncodingBytes() ?? user
+        self.password = Secret(components.percentEncodedPassword.map { $0.removingPercentEncodingBytes() ?? $0 })
+        self.database = database.removingPercentEncodingBytes() ?? database
         self.sslMode = sslMode
     }
 }
