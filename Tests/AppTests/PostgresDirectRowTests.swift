@@ -19,21 +19,13 @@ struct PostgresDirectRowTests {
         "'42'::oid",
     ]
 
-    /// One answer: the value's description, or that it threw.
-    static func answer<D: Decodable>(_ row: any SQLRow, _ column: String, _ type: D.Type) -> String {
-        do {
-            return "value \(String(reflecting: try row.decode(column: column, as: type)))"
-        } catch {
-            return "threw"
-        }
-    }
-
     static func answers(_ row: any SQLRow, _ column: String) -> [String] {
         [
-            answer(row, column, String.self), answer(row, column, Int.self), answer(row, column, Int64.self),
-            answer(row, column, Bool.self), answer(row, column, String?.self), answer(row, column, Int?.self),
-            answer(row, column, Int64?.self), answer(row, column, Bool?.self), answer(row, column, Double.self),
-            answer(row, column, [String].self), answer(row, column, Int32.self),
+            rowAnswer(row, column, String.self), rowAnswer(row, column, Int.self), rowAnswer(row, column, Int64.self),
+            rowAnswer(row, column, Bool.self), rowAnswer(row, column, String?.self), rowAnswer(row, column, Int?.self),
+            rowAnswer(row, column, Int64?.self), rowAnswer(row, column, Bool?.self),
+            rowAnswer(row, column, Double.self),
+            rowAnswer(row, column, [String].self), rowAnswer(row, column, Int32.self),
         ]
     }
 
@@ -65,11 +57,11 @@ struct PostgresDirectRowTests {
         }
         // The comparison means something only if values were read: many pairs are.
         #expect(read > Self.values.count * 2)
-        #expect(Self.answer(direct[0], "c0", String.self) == "value \"text\"")
-        #expect(Self.answer(direct[0], "c26", String.self) == "value \"happy\"")
+        #expect(rowAnswer(direct[0], "c0", String.self) == "value \"text\"")
+        #expect(rowAnswer(direct[0], "c26", String.self) == "value \"happy\"")
         #expect(direct[0].allColumns == kit[0].allColumns)
         #expect(direct[0].contains(column: "c0") && !direct[0].contains(column: "missing"))
-        #expect(Self.answer(direct[0], "missing", String.self) == "threw")
+        #expect(rowAnswer(direct[0], "missing", String.self) == "threw")
         #expect(try direct[0].decodeNil(column: "c16") && !direct[0].decodeNil(column: "c0"))
         #expect(try direct[0].decodeNil(column: "missing") == kit[0].decodeNil(column: "missing"))
     }

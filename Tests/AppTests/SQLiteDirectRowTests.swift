@@ -18,21 +18,13 @@ struct SQLiteDirectRowTests {
         "9223372036854775807", "-9223372036854775808", "2147483648", "1.5", "-0.25", "NULL", "x'00ff'", "x''",
     ]
 
-    /// One answer: the value's description, or that it threw.
-    static func answer<D: Decodable>(_ row: any SQLRow, _ column: String, _ type: D.Type) -> String {
-        do {
-            return "value \(String(reflecting: try row.decode(column: column, as: type)))"
-        } catch {
-            return "threw"
-        }
-    }
-
     static func answers(_ row: any SQLRow, _ column: String) -> [String] {
         [
-            answer(row, column, String.self), answer(row, column, Int.self), answer(row, column, Int64.self),
-            answer(row, column, String?.self), answer(row, column, Int?.self), answer(row, column, Int64?.self),
+            rowAnswer(row, column, String.self), rowAnswer(row, column, Int.self), rowAnswer(row, column, Int64.self),
+            rowAnswer(row, column, String?.self), rowAnswer(row, column, Int?.self),
+            rowAnswer(row, column, Int64?.self),
             // Not narrower or unsigned integers: SQLiteNIO's conversion traps on a value out of their range.
-            answer(row, column, Double.self), answer(row, column, Bool.self),
+            rowAnswer(row, column, Double.self), rowAnswer(row, column, Bool.self),
         ]
     }
 
@@ -66,7 +58,7 @@ struct SQLiteDirectRowTests {
         #expect(fast > Self.values.count * 3)
         #expect(direct[0].allColumns == kit[0].allColumns)
         #expect(direct[0].contains(column: "c0") && !direct[0].contains(column: "missing"))
-        #expect(Self.answer(direct[0], "missing", String.self) == "threw")
+        #expect(rowAnswer(direct[0], "missing", String.self) == "threw")
         #expect(try direct[0].decodeNil(column: "c16") && !direct[0].decodeNil(column: "c0"))
     }
 
