@@ -138,6 +138,14 @@ struct PostgresCatalogTests {
                 #expect(
                     try await DrizzleHistory().exists(sql, engine: engine)
                         == toolTables.contains("drizzle.__drizzle_migrations"))
+                // A tool's schema that is the connection's own: its table goes by both names, as
+                // `tableNames` lists it, with its columns under the unqualified one.
+                try await sql.raw("SET search_path TO drizzle").run()
+                let inDrizzle = try await engine.tablesAndColumns(sql, among: asked, schemas: ["drizzle"])
+                #expect(inDrizzle.names == (try await engine.tableNames(sql, among: asked, schemas: ["drizzle"])))
+                #expect(inDrizzle.names.isSuperset(of: ["__drizzle_migrations", "drizzle.__drizzle_migrations"]))
+                #expect(inDrizzle.columns["__drizzle_migrations"] == ["id", "hash"])
+                try await sql.raw("RESET search_path").run()
                 return baseTables
             }
         }
