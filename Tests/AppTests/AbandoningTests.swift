@@ -52,6 +52,33 @@ struct AbandoningTests {
         #expect(try await withTimeout(.seconds(3600)) { 42 } == 42)
     }
 
+    @Test("untilCancelled returns once its task is cancelled, and at once when it already is (a race: many rounds)")
+    func untilCancelledReturns() async throws {
+        let returned = Mutex(false)
+        let waiter = Task {
+            await untilCancelled()
+            returned.withLock { $0 = true }
+        }
+        for _ in 0..<100 { await Task.yield() }
+        #expect(!returned.withLock { $0 }, "it waits while its task runs on")
+        waiter.cancel()
+        try await withTimeout(.seconds(10)) { await waiter.value }
+        #expect(returned.withLock { $0 })
+
+        // Cancelled before it begins to wait, or while it does: each order the two can meet in.
+        for _ in 0..<2000 {
+            let task = Task { await untilCancelled() }
+            task.cancel()
+            try await withTimeout(.seconds(10)) { await task.value }
+        }
+        let early = Task { () -> Bool in
+            withUnsafeCurrentTask { $0?.cancel() }
+            await untilCancelled()
+            return Task.isCancelled
+        }
+        #expect(try await withTimeout(.seconds(10)) { await early.value })
+    }
+
     @Test("a watchdog that throws answers at once, though the work ignores its cancellation")
     func givesUp() async throws {
         let gate = Gate()

@@ -127,7 +127,8 @@ struct SQLiteEngine: DatabaseEngine {
                     guard journalModeSettled.done.load(ordering: .relaxed) else { return false }
                     // A read in the log's mode: from then on the connection holds the file open (a shared lock).
                     try await db.raw("PRAGMA schema_version").run()
-                    while true { try await Task.sleep(for: .seconds(3600)) }
+                    await untilCancelled()
+                    throw CancellationError()
                 }
                 // The switch refused: soon again (from 50 ms, doubling to a second), so the file is held
                 // within moments of the other connection's close. A connection that could not be opened:
@@ -135,7 +136,7 @@ struct SQLiteEngine: DatabaseEngine {
                 try? await Task.sleep(for: held == false ? retry : .seconds(1))
                 if held == false { retry = min(retry * 2, .seconds(1)) }
             } else {
-                try? await Task.sleep(for: .seconds(3600))
+                await untilCancelled()
             }
         }
         // A connection opened ahead goes to the idle list, which closes it.

@@ -86,6 +86,42 @@ private final class Outcome<T: Sendable>: Sendable {
     }
 }
 
+/// Returns once the task is cancelled (at once when it already is), holding no timer: for work that
+/// waits only to be stopped. A `Task.sleep` there set up a timer, and its first use in a process made
+/// the runtime look up the executor's conformances (about 0.1 ms) on the caller's thread: a one-shot
+/// command's pool runs first on that thread (`AppDatabase.withRunning`), before the command's work.
+public func untilCancelled() async {
+    let waiter = CancellationWaiter()
+    await withTaskCancellationHandler {
+        await withCheckedContinuation { waiter.wait($0) }
+    } onCancel: {
+        waiter.cancel()
+    }
+}
+
+/// The continuation `untilCancelled` waits on, resumed by the cancellation, whichever of the two comes first.
+private final class CancellationWaiter: Sendable {
+    private let state = Mutex<(continuation: CheckedContinuation<Void, Never>?, cancelled: Bool)>((nil, false))
+
+    func wait(_ continuation: CheckedContinuation<Void, Never>) {
+        let resumeNow = state.withLock { state -> Bool in
+            if state.cancelled { return true }
+            state.continuation = continuation
+            return false
+        }
+        if resumeNow { continuation.resume() }
+    }
+
+    func cancel() {
+        let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.cancelled = true
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        continuation?.resume()
+    }
+}
+
 /// Raised when a database operation ran past its time limit: how long, and what it waited for.
 public struct DatabaseTimeout: Error, CustomStringConvertible {
     public var limit: Duration
