@@ -146,11 +146,13 @@ struct SQLiteEngine: DatabaseEngine {
 
     /// Opens the first connection in the background (with `AppDatabase.defaultBusyTimeout`)
     /// and keeps it idle. Only on a file already there: the first connection creates a missing file,
-    /// and a command whose migrations turn out invalid must make none.
+    /// and a command whose migrations turn out invalid must make none. The open is handed to SQLite's
+    /// pool at once, on the caller's thread (up to its first wait), as PostgreSQL's is: as a task of its
+    /// own it waited for the concurrency runtime's second thread while the caller read the folder.
     func connectAhead() {
         guard FileIdentity(path) != nil else { return }
         ahead.set(
-            Task { [self, idle] in
+            Task.immediate { [self, idle] in
                 let entry = try await openConnection(busyMs: AppDatabase.defaultBusyTimeout.milliseconds)
                 if !idle.give(entry) { try? await entry.connection.close() }
             })
