@@ -19,6 +19,30 @@ struct FolderReadingTests {
         return fixed + (0..<count).map { _ in (0..<next(24)).map { _ in alphabet[next(alphabet.count)] }.joined() }
     }
 
+    @Test(
+        "a folder of many files, read ahead on two threads: each migration has its own file's text, and the first file that cannot be read, in name order, is the one reported"
+    )
+    func readAheadKeepsFilesApart() throws {
+        let folder = try MigrationsDir()
+        let count = MigrationFolder.Listing.readAheadMinimum * 3
+        for i in 1...count {
+            try folder.write(String(format: "%03d_t%d.sql", i, i), "-- migrate:up\nCREATE TABLE t\(i) (id INTEGER);\n")
+        }
+        for _ in 0..<20 {
+            let (format, migrations, _) = try MigrationFolder.load(folder.path, dialect: .sqlite)
+            #expect(format == .dbmate)
+            #expect(migrations.map(\.statements) == (1...count).map { ["CREATE TABLE t\($0) (id INTEGER)"] })
+        }
+        for name in ["200_bad.sql", "100_bad.sql"] {
+            try Data([0x2D, 0x2D, 0x20, 0xFF, 0x0A]).write(to: folder.dir.url.appendingPathComponent(name))
+        }
+        for _ in 0..<20 {
+            #expect(throws: MigrationsInvalid(file: "100_bad.sql", line: nil, reason: "the file is not UTF-8 text")) {
+                try MigrationFolder.load(folder.path, dialect: .sqlite)
+            }
+        }
+    }
+
     @Test("lines() gives the lines split(separator:) gives, empty ones kept or omitted, as parts of the text")
     func linesAsSplit() {
         for text in Self.texts(count: 600) {

@@ -24,6 +24,7 @@ public enum MigrationFolder {
         _ path: String, format setting: MigrationFormat? = nil, dialect: SQLEngine
     ) throws(MigrationsInvalid) -> (format: MigrationFormat?, migrations: [Migration], candidates: [MigrationFormat]) {
         var folder = try Listing(path)
+        folder.readAhead()
         let format: MigrationFormat
         if let setting {
             format = setting
@@ -185,15 +186,36 @@ public enum MigrationFolder {
         /// Read once: recognising the format reads every file, and loading it reads them again.
         private func decoded(_ name: String) throws(MigrationsInvalid) -> String {
             if let text = texts.value[name] { return text }
-            let data = try raw(of: name)
-            guard var text = RegularFile.utf8(data) else {
+            let text = try Self.decoded(name, in: path)
+            texts.value[name] = text
+            return text
+        }
+
+        private static func decoded(_ name: String, in path: String) throws(MigrationsInvalid) -> String {
+            guard var text = RegularFile.utf8(try raw(of: name, in: path)) else {
                 throw MigrationsInvalid(file: name, line: nil, reason: "the file is not UTF-8 text")
             }
             if text.containsBytes("\r") { text = text.replacingOccurrences(of: "\r\n", with: "\n") }
             if text.utf8.first == 0xEF, text.hasPrefix("\u{FEFF}") { text.removeFirst() }
-            texts.value[name] = text
             return text
         }
+
+        /// Reads the texts of the `.sql` files directly in the folder ahead of their first use, shared
+        /// with a second thread (`SplitWork`), when there are at least `readAheadMinimum`: recognising
+        /// the format reads all of them anyway. A file that cannot be read is left for its first use,
+        /// which reports it as before, in the same order.
+        func readAhead() {
+            let names = sqlFiles
+            guard names.count >= Self.readAheadMinimum else { return }
+            let path = path
+            let read = SplitWork.results(count: names.count) { index in try? Self.decoded(names[index], in: path) }
+            for (name, text) in zip(names, read) {
+                if let text { texts.value[name] = text }
+            }
+        }
+
+        /// Below this many files, a second thread's start costs about what it saves.
+        static let readAheadMinimum = 16
 
         /// The texts read so far, by name.
         private let texts = Box<[String: String]>([:])
@@ -205,7 +227,11 @@ public enum MigrationFolder {
 
         /// The file's bytes as they are, for the tools that checksum them (Prisma, Drizzle).
         func raw(of name: String) throws(MigrationsInvalid) -> Data {
-            guard let data = RegularFile.contents(of: Self.join(path, name)) else {
+            try Self.raw(of: name, in: path)
+        }
+
+        private static func raw(of name: String, in path: String) throws(MigrationsInvalid) -> Data {
+            guard let data = RegularFile.contents(of: join(path, name)) else {
                 throw MigrationsInvalid(file: name, line: nil, reason: "the file cannot be read")
             }
             return data
