@@ -214,7 +214,8 @@ public enum MigrationFolder {
             }
         }
 
-        /// Below this many files, a second thread's start costs about what it saves.
+        /// Below this many files (about 6 µs each to read here) the whole read is shorter than a second
+        /// thread often takes to wake (0.1–0.2 ms on average, `perf sched`).
         static let readAheadMinimum = 16
 
         /// The texts read so far, by name.
