@@ -20,11 +20,11 @@ struct FolderReadingTests {
     }
 
     @Test(
-        "a folder of many files, read ahead on two threads: each migration has its own file's text, and the first file that cannot be read, in name order, is the one reported"
+        "a folder of many files, read and parsed on two threads: each migration has its own file's text, and of several faults the first in the files' order is the one reported"
     )
     func readAheadKeepsFilesApart() throws {
         let folder = try MigrationsDir()
-        let count = MigrationFolder.Listing.readAheadMinimum * 3
+        let count = MigrationFolder.Listing.splitMinimum * 3
         for i in 1...count {
             try folder.write(String(format: "%03d_t%d.sql", i, i), "-- migrate:up\nCREATE TABLE t\(i) (id INTEGER);\n")
         }
@@ -39,6 +39,19 @@ struct FolderReadingTests {
         for _ in 0..<20 {
             #expect(throws: MigrationsInvalid(file: "100_bad.sql", line: nil, reason: "the file is not UTF-8 text")) {
                 try MigrationFolder.load(folder.path, dialect: .sqlite)
+            }
+        }
+        // Parsed on two threads, checked in order: a file whose version another file has is refused for
+        // that, before anything wrong inside it, and before any later file's fault.
+        try folder.remove("100_bad.sql")
+        try folder.remove("200_bad.sql")
+        try folder.write("020_zdup.sql", "CREATE TABLE z (id INTEGER);\n")
+        try folder.write("030_zz.sql", "CREATE TABLE zz (id INTEGER);\n")
+        for _ in 0..<20 {
+            let duplicate = MigrationsInvalid(
+                file: "020_zdup.sql", line: nil, reason: "version 20 is also used by 020_t20.sql")
+            #expect(throws: duplicate) {
+                try MigrationFolder.load(folder.path, format: .dbmate, dialect: .sqlite)
             }
         }
     }

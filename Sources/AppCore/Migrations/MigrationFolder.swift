@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Why a folder of migrations cannot be used. Nothing of such a folder is applied, not even its valid files.
 public struct MigrationsInvalid: Error, Equatable, Sendable, CustomStringConvertible {
@@ -185,54 +186,50 @@ public enum MigrationFolder {
 
         /// Read once: recognising the format reads every file, and loading it reads them again.
         private func decoded(_ name: String) throws(MigrationsInvalid) -> String {
-            if let text = texts.value[name] { return text }
-            let text = try Self.decoded(name, in: path)
-            texts.value[name] = text
-            return text
-        }
-
-        private static func decoded(_ name: String, in path: String) throws(MigrationsInvalid) -> String {
-            guard var text = RegularFile.utf8(try raw(of: name, in: path)) else {
+            if let text = texts.byName.withLock({ $0[name] }) { return text }
+            guard var text = RegularFile.utf8(try raw(of: name)) else {
                 throw MigrationsInvalid(file: name, line: nil, reason: "the file is not UTF-8 text")
             }
             if text.containsBytes("\r") { text = text.replacingOccurrences(of: "\r\n", with: "\n") }
             if text.utf8.first == 0xEF, text.hasPrefix("\u{FEFF}") { text.removeFirst() }
+            texts.byName.withLock { [text] in $0[name] = text }
             return text
         }
 
-        /// Reads the texts of the `.sql` files directly in the folder ahead of their first use, shared
-        /// with a second thread (`SplitWork`), when there are at least `readAheadMinimum`: recognising
-        /// the format reads all of them anyway. A file that cannot be read is left for its first use,
-        /// which reports it as before, in the same order.
+        /// Reads the texts of the `.sql` files directly in the folder ahead of their first use, on two
+        /// threads for a folder of many (`eachFile`): recognising the format reads all of them anyway.
+        /// A file that cannot be read is left for its first use, which reports it as before.
         func readAhead() {
-            let names = sqlFiles
-            guard names.count >= Self.readAheadMinimum else { return }
-            let path = path
-            let read = SplitWork.results(count: names.count) { index in try? Self.decoded(names[index], in: path) }
-            for (name, text) in zip(names, read) {
-                if let text { texts.value[name] = text }
+            _ = eachFile(sqlFiles) { name throws(MigrationsInvalid) in try decoded(name) }
+        }
+
+        /// `transform` of each of `names`, in their order, each done once; shared between the caller and
+        /// one more thread (`SplitWork`) when there are at least `splitMinimum`. Every error is kept in
+        /// its place, for the caller to report the first in its own order.
+        func eachFile<T: Sendable>(
+            _ names: [String], _ transform: @escaping @Sendable (String) throws(MigrationsInvalid) -> T
+        ) -> [Result<T, MigrationsInvalid>] {
+            let one: @Sendable (Int) -> Result<T, MigrationsInvalid> = { index in
+                Result { () throws(MigrationsInvalid) in try transform(names[index]) }
             }
+            guard names.count >= Self.splitMinimum else { return names.indices.map(one) }
+            return SplitWork.results(count: names.count, one)
         }
 
         /// Below this many files (about 6 µs each to read here) the whole read is shorter than a second
         /// thread often takes to wake (0.1–0.2 ms on average, `perf sched`).
-        static let readAheadMinimum = 16
+        static let splitMinimum = 16
 
-        /// The texts read so far, by name.
-        private let texts = Box<[String: String]>([:])
+        /// The texts read so far, by name; filled from two threads by `eachFile`.
+        private let texts = TextCache()
 
-        private final class Box<Value> {
-            var value: Value
-            init(_ value: Value) { self.value = value }
+        private final class TextCache: Sendable {
+            let byName = Mutex<[String: String]>([:])
         }
 
         /// The file's bytes as they are, for the tools that checksum them (Prisma, Drizzle).
         func raw(of name: String) throws(MigrationsInvalid) -> Data {
-            try Self.raw(of: name, in: path)
-        }
-
-        private static func raw(of name: String, in path: String) throws(MigrationsInvalid) -> Data {
-            guard let data = RegularFile.contents(of: join(path, name)) else {
+            guard let data = RegularFile.contents(of: Self.join(path, name)) else {
                 throw MigrationsInvalid(file: name, line: nil, reason: "the file cannot be read")
             }
             return data
