@@ -59,4 +59,31 @@ struct EngineTests {
         #expect(exists && !hostileExists)
         #expect(columns == ["o'clock"] && hostileColumns.isEmpty)
     }
+
+    @Test(
+        "which of the history tables there are and their columns, in one query, is what the two queries give: a view and a missing table are none of them",
+        arguments: Engine.available)
+    func oneQueryAsTwo(_ engine: Engine) async throws {
+        let db = try await TestDatabase.make(engine)
+        try await TestSQL.run(db, "CREATE TABLE schema_migrations (version VARCHAR(128) PRIMARY KEY, dirty BOOLEAN)")
+        try await TestSQL.run(db, "CREATE TABLE goose_db_version (id INTEGER, version_id BIGINT, is_applied BOOLEAN)")
+        try await TestSQL.run(db, "CREATE VIEW gorp_migrations AS SELECT 1 AS id")
+        try await TestSQL.run(db, "CREATE TABLE unrelated (id INTEGER)")
+        let asked = ["schema_migrations", "goose_db_version", "gorp_migrations", "_sqlx_migrations", "unrelated"]
+        let database = try AppDatabase(location: db.location, logger: quietLogger)
+        let (one, names, columns) = try await database.withRunning {
+            try await database.withConnection { sql in
+                let engine = database.engine
+                let names = try await engine.tableNames(sql, among: asked)
+                return (
+                    try await engine.tablesAndColumns(sql, among: asked, schemas: []), names,
+                    try await engine.columnNames(sql, tables: asked.filter(names.contains))
+                )
+            }
+        }
+        #expect(names == ["schema_migrations", "goose_db_version", "unrelated"])
+        #expect(one.names == names)
+        #expect(one.columns == columns)
+        #expect(one.columns["goose_db_version"] == ["id", "version_id", "is_applied"])
+    }
 }

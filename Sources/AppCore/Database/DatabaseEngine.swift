@@ -125,7 +125,7 @@ extension DatabaseEngine {
         try await tableNames(db, among: names, schemas: [])
     }
 
-    /// Two queries, one after the other (SQLite's each cost a statement on the connection's thread).
+    /// Two queries, one after the other (each engine has its own in one).
     func tablesAndColumns(_ db: any SQLDatabase, among names: [String], schemas: [String]) async throws -> (
         names: Set<String>, columns: [String: Set<String>]
     ) {
