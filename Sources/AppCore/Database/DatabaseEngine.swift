@@ -91,8 +91,9 @@ protocol DatabaseEngine: Sendable {
     func columnNames(_ db: any SQLDatabase, tables: [String]) async throws -> [String: Set<String>]
 
     /// `tableNames(db, among: names, schemas: schemas)`, and the columns of those of them in the
-    /// connection's schema (as `columnNames`): on PostgreSQL in one query, where each costs a round
-    /// trip, and the first on a new connection a cold read of the catalog.
+    /// connection's schema (as `columnNames`), in one query on each engine: on PostgreSQL each costs a
+    /// round trip, and the first on a new connection a cold read of the catalog; on SQLite a trip to
+    /// SQLite's thread.
     func tablesAndColumns(_ db: any SQLDatabase, among names: [String], schemas: [String]) async throws -> (
         names: Set<String>, columns: [String: Set<String>]
     )
@@ -123,14 +124,6 @@ extension DatabaseEngine {
     /// Those of `names` that are tables of the schema the connection works in.
     func tableNames(_ db: any SQLDatabase, among names: [String]) async throws -> Set<String> {
         try await tableNames(db, among: names, schemas: [])
-    }
-
-    /// Two queries, one after the other (each engine has its own in one).
-    func tablesAndColumns(_ db: any SQLDatabase, among names: [String], schemas: [String]) async throws -> (
-        names: Set<String>, columns: [String: Set<String>]
-    ) {
-        let found = try await tableNames(db, among: names, schemas: schemas)
-        return (found, try await columnNames(db, tables: names.filter(found.contains)))
     }
 
     /// The names of `table`'s columns (none when there is no such table), in one query.
