@@ -4,7 +4,7 @@ import Testing
 
 @testable import AppCore
 
-@Suite("the gate's digest comparison")
+@Suite("the gate's token parsing and digest comparison")
 struct GateCompareTests {
     @Test("equal digests match; a digest with any one bit changed, or of another length, does not")
     func everyBitCounts() {
@@ -21,5 +21,53 @@ struct GateCompareTests {
         #expect(!MigrationGate.equalInConstantTime(digest, Array(bytes.dropLast())))
         #expect(!MigrationGate.equalInConstantTime(digest, bytes + [0]))
         #expect(!MigrationGate.equalInConstantTime(digest, []))
+    }
+
+    @Test("Bearer credentials: the scheme in any case, one space or more, then a b64token with padding only at its end")
+    func bearerTokens() {
+        let cases: [(String, Substring?)] = [
+            ("Bearer abc", "abc"), ("bEaReR abc", "abc"), ("Bearer    abc", "abc"), ("Bearer a-._~+/9Z", "a-._~+/9Z"),
+            ("Bearer abc==", "abc=="), ("Bearer abc=d", nil), ("Bearer =", nil), ("Bearer ==abc", nil),
+            ("Bearer ", nil), ("Bearer     ", nil), ("Bearer", nil), ("Bearerabc", nil), ("Bearer\tabc", nil),
+            ("Bearer abc ", nil), ("Bearer ab c", nil), ("Bearer abcü", nil), ("Bearer ü", nil), ("Basic abc", nil),
+            ("Bearér abc", nil), ("", nil),
+        ]
+        for (header, token) in cases {
+            #expect(MigrationGate.bearerToken(header) == token, "\(header)")
+        }
+        // Against a reading by Character (the parser's earlier form), on strings drawn from the
+        // characters that matter here: the same answer for every one.
+        var random = SplitMix(seed: 30)
+        let pieces = ["Bearer", "bearer", " ", " ", "=", "a", "Z", "9", "-", "~", "/", "!", "\t", "é", "e\u{301}"]
+        for _ in 0..<20_000 {
+            let header = (0..<Int(random.next() % 8)).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }
+                .joined()
+            #expect(MigrationGate.bearerToken(header) == Self.byCharacter(header), "\(header.debugDescription)")
+        }
+    }
+
+    /// The RFC 6750 reading walked by Character, as a reference.
+    static func byCharacter(_ header: String) -> Substring? {
+        guard header.utf8.count > 7, header.prefix(6).lowercased() == "bearer", header.dropFirst(6).first == " "
+        else { return nil }
+        let rest = header.dropFirst(6).drop(while: { $0 == " " })
+        guard let first = rest.first, first != "=" else { return nil }
+        let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/")
+        let body = rest.prefix(while: { allowed.contains($0) })
+        let padding = rest.dropFirst(body.count)
+        return padding.allSatisfy({ $0 == "=" }) ? rest : nil
+    }
+}
+
+/// A seeded generator (SplitMix64), so a failing draw is the same on every run.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

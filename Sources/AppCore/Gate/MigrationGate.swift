@@ -91,8 +91,11 @@ public struct MigrationGate: Sendable {
             index = utf8.index(after: index)
         }
         guard utf8[index] == UInt8(ascii: " ") else { return nil }
-        let rest = header[index...].drop(while: { $0 == " " })
-        guard !rest.isEmpty else { return nil }
+        // By byte throughout, as below: a walk by Character would break graphemes for nothing.
+        while index < utf8.endIndex, utf8[index] == UInt8(ascii: " ") { index = utf8.index(after: index) }
+        let rest = header[index...]
+        // Nothing after the spaces, or padding alone, is not a token.
+        guard let first = rest.utf8.first, first != UInt8(ascii: "=") else { return nil }
         var seenPadding = false
         for byte in rest.utf8 {
             switch byte {
@@ -107,8 +110,6 @@ public struct MigrationGate: Sendable {
                 return nil
             }
         }
-        // Padding alone is not a token.
-        if rest.first == "=" { return nil }
         return rest
     }
 }
