@@ -274,7 +274,7 @@ struct Transport: Sendable {
 
     /// The client's address and the scheme the request came over (`TrustedProxies.origin`).
     func origin(_ request: Request, _ context: AppRequestContext) -> (client: String, scheme: String) {
-        proxies.origin(peer: context.remoteAddress?.ipAddress, tls: tls) {
+        proxies.origin(peer: context.remoteAddress?.addressText, tls: tls) {
             (
                 request.headers[values: Self.forwarded], request.headers[values: Self.forwardedFor],
                 request.headers[values: Self.forwardedProto]

@@ -1,11 +1,12 @@
-import AppServer
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import NIOCore
 import Testing
 
 @testable import AppCore
+@testable import AppServer
 
 @Suite("plain HTTP and proxies")
 struct TransportTests {
@@ -110,6 +111,25 @@ struct TransportTests {
             #expect(
                 line.metadata.contains("client=\(client)") && line.metadata.contains("scheme=\(scheme)"),
                 "\(line.metadata)")
+        }
+    }
+
+    @Test("the client's address as text is NIO's, IPv4 written from its bytes")
+    func addressText() throws {
+        var random = SplitMix(seed: 7239)
+        let fixed = ["0.0.0.0", "255.255.255.255", "127.0.0.1", "10.0.0.1", "192.0.2.60", "100.10.1.0", "9.99.199.200"]
+        let drawn = (0..<5_000).map { _ in
+            let bits = random.next()
+            return (0..<4).map { "\(bits >> ($0 * 8) & 0xFF)" }.joined(separator: ".")
+        }
+        for text in fixed + drawn {
+            let address = try SocketAddress(ipAddress: text, port: 443)
+            #expect(address.addressText == text)
+            #expect(address.addressText == address.ipAddress)
+        }
+        for text in ["::1", "2001:db8::1", "::ffff:192.0.2.1", "fe80::1:2:3:4"] {
+            let address = try SocketAddress(ipAddress: text, port: 443)
+            #expect(address.addressText == address.ipAddress)
         }
     }
 }
