@@ -120,7 +120,6 @@ public func buildApplication(
     let router = Router(context: AppRequestContext.self)
     // Counted only when someone can read them: without METRICS_PORT the request path pays nothing.
     if metrics.enabled { router.add(middleware: RequestMetricsMiddleware(metrics: metrics)) }
-    router.add(middleware: MethodNotAllowedMiddleware())
     addHealthRoutes(to: router, database: database, drain: drain, logger: logger)
     let refusals = RefusalLog()
     MigrateRoutes(
@@ -129,6 +128,10 @@ public func buildApplication(
     )
     .add(to: router)
     addSessionRoutes(to: router, reader: SessionReader(config: config))
+    // After every route: a router's middleware wraps only the routes added after it, and the answer for
+    // a request no route takes. A request a route takes has a method its path allows, so only those
+    // others reach this one (the 401 flood's POST does not go through it).
+    router.add(middleware: MethodNotAllowedMiddleware())
 
     // HTTPS, with HTTP/2 by ALPN beside HTTP/1.1, when TLS_CERT_FILE and TLS_KEY_FILE are set.
     var services: [any Service & CustomStringConvertible] = [

@@ -50,7 +50,9 @@ struct MigrateRoutes: Sendable {
 
     func add(to router: Router<AppRequestContext>) {
         router.post(RouterPath(Self.path)) { request, context in
-            await self.post(request, context)
+            // A refusal is answered here, with no further async call: the 401 path is the one a flood drives.
+            if let refusal = self.refusedPost(request, context) { return refusal }
+            return await self.post(request, context)
         }
         router.getAndHead(RouterPath(Self.path)) { request, context in
             await self.get(request, context)
@@ -86,6 +88,15 @@ struct MigrateRoutes: Sendable {
         }
     }
 
+    /// The gate's refusal of a POST, counted and logged; nil when the request is authorised.
+    private func refusedPost(_ request: Request, _ context: AppRequestContext) -> Response? {
+        guard let refusal = refusal(request) else { return nil }
+        metrics.migrateCall(refusal.status == .unauthorized ? "unauthorized" : "misconfigured")
+        log(context, request: request, status: refusal.status, applied: [])
+        return refusal
+    }
+
+    /// An authorised POST.
     private func post(_ request: Request, _ context: AppRequestContext) async -> Response {
         var applied: [String] = []
         let response = await decidePost(request, logger: context.logger, applied: &applied)
@@ -94,10 +105,6 @@ struct MigrateRoutes: Sendable {
     }
 
     private func decidePost(_ request: Request, logger: Logger, applied: inout [String]) async -> Response {
-        if let refusal = refusal(request) {
-            metrics.migrateCall(refusal.status == .unauthorized ? "unauthorized" : "misconfigured")
-            return refusal
-        }
         guard await bodyWithinCap(request) else {
             metrics.migrateCall("too_large")
             return .json(.contentTooLarge, Failure("Request body too large"))
@@ -288,7 +295,8 @@ struct Transport: Sendable {
 }
 
 /// A method a path does not take gets 405 with `Allow` (not 404): any but GET (HEAD) and POST on the
-/// migrate path, any but GET (HEAD) on the others.
+/// migrate path, any but GET (HEAD) on the others. Added after every route, it sees only the requests
+/// no route took (`buildApplication`).
 struct MethodNotAllowedMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     /// The paths that answer GET only.
@@ -299,8 +307,7 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        // Every path takes GET and HEAD: nothing to check (the most common requests, and the 401 flood's
-        // POST on the migrate path below, go on at once).
+        // Every path takes GET and HEAD: a path without such a route is not found.
         let method = request.method
         if method == .get || method == .head { return try await next(request, context) }
         // One rule for a trailing slash: `/api/migrate/` is `/api/migrate`, as the router treats it.
