@@ -50,23 +50,34 @@ struct SplitWorkTests {
         #expect(runs.byIndex.withLock { $0.count } == 50)
     }
 
+    /// True the first time it is asked of `flag`.
+    static func firstTime(_ flag: borrowing Mutex<Bool>) -> Bool {
+        flag.withLock { waited in
+            defer { waited = true }
+            return !waited
+        }
+    }
+
     @Test("help on a thread of its own takes items beside the caller, and the caller waits for the one it is on")
     func helpBeside() {
         let runs = Runs()
         let caller = pthread_self()
         let helperTook = DispatchSemaphore(value: 0)
+        let callerTook = DispatchSemaphore(value: 0)
         let callerWaited = Mutex(false)
+        let helperWaited = Mutex(false)
         let startOnThread: (@escaping @Sendable () -> Void) -> Void = { help in Thread { help() }.start() }
+        // Each side's first item says so, then waits for the other's first, so that both take some: on a
+        // loaded machine a helper that waited for nothing could take every item before the caller took one.
         let answers = SplitWork.results(count: 40, startHelp: startOnThread) { index in
             if pthread_equal(pthread_self(), caller) != 0 {
-                // The caller's first item waits for the helper's first, so that both take some.
-                let first = callerWaited.withLock { waited in
-                    defer { waited = true }
-                    return !waited
+                if Self.firstTime(callerWaited) {
+                    callerTook.signal()
+                    #expect(helperTook.wait(timeout: .now() + 60) == .success)
                 }
-                if first { #expect(helperTook.wait(timeout: .now() + 10) == .success) }
-            } else {
+            } else if Self.firstTime(helperWaited) {
                 helperTook.signal()
+                #expect(callerTook.wait(timeout: .now() + 60) == .success)
             }
             runs.record(index)
             return "item \(index)"
