@@ -3,9 +3,24 @@ import Foundation
 import PackageDescription
 
 // PostgreSQL's own parser (libpg_query, Debian's libpg-query-dev) lints PostgreSQL migrations. Built in
-// where it is installed (scripts/test installs it); elsewhere the server builds without it, and
-// `app migrate lint` says what to install. Linked statically, so the packaged binary needs no copy.
-let pgQuery = FileManager.default.fileExists(atPath: "/usr/include/pg_query.h")
+// where its header and shared library are installed (scripts/test installs them): the library's bytes are
+// carried inside the binary and loaded from memory the first time a migration is linted (AppPgParser), so
+// the packaged binary needs no copy of it and a process that lints nothing pays nothing for it. Elsewhere
+// the server builds without it, and `app migrate lint` says what to install.
+let pgQueryLibrary: String? = {
+    let files = FileManager.default
+    guard files.fileExists(atPath: "/usr/include/pg_query.h") else { return nil }
+    let multiarch = ((try? files.contentsOfDirectory(atPath: "/usr/lib")) ?? []).filter { $0.hasSuffix("-linux-gnu") }
+    let folders = multiarch.sorted().map { "/usr/lib/" + $0 } + ["/usr/lib", "/usr/local/lib"]
+    let found = folders.map { $0 + "/libpg_query.so" }.first(where: files.fileExists(atPath:))
+    return found.map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path }
+}()
+let pgQuery = pgQueryLibrary != nil
+// The loader, and the library's bytes (`.incbin` of APP_PG_QUERY_SO).
+let pgQueryTargets: [Target] =
+    pgQueryLibrary.map { path in
+        [.target(name: "AppPgParser", cSettings: [.define("APP_PG_QUERY_SO", to: "\"\(path)\"")])]
+    } ?? []
 
 let package = Package(
     name: "migrate-server",
@@ -47,17 +62,15 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-            ] + (pgQuery ? ["CPgQuery"] : []),
+            ] + (pgQuery ? ["AppPgParser"] : []),
             swiftSettings: [
                 // A concrete generic type's metadata is reached through its metadata function, not looked
                 // up by mangled name at run time: each such first look-up checks the type's generic
                 // requirements by walking every protocol conformance record of the binary (11 000 with the
                 // Swift runtime and Foundation linked in), about 0.2 ms each (docs/benchmarks.md).
                 .unsafeFlags(["-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors"])
-            ] + (pgQuery ? [.define("PG_QUERY")] : []),
-            linkerSettings: pgQuery ? [.unsafeFlags(["-Xlinker", "-l:libpg_query.a"])] : []
+            ] + (pgQuery ? [.define("PG_QUERY")] : [])
         ),
-        .systemLibrary(name: "CPgQuery", providers: [.apt(["libpg-query-dev"])]),
         // Transactional migrations, several in one call on SQLite's thread (`app_migrate_batch`), in C against
         // the SQLite that SQLiteNIO links in.
         .target(name: "AppSQLiteShim"),
@@ -120,9 +133,9 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "PostgresKit", package: "postgres-kit"),
-            ] + (pgQuery ? ["CPgQuery"] : []),
+            ] + (pgQuery ? ["AppPgParser"] : []),
             exclude: ["Fixtures"],  // read by path: the committed session-token vectors
             swiftSettings: pgQuery ? [.define("PG_QUERY")] : []
         ),
-    ]
+    ] + pgQueryTargets
 )

@@ -448,11 +448,7 @@ extension Migrate {
                 guard migrator.lints, MigrationLinter.available else { return (migrator.lints, [LintFinding]()) }
                 return (true, try await migrator.lint())
             }
-            if lints, !MigrationLinter.available {
-                throw fail(
-                    "this build has no PostgreSQL parser: install libpg_query (Debian: libpg-query-dev) and build again"
-                )
-            }
+            if lints, let reason = MigrationLinter.unavailableReason { throw fail(reason) }
             switch format {
             case .json:
                 let encoder = JSONEncoder()

@@ -186,4 +186,70 @@ struct LintTests {
             })
         #expect(try await !tableNames(db).contains("big"))
     }
+
+    /// The parser's library is carried in the binary and loaded from memory the first time a migration
+    /// is linted (here, by the startup check, which lints what is pending): from an in-memory file, not
+    /// from the library on disk. A server that lints nothing (SQLite) never maps it.
+    @Test("a server maps PostgreSQL's parser only where it lints, from its own bytes rather than from disk")
+    func parserLoadedToLint() async throws {
+        let db = try await Self.database()
+        try await TestSQL.run(db, "CREATE TABLE later (id integer)")
+        let secrets = ["MIGRATION_SECRET": Secrets.migration, "NEXTAUTH_SECRET": Secrets.session]
+        let postgres = try await Self.parserMapped(
+            environment: Self.environment(db, secrets), directory: try Self.folder())
+        #expect(postgres.status == 200)
+        #expect(
+            postgres.log.contains("migration lint") && postgres.log.contains("ban-drop-column"), "\(postgres.log)")
+        #expect(!postgres.mapped.isEmpty && postgres.mapped.allSatisfy { $0.contains("/memfd:libpg_query.so") })
+
+        let dir = try TempDir()
+        try FileManager.default.createDirectory(
+            at: dir.url.appendingPathComponent("migrations"), withIntermediateDirectories: true)
+        try dir.write("migrations/20260101000000_t.sql", "-- migrate:up\nCREATE TABLE t (id integer);\n")
+        let sqlite = try await Self.parserMapped(
+            environment: ["DATABASE_URL": "sqlite://\(dir.url.path)/app.sqlite", "APP_ENV": "test"]
+                .merging(secrets) { $1 }.merging(["MIGRATIONS_DIR": "migrations"]) { $1 },
+            directory: dir)
+        #expect(sqlite.status == 200)
+        #expect(sqlite.mapped == [], "\(sqlite.mapped)")
+    }
+
+    /// Where the kernel refuses in-memory files that may be mapped executable (`vm.memfd_noexec = 2`,
+    /// set in a PID namespace of the test's own), the parser cannot be loaded: `app migrate lint` fails
+    /// with the loader's reason, and `app migrate` applies without linting and says why.
+    @Test(
+        "the parser refused by the kernel: lint fails with the reason; migrate applies and says nothing was linted",
+        .enabled(if: Tool.pidNamespace))
+    func parserRefused() async throws {
+        let db = try await Self.database()
+        try await TestSQL.run(db, "CREATE TABLE later (id integer)")
+        let dir = try Self.folder()
+        func refusing(_ arguments: [String]) async throws -> ProcessOutput {
+            let noExec = "echo 2 > /proc/sys/vm/memfd_noexec && exec \"$0\" \"$@\""
+            return try await runProcess(
+                ["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", noExec, AppBinary.url.path] + arguments,
+                environment: AppBinary.baseEnvironment.merging(Self.environment(db)) { $1 }, directory: dir.url)
+        }
+        let reason = "PostgreSQL's parser could not be loaded (memfd_create: Permission denied)"
+        let lint = try await refusing(["migrate", "lint"])
+        #expect(lint.status == 1)
+        #expect(lint.stderr.contains(reason), "\(lint.stderr)")
+        #expect(try await historyIDs(db) ?? [] == [])
+        let migrate = try await refusing(["migrate"])
+        #expect(migrate.status == 0, "\(migrate.stderr)")
+        #expect(migrate.stderr.contains("MIGRATION_LINT is set but nothing was linted: " + reason), "\(migrate.stderr)")
+        #expect(try await historyIDs(db) == ["20260101000000_risky"])
+    }
+
+    /// Starts `app serve`, posts a migrate call, and reads which of its mappings are libpg_query's.
+    static func parserMapped(environment: [String: String], directory: TempDir) async throws -> (
+        status: Int, mapped: [String], log: String
+    ) {
+        let server = try await ServerProcess.start(environment: environment, directory: directory.url)
+        let (status, _) = try await get(
+            server.baseURL + "/api/migrate", headers: [("Authorization", "Bearer \(Secrets.migration)")], method: .POST)
+        let maps = try String(contentsOfFile: "/proc/\(server.process.processIdentifier)/maps", encoding: .utf8)
+        await server.stop()
+        return (status, maps.split(separator: "\n").map(String.init).filter { $0.contains("pg_query") }, server.output)
+    }
 }

@@ -4,7 +4,7 @@ import Testing
 @testable import AppCore
 
 #if PG_QUERY
-import CPgQuery
+import AppPgParser
 #endif
 
 /// PostgreSQL's own parser (libpg_query), linked in where Debian's libpg-query-dev is installed
@@ -73,8 +73,9 @@ struct PostgresParserTests {
     /// How many statements libpg_query's scanner split finds in `sql` (nil where it fails).
     static func scannerSplitCount(_ sql: String) -> Int? {
         #if PG_QUERY
-        let result = pg_query_split_with_scanner(sql)
-        defer { pg_query_free_split_result(result) }
+        guard PostgresParser.available else { return nil }
+        let result = app_pg_query_split_with_scanner(sql)
+        defer { app_pg_query_free_split_result(result) }
         return result.error == nil ? Int(result.n_stmts) : nil
         #else
         nil

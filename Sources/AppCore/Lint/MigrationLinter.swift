@@ -49,8 +49,12 @@ public struct MigrationLinter: Sendable {
     public var smallTable: Int
     public static let defaultSmallTable = 10_000
 
-    /// False where the server was built without PostgreSQL's parser (libpg_query): nothing can be linted.
+    /// False where the server was built without PostgreSQL's parser (libpg_query), or it could not be
+    /// loaded: nothing can be linted.
     public static var available: Bool { PostgresParser.available }
+
+    /// Why nothing can be linted, where `available` is false.
+    public static var unavailableReason: String? { PostgresParser.unavailableReason }
 
     public init(smallTable: Int = MigrationLinter.defaultSmallTable) {
         self.smallTable = smallTable

@@ -1,19 +1,23 @@
 import Foundation
 
 #if PG_QUERY
-import CPgQuery
+import AppPgParser
 #endif
 
 /// PostgreSQL's own parser (libpg_query): a statement's parse tree, as PostgreSQL builds it.
 enum PostgresParser {
-    /// False where the server was built without libpg_query (docs/safety.md says how to add it).
-    static var available: Bool {
+    /// Why the parser cannot be used, or nil where it can. The build carries it where libpg_query was
+    /// installed (docs/safety.md says how to add it), and loads it the first time this is asked.
+    static let unavailableReason: String? = {
         #if PG_QUERY
-        true
+        app_pg_parser_load().map { "PostgreSQL's parser could not be loaded (\(String(cString: $0)))" }
         #else
-        false
+        "this build has no PostgreSQL parser: install libpg_query (Debian: libpg-query-dev) and build again"
         #endif
-    }
+    }()
+
+    /// False where the build has no parser or it could not be loaded.
+    static var available: Bool { unavailableReason == nil }
 
     struct ParseError: Error, CustomStringConvertible {
         var message: String
@@ -23,9 +27,7 @@ enum PostgresParser {
     }
 
     struct Unavailable: Error, CustomStringConvertible {
-        var description: String {
-            "this build has no PostgreSQL parser: install libpg_query (Debian: libpg-query-dev) and build again"
-        }
+        var description: String { PostgresParser.unavailableReason ?? "PostgreSQL's parser is available" }
     }
 
     /// One statement of the text: its parse tree (`{"AlterTableStmt": {…}}`), and where it starts and
@@ -39,8 +41,9 @@ enum PostgresParser {
     /// Parses `sql` (any number of statements) with PostgreSQL's grammar.
     static func parse(_ sql: String) throws -> [Statement] {
         #if PG_QUERY
-        let result = pg_query_parse(sql)
-        defer { pg_query_free_parse_result(result) }
+        guard available else { throw Unavailable() }
+        let result = app_pg_query_parse(sql)
+        defer { app_pg_query_free_parse_result(result) }
         if let error = result.errorDetail {
             throw ParseError(
                 message: String(cString: error.message), position: error.cursorpos > 0 ? Int(error.cursorpos) : nil)

@@ -108,11 +108,12 @@ public struct Migrator: Sendable {
     }
 
     /// Before a run applies `pending`: each warning logged (`warn`), or the first migration with one
-    /// refused (`error`). A build without PostgreSQL's parser lints nothing, and says so.
+    /// refused (`error`). Without PostgreSQL's parser (not built in, or not loaded) it lints nothing,
+    /// and says so.
     private func checkLint(_ pending: [Migration]) async throws {
         guard lintMode != .off, lints, !pending.isEmpty else { return }
-        guard PostgresParser.available else {
-            logger.warning("MIGRATION_LINT is set but this build has no PostgreSQL parser: nothing was linted")
+        if let reason = PostgresParser.unavailableReason {
+            logger.warning("MIGRATION_LINT is set but nothing was linted: \(reason)")
             return
         }
         let warnings = try await lintFindings(pending).filter { $0.level == .warning }

@@ -29,6 +29,10 @@ enum Tool {
         underCI || succeeds(["python3", "-c", "import " + modules.joined(separator: ", ")])
     }
 
+    /// Root with util-linux's `unshare`, for a PID namespace of a test's own, whose sysctls it may
+    /// tighten without touching the machine's (CI runs as root).
+    static var pidNamespace: Bool { underCI || (geteuid() == 0 && succeeds(["unshare", "--version"])) }
+
     private static func succeeds(_ arguments: [String]) -> Bool {
         (try? runProcessBlocking(arguments))?.status == 0
     }

@@ -1,2 +1,0 @@
-// PostgreSQL's own parser as a C library (Debian: libpg-query-dev), linked statically by Package.swift.
-#include <pg_query.h>
