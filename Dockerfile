@@ -1,6 +1,10 @@
 # syntax=docker/dockerfile:1
 # Build: the official Swift image runs scripts/package (release, Swift runtime linked statically).
 FROM swift:6.3-bookworm AS build
+# PostgreSQL's own parser, the linter's (docs/safety.md): built into the binary, nothing to install at run time.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpg-query-dev \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN scripts/package
