@@ -1,6 +1,6 @@
 /* libpg_query's shared library, as Debian installs it (APP_PG_QUERY_SO: its path, found by
-   Package.swift), kept as read-only bytes of the binary. Nothing touches them until the parser is
-   loaded (loader.c). */
+   Package.swift), as bytes of the binary. Nothing reads them until the parser is loaded (loader.c),
+   and nothing writes them. */
         .section .rodata.app_pg_query_so, "a"
         .balign 4096
         .globl app_pg_query_so
