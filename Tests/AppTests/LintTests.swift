@@ -207,8 +207,10 @@ struct LintTests {
             at: dir.url.appendingPathComponent("migrations"), withIntermediateDirectories: true)
         try dir.write("migrations/20260101000000_t.sql", "-- migrate:up\nCREATE TABLE t (id integer);\n")
         let sqlite = try await Self.parserMapped(
-            environment: ["DATABASE_URL": "sqlite://\(dir.url.path)/app.sqlite", "APP_ENV": "test"]
-                .merging(secrets) { $1 }.merging(["MIGRATIONS_DIR": "migrations"]) { $1 },
+            environment: [
+                "DATABASE_URL": "sqlite://\(dir.url.path)/app.sqlite", "APP_ENV": "test",
+                "MIGRATIONS_DIR": "migrations",
+            ].merging(secrets) { $1 },
             directory: dir)
         #expect(sqlite.status == 200)
         #expect(sqlite.mapped == [], "\(sqlite.mapped)")

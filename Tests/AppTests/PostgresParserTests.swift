@@ -7,8 +7,8 @@ import Testing
 import AppPgParser
 #endif
 
-/// PostgreSQL's own parser (libpg_query), linked in where Debian's libpg-query-dev is installed
-/// (scripts/test installs it, so CI always has it).
+/// PostgreSQL's own parser (libpg_query), carried in the binary where Debian's libpg-query-dev is
+/// installed (scripts/test installs it, so CI always has it).
 @Suite("PostgreSQL's own parser")
 struct PostgresParserTests {
     @Test("built in wherever scripts/test runs (under CI=true it must be)")
