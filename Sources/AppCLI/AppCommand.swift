@@ -110,7 +110,7 @@ func makeLogger(_ config: AppConfig, label: String = "app", oneShot: Bool = fals
     LoggingSystem.bootstrap { label in
         switch format {
         case .text:
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = TextLogHandler(label: label)
             handler.logLevel = level
             return handler
         case .json:

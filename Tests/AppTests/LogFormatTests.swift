@@ -10,7 +10,7 @@ struct LogFormatTests {
     /// Lines written by a JSON handler, parsed back.
     final class Lines: Sendable {
         private let storage = Mutex<[String]>([])
-        var output: JSONLogOutput { JSONLogOutput { line in self.storage.withLock { $0.append(line) } } }
+        var output: LogOutput { LogOutput { line in self.storage.withLock { $0.append(line) } } }
         var text: [String] { storage.withLock { $0 } }
         func objects() throws -> [[String: Any]] {
             try text.map { line in

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Synchronization
 
 /// `LOG_FORMAT=json`: one JSON object per line, for log aggregation. Fields: `timestamp` (RFC 3339 with
 /// milliseconds, UTC), `level`, `message`, `label`, `source`, then each metadata key as a field of its
@@ -11,9 +10,9 @@ public struct JSONLogHandler: LogHandler {
     public var metadataProvider: Logger.MetadataProvider?
     public var logLevel: Logger.Level = .info
     let label: String
-    let output: JSONLogOutput
+    let output: LogOutput
 
-    public init(label: String, output: JSONLogOutput = .standardError) {
+    public init(label: String, output: LogOutput = .standardError) {
         self.label = label
         self.output = output
     }
@@ -79,31 +78,4 @@ public struct JSONLogHandler: LogHandler {
         }
         return out + "\""
     }
-}
-
-/// Where JSON log lines go: standard error, or (for tests) a closure.
-public struct JSONLogOutput: Sendable {
-    let write: @Sendable (String) -> Void
-
-    public init(_ write: @escaping @Sendable (String) -> Void) { self.write = write }
-
-    func write(_ line: String) { write(line) }
-
-    /// Standard error, a whole line per write, one writer at a time.
-    public static let standardError: JSONLogOutput = {
-        let lock = Mutex(())
-        return JSONLogOutput { line in
-            lock.withLock { _ in
-                var bytes = Array(line.utf8)
-                var offset = 0
-                while offset < bytes.count {
-                    let written = bytes.withUnsafeMutableBytes { buffer in
-                        Foundation.write(STDERR_FILENO, buffer.baseAddress! + offset, buffer.count - offset)
-                    }
-                    if written <= 0 { break }
-                    offset += written
-                }
-            }
-        }
-    }()
 }
