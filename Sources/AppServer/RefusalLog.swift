@@ -24,24 +24,28 @@ final class RefusalLog: Sendable {
         self.maxClients = maxClients
     }
 
-    /// Whether this refusal from `client` gets its own line. Windows that ended are summarised first.
+    /// Whether this refusal from `client` gets its own line. Its window, if it ended, is summarised first.
     func admit(_ client: String, logger: Logger, now: ContinuousClock.Instant = .now) -> Bool {
-        let (admitted, summaries) = clients.withLock { clients -> (Bool, [(String, Int)]) in
-            var summaries: [(String, Int)] = []
-            var key = client
-            if clients[key] == nil, clients.count >= maxClients { key = "other" }
-            var entry = clients[key] ?? Window(started: now)
-            if now - entry.started >= window {
-                if entry.suppressed > 0 { summaries.append((key, entry.suppressed)) }
-                entry = Window(started: now)
-            }
-            let admitted = entry.logged < perWindow
-            if admitted { entry.logged += 1 } else { entry.suppressed += 1 }
-            clients[key] = entry
-            return (admitted, summaries)
+        let (admitted, ended) = clients.withLock { clients -> (Bool, (String, Int)?) in
+            // Only a full table asks whether the client is in it: one look-up per refusal otherwise.
+            let key = clients.count >= maxClients && clients[client] == nil ? "other" : client
+            return tally(&clients[key, default: Window(started: now)], key, now: now)
         }
-        for (client, count) in summaries { summarise(client, count, logger) }
+        if let ended { summarise(ended.0, ended.1, logger) }
         return admitted
+    }
+
+    /// Counts one refusal in `entry`, begun again first if its window ended (then returned with what
+    /// it suppressed, for a summary): whether the refusal gets its own line.
+    private func tally(_ entry: inout Window, _ key: String, now: ContinuousClock.Instant) -> (Bool, (String, Int)?) {
+        var ended: (String, Int)?
+        if now - entry.started >= window {
+            if entry.suppressed > 0 { ended = (key, entry.suppressed) }
+            entry = Window(started: now)
+        }
+        let admitted = entry.logged < perWindow
+        if admitted { entry.logged += 1 } else { entry.suppressed += 1 }
+        return (admitted, ended)
     }
 
     /// Writes the summary of every window that has ended, and forgets those clients.
