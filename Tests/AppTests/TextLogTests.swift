@@ -43,7 +43,7 @@ struct TextLogTests {
         bare.debug("below the level")
     }
 
-    @Test("each line is StreamLogHandler's for the same call, timestamp and all")
+    @Test("each line is StreamLogHandler's for the same call, its timestamp in the same format")
     func sameAsStreamLogHandler() throws {
         let ours = Written()
         let theirs = Written()

@@ -5,7 +5,7 @@ import Logging
 /// `<timestamp> <level> <label>: <key=value ...> [<source>] <message>`, with the metadata written out
 /// only when a line is. `StreamLogHandler` renders its metadata again whenever it changes, and
 /// Hummingbird gives every request's logger an id of its own: every request paid for a rendering that
-/// a line seldom uses (about 3% of the server's time per refused call, docs/benchmarks.md).
+/// a line seldom uses (under the 401 load, about 2% of the server's CPU, docs/benchmarks.md).
 public struct TextLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
