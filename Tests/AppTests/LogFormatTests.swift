@@ -70,6 +70,20 @@ struct LogFormatTests {
         #expect(object["label"] as? String == "x\"y")
     }
 
+    @Test("an error given with a call is written as error.message and error.type, as in the text lines")
+    func error() throws {
+        struct Refused: Error, CustomStringConvertible {
+            var description: String { "refused by the test" }
+        }
+        let lines = Lines()
+        let logger = Logger(label: "app") { label in JSONLogHandler(label: label, output: lines.output) }
+        logger.error("failed", error: Refused())
+        let object = try #require(try lines.objects().first)
+        #expect(object["message"] as? String == "failed")
+        #expect(object["error.message"] as? String == "refused by the test")
+        #expect((object["error.type"] as? String)?.hasSuffix(".Refused") == true, "\(object)")
+    }
+
     @Test("LOG_FORMAT is text or json; anything else stops startup with a clear error")
     func config() throws {
         #expect(try AppConfig(variables: [:]).logFormat == .text)

@@ -3,8 +3,9 @@ import Logging
 
 /// `LOG_FORMAT=json`: one JSON object per line, for log aggregation. Fields: `timestamp` (RFC 3339 with
 /// milliseconds, UTC), `level`, `message`, `label`, `source`, then each metadata key as a field of its
-/// own (Hummingbird's `hb.request.id` as `request_id`). A metadata key that would overwrite one of the
-/// fixed fields is written as `metadata.<key>`. Lines are written whole, one at a time.
+/// own (Hummingbird's `hb.request.id` as `request_id`; an error given with the call as `error.message`
+/// and `error.type`). A metadata key that would overwrite one of the fixed fields is written as
+/// `metadata.<key>`. Lines are written whole, one at a time.
 public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
@@ -25,13 +26,10 @@ public struct JSONLogHandler: LogHandler {
     static let fixed: Set<String> = ["timestamp", "level", "message", "label", "source"]
 
     public func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
-        if let extra = event.metadata { merged.merge(extra) { $1 } }
         output.write(
             Self.line(
                 timestamp: Date(), level: event.level, message: "\(event.message)", label: label, source: event.source,
-                metadata: merged
+                metadata: event.lineMetadata(over: metadata, provider: metadataProvider)
             ))
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 
 /// Where log lines go: standard error, or (for tests) a closure. Both log formats write through it.
@@ -26,4 +27,20 @@ public struct LogOutput: Sendable {
             }
         }
     }()
+}
+
+extension LogEvent {
+    /// The metadata a line carries: the handler's own, then its provider's, then the call's, then the
+    /// call's error as `error.message` and `error.type` (as swift-log's `StreamLogHandler` writes it);
+    /// a later one wins a key.
+    func lineMetadata(over base: Logger.Metadata, provider: Logger.MetadataProvider?) -> Logger.Metadata {
+        var merged = base
+        if let provided = provider?.get() { merged.merge(provided) { $1 } }
+        if let metadata { merged.merge(metadata) { $1 } }
+        if let error {
+            merged["error.message"] = "\(error)"
+            merged["error.type"] = "\(String(reflecting: type(of: error)))"
+        }
+        return merged
+    }
 }

@@ -28,16 +28,10 @@ public struct TextLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
-        if let extra = event.metadata { merged.merge(extra) { $1 } }
-        if let error = event.error {
-            merged["error.message"] = "\(error)"
-            merged["error.type"] = "\(String(reflecting: type(of: error)))"
-        }
         output.write(
             Self.line(
-                timestamp: Self.timestamp(), level: event.level, label: label, metadata: merged, source: event.source,
+                timestamp: Self.timestamp(), level: event.level, label: label,
+                metadata: event.lineMetadata(over: metadata, provider: metadataProvider), source: event.source,
                 message: "\(event.message)"))
     }
 
